@@ -1,0 +1,1 @@
+console.log("troupe: not built yet")
