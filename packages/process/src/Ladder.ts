@@ -1,0 +1,206 @@
+/**
+ * The termination ladder: how a process tree ends, within a bound, with nothing left alive and
+ * no output lost.
+ *
+ * 1. optional SIGINT, then SIGTERM, then SIGKILL to the whole process group (kill(2) with
+ *    `-pgid`) and to descendants that left the group, each step waiting at most its bound
+ *    (`Bounds`) with pidfd exit waits; an expired bound escalates and is logged;
+ * 2. orphan pipe writers: processes outside the group (setsid escapees) still holding the
+ *    write end of our stdout/stderr are SIGKILLed, so the reader gets EOF
+ *    (`shared/seeds/trinity-pr-620-orphan-pipe-writers.txt`);
+ * 3. a bounded drain of stdout/stderr to EOF, so what the pipe held is delivered.
+ *
+ * Every run yields a `TeardownReport`; `survivors` must be empty.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, Option } from "effect"
+import type { LadderBounds } from "./Bounds.js"
+import type { ExitStatus } from "./ExitStatus.js"
+import * as procfs from "./internal/procfs.js"
+import * as Liveness from "./Liveness.js"
+
+export type StepName = "post-exit-grace" | "SIGINT" | "SIGTERM" | "SIGKILL" | "orphan-SIGKILL" | "drain"
+
+export interface TeardownStep {
+  readonly step: StepName
+  /** Pids alive when the step began (for `drain`: none). */
+  readonly targets: ReadonlyArray<number>
+  /** Milliseconds the step took. */
+  readonly durationMs: number
+  /** `done`: what it waited for happened in time; `escalated`: its bound expired. */
+  readonly outcome: "done" | "escalated"
+}
+
+export interface OrphanKill {
+  readonly pid: number
+  readonly command: string
+}
+
+export interface TeardownReport {
+  readonly pid: number
+  readonly pgid: number
+  /** Why teardown ran: `exited` (leader exited on its own), `interrupted`, `timeout`, `scope closed`, … */
+  readonly reason: string
+  /** The leader's exit, when it exited (before or during teardown). */
+  readonly leader: ExitStatus | undefined
+  readonly steps: ReadonlyArray<TeardownStep>
+  /** Pids the ladder signalled that are gone. */
+  readonly killed: ReadonlyArray<number>
+  /** Processes outside the group that held our stdout/stderr and were SIGKILLed. */
+  readonly orphansKilled: ReadonlyArray<OrphanKill>
+  /** Pids still alive after the last step. Must be empty. */
+  readonly survivors: ReadonlyArray<number>
+  /** stdout/stderr reached EOF (false: the drain bound expired and they were closed). */
+  readonly outputComplete: boolean
+  /** Milliseconds from the start of teardown to the end of the drain. */
+  readonly durationMs: number
+}
+
+export interface LadderTarget {
+  readonly pgid: number
+  readonly leader: Liveness.ProcessRef
+  /** Inodes of the pipes (or socketpair ends) the children write our stdout/stderr to. */
+  readonly outputInodes: ReadonlySet<number>
+  /** Some output has not reached EOF yet (so someone may still hold its write end). */
+  readonly outputOpen: () => boolean
+  /** Wait up to `ms` for stdout/stderr EOF; true if reached. */
+  readonly drain: (ms: number) => Effect.Effect<boolean>
+}
+
+const now = Clock.currentTimeMillis
+
+interface Target extends Liveness.ProcessRef {
+  /** In the process group: reached by kill(-pgid); others are signalled one by one. */
+  readonly inGroup: boolean
+}
+
+/** Live processes the ladder is responsible for: the group, plus the leader's descendants elsewhere. */
+const targetsOf = (t: LadderTarget): Array<Target> => {
+  const snap = procfs.snapshot()
+  const seen = new Map<number, Target>()
+  for (const s of [...procfs.groupMembers(t.pgid, snap), ...procfs.descendants(t.leader.pid, snap)]) {
+    if (s.pid !== process.pid) seen.set(s.pid, { pid: s.pid, startTime: s.startTime, inGroup: s.pgrp === t.pgid })
+  }
+  return [...seen.values()]
+}
+
+/**
+ * Wait up to `ms` for every target to exit, re-scanning for members that appeared meanwhile
+ * (and signalling those with `sig`). True if none is left.
+ */
+const awaitGone = (
+  scan: () => Array<Liveness.ProcessRef>,
+  sig: NodeJS.Signals,
+  signalled: Map<number, Liveness.ProcessRef>,
+  ms: number
+): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const loop: Effect.Effect<boolean> = Effect.suspend(() => {
+      const live = scan()
+      if (live.length === 0) return Effect.succeed(true)
+      for (const p of live) {
+        if (!signalled.has(p.pid)) {
+          Liveness.signal(p, sig)
+          signalled.set(p.pid, p)
+        }
+      }
+      return Effect.zipRight(
+        Effect.forEach(live, Liveness.awaitExit, { concurrency: "unbounded", discard: true }),
+        loop
+      )
+    })
+    return yield* loop.pipe(
+      Effect.timeoutOption(Duration.millis(ms)),
+      Effect.map(Option.getOrElse(() => false))
+    )
+  })
+
+/**
+ * Run the ladder on `target`. Bounded by the sum of the bounds in `bounds` (plus scan time);
+ * never fails; uninterruptible (it is a finalizer's body).
+ */
+export const run = (
+  target: LadderTarget,
+  bounds: LadderBounds,
+  reason: string,
+  leader: () => ExitStatus | undefined,
+  priorSteps: ReadonlyArray<TeardownStep> = []
+): Effect.Effect<TeardownReport> =>
+  Effect.gen(function*() {
+    const started = yield* now
+    const steps: Array<TeardownStep> = [...priorSteps]
+    const signalled = new Map<number, Liveness.ProcessRef>()
+    const log = (msg: string, pids: ReadonlyArray<number>) =>
+      Effect.logWarning(msg).pipe(Effect.annotateLogs({ pgid: target.pgid, pids: pids.join(","), reason }))
+    const scan = () => targetsOf(target)
+
+    type Rung = readonly ["SIGINT" | "SIGTERM" | "SIGKILL", number]
+    const ladder: Array<Rung> = [
+      ...(bounds.interruptGraceMs > 0 ? [["SIGINT", bounds.interruptGraceMs] as const] : []),
+      ["SIGTERM", bounds.terminateGraceMs],
+      ["SIGKILL", bounds.killGraceMs]
+    ]
+    for (const [sig, grace] of ladder) {
+      const live = scan()
+      if (live.length === 0) break
+      const t0 = yield* now
+      Liveness.signalGroup(target.pgid, sig)
+      for (const p of live) {
+        if (!p.inGroup) Liveness.signal(p, sig) // descendants that left the group
+      }
+      const perStep = new Map<number, Liveness.ProcessRef>(live.map((p) => [p.pid, p]))
+      const gone = yield* awaitGone(scan, sig, perStep, grace)
+      for (const [pid, p] of perStep) signalled.set(pid, p)
+      steps.push({ step: sig, targets: live.map((p) => p.pid), durationMs: (yield* now) - t0, outcome: gone ? "done" : "escalated" })
+      if (gone) break
+      yield* log(`teardown: ${sig} did not end the process tree within ${grace} ms; escalating`, scan().map((p) => p.pid))
+    }
+
+    // Orphan pipe writers: outside the group, still holding our stdout/stderr open.
+    const orphansKilled: Array<OrphanKill> = []
+    const writers = () =>
+      procfs.writersOf(target.outputInodes, new Set([process.pid])).map((s) => ({ pid: s.pid, startTime: s.startTime }))
+    const orphans = target.outputOpen() ? writers() : []
+    if (orphans.length > 0) {
+      const t0 = yield* now
+      for (const p of orphans) {
+        const command = procfs.commandLine(p.pid)
+        if (Liveness.signal(p, "SIGKILL")) {
+          signalled.set(p.pid, p)
+          orphansKilled.push({ pid: p.pid, command })
+        }
+      }
+      const perStep = new Map(orphans.map((p) => [p.pid, p] as const))
+      const gone = yield* awaitGone(writers, "SIGKILL", perStep, bounds.killGraceMs)
+      steps.push({ step: "orphan-SIGKILL", targets: orphans.map((p) => p.pid), durationMs: (yield* now) - t0, outcome: gone ? "done" : "escalated" })
+      if (!gone) yield* log("teardown: orphan pipe writers survived SIGKILL", writers().map((p) => p.pid))
+      else yield* Effect.logDebug("teardown: killed orphan pipe writers").pipe(
+        Effect.annotateLogs({ pgid: target.pgid, orphans: orphansKilled.map((o) => `${o.pid} ${o.command}`).join("; ") })
+      )
+    }
+
+    // Bounded drain: what the pipes hold is delivered before they are closed.
+    const t0 = yield* now
+    const outputComplete = yield* target.drain(bounds.drainGraceMs)
+    steps.push({ step: "drain", targets: [], durationMs: (yield* now) - t0, outcome: outputComplete ? "done" : "escalated" })
+    if (!outputComplete) {
+      yield* log(`teardown: stdout/stderr did not reach EOF within ${bounds.drainGraceMs} ms; closed them`, writers().map((p) => p.pid))
+    }
+
+    const survivors = [...new Set([...scan(), ...(outputComplete ? [] : writers())].map((p) => p.pid))]
+    if (survivors.length > 0) yield* log("teardown: processes survived the ladder", survivors)
+    const killed = [...signalled.values()].filter((p) => !Liveness.isAlive(p.pid, p.startTime)).map((p) => p.pid)
+    return {
+      pid: target.leader.pid,
+      pgid: target.pgid,
+      reason,
+      leader: leader(),
+      steps,
+      killed,
+      orphansKilled,
+      survivors,
+      outputComplete,
+      durationMs: (yield* now) - started
+    }
+  }).pipe(Effect.uninterruptible)

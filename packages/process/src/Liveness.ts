@@ -1,0 +1,120 @@
+/**
+ * Is a process alive, and wait for it to exit — without `kill(pid, 0)` (true for a zombie) and
+ * without `waitpid(-1)` (steals Node's own children).
+ *
+ * With the addon, an exit wait is a pidfd (pidfd_open(2)) watched by a uv_poll on Node's loop:
+ * event-driven, cancellable, no threadpool thread. A pidfd is readable once the process has
+ * terminated, zombie or not. Without the addon, `/proc/<pid>/stat` is polled with backoff
+ * (5 ms doubling to 100 ms), and the start time guards against PID reuse.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Option } from "effect"
+import { constants } from "node:os"
+import * as procfs from "./internal/procfs.js"
+import { native, capabilities } from "./Native.js"
+
+/** A process named by pid and start time (clock ticks after boot, from /proc/<pid>/stat field 22). */
+export interface ProcessRef {
+  readonly pid: number
+  readonly startTime: number
+}
+
+/** The ref of a live process, or `undefined` if it has exited (zombies included). */
+export const ref = (pid: number): ProcessRef | undefined => {
+  const stat = procfs.readStat(pid)
+  return procfs.isExitedState(stat) ? undefined : { pid, startTime: stat!.startTime }
+}
+
+/** True while the process runs (not a zombie) and is still the one named by `startTime`. */
+export const isAlive = (pid: number, startTime?: number): boolean => procfs.isAlive(pid, startTime)
+
+const openPidfd = (p: ProcessRef): number | undefined => {
+  if (!capabilities.pidfd) return undefined
+  let fd: number
+  try {
+    fd = native!.pidfdOpen(p.pid)
+  } catch {
+    return undefined // ESRCH: already gone
+  }
+  // The pid may have been recycled before pidfd_open: check it still names the same process.
+  if (!procfs.isAlive(p.pid, p.startTime)) {
+    native!.closeFd(fd)
+    return undefined
+  }
+  return fd
+}
+
+const pollExit = (p: ProcessRef): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    let delay = 5
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      if (!procfs.isAlive(p.pid, p.startTime)) return Effect.void
+      const d = delay
+      delay = Math.min(delay * 2, 100)
+      return Effect.zipRight(Effect.sleep(Duration.millis(d)), loop)
+    })
+    return loop
+  })
+
+/**
+ * Completes when the process has exited (terminated or zombie) or is no longer the same
+ * process. Interruptible: interrupting it closes the watch and the pidfd.
+ */
+export const awaitExit = (p: ProcessRef): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const fd = openPidfd(p)
+    if (fd === undefined) return capabilities.pidfd ? Effect.void : pollExit(p)
+    return Effect.async<void>((resume) => {
+      const watch = native!.pidfdWatch(fd, () => resume(Effect.void))
+      return Effect.sync(() => {
+        watch.close()
+        native!.closeFd(fd)
+      })
+    })
+  })
+
+/** `awaitExit` within `timeoutMs`: `true` if it exited in time. */
+export const awaitExitWithin = (p: ProcessRef, timeoutMs: number): Effect.Effect<boolean> =>
+  awaitExit(p).pipe(
+    Effect.timeoutOption(Duration.millis(timeoutMs)),
+    Effect.map(Option.isSome)
+  )
+
+/**
+ * Send `signal` to one process. With pidfds the signal cannot reach a recycled pid
+ * (pidfd_send_signal(2)); otherwise the start time is checked just before kill(2).
+ * Returns false if the process was already gone.
+ */
+export const signal = (p: ProcessRef, sig: NodeJS.Signals): boolean => {
+  const fd = openPidfd(p)
+  if (fd !== undefined) {
+    try {
+      native!.pidfdSendSignal(fd, signalNumber(sig))
+      return true
+    } catch {
+      return false
+    } finally {
+      native!.closeFd(fd)
+    }
+  }
+  if (!procfs.isAlive(p.pid, p.startTime)) return false
+  try {
+    process.kill(p.pid, sig)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Send `signal` to every member of process group `pgid` (kill(2) with -pgid). */
+export const signalGroup = (pgid: number, sig: NodeJS.Signals): boolean => {
+  try {
+    process.kill(-pgid, sig)
+    return true
+  } catch {
+    return false // ESRCH: the group is empty
+  }
+}
+
+export const signalNumber = (sig: NodeJS.Signals): number => constants.signals[sig]

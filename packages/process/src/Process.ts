@@ -1,0 +1,233 @@
+/**
+ * Spawn a command as a scoped resource: its own process group, output always drained, an
+ * event-driven exit, and the termination ladder (`Ladder`) as its finalizer.
+ *
+ * Structured concurrency for processes: when the leader exits on its own, what it left in its
+ * group, and any process outside it still holding our stdout/stderr, gets the same ladder after
+ * a short post-exit grace (`Bounds.postExitGraceMs`, restarted while output flows, at most
+ * `postExitGraceMaxMs`). Nothing the command started outlives it.
+ *
+ * ```ts
+ * const result = yield* Process.run({ command: "sh", args: ["-c", "echo hi"] })
+ * // { status: { _tag: "Exited", code: 0 }, stdout: "hi\n", stderr: "", report }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Deferred, Duration, Effect, Exit, Option, Scope, Sink, Stream } from "effect"
+import { spawn as nodeSpawn } from "node:child_process"
+import * as Bounds from "./Bounds.js"
+import { type ExitStatus, fromNode } from "./ExitStatus.js"
+import * as output from "./internal/output.js"
+import * as Ladder from "./Ladder.js"
+import * as Liveness from "./Liveness.js"
+import * as Native from "./Native.js"
+import { KilledBySignal, NonZeroExit, SpawnError } from "./ProcessError.js"
+
+export type { ExitStatus } from "./ExitStatus.js"
+export type { Output } from "./internal/output.js"
+export type { TeardownReport } from "./Ladder.js"
+
+export interface SpawnOptions {
+  readonly command: string
+  readonly args?: ReadonlyArray<string>
+  readonly cwd?: string
+  /** The child's whole environment when given (merge `process.env` yourself); else inherited. */
+  readonly env?: Record<string, string | undefined>
+  /** Default `"ignore"`. */
+  readonly stdin?: "pipe" | "ignore" | "inherit"
+  /** Default `"stream"`: buffered in memory until consumed from `stdout`. */
+  readonly stdout?: output.Output
+  /** Default `"stream"`. */
+  readonly stderr?: output.Output
+  /** Per-spawn overrides of the `Bounds` in the context. */
+  readonly bounds?: Partial<Bounds.LadderBounds>
+}
+
+export interface ProcessHandle {
+  readonly pid: number
+  /** Equals `pid`: every spawn is the leader of its own process group (and session). */
+  readonly pgid: number
+  /** The child's stdout with `stdout: "stream"` (empty otherwise); ends at EOF. Consume once. */
+  readonly stdout: Stream.Stream<Uint8Array>
+  readonly stderr: Stream.Stream<Uint8Array>
+  /** Writes to the child's stdin with `stdin: "pipe"`; ends it when the sink completes. */
+  readonly stdin: Sink.Sink<void, Uint8Array>
+  /** Completes when the leader exits (Node's `'exit'`, event-driven). */
+  readonly exit: Effect.Effect<ExitStatus>
+  /** Completes when the leader exited, its tree was torn down and its output drained. */
+  readonly done: Effect.Effect<Ladder.TeardownReport>
+  /** Run the ladder now (or join the teardown under way). Idempotent; bounded by `Bounds`. */
+  readonly terminate: (reason?: string) => Effect.Effect<Ladder.TeardownReport>
+}
+
+const commandLine = (o: SpawnOptions) => [o.command, ...(o.args ?? [])].join(" ")
+
+/** The longest a whole teardown may take with these bounds, plus scan slack (ms). */
+export const teardownBoundMs = (b: Bounds.LadderBounds): number =>
+  b.postExitGraceMaxMs + b.interruptGraceMs + b.terminateGraceMs + 2 * b.killGraceMs + b.drainGraceMs + 2000
+
+/**
+ * Wait for the leader's tree to go quiet after it exited: every output at EOF, or no output for
+ * `postExitGraceMs` (restarted by output, capped at `postExitGraceMaxMs`).
+ */
+const postExitGrace = (channels: ReadonlyArray<output.OutputChannel>, b: Bounds.LadderBounds) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    const allEof = Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true })
+    while (true) {
+      const lastOutput = Math.max(start, ...channels.map((c) => c.lastActivity()))
+      const quietUntil = Math.min(lastOutput + b.postExitGraceMs, start + b.postExitGraceMaxMs)
+      const wait = quietUntil - Date.now()
+      if (wait <= 0) return
+      const eof = yield* allEof.pipe(Effect.timeoutOption(Duration.millis(wait)), Effect.map(Option.isSome))
+      if (eof) return
+    }
+  })
+
+/**
+ * Start `options.command` in a new process group. The scope's finalizer runs the ladder
+ * (bounded; see `Bounds`). Fails with `SpawnError` (reason `ENOENT`, `EACCES`, …).
+ */
+export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, SpawnError, Scope.Scope> =>
+  Effect.gen(function*() {
+    yield* Native.logCapabilities
+    const bounds = Bounds.merge(yield* Bounds.Bounds, options.bounds)
+    const command = commandLine(options)
+    const out = yield* output.make(options.stdout ?? "stream", 1)
+    const err = yield* output.make(options.stderr ?? "stream", 2)
+    const channels = [out, err]
+    const exit = yield* Deferred.make<ExitStatus>()
+    const requested = yield* Deferred.make<string>()
+    const report = yield* Deferred.make<Ladder.TeardownReport>()
+    let exitStatus: ExitStatus | undefined
+
+    const child = yield* Effect.async<import("node:child_process").ChildProcess, SpawnError>((resume) => {
+      let c: import("node:child_process").ChildProcess
+      try {
+        c = nodeSpawn(options.command, options.args ?? [], {
+          cwd: options.cwd,
+          env: options.env ?? process.env,
+          detached: true, // setsid(2): own session and process group, pgid == pid
+          stdio: [options.stdin ?? "ignore", out.stdio, err.stdio]
+        })
+      } catch (e) {
+        channels.forEach((c) => c.abort())
+        return resume(Effect.fail(SpawnError.fromNode(command, e)))
+      }
+      c.once("error", (e) => {
+        if (c.pid === undefined) {
+          channels.forEach((ch) => ch.abort())
+          resume(Effect.fail(SpawnError.fromNode(command, e)))
+        }
+      })
+      c.once("exit", (code, signal) => {
+        exitStatus = fromNode(code, signal)
+        Deferred.unsafeDone(exit, Exit.succeed(exitStatus))
+      })
+      c.once("spawn", () => {
+        channels.forEach((ch) => ch.attach(c))
+        resume(Effect.succeed(c))
+      })
+    }).pipe(Effect.uninterruptible)
+
+    const pid = child.pid!
+    const leader: Liveness.ProcessRef = Liveness.ref(pid) ?? { pid, startTime: -1 }
+    const target: Ladder.LadderTarget = {
+      pgid: pid,
+      leader,
+      outputInodes: new Set(channels.flatMap((c) => (c.inode() === undefined ? [] : [c.inode()!]))),
+      outputOpen: () => channels.some((c) => c.isOpen()),
+      drain: (ms) => output.drain(channels, ms)
+    }
+    const exitNow = () => exitStatus
+
+    // The supervisor: tears the tree down once, when asked or after the leader exited.
+    yield* Effect.gen(function*() {
+      const first = yield* Effect.raceFirst(
+        Deferred.await(requested).pipe(Effect.map((reason) => ({ reason, grace: [] as Array<Ladder.TeardownStep> }))),
+        Effect.gen(function*() {
+          yield* Deferred.await(exit)
+          const t0 = Date.now()
+          const quiet = yield* Effect.raceFirst(
+            postExitGrace(channels, bounds).pipe(Effect.as("exited")),
+            Deferred.await(requested)
+          )
+          const grace: Array<Ladder.TeardownStep> = [
+            { step: "post-exit-grace", targets: [], durationMs: Date.now() - t0, outcome: "done" }
+          ]
+          return { reason: quiet, grace }
+        })
+      )
+      const r = yield* Ladder.run(target, bounds, first.reason, exitNow, first.grace)
+      yield* Deferred.succeed(report, r)
+    }).pipe(
+      Effect.annotateLogs({ pid, command }),
+      Effect.forkDaemon
+    )
+
+    const bound = teardownBoundMs(bounds)
+    const terminate = (reason = "terminated") =>
+      Deferred.succeed(requested, reason).pipe(
+        Effect.zipRight(Deferred.await(report)),
+        Effect.timeoutOption(Duration.millis(bound)),
+        Effect.flatMap(Option.match({
+          onSome: Effect.succeed,
+          onNone: () =>
+            Effect.logError(`teardown of ${command} did not finish within ${bound} ms`).pipe(
+              Effect.as<Ladder.TeardownReport>({
+                pid, pgid: pid, reason, leader: exitNow(), steps: [], killed: [], orphansKilled: [],
+                survivors: [pid], outputComplete: false, durationMs: bound
+              })
+            )
+        })),
+        Effect.uninterruptible
+      )
+    yield* Effect.addFinalizer((e) => terminate(Exit.isInterrupted(e) ? "interrupted" : "scope closed"))
+
+    const stdin: Sink.Sink<void, Uint8Array> = child.stdin === null
+      ? Sink.drain
+      : Sink.forEach((chunk: Uint8Array) =>
+        Effect.async<void>((resume) => {
+          child.stdin!.write(chunk, () => resume(Effect.void)) // EPIPE after exit: dropped
+        })
+      ).pipe(Sink.ensuring(Effect.sync(() => child.stdin!.end())))
+    child.stdin?.on("error", () => {})
+
+    return {
+      pid,
+      pgid: pid,
+      stdout: out.stream,
+      stderr: err.stream,
+      stdin,
+      exit: Deferred.await(exit),
+      done: Deferred.await(report),
+      terminate
+    } satisfies ProcessHandle
+  })
+
+export interface RunResult {
+  readonly status: ExitStatus
+  readonly stdout: string
+  readonly stderr: string
+  readonly report: Ladder.TeardownReport
+}
+
+/** Run to completion, collecting stdout/stderr as UTF-8. Never fails on a non-zero exit. */
+export const run = (options: Omit<SpawnOptions, "stdout" | "stderr">): Effect.Effect<RunResult, SpawnError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const handle = yield* spawn(options)
+    const text = (s: Stream.Stream<Uint8Array>) => Stream.decodeText(s).pipe(Stream.mkString)
+    const [stdout, stderr, report] = yield* Effect.all([text(handle.stdout), text(handle.stderr), handle.done], {
+      concurrency: "unbounded"
+    })
+    return { status: report.leader ?? (yield* handle.exit), stdout, stderr, report }
+  }))
+
+/** Fail with `NonZeroExit` / `KilledBySignal` unless the status is exit code 0. */
+export const ensureSuccess = (command: string, status: ExitStatus): Effect.Effect<void, NonZeroExit | KilledBySignal> =>
+  status._tag === "Signaled"
+    ? Effect.fail(new KilledBySignal({ command, signal: status.signal }))
+    : status.code === 0
+    ? Effect.void
+    : Effect.fail(new NonZeroExit({ command, code: status.code }))

@@ -1,0 +1,133 @@
+/**
+ * One output of a child (stdout or stderr): how it is wired at spawn, how it is read, and when
+ * it reached EOF. Output is always drained — to the caller (`stream`, `onChunk`), to a file, or
+ * discarded — so a silent caller can never block a child on a full pipe.
+ *
+ * With the addon the child gets a real pipe(2) whose inode we know from our read end; without
+ * it, Node's socketpair, and the child-side inode is read from `/proc/<pid>/fd/N` right after
+ * spawn. Either way the inode is what the orphan pipe-writer scan looks for.
+ *
+ * @internal
+ */
+import { Deferred, Duration, Effect, Exit, Mailbox, Option, Stream } from "effect"
+import type { ChildProcess } from "node:child_process"
+import { closeSync, fstatSync, openSync } from "node:fs"
+import { Socket } from "node:net"
+import type { Readable } from "node:stream"
+import { native } from "../Native.js"
+import * as procfs from "./procfs.js"
+
+export type Output =
+  | "stream"
+  | "discard"
+  | "inherit"
+  | { readonly file: string }
+  | { readonly onChunk: (chunk: Uint8Array) => void }
+
+export interface OutputChannel {
+  /** What to put in `child_process.spawn`'s `stdio` array. */
+  readonly stdio: "pipe" | "inherit" | number
+  /** Wire the reader once the child exists (closes our copy of the child's end). */
+  readonly attach: (child: ChildProcess) => void
+  /** Close what we opened when the spawn failed. */
+  readonly abort: () => void
+  /** The inode of the child's end, when the child writes to a pipe/socket we read. */
+  readonly inode: () => number | undefined
+  readonly stream: Stream.Stream<Uint8Array>
+  /** Completes at EOF (or after `forceClose`). */
+  readonly eof: Effect.Effect<void>
+  readonly isOpen: () => boolean
+  /** Time (ms since epoch) of the last chunk read. */
+  readonly lastActivity: () => number
+  /** Stop reading and end the stream (after the drain bound expired). */
+  readonly forceClose: () => void
+}
+
+export const make = (output: Output, fd: 1 | 2): Effect.Effect<OutputChannel> =>
+  Effect.gen(function*() {
+    const done = yield* Deferred.make<void>()
+    const mailbox = yield* Mailbox.make<Uint8Array>()
+    let last = Date.now()
+    let reader: Readable | undefined
+    let inode: number | undefined
+    let ended = false
+    const finish = () => {
+      ended = true
+      mailbox.unsafeDone(Exit.void)
+      Deferred.unsafeDone(done, Exit.void)
+    }
+    const deliver = output === "stream"
+      ? (chunk: Uint8Array) => void mailbox.unsafeOffer(chunk)
+      : typeof output === "object" && "onChunk" in output
+      ? output.onChunk
+      : (_: Uint8Array) => {}
+
+    const read = (r: Readable) => {
+      reader = r
+      r.on("data", (chunk: Buffer) => {
+        last = Date.now()
+        deliver(chunk)
+      })
+      r.once("end", finish)
+      r.once("close", finish)
+      r.once("error", finish)
+    }
+
+    const base = {
+      stream: Mailbox.toStream(mailbox),
+      eof: Deferred.await(done),
+      isOpen: () => !ended,
+      lastActivity: () => last,
+      inode: () => inode,
+      forceClose: () => {
+        reader?.destroy()
+        finish()
+      }
+    }
+
+    if (output === "inherit" || (typeof output === "object" && "file" in output)) {
+      const fileFd = output === "inherit" ? undefined : openSync(output.file, "w")
+      finish() // nothing for us to read
+      return {
+        ...base,
+        stdio: fileFd ?? "inherit",
+        attach: () => fileFd !== undefined && closeSync(fileFd),
+        abort: () => fileFd !== undefined && closeSync(fileFd)
+      }
+    }
+
+    if (native !== undefined) {
+      const [r, w] = native.pipe()
+      inode = fstatSync(r).ino
+      return {
+        ...base,
+        stdio: w,
+        attach: () => {
+          closeSync(w) // only the child (and what it starts) may hold the write end
+          read(new Socket({ fd: r, readable: true, writable: false }))
+        },
+        abort: () => {
+          closeSync(w)
+          closeSync(r)
+        }
+      }
+    }
+
+    return {
+      ...base,
+      stdio: "pipe",
+      attach: (child) => {
+        if (child.pid !== undefined) inode = procfs.fdInode(child.pid, fd)
+        read(fd === 1 ? child.stdout! : child.stderr!)
+      },
+      abort: () => {}
+    }
+  })
+
+/** Wait up to `ms` for every channel's EOF; on expiry force-close them. True if all reached EOF. */
+export const drain = (channels: ReadonlyArray<OutputChannel>, ms: number): Effect.Effect<boolean> =>
+  Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true }).pipe(
+    Effect.timeoutOption(Duration.millis(ms)),
+    Effect.map(Option.isSome),
+    Effect.tap((ok) => Effect.sync(() => ok || channels.forEach((c) => c.forceClose())))
+  )
