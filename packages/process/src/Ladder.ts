@@ -14,9 +14,10 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Effect, Option } from "effect"
 import type { LadderBounds } from "./Bounds.js"
 import type { ExitStatus } from "./ExitStatus.js"
+import { within } from "./internal/bounded.js"
 import * as procfs from "./internal/procfs.js"
 import * as Liveness from "./Liveness.js"
 
@@ -110,10 +111,7 @@ const awaitGone = (
         loop
       )
     })
-    return yield* loop.pipe(
-      Effect.timeoutOption(Duration.millis(ms)),
-      Effect.map(Option.getOrElse(() => false))
-    )
+    return yield* within(loop, ms).pipe(Effect.map(Option.getOrElse(() => false)))
   })
 
 /**

@@ -9,8 +9,9 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect } from "effect"
 import { constants } from "node:os"
+import { completes } from "./internal/bounded.js"
 import * as procfs from "./internal/procfs.js"
 import { native, capabilities } from "./Native.js"
 
@@ -76,10 +77,7 @@ export const awaitExit = (p: ProcessRef): Effect.Effect<void> =>
 
 /** `awaitExit` within `timeoutMs`: `true` if it exited in time. */
 export const awaitExitWithin = (p: ProcessRef, timeoutMs: number): Effect.Effect<boolean> =>
-  awaitExit(p).pipe(
-    Effect.timeoutOption(Duration.millis(timeoutMs)),
-    Effect.map(Option.isSome)
-  )
+  completes(awaitExit(p), timeoutMs)
 
 /**
  * Send `signal` to one process. With pidfds the signal cannot reach a recycled pid

@@ -14,10 +14,11 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, Exit, Option, Scope, Sink, Stream } from "effect"
+import { Deferred, Effect, Exit, Option, Scope, Sink, Stream } from "effect"
 import { spawn as nodeSpawn } from "node:child_process"
 import * as Bounds from "./Bounds.js"
 import { type ExitStatus, fromNode } from "./ExitStatus.js"
+import { completes, within } from "./internal/bounded.js"
 import * as output from "./internal/output.js"
 import * as Ladder from "./Ladder.js"
 import * as Liveness from "./Liveness.js"
@@ -40,6 +41,8 @@ export interface SpawnOptions {
   readonly stdout?: output.Output
   /** Default `"stream"`. */
   readonly stderr?: output.Output
+  /** Run through a shell (`child_process` semantics): `true` for /bin/sh, or a shell path. */
+  readonly shell?: boolean | string
   /** Per-spawn overrides of the `Bounds` in the context. */
   readonly bounds?: Partial<Bounds.LadderBounds>
 }
@@ -80,7 +83,7 @@ const postExitGrace = (channels: ReadonlyArray<output.OutputChannel>, b: Bounds.
       const quietUntil = Math.min(lastOutput + b.postExitGraceMs, start + b.postExitGraceMaxMs)
       const wait = quietUntil - Date.now()
       if (wait <= 0) return
-      const eof = yield* allEof.pipe(Effect.timeoutOption(Duration.millis(wait)), Effect.map(Option.isSome))
+      const eof = yield* completes(allEof, wait)
       if (eof) return
     }
   })
@@ -108,6 +111,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
         c = nodeSpawn(options.command, options.args ?? [], {
           cwd: options.cwd,
           env: options.env ?? process.env,
+          shell: options.shell ?? false,
           detached: true, // setsid(2): own session and process group, pgid == pid
           stdio: [options.stdin ?? "ignore", out.stdio, err.stdio]
         })
@@ -169,8 +173,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     const bound = teardownBoundMs(bounds)
     const terminate = (reason = "terminated") =>
       Deferred.succeed(requested, reason).pipe(
-        Effect.zipRight(Deferred.await(report)),
-        Effect.timeoutOption(Duration.millis(bound)),
+        Effect.zipRight(within(Deferred.await(report), bound)),
         Effect.flatMap(Option.match({
           onSome: Effect.succeed,
           onNone: () =>

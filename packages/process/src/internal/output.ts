@@ -9,12 +9,13 @@
  *
  * @internal
  */
-import { Deferred, Duration, Effect, Exit, Mailbox, Option, Stream } from "effect"
+import { Deferred, Effect, Exit, Mailbox, Stream } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { closeSync, fstatSync, openSync } from "node:fs"
 import { Socket } from "node:net"
 import type { Readable } from "node:stream"
 import { native } from "../Native.js"
+import { completes } from "./bounded.js"
 import * as procfs from "./procfs.js"
 
 export type Output =
@@ -126,8 +127,6 @@ export const make = (output: Output, fd: 1 | 2): Effect.Effect<OutputChannel> =>
 
 /** Wait up to `ms` for every channel's EOF; on expiry force-close them. True if all reached EOF. */
 export const drain = (channels: ReadonlyArray<OutputChannel>, ms: number): Effect.Effect<boolean> =>
-  Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true }).pipe(
-    Effect.timeoutOption(Duration.millis(ms)),
-    Effect.map(Option.isSome),
+  completes(Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true }), ms).pipe(
     Effect.tap((ok) => Effect.sync(() => ok || channels.forEach((c) => c.forceClose())))
   )
