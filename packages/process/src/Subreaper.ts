@@ -1,0 +1,95 @@
+/**
+ * Subreaper mode, opt-in for a root process: prctl(PR_SET_CHILD_SUBREAPER) makes orphaned
+ * descendants (setsid escapees whose parent died) reparent to this process instead of PID 1,
+ * so they stay visible, killable and reapable (prctl(2); the mechanism systemd and tini use).
+ *
+ * While the scope is open, a SIGCHLD hook reaps adopted zombies with waitpid(pid, WNOHANG) on
+ * each specific pid — never waitpid(-1), which would steal the children `child_process`
+ * tracks (their `'exit'` would never fire). Closing the scope runs SIGTERM → SIGKILL on the
+ * adopted processes still alive (bounded by `Bounds`), reaps them, and turns the mode off.
+ *
+ * Requires the native addon on Linux; fails with `SubreaperUnavailable` otherwise.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Schema, type Scope } from "effect"
+import * as Bounds from "./Bounds.js"
+import { completes } from "./internal/bounded.js"
+import * as procfs from "./internal/procfs.js"
+import * as Liveness from "./Liveness.js"
+import { native } from "./Native.js"
+import { nativeLoadError } from "./internal/native.js"
+
+export class SubreaperUnavailable extends Schema.TaggedError<SubreaperUnavailable>()("SubreaperUnavailable", {
+  message: Schema.String
+}) {}
+
+/** Pids of the children `child_process` tracks (its `ChildProcess` handles). */
+const trackedByNode = (): Set<number> => {
+  const handles = (process as unknown as { _getActiveHandles(): Array<unknown> })._getActiveHandles()
+  const out = new Set<number>()
+  for (const h of handles) {
+    const pid = (h as { pid?: unknown } | null)?.pid
+    if (h !== null && (h as object).constructor?.name === "ChildProcess" && typeof pid === "number") out.add(pid)
+  }
+  return out
+}
+
+/** Our children that `child_process` did not start: adopted orphans (zombies included). */
+export const adopted = (): Array<procfs.ProcStat> => {
+  const tracked = trackedByNode()
+  return procfs.snapshot().filter((s) => s.ppid === process.pid && !tracked.has(s.pid))
+}
+
+/** Reap adopted zombies, one specific pid at a time. Returns the reaped pids. */
+export const reapAdopted = (): Array<number> => {
+  const reaped: Array<number> = []
+  if (native === undefined) return reaped
+  for (const s of adopted()) {
+    if (s.state !== "Z") continue
+    try {
+      if (native.waitPidNoHang(s.pid) !== null) reaped.push(s.pid)
+    } catch {
+      // ECHILD: someone else reaped it
+    }
+  }
+  return reaped
+}
+
+const release = Effect.gen(function*() {
+  const bounds = yield* Bounds.Bounds
+  for (const [sig, ms] of [["SIGTERM", bounds.terminateGraceMs], ["SIGKILL", bounds.killGraceMs]] as const) {
+    const live = adopted().filter((s) => !procfs.isExitedState(s))
+    if (live.length === 0) break
+    for (const s of live) Liveness.signal({ pid: s.pid, startTime: s.startTime }, sig)
+    const gone = yield* completes(
+      Effect.forEach(live, (s) => Liveness.awaitExit({ pid: s.pid, startTime: s.startTime }), { discard: true }),
+      ms
+    )
+    if (!gone) yield* Effect.logWarning(`subreaper: adopted processes survived ${sig} for ${ms} ms`)
+  }
+  reapAdopted()
+  native!.setChildSubreaper(false)
+})
+
+/**
+ * Turn subreaper mode on for the scope's lifetime.
+ * Fails with `SubreaperUnavailable` when the addon is not loaded.
+ */
+export const enable: Effect.Effect<void, SubreaperUnavailable, Scope.Scope> = Effect.gen(function*() {
+  if (native === undefined) {
+    return yield* new SubreaperUnavailable({ message: `subreaper mode needs the native addon: ${nativeLoadError}` })
+  }
+  const binding = native
+  const onChild = () => void reapAdopted()
+  yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      binding.setChildSubreaper(true)
+      process.on("SIGCHLD", onChild)
+    }),
+    () => release.pipe(Effect.ensuring(Effect.sync(() => process.off("SIGCHLD", onChild))))
+  )
+})
+
+/** `enable` as a layer, for a root program: `Effect.provide(Subreaper.layer)`. */
+export const layer: Layer.Layer<never, SubreaperUnavailable> = Layer.scopedDiscard(enable)
