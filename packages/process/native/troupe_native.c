@@ -1,0 +1,416 @@
+/*
+ * troupe_native: the Linux process-supervision primitives @troupe/process needs and
+ * Node does not expose. Plain C on node_api.h (NAPI_VERSION 8) + libuv (uv.h ships
+ * with Node's headers). The JS-side contract is `NativeBinding` in
+ * src/internal/native.ts; keep the two in sync.
+ *
+ * Errors from syscalls are thrown as `Error` with `.code` = errno name ("ESRCH") and
+ * `.errno` = the positive errno number (plus `.syscall`). Bad argument types throw
+ * TypeError; non-integers / out-of-range numbers throw RangeError.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <node_api.h>
+#include <uv.h>
+
+/* Syscall numbers are the same on every architecture (asm-generic); older libc headers lack them. */
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* Bail out of a napi_callback when an N-API call fails (an exception is then usually pending). */
+#define CHECK(call)                                                            \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      bool pending_ = false;                                                   \
+      napi_is_exception_pending(env, &pending_);                               \
+      if (!pending_) napi_throw_error(env, "EINTERNAL", "N-API call failed: " #call); \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+/* ---------------------------------------------------------------- helpers */
+
+static const char *errno_name(int err) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *n = strerrorname_np(err); /* glibc 2.32+ */
+  if (n != NULL) return n;
+#endif
+  switch (err) { /* fallback for musl / old glibc: the ones these syscalls return */
+    case ESRCH: return "ESRCH";   case ENOSYS: return "ENOSYS"; case EPERM: return "EPERM";
+    case EINVAL: return "EINVAL"; case EBADF: return "EBADF";   case ECHILD: return "ECHILD";
+    case EMFILE: return "EMFILE"; case ENFILE: return "ENFILE"; case ENOMEM: return "ENOMEM";
+    case EINTR: return "EINTR";   case EIO: return "EIO";       case EEXIST: return "EEXIST";
+    default: return "EUNKNOWN";
+  }
+}
+
+/* Throw Error("<syscall>: <strerror> (<NAME>)") with .code, .errno, .syscall. Returns NULL. */
+static napi_value throw_errno(napi_env env, int err, const char *syscall_name) {
+  char msg[256];
+  napi_value code, message, error, num, sc;
+  snprintf(msg, sizeof msg, "%s: %s (%s)", syscall_name, strerror(err), errno_name(err));
+  if (napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_create_error(env, code, message, &error) != napi_ok) {
+    napi_throw_error(env, errno_name(err), msg);
+    return NULL;
+  }
+  /* napi_create_error already sets .code; set it explicitly too (cheap, unambiguous). */
+  napi_set_named_property(env, error, "code", code);
+  napi_create_int32(env, err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, error, "syscall", sc);
+  napi_throw(env, error);
+  return NULL;
+}
+
+/* Read argv[i] as an int32 integer. Throws (and returns false) on a bad type or value. */
+static bool get_int(napi_env env, napi_value v, const char *what, int *out) {
+  napi_valuetype t;
+  double d;
+  char msg[128];
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
+    snprintf(msg, sizeof msg, "%s must be a number", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return false;
+  }
+  napi_get_value_double(env, v, &d);
+  /* range first (also rejects NaN): casting an out-of-range double to int is UB */
+  if (!(d >= -2147483648.0 && d <= 2147483647.0) || d != (double)(int)d) {
+    snprintf(msg, sizeof msg, "%s must be an int32 integer", what);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return false;
+  }
+  *out = (int)d;
+  return true;
+}
+
+/* Fetch exactly the first `n` args (missing ones read as undefined). */
+#define ARGS(n)                                                                \
+  size_t argc = (n);                                                           \
+  napi_value argv[(n) > 0 ? (n) : 1];                                          \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL))
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+/* ---------------------------------------------------- pidfd_open(2) et al. */
+
+/* pidfd_open(2): pidfd_open(pid, 0) -> fd referring to the process; Linux 5.3. Since 5.3
+ * pidfds are always O_CLOEXEC. Works on zombies (the process still exists until reaped);
+ * ESRCH once it is reaped or never existed. */
+static napi_value PidfdOpen(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int pid, fd;
+  napi_value r;
+  if (!get_int(env, argv[0], "pid", &pid)) return NULL;
+  fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0u);
+  if (fd < 0) return throw_errno(env, errno, "pidfd_open");
+  CHECK(napi_create_int32(env, fd, &r));
+  return r;
+}
+
+/* pidfd_send_signal(2): pidfd_send_signal(pidfd, sig, NULL, 0); Linux 5.1. Unlike kill(2)
+ * the target cannot be a recycled pid. ESRCH once the process has been reaped. */
+static napi_value PidfdSendSignal(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int fd, sig;
+  if (!get_int(env, argv[0], "pidfd", &fd) || !get_int(env, argv[1], "signal", &sig)) return NULL;
+  if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0u) != 0)
+    return throw_errno(env, errno, "pidfd_send_signal");
+  return undefined(env);
+}
+
+/* close(2). On Linux the fd is released even when close fails with EINTR: never retry. */
+static napi_value CloseFd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int fd;
+  if (!get_int(env, argv[0], "fd", &fd)) return NULL;
+  if (close(fd) != 0 && errno != EINTR) return throw_errno(env, errno, "close");
+  return undefined(env);
+}
+
+/* waitpid(2) with WNOHANG on ONE pid. pid <= 0 (groups, "any child") is refused: libuv reaps
+ * Node's own children by pid, and a wildcard wait here would steal their statuses. */
+static napi_value WaitPidNoHang(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int pid, status = 0;
+  pid_t r;
+  napi_value obj, v;
+  if (!get_int(env, argv[0], "pid", &pid)) return NULL;
+  if (pid <= 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "pid must be > 0 (waiting on a group or on any child is refused)");
+    return NULL;
+  }
+  do r = waitpid((pid_t)pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, errno, "waitpid");
+  if (r == 0) { /* still running (WNOHANG) */
+    CHECK(napi_get_null(env, &v));
+    return v;
+  }
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_int32(env, r, &v));
+  CHECK(napi_set_named_property(env, obj, "pid", v));
+  if (WIFEXITED(status)) CHECK(napi_create_int32(env, WEXITSTATUS(status), &v)); else CHECK(napi_get_null(env, &v));
+  CHECK(napi_set_named_property(env, obj, "code", v));
+  if (WIFSIGNALED(status)) CHECK(napi_create_int32(env, WTERMSIG(status), &v)); else CHECK(napi_get_null(env, &v));
+  CHECK(napi_set_named_property(env, obj, "signal", v));
+  return obj;
+}
+
+/* prctl(2) PR_SET_CHILD_SUBREAPER: orphaned descendants reparent to us instead of init. */
+static napi_value SetChildSubreaper(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  bool on;
+  if (napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "on must be a boolean");
+    return NULL;
+  }
+  if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1UL : 0UL, 0UL, 0UL, 0UL) != 0)
+    return throw_errno(env, errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+  return undefined(env);
+}
+
+/* prctl(2) PR_GET_CHILD_SUBREAPER: the flag is stored through an int pointer. */
+static napi_value IsChildSubreaper(napi_env env, napi_callback_info info) {
+  int on = 0;
+  napi_value r;
+  if (prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&on, 0UL, 0UL, 0UL) != 0)
+    return throw_errno(env, errno, "prctl(PR_GET_CHILD_SUBREAPER)");
+  CHECK(napi_get_boolean(env, on != 0, &r));
+  return r;
+}
+
+/* prctl(2) PR_SET_PDEATHSIG: signal delivered when the *thread* that forked us exits (for
+ * Node: the thread that called spawn, normally the main thread). Cleared in children on
+ * fork, kept across execve (except set-uid). Callers must re-check getppid() after setting
+ * it: if the parent already died, no signal will come. */
+static napi_value SetPdeathsig(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int sig;
+  if (!get_int(env, argv[0], "signal", &sig)) return NULL;
+  if (prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0UL, 0UL, 0UL) != 0)
+    return throw_errno(env, errno, "prctl(PR_SET_PDEATHSIG)");
+  return undefined(env);
+}
+
+static napi_value Getppid(napi_env env, napi_callback_info info) {
+  napi_value r;
+  CHECK(napi_create_int32(env, (int32_t)getppid(), &r));
+  return r;
+}
+
+/* pipe2(2) with O_CLOEXEC: a real pipe (not a socketpair), so the inode in /proc/<pid>/fd
+ * identifies every process still holding the write end. */
+static napi_value Pipe(napi_env env, napi_callback_info info) {
+  int fds[2];
+  napi_value arr, v;
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, errno, "pipe2");
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  CHECK(napi_create_int32(env, fds[0], &v));
+  CHECK(napi_set_element(env, arr, 0, v));
+  CHECK(napi_create_int32(env, fds[1], &v));
+  CHECK(napi_set_element(env, arr, 1, v));
+  return arr;
+}
+
+/* ------------------------------------------------------------ pidfdWatch */
+/*
+ * A pidfd polls readable (POLLIN) once the process terminates, zombie included
+ * (pidfd_open(2), "Use cases for PID file descriptors"). We watch it with a uv_poll_t on
+ * Node's own loop: no thread, no timer. Ownership:
+ *   - the uv handle is alive from pidfdWatch() until its uv_close callback;
+ *   - the three JS methods (close/ref/unref) each hold one `js_refs` count, dropped by
+ *     their GC finalizers.
+ * The struct is freed when both are gone, so a stray close() after GC of other methods
+ * or after the handle was freed can never touch freed memory. Dropping the JS object does
+ * NOT cancel the watch: only close(), firing, or env teardown do.
+ */
+typedef struct watch {
+  uv_poll_t poll;           /* must stay first: handle->data is unused, we cast back */
+  napi_env env;
+  napi_ref callback;        /* strong ref to onExit; deleted when the handle closes */
+  napi_async_context async; /* for napi_make_callback (async_hooks, nextTick/microtasks) */
+  int js_refs;              /* live JS method functions */
+  bool closing;             /* uv_close requested */
+  bool closed;              /* uv_close callback ran */
+  bool env_gone;            /* env cleanup hook ran: no N-API calls any more */
+} watch_t;
+
+static void watch_maybe_free(watch_t *w) {
+  if (w->closed && w->js_refs == 0) free(w);
+}
+
+/* Release N-API resources; must run on the JS thread while the env is alive. */
+static void watch_release_js(watch_t *w) {
+  if (w->callback != NULL) { napi_delete_reference(w->env, w->callback); w->callback = NULL; }
+  if (w->async != NULL) { napi_async_destroy(w->env, w->async); w->async = NULL; }
+}
+
+static void watch_on_closed(uv_handle_t *h) {
+  watch_t *w = (watch_t *)h;
+  if (!w->env_gone) watch_release_js(w);
+  w->closed = true;
+  watch_maybe_free(w);
+}
+
+static void watch_env_cleanup(void *arg);
+
+/* Idempotent: stop polling and schedule the close; the rest happens in watch_on_closed. */
+static void watch_close(watch_t *w) {
+  if (w->closing) return;
+  w->closing = true;
+  if (!w->env_gone) napi_remove_env_cleanup_hook(w->env, watch_env_cleanup, w);
+  uv_poll_stop(&w->poll); /* also removes the fd from epoll, so closing the pidfd is safe */
+  uv_close((uv_handle_t *)&w->poll, watch_on_closed);
+}
+
+/* Env teardown (worker exit, process exit): drop JS refs now, close the handle. */
+static void watch_env_cleanup(void *arg) {
+  watch_t *w = (watch_t *)arg;
+  watch_release_js(w);
+  w->env_gone = true;
+  watch_close(w);
+}
+
+static void watch_on_event(uv_poll_t *h, int status, int events) {
+  watch_t *w = (watch_t *)h;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  napi_value fn, recv, result;
+  if (w->closing || w->env_gone) return;
+  /* Fire once: stop before calling out, so the callback may close the pidfd or the watch.
+   * status < 0 (EBADF...) also counts as "fire": polling cannot continue either way. */
+  uv_poll_stop(&w->poll);
+  if (napi_open_handle_scope(env, &scope) != napi_ok) { watch_close(w); return; }
+  if (w->callback != NULL && napi_get_reference_value(env, w->callback, &fn) == napi_ok && fn != NULL) {
+    napi_get_global(env, &recv); /* napi_make_callback converts recv ToObject: undefined throws */
+    if (napi_make_callback(env, w->async, recv, fn, 0, NULL, &result) != napi_ok) {
+      /* onExit threw: report it like any uncaught exception ('uncaughtException'). */
+      napi_value exc;
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending && napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+  watch_close(w); /* fired: nothing left to do; a later close() is a no-op */
+}
+
+static watch_t *watch_from(napi_env env, napi_callback_info info) {
+  void *data = NULL;
+  napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
+  return (watch_t *)data;
+}
+
+static napi_value WatchClose(napi_env env, napi_callback_info info) {
+  watch_close(watch_from(env, info));
+  return undefined(env);
+}
+
+static napi_value WatchRef(napi_env env, napi_callback_info info) {
+  watch_t *w = watch_from(env, info);
+  if (!w->closing) uv_ref((uv_handle_t *)&w->poll);
+  return undefined(env);
+}
+
+static napi_value WatchUnref(napi_env env, napi_callback_info info) {
+  watch_t *w = watch_from(env, info);
+  if (!w->closing) uv_unref((uv_handle_t *)&w->poll);
+  return undefined(env);
+}
+
+static void watch_method_finalize(napi_env env, void *data, void *hint) {
+  watch_t *w = (watch_t *)data;
+  w->js_refs--;
+  watch_maybe_free(w);
+}
+
+static napi_value PidfdWatch(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int fd, rc;
+  napi_valuetype t;
+  uv_loop_t *loop;
+  napi_value obj, fn, name;
+  watch_t *w;
+  static const struct { const char *name; napi_callback cb; } methods[] = {
+    {"close", WatchClose}, {"ref", WatchRef}, {"unref", WatchUnref}};
+
+  if (!get_int(env, argv[0], "pidfd", &fd)) return NULL;
+  CHECK(napi_typeof(env, argv[1], &t));
+  if (t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "onExit must be a function");
+    return NULL;
+  }
+  CHECK(napi_get_uv_event_loop(env, &loop));
+  w = (watch_t *)calloc(1, sizeof *w);
+  if (w == NULL) return throw_errno(env, ENOMEM, "pidfdWatch");
+  w->env = env;
+  CHECK(napi_create_string_utf8(env, "troupe:pidfdWatch", NAPI_AUTO_LENGTH, &name));
+  if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok ||
+      napi_async_init(env, NULL, name, &w->async) != napi_ok) {
+    watch_release_js(w);
+    free(w);
+    return throw_errno(env, ENOMEM, "pidfdWatch");
+  }
+  /* uv_poll_init: EEXIST if this loop already polls this fd (one watch per pidfd). It also
+   * sets O_NONBLOCK on the pidfd's file description (only matters to waitid(P_PIDFD)). */
+  rc = uv_poll_init(loop, &w->poll, fd);
+  if (rc != 0) { /* handle not registered with the loop: plain free */
+    watch_release_js(w);
+    free(w);
+    return throw_errno(env, -rc, "uv_poll_init"); /* libuv errors are -errno on Unix */
+  }
+  rc = uv_poll_start(&w->poll, UV_READABLE, watch_on_event);
+  if (rc != 0) { /* registered: must go through uv_close */
+    w->closing = true;
+    uv_close((uv_handle_t *)&w->poll, watch_on_closed);
+    return throw_errno(env, -rc, "uv_poll_start");
+  }
+  CHECK(napi_add_env_cleanup_hook(env, watch_env_cleanup, w));
+
+  CHECK(napi_create_object(env, &obj));
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    CHECK(napi_create_function(env, methods[i].name, NAPI_AUTO_LENGTH, methods[i].cb, w, &fn));
+    w->js_refs++;
+    CHECK(napi_add_finalizer(env, fn, w, watch_method_finalize, NULL, NULL));
+    CHECK(napi_set_named_property(env, obj, methods[i].name, fn));
+  }
+  return obj;
+}
+
+/* ------------------------------------------------------------------ init */
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  static const struct { const char *name; napi_callback cb; } fns[] = {
+    {"pidfdOpen", PidfdOpen},           {"pidfdSendSignal", PidfdSendSignal},
+    {"pidfdWatch", PidfdWatch},         {"closeFd", CloseFd},
+    {"waitPidNoHang", WaitPidNoHang},   {"setChildSubreaper", SetChildSubreaper},
+    {"isChildSubreaper", IsChildSubreaper}, {"setPdeathsig", SetPdeathsig},
+    {"getppid", Getppid},               {"pipe", Pipe}};
+  napi_value fn;
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+    CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn));
+    CHECK(napi_set_named_property(env, exports, fns[i].name, fn));
+  }
+  return exports;
+}

@@ -1,0 +1,94 @@
+/**
+ * Loader for the optional Linux N-API addon (native/troupe_native.c, built at install time
+ * by scripts/build-native.mjs). When it is unavailable, `native` is undefined and
+ * `nativeLoadError` says why; callers fall back to polling /proc.
+ *
+ * `TROUPE_DISABLE_NATIVE=1` forces the fallback (tests use it to exercise that path).
+ * The path is resolved relative to this file, so a bundle that moves this module elsewhere
+ * simply reports "not built" and falls back.
+ */
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
+
+export interface PidfdWatch {
+  close(): void
+  ref(): void
+  unref(): void
+}
+
+export interface WaitResult {
+  pid: number
+  code: number | null
+  signal: number | null
+}
+
+/** Syscall failures throw an `Error` with `.code` (errno name, e.g. "ESRCH"), `.errno` (the
+ * positive number) and `.syscall`. Wrong argument types throw TypeError, non-int32 numbers
+ * RangeError. */
+export interface NativeBinding {
+  /** pidfd_open(2) (Linux 5.3). Returns a new fd (O_CLOEXEC). Throws an Error whose `.code` is the errno name ("ESRCH", "ENOSYS", "EPERM", ...) and `.errno` the number. */
+  pidfdOpen(pid: number): number
+  /** pidfd_send_signal(2) (Linux 5.1), flags 0, no siginfo. Throws like pidfdOpen (ESRCH when the process is gone). */
+  pidfdSendSignal(pidfd: number, signal: number): void
+  /** Event-driven exit watch: a uv_poll_t (UV_READABLE) on Node's own loop over the pidfd. Fires `onExit` once
+   * when the process terminates (a zombie counts), then closes itself. close() is idempotent and safe from the
+   * callback; ref()/unref() map to uv_ref/uv_unref. Does NOT close the pidfd. Only one watch per pidfd at a
+   * time (libuv: a second one throws EEXIST). Sets O_NONBLOCK on the pidfd. */
+  pidfdWatch(pidfd: number, onExit: () => void): PidfdWatch
+  /** close(2). */
+  closeFd(fd: number): void
+  /** waitpid(pid, WNOHANG) on ONE specific pid (pid <= 0 throws RangeError). null while it is still running; otherwise its status (code for a normal exit, signal number when killed). Throws ECHILD if not our child. */
+  waitPidNoHang(pid: number): WaitResult | null
+  /** prctl(PR_SET_CHILD_SUBREAPER, on) / prctl(PR_GET_CHILD_SUBREAPER). */
+  setChildSubreaper(on: boolean): void
+  isChildSubreaper(): boolean
+  /** prctl(PR_SET_PDEATHSIG, signal) for the calling thread's process; 0 clears it. */
+  setPdeathsig(signal: number): void
+  /** getppid(2). */
+  getppid(): number
+  /** pipe2(O_CLOEXEC): [readFd, writeFd]. */
+  pipe(): [number, number]
+}
+
+const methods = [
+  "pidfdOpen",
+  "pidfdSendSignal",
+  "pidfdWatch",
+  "closeFd",
+  "waitPidNoHang",
+  "setChildSubreaper",
+  "isChildSubreaper",
+  "setPdeathsig",
+  "getppid",
+  "pipe"
+] as const satisfies ReadonlyArray<keyof NativeBinding>
+
+/** Absolute path of the compiled addon. */
+export const nativeAddonPath: string = fileURLToPath(
+  new URL("../../native/build/Release/troupe_native.node", import.meta.url)
+)
+
+const load = (): { native?: NativeBinding; error?: string } => {
+  if (process.env["TROUPE_DISABLE_NATIVE"] === "1") return { error: "disabled by TROUPE_DISABLE_NATIVE=1" }
+  if (process.platform !== "linux") return { error: `platform ${process.platform} is not Linux` }
+  if (!existsSync(nativeAddonPath)) {
+    return { error: `addon not built: ${nativeAddonPath} is missing (run: node packages/process/scripts/build-native.mjs)` }
+  }
+  let mod: Partial<NativeBinding>
+  try {
+    mod = createRequire(import.meta.url)(nativeAddonPath) as Partial<NativeBinding>
+  } catch (e) {
+    return { error: `failed to load ${nativeAddonPath}: ${e instanceof Error ? e.message : String(e)}` }
+  }
+  const missing = methods.filter((m) => typeof mod[m] !== "function")
+  if (missing.length > 0) return { error: `stale addon ${nativeAddonPath}: missing ${missing.join(", ")} (rebuild it)` }
+  return { native: mod as NativeBinding }
+}
+
+const loaded = load()
+
+/** The addon, or undefined when it could not be loaded (see `nativeLoadError`). */
+export const native: NativeBinding | undefined = loaded.native
+/** Why `native` is undefined (not Linux, not built, dlopen error, disabled); undefined when loaded. */
+export const nativeLoadError: string | undefined = loaded.error
