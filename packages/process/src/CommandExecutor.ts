@@ -81,7 +81,9 @@ const startStandard = (
         const gone = yield* completes(Deferred.await(exited), bounds.terminateGraceMs)
         if (!gone) {
           yield* Effect.logWarning(`kill(${signal}) did not end ${command.command} in ${bounds.terminateGraceMs} ms; running the ladder`)
-          yield* handle.terminate(`kill(${signal}) escalated`)
+          yield* handle.terminate(`kill(${signal}) escalated`, "SIGKILL")
+          // The ladder saw the exit through /proc or a pidfd; Node's 'exit' follows on SIGCHLD.
+          yield* completes(Deferred.await(exited), bounds.killGraceMs)
         }
       })
 

@@ -123,7 +123,9 @@ export const run = (
   bounds: LadderBounds,
   reason: string,
   leader: () => ExitStatus | undefined,
-  priorSteps: ReadonlyArray<TeardownStep> = []
+  priorSteps: ReadonlyArray<TeardownStep> = [],
+  /** Skip the gentler rungs, e.g. when the caller already sent SIGTERM and waited. */
+  startAt: "SIGINT" | "SIGTERM" | "SIGKILL" = "SIGINT"
 ): Effect.Effect<TeardownReport> =>
   Effect.gen(function*() {
     const started = yield* now
@@ -139,6 +141,8 @@ export const run = (
       ["SIGTERM", bounds.terminateGraceMs],
       ["SIGKILL", bounds.killGraceMs]
     ]
+    const first = ladder.findIndex(([sig]) => sig === startAt)
+    if (first > 0) ladder.splice(0, first)
     for (const [sig, grace] of ladder) {
       const live = scan()
       if (live.length === 0) break

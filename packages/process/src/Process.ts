@@ -60,8 +60,11 @@ export interface ProcessHandle {
   readonly exit: Effect.Effect<ExitStatus>
   /** Completes when the leader exited, its tree was torn down and its output drained. */
   readonly done: Effect.Effect<Ladder.TeardownReport>
-  /** Run the ladder now (or join the teardown under way). Idempotent; bounded by `Bounds`. */
-  readonly terminate: (reason?: string) => Effect.Effect<Ladder.TeardownReport>
+  /**
+   * Run the ladder now (or join the teardown under way). Idempotent; bounded by `Bounds`.
+   * `startAt: "SIGKILL"` skips the gentler rungs (the caller already sent SIGTERM and waited).
+   */
+  readonly terminate: (reason?: string, startAt?: "SIGTERM" | "SIGKILL") => Effect.Effect<Ladder.TeardownReport>
 }
 
 const commandLine = (o: SpawnOptions) => [o.command, ...(o.args ?? [])].join(" ")
@@ -101,7 +104,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     const err = yield* output.make(options.stderr ?? "stream", 2)
     const channels = [out, err]
     const exit = yield* Deferred.make<ExitStatus>()
-    const requested = yield* Deferred.make<string>()
+    const requested = yield* Deferred.make<{ readonly reason: string; readonly startAt?: "SIGTERM" | "SIGKILL" }>()
     const report = yield* Deferred.make<Ladder.TeardownReport>()
     let exitStatus: ExitStatus | undefined
 
@@ -149,21 +152,21 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     // The supervisor: tears the tree down once, when asked or after the leader exited.
     yield* Effect.gen(function*() {
       const first = yield* Effect.raceFirst(
-        Deferred.await(requested).pipe(Effect.map((reason) => ({ reason, grace: [] as Array<Ladder.TeardownStep> }))),
+        Deferred.await(requested).pipe(Effect.map((r) => ({ ...r, grace: [] as Array<Ladder.TeardownStep> }))),
         Effect.gen(function*() {
           yield* Deferred.await(exit)
           const t0 = Date.now()
           const quiet = yield* Effect.raceFirst(
-            postExitGrace(channels, bounds).pipe(Effect.as("exited")),
+            postExitGrace(channels, bounds).pipe(Effect.as({ reason: "exited" })),
             Deferred.await(requested)
           )
           const grace: Array<Ladder.TeardownStep> = [
             { step: "post-exit-grace", targets: [], durationMs: Date.now() - t0, outcome: "done" }
           ]
-          return { reason: quiet, grace }
+          return { ...quiet, grace }
         })
       )
-      const r = yield* Ladder.run(target, bounds, first.reason, exitNow, first.grace)
+      const r = yield* Ladder.run(target, bounds, first.reason, exitNow, first.grace, "startAt" in first ? first.startAt : undefined)
       yield* Deferred.succeed(report, r)
     }).pipe(
       Effect.annotateLogs({ pid, command }),
@@ -171,8 +174,8 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     )
 
     const bound = teardownBoundMs(bounds)
-    const terminate = (reason = "terminated") =>
-      Deferred.succeed(requested, reason).pipe(
+    const terminate = (reason = "terminated", startAt?: "SIGTERM" | "SIGKILL") =>
+      Deferred.succeed(requested, startAt === undefined ? { reason } : { reason, startAt }).pipe(
         Effect.zipRight(within(Deferred.await(report), bound)),
         Effect.flatMap(Option.match({
           onSome: Effect.succeed,

@@ -64,10 +64,23 @@ const methods = [
   "pipe"
 ] as const satisfies ReadonlyArray<keyof NativeBinding>
 
-/** Absolute path of the compiled addon. */
-export const nativeAddonPath: string = fileURLToPath(
-  new URL("../../native/build/Release/troupe_native.node", import.meta.url)
-)
+/**
+ * Absolute path of the compiled addon: beside this module in the package, or — when this
+ * module was bundled elsewhere (the `troupe` CLI, a bundled actor entry) — found through the
+ * `@troupe/process` package the bundle's location resolves; `TROUPE_NATIVE_PATH` overrides.
+ */
+const findAddon = (): string => {
+  const override = process.env["TROUPE_NATIVE_PATH"]
+  if (override !== undefined && override !== "") return override
+  const local = fileURLToPath(new URL("../../native/build/Release/troupe_native.node", import.meta.url))
+  if (existsSync(local)) return local
+  try {
+    return createRequire(import.meta.url).resolve("@troupe/process/native")
+  } catch {
+    return local
+  }
+}
+export const nativeAddonPath: string = findAddon()
 
 const load = (): { native?: NativeBinding; error?: string } => {
   if (process.env["TROUPE_DISABLE_NATIVE"] === "1") return { error: "disabled by TROUPE_DISABLE_NATIVE=1" }
