@@ -63,18 +63,12 @@ const write = (stream: NodeJS.WriteStream) => (chunk: Uint8Array) => void stream
 /** Runs the command; resolves to the exit code for `process.exitCode`. */
 export const exec = (o: ExecOptions): Effect.Effect<number> =>
   Effect.scoped(Effect.gen(function*() {
-    const handle = yield* Process.spawn({
-      command: o.command,
-      args: o.args,
-      stdin: "inherit",
-      stdout: { onChunk: write(process.stdout) },
-      stderr: { onChunk: write(process.stderr) },
-      ...(o.graceMs === undefined ? {} : { bounds: { terminateGraceMs: o.graceMs } })
-    })
+    // Signals are caught before the child exists, so none is lost in between.
     const stop = yield* Deferred.make<string>()
     let signals = 0
+    let pgid: number | undefined
     const onSignal = (sig: NodeJS.Signals) => {
-      if (++signals > 1) Liveness.signalGroup(handle.pgid, "SIGKILL") // impatient: skip the ladder
+      if (++signals > 1 && pgid !== undefined) Liveness.signalGroup(pgid, "SIGKILL") // impatient: skip the ladder
       Deferred.unsafeDone(stop, Effect.succeed(`signal ${sig}`))
     }
     yield* Effect.acquireRelease(
@@ -88,6 +82,15 @@ export const exec = (o: ExecOptions): Effect.Effect<number> =>
           process.off("SIGTERM", onSignal)
         })
     )
+    const handle = yield* Process.spawn({
+      command: o.command,
+      args: o.args,
+      stdin: "inherit",
+      stdout: { onChunk: write(process.stdout) },
+      stderr: { onChunk: write(process.stderr) },
+      ...(o.graceMs === undefined ? {} : { bounds: { terminateGraceMs: o.graceMs } })
+    })
+    pgid = handle.pgid
     const timedOut = o.timeoutMs === undefined
       ? Effect.never
       : Effect.sleep(Duration.millis(o.timeoutMs)).pipe(Effect.as("timeout"))

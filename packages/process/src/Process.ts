@@ -167,7 +167,9 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
         })
       )
       const r = yield* Ladder.run(target, bounds, first.reason, exitNow, first.grace, "startAt" in first ? first.startAt : undefined)
-      yield* Deferred.succeed(report, r)
+      // The ladder saw the leader die through a pidfd or /proc; Node's 'exit' follows on SIGCHLD.
+      if (r.leader === undefined) yield* completes(Deferred.await(exit), bounds.killGraceMs)
+      yield* Deferred.succeed(report, { ...r, leader: exitNow() })
     }).pipe(
       Effect.annotateLogs({ pid, command }),
       Effect.forkDaemon
