@@ -26,6 +26,8 @@ import * as Native from "./Native.js"
 import { KilledBySignal, NonZeroExit, SpawnError } from "./ProcessError.js"
 
 export type { ExitStatus } from "./ExitStatus.js"
+/** The active exit-wait mode (`pidfd` or `proc-poll`) and why; logged once per process. */
+export { capabilities } from "./Native.js"
 export type { Output } from "./internal/output.js"
 export type { TeardownReport } from "./Ladder.js"
 
