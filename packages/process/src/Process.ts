@@ -20,6 +20,7 @@ import * as Bounds from "./Bounds.js"
 import { type ExitStatus, fromNode } from "./ExitStatus.js"
 import { completes, within } from "./internal/bounded.js"
 import * as output from "./internal/output.js"
+import * as procfs from "./internal/procfs.js"
 import * as Ladder from "./Ladder.js"
 import * as Liveness from "./Liveness.js"
 import * as Native from "./Native.js"
@@ -76,10 +77,12 @@ export const teardownBoundMs = (b: Bounds.LadderBounds): number =>
   b.postExitGraceMaxMs + b.interruptGraceMs + b.terminateGraceMs + 2 * b.killGraceMs + b.drainGraceMs + 2000
 
 /**
- * Wait for the leader's tree to go quiet after it exited: every output at EOF, or no output for
- * `postExitGraceMs` (restarted by output, capped at `postExitGraceMaxMs`).
+ * Wait for the leader's tree to finish on its own after the leader exited: every output at EOF
+ * and the group empty — or until nothing was written for `postExitGraceMs` (the timer restarts
+ * on output), and at most `postExitGraceMaxMs`. Group members are awaited with exit waits
+ * (pidfds), re-scanned each round.
  */
-const postExitGrace = (channels: ReadonlyArray<output.OutputChannel>, b: Bounds.LadderBounds) =>
+const postExitGrace = (pgid: number, channels: ReadonlyArray<output.OutputChannel>, b: Bounds.LadderBounds) =>
   Effect.gen(function*() {
     const start = Date.now()
     const allEof = Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true })
@@ -88,8 +91,13 @@ const postExitGrace = (channels: ReadonlyArray<output.OutputChannel>, b: Bounds.
       const quietUntil = Math.min(lastOutput + b.postExitGraceMs, start + b.postExitGraceMaxMs)
       const wait = quietUntil - Date.now()
       if (wait <= 0) return
-      const eof = yield* completes(allEof, wait)
-      if (eof) return
+      if (channels.some((c) => c.isOpen())) {
+        yield* completes(allEof, wait)
+        continue
+      }
+      const members = procfs.groupMembers(pgid).map((s) => ({ pid: s.pid, startTime: s.startTime }))
+      if (members.length === 0) return
+      yield* completes(Effect.forEach(members, Liveness.awaitExit, { concurrency: "unbounded", discard: true }), wait)
     }
   })
 
@@ -159,7 +167,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
           yield* Deferred.await(exit)
           const t0 = Date.now()
           const quiet = yield* Effect.raceFirst(
-            postExitGrace(channels, bounds).pipe(Effect.as({ reason: "exited" })),
+            postExitGrace(pid, channels, bounds).pipe(Effect.as({ reason: "exited" })),
             Deferred.await(requested)
           )
           const grace: Array<Ladder.TeardownStep> = [
