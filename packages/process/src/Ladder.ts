@@ -76,14 +76,26 @@ interface Target extends Liveness.ProcessRef {
   readonly inGroup: boolean
 }
 
-/** Live processes the ladder is responsible for: the group, plus the leader's descendants elsewhere. */
-const targetsOf = (t: LadderTarget): Array<Target> => {
-  const snap = procfs.snapshot()
-  const seen = new Map<number, Target>()
-  for (const s of [...procfs.groupMembers(t.pgid, snap), ...procfs.descendants(t.leader.pid, snap)]) {
-    if (s.pid !== process.pid) seen.set(s.pid, { pid: s.pid, startTime: s.startTime, inGroup: s.pgrp === t.pgid })
+/** How old a shared /proc snapshot may be while teardowns wait (ms); decisions use fresh scans. */
+const SHARED_SCAN_MS = 25
+
+/**
+ * Live processes the ladder is responsible for: the group, plus the leader's descendants
+ * elsewhere. A shared recent snapshot is used while waiting (each candidate re-checked), and a
+ * fresh scan confirms "none left".
+ */
+const targetsOf = (t: LadderTarget, shared = false): Array<Target> => {
+  const from = (snap: ReadonlyArray<procfs.ProcStat>) => {
+    const seen = new Map<number, Target>()
+    for (const s of [...procfs.groupMembers(t.pgid, snap), ...procfs.descendants(t.leader.pid, snap)]) {
+      if (s.pid !== process.pid && (!shared || procfs.isAlive(s.pid, s.startTime))) {
+        seen.set(s.pid, { pid: s.pid, startTime: s.startTime, inGroup: s.pgrp === t.pgid })
+      }
+    }
+    return [...seen.values()]
   }
-  return [...seen.values()]
+  const found = from(procfs.snapshot(shared ? SHARED_SCAN_MS : 0))
+  return found.length === 0 && shared ? from(procfs.snapshot()) : found
 }
 
 /**
@@ -134,6 +146,7 @@ export const run = (
     const log = (msg: string, pids: ReadonlyArray<number>) =>
       Effect.logWarning(msg).pipe(Effect.annotateLogs({ pgid: target.pgid, pids: pids.join(","), reason }))
     const scan = () => targetsOf(target)
+    const sharedScan = () => targetsOf(target, true)
 
     type Rung = readonly ["SIGINT" | "SIGTERM" | "SIGKILL", number]
     const ladder: Array<Rung> = [
@@ -152,7 +165,7 @@ export const run = (
         if (!p.inGroup) Liveness.signal(p, sig) // descendants that left the group
       }
       const perStep = new Map<number, Liveness.ProcessRef>(live.map((p) => [p.pid, p]))
-      const gone = yield* awaitGone(scan, sig, perStep, grace)
+      const gone = yield* awaitGone(sharedScan, sig, perStep, grace)
       for (const [pid, p] of perStep) signalled.set(pid, p)
       steps.push({ step: sig, targets: live.map((p) => p.pid), durationMs: (yield* now) - t0, outcome: gone ? "done" : "escalated" })
       if (gone) break

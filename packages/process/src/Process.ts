@@ -195,7 +195,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
             Effect.logError(`teardown of ${command} did not finish within ${bound} ms`).pipe(
               Effect.as<Ladder.TeardownReport>({
                 pid, pgid: pid, reason, leader: exitNow(), steps: [], killed: [], orphansKilled: [],
-                survivors: [pid], outputComplete: false, durationMs: bound
+                survivors: procfs.groupMembers(pid).map((s) => s.pid), outputComplete: false, durationMs: bound
               })
             )
         })),

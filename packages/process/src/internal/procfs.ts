@@ -68,17 +68,27 @@ export const listPids = (): Array<number> => {
   return out
 }
 
-/** Every process whose state could be read (a snapshot; processes come and go while it runs). */
-export const snapshot = (): Array<ProcStat> => {
+let cached: { readonly at: number; readonly stats: Array<ProcStat> } | undefined
+
+/**
+ * Every process whose state could be read (a snapshot; processes come and go while it runs).
+ * `maxAgeMs > 0` may return a snapshot taken that recently, so that many teardowns running at
+ * once share one scan of /proc (a scan costs ~7 ms per 200 processes, on the main thread);
+ * callers must re-check liveness per pid and confirm an empty result with a fresh scan.
+ */
+export const snapshot = (maxAgeMs = 0): Array<ProcStat> => {
+  const now = performance.now()
+  if (maxAgeMs > 0 && cached !== undefined && now - cached.at <= maxAgeMs) return cached.stats
   const out: Array<ProcStat> = []
   for (const pid of listPids()) {
     const stat = readStat(pid)
     if (stat !== undefined) out.push(stat)
   }
+  cached = { at: now, stats: out }
   return out
 }
 
-/** Live (not exited) members of process group `pgid`. */
+/** Live (not exited) members of process group `pgid` in `all`. */
 export const groupMembers = (pgid: number, all: ReadonlyArray<ProcStat> = snapshot()): Array<ProcStat> =>
   all.filter((s) => s.pgrp === pgid && !isExitedState(s))
 
