@@ -1,0 +1,89 @@
+/**
+ * Defining an actor: typed endpoints (`Actor.define`), then their implementation, bound to the
+ * module that exports it (`definition.implement(import.meta.url, handlers)`).
+ *
+ * ```ts
+ * export const Greeter = Actor.define("Greeter", {
+ *   greet: Endpoint.call({ payload: Schema.String, success: Schema.String, error: Overloaded })
+ * })
+ * export const GreeterLive = Greeter.implement(import.meta.url, {
+ *   greet: (name) => Effect.succeed(`hello ${name}`)
+ * })
+ * ```
+ *
+ * A child process loads the implementation by module URL (captured here) and export name
+ * (found by the parent); only declared endpoints are callable. Handlers run with the actor's
+ * `Troupe` runtime (open nurseries, find peers) and a `Scope` that closes when the task ends.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type * as ActorContext from "./ActorContext.js"
+import type * as Endpoint from "./Endpoint.js"
+import type { Troupe } from "./Troupe.js"
+
+export const TypeId: unique symbol = Symbol.for("@troupe/actor/Actor")
+export const ImplementationTypeId: unique symbol = Symbol.for("@troupe/actor/Implementation")
+
+export type Endpoints = Readonly<Record<string, Endpoint.Any>>
+
+/** What a handler may use: the actor runtime, and a scope that ends with the task. */
+export type HandlerEnv = Troupe | Scope.Scope
+
+type T<S> = S extends { readonly Type: infer A } ? A : never
+
+export type Handler<E> = E extends Endpoint.Call<infer P, infer S, infer Er>
+  ? (payload: T<P>) => Effect.Effect<T<S>, T<Er>, HandlerEnv>
+  : E extends Endpoint.Stream<infer P, infer A, infer Er> ? (payload: T<P>) => Stream.Stream<T<A>, T<Er>, Troupe>
+  : E extends Endpoint.Context<infer P, infer St, infer Snd, infer Rcv, infer S, infer Er>
+    ? (ctx: ActorContext.Child<T<P>, T<St>, T<Snd>, T<Rcv>>) => Effect.Effect<T<S>, T<Er>, HandlerEnv>
+  : never
+
+export type Handlers<Eps extends Endpoints> = { readonly [K in keyof Eps]: Handler<Eps[K]> }
+
+export interface Definition<Name extends string = string, Eps extends Endpoints = Endpoints> {
+  readonly [TypeId]: typeof TypeId
+  readonly name: Name
+  readonly endpoints: Eps
+  /** Bind handlers to this definition; `moduleUrl` is `import.meta.url` of the exporting module. */
+  readonly implement: (moduleUrl: string, handlers: Handlers<Eps>) => Implementation<Definition<Name, Eps>>
+}
+
+export interface Implementation<D extends Definition<any, any> = Definition> {
+  readonly [ImplementationTypeId]: typeof ImplementationTypeId
+  readonly definition: D
+  /** The module that exports this implementation (file URL). */
+  readonly moduleUrl: string
+  readonly handlers: Handlers<D["endpoints"]>
+}
+
+/** Names a portal uses for itself; an endpoint may not take them. */
+export const reservedNames: ReadonlySet<string> = new Set(["actor", "cancelActor", "result", "channel", "then"])
+
+/** Define an actor's endpoints. Fails (throws) on a reserved endpoint name. */
+export const define = <const Name extends string, const Eps extends Endpoints>(name: Name, endpoints: Eps): Definition<Name, Eps> => {
+  for (const k of Object.keys(endpoints)) {
+    if (reservedNames.has(k)) throw new Error(`Actor.define(${name}): endpoint name "${k}" is reserved`)
+  }
+  const definition: Definition<Name, Eps> = {
+    [TypeId]: TypeId,
+    name,
+    endpoints,
+    implement: (moduleUrl, handlers) => ({
+      [ImplementationTypeId]: ImplementationTypeId,
+      definition,
+      moduleUrl,
+      handlers
+    })
+  }
+  return definition
+}
+
+export const isImplementation = (u: unknown): u is Implementation =>
+  typeof u === "object" && u !== null && (u as any)[ImplementationTypeId] === ImplementationTypeId
+
+/** Endpoint lookup that never reaches the prototype chain. */
+export const endpointOf = (d: Definition<any, any>, name: string): Endpoint.Any | undefined =>
+  Object.prototype.hasOwnProperty.call(d.endpoints, name) ? d.endpoints[name] : undefined

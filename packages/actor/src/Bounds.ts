@@ -1,0 +1,80 @@
+/**
+ * Every actor-level bound and limit, in one place, with its default.
+ *
+ * Times are milliseconds, sizes bytes or messages. A bound is a deadline for one wait in a
+ * teardown or boot path: when it passes, the waiter escalates (or fails) and logs it. No wait in
+ * a finalizer is unbounded. The process-level termination ladder (SIGINT → SIGTERM → SIGKILL)
+ * has its own bounds in `@troupe/process/Bounds`, re-exported here as `Ladder`.
+ *
+ * Defaults follow tractor (see `shared/reference/tractor-semantics.md` §4): cancel ack 0.5 s
+ * (`Portal.cancel_timeout`), nursery cancel 3 s (`ActorNursery.cancel`), handshake 10 s
+ * (`_PRE_REG_HANDSHAKE_TIMEOUT`), registrar unregister 0.5 s, stream window 64 (`msg_buffer_size`).
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
+
+export * as Ladder from "@troupe/process/Bounds"
+
+export interface ActorBounds {
+  /**
+   * After sending `Cancel` for a call/stream/context, wait this long for the remote's
+   * `CancelAck` (or final message); then escalate: cancel the whole actor, then terminate its
+   * process. Default 500 ms (tractor `Portal.cancel_timeout`).
+   */
+  readonly cancelAckMs: number
+  /** `cancelActor`: wait this long for the actor's acknowledgement, then terminate its process. Default 500 ms. */
+  readonly actorCancelAckMs: number
+  /**
+   * Closing a nursery: wait this long for all children to cancel gracefully and exit, then run
+   * the termination ladder on every child still alive. Default 3000 ms (tractor `an.cancel`).
+   */
+  readonly nurseryCancelMs: number
+  /**
+   * Boot: from spawn to the child's `Ready` (connect back, handshake, spawn spec, listener,
+   * module load, registration). Default 10000 ms (tractor `_PRE_REG_HANDSHAKE_TIMEOUT`).
+   */
+  readonly bootMs: number
+  /** A peer's first frame (`Hello`) must arrive within this. Default 10000 ms. */
+  readonly handshakeMs: number
+  /** On exit, unregistering from the registrar waits at most this. Default 500 ms. */
+  readonly registrarUnregisterMs: number
+  /**
+   * A child whose parent died (parent channel EOF or parent-death signal) runs its own
+   * teardown and exits; if that takes longer than this it exits anyway (code 70). Default 5000 ms.
+   */
+  readonly parentDeathExitMs: number
+  /** Closing a listener waits at most this for open connections to finish. Default 500 ms. */
+  readonly listenerCloseMs: number
+  /** Largest frame accepted or sent, body bytes (4-byte header excluded). Default 8 MiB. */
+  readonly maxFrameBytes: number
+  /** Default receive window of a stream (messages in flight before the sender suspends). Default 64. */
+  readonly streamWindow: number
+}
+
+export const defaultActorBounds: ActorBounds = {
+  cancelAckMs: 500,
+  actorCancelAckMs: 500,
+  nurseryCancelMs: 3000,
+  bootMs: 10_000,
+  handshakeMs: 10_000,
+  registrarUnregisterMs: 500,
+  parentDeathExitMs: 5000,
+  listenerCloseMs: 500,
+  maxFrameBytes: 8 * 1024 * 1024,
+  streamWindow: 64
+}
+
+/** The actor bounds in effect; provide `Bounds.layer({...})` (or `Troupe.layer({ bounds })`) to change them. */
+export class Bounds extends Context.Reference<Bounds>()("@troupe/actor/Bounds", {
+  defaultValue: (): ActorBounds => defaultActorBounds
+}) {}
+
+/** A layer that sets some bounds and keeps the defaults for the rest. */
+export const layer = (bounds: Partial<ActorBounds>): Layer.Layer<never> =>
+  Layer.succeed(Bounds, { ...defaultActorBounds, ...bounds })
+
+/** Merge overrides into a bounds value. */
+export const merge = (base: ActorBounds, overrides: Partial<ActorBounds> | undefined): ActorBounds =>
+  overrides === undefined ? base : { ...base, ...overrides }

@@ -1,0 +1,128 @@
+/**
+ * Typed failures of the actor runtime. All are `Schema.TaggedError`s, so the runtime's own errors
+ * cross the wire and decode back into their class, like an endpoint's declared errors do.
+ *
+ * Boxing follows tractor's `RemoteActorError` (`tractor/_exceptions.py`): the source actor, the
+ * boxed error's tag/name, message, the remote stack, and a relay path when the error crossed
+ * several actors (source first, then each actor that relayed it).
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * A failure inside another actor whose type is not one of the endpoint's declared errors
+ * (an untyped throw, a defect, an undeclared failure, or an error relayed from further away).
+ */
+export class RemoteActorError extends Schema.TaggedError<RemoteActorError>()("RemoteActorError", {
+  /** Id (`name@uuid`) of the actor where the error happened. */
+  src: Schema.String,
+  /** The boxed error's `_tag` (tagged errors) or constructor `name` (`Error`, `TypeError`, ...). */
+  type: Schema.String,
+  message: Schema.String,
+  /** The remote stack as text (may be empty). */
+  stack: Schema.String,
+  /** Actor ids the error travelled through: `[src, relay1, relay2, ...]`. */
+  relayPath: Schema.Array(Schema.String)
+}) {
+  /** The relaying actors, without the source. */
+  get relays(): ReadonlyArray<string> {
+    return this.relayPath.slice(1)
+  }
+}
+
+/**
+ * The remote side of a call/stream/context was cancelled by someone else than the caller.
+ * `canceller` is the id of the actor that asked for the cancel (tractor's `ContextCancelled.canceller`).
+ * When the caller itself asked (interrupting its fiber, `ctx.cancel`), this is not raised.
+ */
+export class ContextCancelled extends Schema.TaggedError<ContextCancelled>()("ContextCancelled", {
+  /** Id of the actor that requested the cancel. */
+  canceller: Schema.String,
+  /** Id of the actor whose task was cancelled. */
+  src: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A payload did not match its schema. Raised on the side that is wrong: a value that cannot be
+ * encoded fails its sender; a message that cannot be decoded fails the receiver and is reported
+ * back to the sender (which then fails with `side: "remote"`).
+ */
+export class MsgTypeError extends Schema.TaggedError<MsgTypeError>()("MsgTypeError", {
+  /** `"local"`: detected here; `"remote"`: the peer reported that what we sent was wrong. */
+  side: Schema.Literal("local", "remote"),
+  endpoint: Schema.String,
+  /** Which part: `payload`, `success`, `error`, `element`, `started`, `send`, `receive`. */
+  part: Schema.String,
+  message: Schema.String
+}) {}
+
+/** The actor does not declare the endpoint that was called. Nothing is loaded or run. */
+export class UnknownEndpoint extends Schema.TaggedError<UnknownEndpoint>()("UnknownEndpoint", {
+  actor: Schema.String,
+  endpoint: Schema.String
+}) {
+  override get message(): string {
+    return `actor ${this.actor} has no endpoint "${this.endpoint}"`
+  }
+}
+
+/** An actor failed to boot (died before the handshake, failed to load, boot bound expired) or died unexpectedly. */
+export class ActorFailure extends Schema.TaggedError<ActorFailure>()("ActorFailure", {
+  actor: Schema.String,
+  reason: Schema.String,
+  /** Exit status when the process exited, e.g. `exited 1`, `signaled SIGKILL`. */
+  exit: Schema.optional(Schema.String),
+  /** Last lines the child wrote to stderr, when known. */
+  stderr: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return `actor ${this.actor}: ${this.reason}${this.exit ? ` (${this.exit})` : ""}${
+      this.stderr ? `\n${this.stderr}` : ""
+    }`
+  }
+}
+
+/** A cancel was not acknowledged within its bound (tractor's `ActorTooSlowError`). */
+export class ActorTooSlow extends Schema.TaggedError<ActorTooSlow>()("ActorTooSlow", {
+  actor: Schema.String,
+  what: Schema.String,
+  waitedMs: Schema.Number
+}) {
+  override get message(): string {
+    return `actor ${this.actor} did not acknowledge ${this.what} within ${this.waitedMs} ms`
+  }
+}
+
+/** The connection to a peer ended (EOF, reset, protocol error) while something still needed it. */
+export class TransportClosed extends Schema.TaggedError<TransportClosed>()("TransportClosed", {
+  peer: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `connection to ${this.peer} closed: ${this.reason}`
+  }
+}
+
+/** A connection-level protocol violation; the connection is dropped, the actor stays up. */
+export class ProtocolError extends Schema.TaggedError<ProtocolError>()("ProtocolError", {
+  reason: Schema.Literal("FrameTooLarge", "MalformedFrame", "BadHandshake", "UnexpectedMessage"),
+  message: Schema.String
+}) {}
+
+/** Binding, connecting or handshaking failed. */
+export class TransportError extends Schema.TaggedError<TransportError>()("TransportError", {
+  address: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.address}: ${this.reason}`
+  }
+}
+
+/** Runtime errors that may end any remote call, besides the endpoint's declared errors. */
+export type ActorError = RemoteActorError | ContextCancelled | MsgTypeError | UnknownEndpoint | TransportClosed
+
+/** The runtime's own errors that round-trip by tag. */
+export const builtinErrors = Schema.Union(ContextCancelled, MsgTypeError, UnknownEndpoint, ActorFailure, ActorTooSlow)

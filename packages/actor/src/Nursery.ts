@@ -1,0 +1,303 @@
+/**
+ * Nurseries: a scope of child actors (tractor's `ActorNursery`, `runtime/_supervise.py`).
+ *
+ * ```ts
+ * const result = yield* Nursery.open((nursery) => Effect.gen(function* () {
+ *   const greeter = yield* nursery.start(GreeterLive, { name: "greeter" })   // a daemon: Portal
+ *   const job = yield* nursery.runInActor(WorkerLive, "work", 42, { name: "w" })  // a task
+ *   return yield* greeter.greet("ada")
+ * }))
+ * ```
+ *
+ * Supervision is one-cancels-all, with tractor's rules for tasks:
+ * - an error in the body cancels every child (tasks too) and ends the nursery;
+ * - a daemon (`start`) whose process exits without being asked to is an `ActorFailure`: the
+ *   body is interrupted and every child cancelled;
+ * - a task (`runInActor`) runs its one call to completion; its error is kept. Tasks are awaited
+ *   once the body has returned (tractor's `run_in_actor` semantics, so concurrent task failures
+ *   are all reported rather than racing each other's cancellation); when any task failed, every
+ *   remaining child is cancelled;
+ * - every error is kept, in arrival order, in the failure `Cause` (parallel failures).
+ *
+ * Closing (normally, on error, or when interrupted) cancels every child: `cancelActor` (ack within
+ * `Bounds.actorCancelAckMs`), then the child's own exit within `Bounds.nurseryCancelMs`, then the
+ * termination ladder on whatever is still alive — each escalation logged.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
+import type * as Actor from "./Actor.js"
+import { ActorFailure } from "./Errors.js"
+import type { Channel } from "./internal/channel.js"
+import * as Portal from "./Portal.js"
+import { type Aid, SpawnSpec } from "./Protocol.js"
+import type { LaunchedActor } from "./SpawnBackend.js"
+import { Troupe, type TroupeRuntime } from "./Troupe.js"
+
+export interface StartOptions {
+  /** The actor's name (its id is `name@uuid`). */
+  readonly name: string
+  /** The export to load when the module has several implementations of the same definition. */
+  readonly exportName?: string
+}
+
+type CallKeys<D extends Actor.Definition<any, any>> = {
+  [K in keyof D["endpoints"]]: D["endpoints"][K] extends { readonly _tag: "Call" } ? K : never
+}[keyof D["endpoints"]]
+
+type CallOf<D extends Actor.Definition<any, any>, K extends keyof D["endpoints"]> = Portal.Client<D["endpoints"][K]> extends
+  (...args: infer A) => Effect.Effect<infer S, infer E> ? { args: A; success: S; error: E } : never
+
+/** A task's portal: the actor, plus the outcome of its one call. */
+export type TaskPortal<D extends Actor.Definition<any, any>, K extends keyof D["endpoints"]> = Portal.Portal<D> & {
+  /** The call's outcome (awaits it). */
+  readonly result: Effect.Effect<CallOf<D, K>["success"], CallOf<D, K>["error"]>
+}
+
+export interface Nursery {
+  /** Start a long-lived (daemon) actor; returns once it is booted and registered. Fails with `ActorFailure`. */
+  readonly start: <D extends Actor.Definition<any, any>>(
+    implementation: Actor.Implementation<D>,
+    options: StartOptions
+  ) => Effect.Effect<Portal.Portal<D>, ActorFailure>
+  /** Start an actor that runs one call of `endpoint` and then is cancelled (tractor `run_in_actor`). */
+  readonly runInActor: <D extends Actor.Definition<any, any>, K extends CallKeys<D>>(
+    implementation: Actor.Implementation<D>,
+    endpoint: K,
+    ...args: [...CallOf<D, K>["args"], options: StartOptions]
+  ) => Effect.Effect<TaskPortal<D, K>, ActorFailure>
+  /** The children alive now. */
+  readonly children: Effect.Effect<ReadonlyArray<Aid>>
+  /** Cancel every child now (bounded; see the module docs). */
+  readonly cancel: Effect.Effect<void>
+}
+
+interface Child {
+  readonly aid: Aid
+  readonly launched: LaunchedActor
+  readonly channel: Channel
+  readonly scope: Scope.CloseableScope
+  cancelling: boolean
+  task: Fiber.RuntimeFiber<unknown, unknown> | undefined
+}
+
+interface State {
+  readonly nursery: Nursery
+  /** Errors in arrival order. */
+  readonly errors: Array<Cause.Cause<unknown>>
+  /** Completes at the first error that must interrupt the body (daemon death). */
+  readonly failed: Deferred.Deferred<void>
+  readonly tasks: () => ReadonlyArray<Fiber.RuntimeFiber<unknown, unknown>>
+  readonly cancelAll: Effect.Effect<void>
+}
+
+const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const b = rt.config.bounds
+    child.cancelling = true
+    if (child.task) yield* Fiber.interrupt(child.task).pipe(Effect.timeout(b.cancelAckMs * 2), Effect.ignore)
+    if (!child.launched.hasExited() && !child.channel.isClosed()) {
+      const acked = yield* child.channel.cancelActor(b.actorCancelAckMs)
+      if (!acked) yield* Effect.logWarning(`${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms`)
+    }
+    const exited = yield* child.launched.exited.pipe(Effect.timeoutOption(b.nurseryCancelMs))
+    if (Option.isNone(exited)) {
+      yield* Effect.logWarning(`${child.aid.id} still running ${b.nurseryCancelMs} ms after cancel: terminating`)
+    }
+    yield* Scope.close(child.scope, Exit.void)
+    rt.childPids.delete(child.launched.pid)
+  })
+
+const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> =>
+  Effect.gen(function*() {
+    const b = rt.config.bounds
+    const children = new Map<string, Child>()
+    const errors: Array<Cause.Cause<unknown>> = []
+    const failed = yield* Deferred.make<void>()
+    let closing = false
+    const fail = (cause: Cause.Cause<unknown>, interruptBody: boolean) =>
+      Effect.sync(() => {
+        errors.push(cause)
+        if (interruptBody) Deferred.unsafeDone(failed, Exit.void)
+      })
+
+    const escalate = (child: Child) => (reason: string) =>
+      Effect.gen(function*() {
+        child.cancelling = true
+        const acked = child.channel.isClosed() ? false : yield* child.channel.cancelActor(b.actorCancelAckMs)
+        if (acked) {
+          const gone = yield* child.launched.exited.pipe(Effect.timeoutOption(b.nurseryCancelMs))
+          if (Option.isSome(gone)) return
+        }
+        yield* Effect.logWarning(`${child.aid.id}: ${reason}; terminating its process`)
+        yield* child.launched.terminate(reason)
+      })
+
+    const start = <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, options: StartOptions) =>
+      Effect.gen(function*() {
+        if (closing) return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: "the nursery is closing" }))
+        const id = `${options.name}@${randomUUID()}`
+        const childScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+        const booted = yield* Effect.scoped(Effect.gen(function*() {
+          const rendezvous = yield* rt.expectChild(id)
+          const launched = yield* rt.backend.launch({ name: options.name, id, implementation, parent: rt.address }).pipe(
+            Scope.extend(childScope)
+          )
+          rt.childPids.add(launched.pid)
+          const died = (phase: string) =>
+            launched.exited.pipe(
+              Effect.flatMap((exit) =>
+                Effect.fail(new ActorFailure({ actor: options.name, reason: `died ${phase}`, exit, stderr: launched.stderrTail() }))
+              )
+            )
+          const channel = yield* Effect.raceFirst(rendezvous.channel, died("before the handshake")).pipe(
+            Effect.timeoutFail({
+              duration: b.bootMs,
+              onTimeout: () => new ActorFailure({ actor: options.name, reason: `no handshake within ${b.bootMs} ms` })
+            })
+          )
+          yield* channel.send(
+            new SpawnSpec({
+              name: options.name,
+              id,
+              definition: implementation.definition.name,
+              exportName: options.exportName ?? null,
+              transport: rt.config.transport,
+              registrar: rt.registrarAddress,
+              socketDir: rt.config.socketDir,
+              bounds: { ...b },
+              logLevel: rt.config.logLevel
+            })
+          ).pipe(Effect.mapError((e) => new ActorFailure({ actor: options.name, reason: `spawn spec not sent: ${e.message}` })))
+          const reply = yield* Effect.raceFirst(rendezvous.control, died("during boot")).pipe(
+            Effect.timeoutFail({
+              duration: b.bootMs,
+              onTimeout: () => new ActorFailure({ actor: options.name, reason: `not ready within ${b.bootMs} ms` })
+            })
+          )
+          if (reply._tag === "BootFailed") {
+            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `boot failed: ${reply.message}` }))
+          }
+          if (reply._tag !== "Ready") {
+            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `unexpected ${reply._tag} during boot` }))
+          }
+          return { launched, channel }
+        })).pipe(Effect.onError(() => Scope.close(childScope, Exit.void)))
+
+        const child: Child = {
+          aid: booted.channel.remote,
+          launched: booted.launched,
+          channel: booted.channel,
+          scope: childScope,
+          cancelling: false,
+          task: undefined
+        }
+        children.set(id, child)
+        // A child whose process ends without being asked to is an error of the nursery.
+        yield* booted.launched.exited.pipe(
+          Effect.flatMap((exit) =>
+            child.cancelling || closing
+              ? Effect.void
+              : fail(Cause.fail(new ActorFailure({ actor: options.name, reason: "exited unexpectedly", exit, stderr: booted.launched.stderrTail() })), true)
+          ),
+          Effect.ensuring(Effect.sync(() => {
+            children.delete(id)
+            rt.childPids.delete(booted.launched.pid)
+          })),
+          Effect.forkIn(scope)
+        )
+        const portal = Portal.make(booted.channel, implementation.definition, { bounds: b, escalate: escalate(child) })
+        return { portal, child }
+      })
+
+    const tasks: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+
+    const cancelAll = Effect.suspend(() => {
+      closing = true
+      return Effect.forEach([...children.values()], (c) => cancelChild(rt, c, "nursery closing"), {
+        concurrency: "unbounded",
+        discard: true
+      })
+    })
+
+    const nursery: Nursery = {
+      start: (implementation, options) => Effect.map(start(implementation, options), (r) => r.portal),
+      runInActor: (implementation, endpoint, ...rest) =>
+        Effect.gen(function*() {
+          const options = rest[rest.length - 1] as StartOptions
+          const args = rest.slice(0, -1)
+          const { portal, child } = yield* start(implementation, options)
+          const call = (portal as any)[endpoint](...args) as Effect.Effect<unknown, unknown>
+          const outcome = yield* Deferred.make<unknown, unknown>()
+          const fiber = yield* call.pipe(
+            Effect.exit,
+            Effect.flatMap((exit) =>
+              Effect.gen(function*() {
+                yield* Deferred.done(outcome, exit)
+                if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) yield* fail(exit.cause, false)
+                child.task = undefined
+                yield* cancelChild(rt, child, "task done")
+              })
+            ),
+            Effect.forkIn(scope)
+          )
+          child.task = fiber
+          tasks.push(fiber)
+          return { ...(portal as object), result: Deferred.await(outcome) } as any
+        }),
+      children: Effect.sync(() => [...children.values()].map((c) => c.aid)),
+      cancel: cancelAll
+    }
+    return { nursery, errors, failed, tasks: () => [...tasks], cancelAll }
+  })
+
+/**
+ * A nursery for the current scope, without a body: closing the scope cancels and reaps every
+ * child. Task errors surface from their `result`; nothing interrupts the caller.
+ */
+export const make = (): Effect.Effect<Nursery, never, Troupe | Scope.Scope> =>
+  Effect.gen(function*() {
+    const rt = yield* Troupe
+    const scope = yield* Effect.scope
+    const state = yield* makeState(rt, scope)
+    yield* Effect.addFinalizer(() => state.cancelAll)
+    return state.nursery
+  })
+
+/**
+ * Run `body` with a supervised nursery (one-cancels-all, see the module docs). Succeeds with the
+ * body's value when nothing failed; otherwise fails with every error, body's first.
+ */
+export const open = <A, E, R>(
+  body: (nursery: Nursery) => Effect.Effect<A, E, R>
+): Effect.Effect<A, unknown, R | Troupe> =>
+  Effect.scoped(Effect.gen(function*() {
+    const rt = yield* Troupe
+    const scope = yield* Effect.scope
+    const state = yield* makeState(rt, scope)
+    yield* Effect.addFinalizer(() => state.cancelAll)
+    const bodyFiber = yield* Effect.fork(body(state.nursery))
+    const bodyExit = yield* Effect.raceFirst(
+      Fiber.await(bodyFiber),
+      Deferred.await(state.failed).pipe(Effect.zipRight(Fiber.interrupt(bodyFiber)))
+    )
+    if (Exit.isSuccess(bodyExit)) {
+      // Tasks run to completion (tractor's run_in_actor): every error is collected.
+      yield* Effect.forEach(state.tasks(), Fiber.await, { concurrency: "unbounded", discard: true })
+    }
+    yield* state.cancelAll
+    const bodyCause = Exit.isFailure(bodyExit) && !(Cause.isInterruptedOnly(bodyExit.cause) && state.errors.length > 0)
+      ? [bodyExit.cause]
+      : []
+    const all = [...bodyCause, ...state.errors]
+    if (all.length === 0) return (bodyExit as Exit.Success<A, E>).value
+    return yield* Effect.failCause(all.reduce((a, b) => Cause.parallel(a, b)))
+  }))

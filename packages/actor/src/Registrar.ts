@@ -1,0 +1,142 @@
+/**
+ * Discovery (tractor's `Registrar`, `tractor/discovery`): actors register on boot and unregister
+ * on exit; any actor can find another by name and open a portal to it (peer channels).
+ *
+ * The root actor hosts the registrar by default (no setup); its address is whatever the root's
+ * listener got (a private UDS path or a kernel-chosen TCP port — never a fixed shared port).
+ * An entry is removed when the actor unregisters, when the connection it registered over
+ * closes, or when its process exits (pidfd watch, `@troupe/process/Liveness`), so entries of a
+ * SIGKILLed actor do not survive.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Stream from "effect/Stream"
+import * as Liveness from "@troupe/process/Liveness"
+import * as Actor from "./Actor.js"
+import * as Endpoint from "./Endpoint.js"
+import type { ActorError, ProtocolError, TransportError } from "./Errors.js"
+import * as Portal from "./Portal.js"
+import { Address } from "./Protocol.js"
+import { Troupe } from "./Troupe.js"
+
+export const ActorInfo = Schema.Struct({
+  name: Schema.String,
+  id: Schema.String,
+  pid: Schema.Number,
+  address: Address
+})
+export type ActorInfo = typeof ActorInfo.Type
+
+/** The registrar's endpoints, served under the `$registrar.` prefix by the actor hosting it. */
+export const RegistrarApi = Actor.define("Registrar", {
+  register: Endpoint.call({ payload: ActorInfo }),
+  unregister: Endpoint.call({ payload: Schema.String }),
+  find: Endpoint.call({ payload: Schema.String, success: Schema.Array(ActorInfo) }),
+  wait: Endpoint.call({ payload: Schema.String, success: ActorInfo }),
+  list: Endpoint.call({ success: Schema.Array(ActorInfo) })
+})
+export const prefix = "$registrar."
+
+export interface RegistrarClient {
+  readonly register: (info: ActorInfo) => Effect.Effect<void, ActorError>
+  readonly unregister: (id: string) => Effect.Effect<void, ActorError>
+  readonly find: (name: string) => Effect.Effect<ReadonlyArray<ActorInfo>, ActorError>
+  readonly wait: (name: string) => Effect.Effect<ActorInfo, ActorError>
+  readonly list: Effect.Effect<ReadonlyArray<ActorInfo>, ActorError>
+}
+
+/** The registry state of the actor hosting the registrar. */
+export interface Registry {
+  readonly client: RegistrarClient
+  /** Register, removing the entry when `until` completes or the process exits. */
+  readonly registerWatched: (info: ActorInfo, until: Effect.Effect<unknown>) => Effect.Effect<void>
+}
+
+/** An in-memory registry; watchers live in the current scope. */
+export const makeRegistry: Effect.Effect<Registry, never, Scope.Scope> = Effect.gen(function*() {
+  const entries = yield* SubscriptionRef.make<ReadonlyMap<string, ActorInfo>>(new Map())
+  const scope = yield* Effect.scope
+  const remove = (id: string) =>
+    SubscriptionRef.update(entries, (m) => {
+      if (!m.has(id)) return m
+      const n = new Map(m)
+      n.delete(id)
+      return n
+    })
+  const add = (info: ActorInfo) => SubscriptionRef.update(entries, (m) => new Map(m).set(info.id, info))
+  const byName = (m: ReadonlyMap<string, ActorInfo>, name: string) => [...m.values()].filter((i) => i.name === name)
+  const client: RegistrarClient = {
+    register: add,
+    unregister: remove,
+    find: (name) => Effect.map(SubscriptionRef.get(entries), (m) => byName(m, name)),
+    wait: (name) =>
+      entries.changes.pipe(
+        Stream.map((m) => byName(m, name)[0]),
+        Stream.filter((i): i is ActorInfo => i !== undefined),
+        Stream.runHead,
+        Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: Effect.succeed }))
+      ),
+    list: Effect.map(SubscriptionRef.get(entries), (m) => [...m.values()])
+  }
+  const registerWatched = (info: ActorInfo, until: Effect.Effect<unknown>) =>
+    Effect.gen(function*() {
+      yield* add(info)
+      const ref = info.pid === process.pid ? undefined : Liveness.ref(info.pid)
+      if (info.pid !== process.pid && ref === undefined) return yield* remove(info.id) // already dead
+      const gone = ref === undefined ? until : Effect.raceFirst(until, Liveness.awaitExit(ref))
+      yield* gone.pipe(
+        Effect.zipRight(remove(info.id)),
+        Effect.zipRight(Effect.logDebug(`registrar: ${info.id} gone, entry removed`)),
+        Effect.forkIn(scope)
+      )
+    })
+  return { client, registerWatched }
+})
+
+/** A registrar client over a portal to the actor hosting it. */
+export const remoteClient = (portal: Portal.Portal<typeof RegistrarApi>): RegistrarClient => ({
+  register: (info) => portal.register(info),
+  unregister: (id) => portal.unregister(id),
+  find: (name) => portal.find(name),
+  wait: (name) => portal.wait(name),
+  list: portal.list()
+})
+
+/** Open a portal of `definition` to a registered actor, for the current scope. */
+export const portalTo = <D extends Actor.Definition<any, any>>(
+  info: ActorInfo,
+  definition: D
+): Effect.Effect<Portal.Portal<D>, TransportError | ProtocolError | ActorError, Troupe | Scope.Scope> =>
+  Effect.gen(function*() {
+    const rt = yield* Troupe
+    const channel = yield* rt.connect(info.address)
+    return Portal.make(channel, definition, Portal.peerHooks(channel, rt.config.bounds))
+  })
+
+/** Find a live actor named `name` and open a portal to it (first registered wins); `None` if there is none. */
+export const findActor = <D extends Actor.Definition<any, any>>(name: string, definition: D) =>
+  Effect.gen(function*() {
+    const rt = yield* Troupe
+    const found = yield* rt.registrar.find(name)
+    if (found.length === 0) return Option.none<Portal.Portal<D>>()
+    return Option.some(yield* portalTo(found[0]!, definition))
+  })
+
+/** Wait until an actor named `name` is registered, then open a portal to it. */
+export const waitForActor = <D extends Actor.Definition<any, any>>(name: string, definition: D) =>
+  Effect.gen(function*() {
+    const rt = yield* Troupe
+    const info = yield* rt.registrar.wait(name)
+    return yield* portalTo(info, definition)
+  })
+
+/** Every registered actor. */
+export const listActors: Effect.Effect<ReadonlyArray<ActorInfo>, ActorError, Troupe> = Effect.flatMap(
+  Troupe,
+  (rt) => rt.registrar.list
+)

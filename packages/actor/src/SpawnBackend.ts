@@ -1,0 +1,41 @@
+/**
+ * How a child actor is started. A backend only launches something that will connect back to the
+ * parent's listener and say `Hello{role: "child", id}`; the boot protocol after that (spawn spec,
+ * ready, portal) is the same for every backend (see `Nursery`).
+ *
+ * Today: `process` (`backend/process/`, a Node process per actor through `@troupe/process`).
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { Implementation } from "./Actor.js"
+import type { ActorFailure } from "./Errors.js"
+import type { Address } from "./Protocol.js"
+
+export interface LaunchRequest {
+  readonly name: string
+  /** Unique id `name@uuid`. */
+  readonly id: string
+  /** What the child serves; its `moduleUrl` is the module the child loads. */
+  readonly implementation: Implementation
+  /** The parent's listener the child connects back to. */
+  readonly parent: Address
+}
+
+export interface LaunchedActor {
+  readonly pid: number
+  /** Completes when the actor's process has exited, with a description (`exited 1`, `signaled SIGKILL`). */
+  readonly exited: Effect.Effect<string>
+  readonly hasExited: () => boolean
+  /** Run the termination ladder now (bounded by `@troupe/process` bounds). Idempotent. */
+  readonly terminate: (reason: string) => Effect.Effect<void>
+  /** Last lines written to stderr (for boot failures). */
+  readonly stderrTail: () => string
+}
+
+export interface SpawnBackend {
+  readonly name: string
+  /** Launch the actor. Its lifetime is the scope: closing it terminates what is still running. */
+  readonly launch: (request: LaunchRequest) => Effect.Effect<LaunchedActor, ActorFailure, Scope.Scope>
+}

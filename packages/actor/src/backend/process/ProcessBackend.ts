@@ -1,0 +1,79 @@
+/**
+ * The process backend: one Node process per actor, started through `@troupe/process` (its own
+ * process group, event-driven exit, the termination ladder as finalizer, output always drained).
+ *
+ * The child's stdout/stderr are forwarded line by line to this process's `Logger`, annotated
+ * with the actor's name and stream; the last stderr lines are kept for boot-failure reports.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
+import * as Process from "@troupe/process/Process"
+import { ActorFailure } from "../../Errors.js"
+import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
+import { childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
+
+const describeExit = (s: Process.ExitStatus): string => (s._tag === "Exited" ? `exited ${s.code}` : `signaled ${s.signal}`)
+
+/** Splits chunks into lines and hands each complete line to `onLine`. */
+const lineSplitter = (onLine: (line: string) => void) => {
+  let partial = ""
+  const decoder = new TextDecoder()
+  return (chunk: Uint8Array) => {
+    const text = partial + decoder.decode(chunk, { stream: true })
+    const lines = text.split("\n")
+    partial = lines.pop() ?? ""
+    if (partial.length > 64 * 1024) {
+      lines.push(partial)
+      partial = ""
+    }
+    for (const l of lines) if (l.length > 0) onLine(l)
+  }
+}
+
+export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBackend => ({
+  name: "process",
+  launch: (request: LaunchRequest) =>
+    Effect.gen(function*() {
+      const rt = yield* Effect.runtime<never>()
+      const log = (stream: "stdout" | "stderr") => (line: string) =>
+        Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
+      const tail: Array<string> = []
+      const onErrLine = log("stderr")
+      const cmd = yield* Effect.tryPromise({
+        try: () => childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy()),
+        catch: (e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${String(e)}` })
+      })
+      const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name })
+      const handle = yield* Process.spawn({
+        command: process.execPath,
+        args: [...cmd.args, "--troupe-child", childArgs],
+        env: { ...process.env, TROUPE_ACTOR: request.id },
+        stdout: { onChunk: lineSplitter(log("stdout")) },
+        stderr: {
+          onChunk: lineSplitter((line) => {
+            tail.push(line)
+            if (tail.length > 20) tail.shift()
+            onErrLine(line)
+          })
+        }
+      }).pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `spawn failed: ${e.message}` })))
+      let exited: string | undefined
+      yield* handle.exit.pipe(
+        Effect.tap((s) => Effect.sync(() => (exited = describeExit(s)))),
+        Effect.forkScoped
+      )
+      const launched: LaunchedActor = {
+        pid: handle.pid,
+        exited: Effect.map(handle.exit, describeExit),
+        hasExited: () => exited !== undefined,
+        terminate: (reason) => Effect.asVoid(handle.terminate(reason)),
+        stderrTail: () => tail.join("\n")
+      }
+      return launched
+    })
+})
+
+/** The default process backend (entry strategy from `TROUPE_CHILD_ENTRY`, default `bundle`). */
+export const backend: SpawnBackend = make()

@@ -1,0 +1,15 @@
+/**
+ * Child entry for the `loader` strategy: load the actor module named on the command line
+ * (never by a message), then run the child runtime.
+ *
+ * @internal
+ */
+import { main } from "./child.js"
+
+const i = process.argv.indexOf("--troupe-module")
+const url = i >= 0 ? process.argv[i + 1] : undefined
+if (url === undefined) {
+  process.stderr.write("troupe child: --troupe-module <url> missing\n")
+  process.exit(2)
+}
+main(await import(url) as Record<string, unknown>)

@@ -1,0 +1,231 @@
+/**
+ * Building the actor runtime of a process: listener, accept loop (peers and booting children),
+ * serving declared endpoints (and the registrar's, when hosted), actor cancel, registration.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import { endpointOf, type Implementation } from "../Actor.js"
+import type { ActorBounds } from "../Bounds.js"
+import { TransportError } from "../Errors.js"
+import * as Portal from "../Portal.js"
+import type { Address, Aid, Message } from "../Protocol.js"
+import * as Registrar from "../Registrar.js"
+import type { SpawnBackend } from "../SpawnBackend.js"
+import * as Transport from "../Transport.js"
+import { type ChildRendezvous, Troupe, type TroupeRuntime } from "../Troupe.js"
+import * as Channel from "./channel.js"
+import { type Resolved, serve } from "./serve.js"
+
+export interface RuntimeOptions {
+  readonly self: Aid
+  readonly implementation: Implementation | undefined
+  readonly transport: Transport.TransportKind
+  readonly socketDir: string
+  /** `"embedded"`: host the registrar here; an address: use that one. */
+  readonly registrar: "embedded" | Address
+  readonly bounds: ActorBounds
+  readonly backend: SpawnBackend
+  readonly logLevel: string
+  /** Called when an `ActorCancel` was served (children: shut down). */
+  readonly onActorCancelled?: (canceller: string) => Effect.Effect<void>
+}
+
+/** The runtime plus what a child's boot needs: serving its parent channel. */
+export interface RuntimeInternal extends TroupeRuntime {
+  /** Handlers that serve this actor's endpoints on a channel. */
+  readonly channelHandlers: () => Channel.ChannelHandlers
+  /** Count `channel` as one of this actor's (actor cancel reaches its tasks) for the current scope. */
+  readonly adopt: (channel: Channel.Channel) => Effect.Effect<void, never, Scope.Scope>
+}
+
+interface Pending {
+  readonly channel: Deferred.Deferred<Channel.Channel>
+  readonly control: Queue.Queue<Message>
+}
+
+export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, TransportError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { bounds, self } = options
+    const listener = yield* Transport.listen({
+      transport: options.transport,
+      socketDir: options.socketDir,
+      name: self.name,
+      maxFrameBytes: bounds.maxFrameBytes,
+      closeMs: bounds.listenerCloseMs
+    })
+    const channels = new Set<Channel.Channel>()
+    const pending = new Map<string, Pending>()
+    const shutdown = yield* Deferred.make<string>()
+    const registry = options.registrar === "embedded" ? yield* Registrar.makeRegistry : undefined
+    let runtime: RuntimeInternal
+
+    const registrarResolved = (channel: Channel.Channel, name: string): Resolved | undefined => {
+      if (registry === undefined) return undefined
+      const ep = endpointOf(Registrar.RegistrarApi, name)
+      if (ep === undefined) return undefined
+      const c = registry.client
+      const handlers: Record<string, (arg: any) => Effect.Effect<any, any>> = {
+        register: (info: Registrar.ActorInfo) => registry.registerWatched(info, channel.closed),
+        unregister: c.unregister,
+        find: c.find,
+        wait: c.wait,
+        list: () => c.list
+      }
+      return { endpoint: ep, handler: handlers[name]! }
+    }
+
+    const resolve = (channel: Channel.Channel) => (name: string): Resolved | undefined => {
+      if (name.startsWith(Registrar.prefix)) return registrarResolved(channel, name.slice(Registrar.prefix.length))
+      const impl = options.implementation
+      if (impl === undefined) return undefined
+      const ep = endpointOf(impl.definition, name)
+      if (ep === undefined) return undefined
+      return { endpoint: ep, handler: (impl.handlers as any)[name] }
+    }
+
+    const provide = <A, E>(eff: Effect.Effect<A, E, any>): Effect.Effect<A, E> =>
+      Effect.provideService(eff, Troupe, runtime) as Effect.Effect<A, E>
+
+    const cancelTasks = (canceller: string, waitMs: number) =>
+      Effect.gen(function*() {
+        const handlers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+        for (const ch of channels) {
+          for (const s of ch.serverSessions()) {
+            if (s.cancelledBy === undefined) s.cancelledBy = { canceller, byOpener: false }
+            if (s.handler) handlers.push(s.handler)
+          }
+        }
+        yield* Effect.forEach(handlers, (f) => Fiber.interruptFork(f), { discard: true })
+        const done = yield* Effect.forEach(handlers, Fiber.await, { discard: true, concurrency: "unbounded" }).pipe(
+          Effect.timeoutOption(waitMs)
+        )
+        if (done._tag === "None") {
+          yield* Effect.logWarning(`cancel by ${canceller}: tasks still ending after ${waitMs} ms; acknowledging anyway`)
+        }
+      })
+
+    const handlers = (extra?: (msg: Message) => void): Channel.ChannelHandlers => ({
+      onStart: (channel, start, session) =>
+        serve(channel, start, session, self.id, resolve(channel), provide, bounds.streamWindow),
+      onActorCancel: (_channel, canceller) =>
+        Effect.gen(function*() {
+          yield* Effect.logDebug(`actor cancel requested by ${canceller}`)
+          yield* cancelTasks(canceller, Math.floor(bounds.actorCancelAckMs * 0.6))
+          if (options.onActorCancelled) yield* options.onActorCancelled(canceller)
+        }),
+      ...(extra ? { onControl: extra } : {})
+    })
+
+    const track = (ch: Channel.Channel) =>
+      Effect.acquireRelease(Effect.sync(() => channels.add(ch)), () => Effect.sync(() => channels.delete(ch)))
+
+    // Accept loop: each connection handshakes, then is a peer or a booting child.
+    yield* listener.run((conn) =>
+      Effect.gen(function*() {
+        const hello = yield* Channel.handshake(conn, self, "peer", false, bounds.handshakeMs)
+        if (hello.role === "child") {
+          const p = pending.get(hello.aid.id)
+          if (p === undefined) {
+            yield* Effect.logWarning(`unexpected child ${hello.aid.id} connected; dropping`)
+            return yield* conn.close("unexpected child")
+          }
+          const ch = yield* Channel.make(conn, self, hello.aid, false, handlers((m) => p.control.unsafeOffer(m)))
+          yield* track(ch)
+          yield* Deferred.succeed(p.channel, ch)
+          yield* ch.closed
+        } else {
+          const ch = yield* Channel.make(conn, self, hello.aid, false, handlers())
+          yield* track(ch)
+          yield* ch.closed
+        }
+      }).pipe(
+        Effect.catchAll((e) => Effect.logDebug(`connection dropped before handshake: ${e.message}`))
+      )
+    ).pipe(
+      Effect.catchAll((e) => Effect.logError(`listener failed: ${e.message}`)),
+      Effect.forkScoped
+    )
+
+    const connect = (address: Address) =>
+      Effect.gen(function*() {
+        const conn = yield* Transport.connect(address, { maxFrameBytes: bounds.maxFrameBytes, timeoutMs: bounds.handshakeMs })
+        const hello = yield* Channel.handshake(conn, self, "peer", true, bounds.handshakeMs)
+        const ch = yield* Channel.make(conn, self, hello.aid, true, handlers())
+        yield* track(ch)
+        return ch
+      })
+
+    const expectChild = (id: string) =>
+      Effect.acquireRelease(
+        Effect.gen(function*() {
+          const p: Pending = { channel: yield* Deferred.make<Channel.Channel>(), control: yield* Queue.unbounded<Message>() }
+          pending.set(id, p)
+          const r: ChildRendezvous = { channel: Deferred.await(p.channel), control: Queue.take(p.control) }
+          return r
+        }),
+        () => Effect.sync(() => pending.delete(id))
+      )
+
+    const info: Registrar.ActorInfo = { name: self.name, id: self.id, pid: self.pid, address: listener.address }
+
+    // The registrar: embedded, or a channel to the one named, kept for this runtime's life.
+    let registrarClient: Registrar.RegistrarClient
+    let registrarAddress: Address
+    if (registry !== undefined) {
+      registrarClient = registry.client
+      registrarAddress = listener.address
+      yield* registry.registerWatched(info, Effect.never)
+    } else {
+      registrarAddress = options.registrar as Address
+      const ch = yield* connect(registrarAddress).pipe(
+        Effect.mapError((e) =>
+          new TransportError({ address: Transport.formatAddress(registrarAddress), reason: `registrar unreachable: ${e.message}` })
+        )
+      )
+      const portal = Portal.make(ch, Registrar.RegistrarApi, Portal.peerHooks(ch, bounds), Registrar.prefix)
+      registrarClient = Registrar.remoteClient(portal)
+      yield* registrarClient.register(info).pipe(
+        Effect.mapError((e) =>
+          new TransportError({ address: Transport.formatAddress(registrarAddress), reason: `registration failed: ${e.message}` })
+        )
+      )
+      yield* Effect.addFinalizer(() =>
+        registrarClient.unregister(self.id).pipe(
+          Effect.timeout(bounds.registrarUnregisterMs),
+          Effect.catchAll((e) => Effect.logWarning(`unregister from registrar did not complete: ${String(e)}`))
+        )
+      )
+    }
+
+    runtime = {
+      self,
+      address: listener.address,
+      config: { transport: options.transport, socketDir: options.socketDir, bounds, logLevel: options.logLevel },
+      backend: options.backend,
+      registrarAddress,
+      registrar: registrarClient,
+      info,
+      connect,
+      expectChild,
+      cancelTasks,
+      shutdownRequested: Deferred.await(shutdown),
+      requestShutdown: (reason) => Deferred.done(shutdown, Exit.succeed(reason)).pipe(Effect.asVoid),
+      childPids: new Set(),
+      channelHandlers: () => handlers(),
+      adopt: (ch) => Effect.asVoid(track(ch))
+    }
+    return runtime
+  })
+
+/** Decode a `SpawnSpec.bounds` record into bounds over the defaults. */
+export const boundsFromRecord = (base: ActorBounds, rec: Readonly<Record<string, number>>): ActorBounds => {
+  const out: Record<string, number> = { ...base }
+  for (const [k, v] of Object.entries(rec)) if (k in base && typeof v === "number") out[k] = v
+  return out as unknown as ActorBounds
+}

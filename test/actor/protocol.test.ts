@@ -1,0 +1,155 @@
+// Layer 1, in one process: frames, transport, the actor-side server and typed portals.
+// Two runtimes talk over a real socket (UDS and TCP); no child process is involved.
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Chunk, Effect, Either, Exit, Fiber, Schema, Stream } from "effect"
+import { connect as netConnect } from "node:net"
+import { Actor, Endpoint, Portal, Protocol, Troupe } from "../../packages/actor/src/index.js"
+import { Greeter, GreeterLive, Overloaded } from "./fixtures/greeter.js"
+
+const transports = ["uds", "tcp"] as const
+
+const pair = (transport: "uds" | "tcp") =>
+  Effect.gen(function*() {
+    const server = yield* Troupe.make({ name: "server", implementation: GreeterLive, backend: "none", transport })
+    const client = yield* Troupe.make({ name: "client", backend: "none", transport, registrar: server.registrarAddress! })
+    const channel = yield* client.connect(server.address)
+    const portal = Portal.make(channel, Greeter, Portal.peerHooks(channel, client.config.bounds))
+    return { server, client, channel, portal }
+  })
+
+/** Write raw bytes to a listener; resolves when the server closes the connection. */
+const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
+  Effect.async<"closed">((resume) => {
+    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
+    sock.on("connect", () => sock.write(bytes))
+    sock.on("error", () => {})
+    sock.on("close", () => resume(Effect.succeed("closed")))
+    return Effect.sync(() => sock.destroy())
+  })
+
+describe("frames", () => {
+  it("round-trips messages split at every byte boundary", () => {
+    const msgs = [
+      new Protocol.Start({ cid: 1, endpoint: "greet", kind: "call", payload: "ada", window: 0 }),
+      new Protocol.Yield({ cid: 3, value: { a: [1, 2, 3], b: "x".repeat(300) } }),
+      new Protocol.Credit({ cid: 3, amount: -1 })
+    ]
+    const bytes = Buffer.concat(msgs.map((m) => Either.getOrThrow(Protocol.encodeFrame(m, 1 << 20))))
+    for (let cut = 1; cut < bytes.length; cut += 7) {
+      const d = new Protocol.FrameDecoder(1 << 20)
+      const out = [...d.push(bytes.subarray(0, cut)), ...d.push(bytes.subarray(cut))]
+      expect(out.map((m) => m._tag)).toEqual(["Start", "Yield", "Credit"])
+      expect((out[1] as Protocol.Yield).value).toEqual({ a: [1, 2, 3], b: "x".repeat(300) })
+    }
+  })
+
+  it("refuses oversized and malformed frames with a ProtocolError", () => {
+    const big = new Uint8Array(8)
+    new DataView(big.buffer).setUint32(0, 1 << 30, true)
+    expect(() => new Protocol.FrameDecoder(1024).push(big)).toThrowError(/exceeds/)
+    const junk = new Uint8Array([3, 0, 0, 0, 0xc1, 0xc1, 0xc1])
+    expect(() => new Protocol.FrameDecoder(1024).push(junk)).toThrowError()
+    const notAMessage = Either.getOrThrow(Protocol.encodeFrame(new Protocol.Stop({ cid: 1 }), 1024))
+    notAMessage[4 + 2] = 0x41 // corrupt the tag string
+    expect(() => new Protocol.FrameDecoder(1024).push(notAMessage)).toThrowError()
+    expect(Either.isLeft(Protocol.encodeFrame(new Protocol.Yield({ cid: 1, value: "x".repeat(2000) }), 1024))).toBe(true)
+  })
+})
+
+for (const transport of transports) {
+  describe(`in-process portal over ${transport}`, () => {
+    it.scopedLive("call round-trip, typed error, untyped throw", () =>
+      Effect.gen(function*() {
+        const { portal, server } = yield* pair(transport)
+        expect(yield* portal.greet("ada")).toBe("hello ada")
+        const typed = yield* Effect.flip(portal.greet(""))
+        expect(typed).toBeInstanceOf(Overloaded)
+        expect((typed as Overloaded).limit).toBe(0)
+        const untyped = yield* Effect.flip(portal.boom("kaput"))
+        expect(untyped._tag).toBe("RemoteActorError")
+        if (untyped._tag === "RemoteActorError") {
+          expect(untyped.type).toBe("TypeError")
+          expect(untyped.message).toBe("kaput")
+          expect(untyped.src).toBe(server.self.id)
+          expect(untyped.stack).toContain("greeter.ts")
+          expect(untyped.relayPath).toEqual([server.self.id])
+        }
+      }), 15_000)
+
+    it.scopedLive("server stream and context ping-pong", () =>
+      Effect.gen(function*() {
+        const { portal } = yield* pair(transport)
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(portal.count(5)))).toEqual([1, 2, 3, 4, 5])
+        const n = yield* Effect.scoped(Effect.gen(function*() {
+          const ctx = yield* portal.echo()
+          expect(ctx.first).toBe("ready")
+          const s = yield* ctx.openStream()
+          const pull = yield* Stream.toPull(s.receive)
+          for (let i = 0; i < 10; i++) {
+            yield* s.send(`ping${i}`)
+            expect(Chunk.toReadonlyArray(yield* pull)).toEqual([`ping${i}!`])
+          }
+          yield* s.close
+          return yield* ctx.result
+        }))
+        expect(n).toBe(10)
+      }), 15_000)
+
+    it.scopedLive("unknown endpoint and bad payload are typed errors", () =>
+      Effect.gen(function*() {
+        const { channel, client } = yield* pair(transport)
+        // A definition out of step with the server's: one endpoint it lacks, one with another payload.
+        const Skewed = Actor.define("Greeter", {
+          greet: Endpoint.call({ payload: Schema.Number, success: Schema.String }),
+          nosuch: Endpoint.call({})
+        })
+        const skewed = Portal.make(channel, Skewed, Portal.peerHooks(channel, client.config.bounds))
+        const unknown = yield* Effect.flip(skewed.nosuch())
+        expect(unknown._tag).toBe("UnknownEndpoint")
+        const bad = yield* Effect.flip(skewed.greet(42))
+        expect(bad._tag).toBe("MsgTypeError")
+        if (bad._tag === "MsgTypeError") {
+          expect(bad.side).toBe("remote")
+          expect(bad.part).toBe("payload")
+        }
+        // The portal still works after both.
+        const good = Portal.make(channel, Greeter, Portal.peerHooks(channel, client.config.bounds))
+        expect(yield* good.greet("x")).toBe("hello x")
+      }), 15_000)
+
+    it.scopedLive("random bytes and oversized frames drop the connection; the actor still answers", () =>
+      Effect.gen(function*() {
+        const { server, portal } = yield* pair(transport)
+        const random = new Uint8Array(4096).map(() => Math.floor(Math.random() * 256))
+        random.set([16, 0, 0, 0], 0) // a small first frame of junk
+        expect(yield* rawSend(server.address, random).pipe(Effect.timeout(5000))).toBe("closed")
+        const oversized = new Uint8Array(16)
+        new DataView(oversized.buffer).setUint32(0, server.config.bounds.maxFrameBytes + 1, true)
+        expect(yield* rawSend(server.address, oversized).pipe(Effect.timeout(5000))).toBe("closed")
+        const helloThenJunk = Buffer.concat([
+          Either.getOrThrow(Protocol.encodeFrame(new Protocol.Hello({ aid: { name: "x", id: "x@1", pid: 1 }, role: "peer" }), 1024)),
+          Buffer.from([3, 0, 0, 0, 0xc1, 0xc1, 0xc1]) // a complete frame whose body is not msgpack
+        ])
+        expect(yield* rawSend(server.address, helloThenJunk).pipe(Effect.timeout(5000))).toBe("closed")
+        expect(yield* portal.greet("still here")).toBe("hello still here")
+      }), 15_000)
+
+    it.scopedLive("interrupting a call and a stream cancels the remote task (acknowledged)", () =>
+      Effect.gen(function*() {
+        const { portal } = yield* pair(transport)
+        const before = yield* portal.interrupted()
+        const fiber = yield* Effect.fork(portal.sleepForever())
+        yield* Effect.sleep(100)
+        const t0 = Date.now()
+        yield* Fiber.interrupt(fiber)
+        expect(Date.now() - t0).toBeLessThan(400) // the ack came back, no escalation
+        expect(yield* portal.interrupted()).toBe(before + 1)
+        const got = yield* portal.forever().pipe(Stream.take(1000), Stream.runCollect)
+        expect(Chunk.size(got)).toBe(1000)
+        expect(yield* portal.interrupted()).toBe(before + 2)
+        const exit = yield* Effect.exit(Effect.scoped(Effect.flatMap(portal.hold(), (ctx) => ctx.cancel.pipe(Effect.zipRight(ctx.result)))))
+        // self-requested: the outcome is a ContextCancelled naming us, raised only where asked for
+        expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toMatchObject({ _tag: "ContextCancelled" })
+      }), 15_000)
+  })
+}
