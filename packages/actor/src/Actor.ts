@@ -22,6 +22,10 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as ActorContext from "./ActorContext.js"
 import type * as Endpoint from "./Endpoint.js"
+import type { ActorError, ProtocolError, TransportError } from "./Errors.js"
+
+/** Runtime errors a handler may fail with besides its declared ones (they are boxed for the caller). */
+export type HandlerError = ActorError | TransportError | ProtocolError
 import type { Troupe } from "./Troupe.js"
 
 export const TypeId: unique symbol = Symbol.for("@troupe/actor/Actor")
@@ -34,11 +38,15 @@ export type HandlerEnv = Troupe | Scope.Scope
 
 type T<S> = S extends { readonly Type: infer A } ? A : never
 
+/**
+ * A handler fails with the endpoint's declared errors, or with any runtime `ActorError` (a
+ * failed call to another actor is relayed as `RemoteActorError` with this actor on its path).
+ */
 export type Handler<E> = E extends Endpoint.Call<infer P, infer S, infer Er>
-  ? (payload: T<P>) => Effect.Effect<T<S>, T<Er>, HandlerEnv>
-  : E extends Endpoint.Stream<infer P, infer A, infer Er> ? (payload: T<P>) => Stream.Stream<T<A>, T<Er>, Troupe>
+  ? (payload: T<P>) => Effect.Effect<T<S>, T<Er> | HandlerError, HandlerEnv>
+  : E extends Endpoint.Stream<infer P, infer A, infer Er> ? (payload: T<P>) => Stream.Stream<T<A>, T<Er> | HandlerError, Troupe>
   : E extends Endpoint.Context<infer P, infer St, infer Snd, infer Rcv, infer S, infer Er>
-    ? (ctx: ActorContext.Child<T<P>, T<St>, T<Snd>, T<Rcv>>) => Effect.Effect<T<S>, T<Er>, HandlerEnv>
+    ? (ctx: ActorContext.Child<T<P>, T<St>, T<Snd>, T<Rcv>>) => Effect.Effect<T<S>, T<Er> | HandlerError, HandlerEnv>
   : never
 
 export type Handlers<Eps extends Endpoints> = { readonly [K in keyof Eps]: Handler<Eps[K]> }

@@ -122,7 +122,7 @@ export class TransportError extends Schema.TaggedError<TransportError>()("Transp
 }
 
 /** Runtime errors that may end any remote call, besides the endpoint's declared errors. */
-export type ActorError = RemoteActorError | ContextCancelled | MsgTypeError | UnknownEndpoint | TransportClosed
+export type ActorError = RemoteActorError | ContextCancelled | MsgTypeError | UnknownEndpoint | TransportClosed | ActorFailure
 
 /** The runtime's own errors that round-trip by tag. */
 export const builtinErrors = Schema.Union(ContextCancelled, MsgTypeError, UnknownEndpoint, ActorFailure, ActorTooSlow)

@@ -119,6 +119,9 @@ const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Ef
 const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> =>
   Effect.gen(function*() {
     const b = rt.config.bounds
+    // Children's scopes (their processes) close after the graceful cancel, which the callers add
+    // as a finalizer once this returns (finalizers run in reverse order).
+    const childrenScope = yield* Scope.fork(scope, ExecutionStrategy.parallel)
     const children = new Map<string, Child>()
     const errors: Array<Cause.Cause<unknown>> = []
     const failed = yield* Deferred.make<void>()
@@ -145,7 +148,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
       Effect.gen(function*() {
         if (closing) return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: "the nursery is closing" }))
         const id = `${options.name}@${randomUUID()}`
-        const childScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+        const childScope = yield* Scope.fork(childrenScope, ExecutionStrategy.sequential)
         const booted = yield* Effect.scoped(Effect.gen(function*() {
           const rendezvous = yield* rt.expectChild(id)
           const launched = yield* rt.backend.launch({ name: options.name, id, implementation, parent: rt.address }).pipe(
@@ -203,15 +206,17 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
         children.set(id, child)
         // A child whose process ends without being asked to is an error of the nursery.
         yield* booted.launched.exited.pipe(
+          Effect.tap(() =>
+            Effect.sync(() => {
+              children.delete(id)
+              rt.childPids.delete(booted.launched.pid)
+            })
+          ),
           Effect.flatMap((exit) =>
             child.cancelling || closing
               ? Effect.void
               : fail(Cause.fail(new ActorFailure({ actor: options.name, reason: "exited unexpectedly", exit, stderr: booted.launched.stderrTail() })), true)
           ),
-          Effect.ensuring(Effect.sync(() => {
-            children.delete(id)
-            rt.childPids.delete(booted.launched.pid)
-          })),
           Effect.forkIn(scope)
         )
         const portal = Portal.make(booted.channel, implementation.definition, { bounds: b, escalate: escalate(child) })

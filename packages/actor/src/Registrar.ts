@@ -136,7 +136,6 @@ export const waitForActor = <D extends Actor.Definition<any, any>>(name: string,
   })
 
 /** Every registered actor. */
-export const listActors: Effect.Effect<ReadonlyArray<ActorInfo>, ActorError, Troupe> = Effect.flatMap(
-  Troupe,
-  (rt) => rt.registrar.list
+export const listActors: Effect.Effect<ReadonlyArray<ActorInfo>, ActorError, Troupe> = Effect.suspend(() =>
+  Effect.flatMap(Troupe, (rt) => rt.registrar.list)
 )

@@ -88,7 +88,7 @@ export interface Options {
   /** Name of this (root) actor. Default `"root"`. */
   readonly name?: string
   /** Endpoints this root serves itself, if any. */
-  readonly implementation?: Implementation
+  readonly implementation?: Implementation<any>
   /** Directory for UDS socket files. Default: a fresh private directory under the OS tmpdir, removed on close. */
   readonly socketDir?: string
   /** Log level name for children. Default `TROUPE_LOG_LEVEL` or `"Warning"`. */

@@ -18,6 +18,7 @@ import * as Endpoint from "../Endpoint.js"
 import type { AnySchema } from "../Endpoint.js"
 import { builtinErrors, RemoteActorError } from "../Errors.js"
 import type { ErrorInfo } from "../Protocol.js"
+import { mapStack } from "./stackmap.js"
 
 const isRemote = (u: unknown): u is RemoteActorError =>
   typeof u === "object" && u !== null && (u as any)._tag === "RemoteActorError" && Array.isArray((u as any).relayPath)
@@ -25,7 +26,7 @@ const isRemote = (u: unknown): u is RemoteActorError =>
 const describe = (u: unknown): { type: string; message: string; stack: string } => {
   if (u instanceof Error) {
     const tag = (u as any)._tag
-    return { type: typeof tag === "string" ? tag : u.name, message: u.message, stack: u.stack ?? "" }
+    return { type: typeof tag === "string" ? tag : u.name, message: u.message, stack: mapStack(u.stack ?? "") }
   }
   if (typeof u === "object" && u !== null && typeof (u as any)._tag === "string") {
     return { type: (u as any)._tag, message: String((u as any).message ?? JSON.stringify(u)), stack: "" }

@@ -24,7 +24,7 @@ import { type Resolved, serve } from "./serve.js"
 
 export interface RuntimeOptions {
   readonly self: Aid
-  readonly implementation: Implementation | undefined
+  readonly implementation: Implementation<any> | undefined
   readonly transport: Transport.TransportKind
   readonly socketDir: string
   /** `"embedded"`: host the registrar here; an address: use that one. */

@@ -41,10 +41,9 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
       const tail: Array<string> = []
       const onErrLine = log("stderr")
-      const cmd = yield* Effect.tryPromise({
-        try: () => childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy()),
-        catch: (e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${String(e)}` })
-      })
+      const cmd = yield* childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy()).pipe(
+        Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
+      )
       const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name })
       const handle = yield* Process.spawn({
         command: process.execPath,
@@ -74,6 +73,13 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       return launched
     })
 })
+
+/**
+ * Build (or check) the child entry of `implementation` now, so a later `start` does not pay for
+ * it (bundling takes seconds on a cold cache; see `entry.ts`).
+ */
+export const prepare = (implementation: { readonly moduleUrl: string }, entry: EntryStrategy = defaultStrategy()) =>
+  Effect.asVoid(childCommand(implementation.moduleUrl, entry))
 
 /** The default process backend (entry strategy from `TROUPE_CHILD_ENTRY`, default `bundle`). */
 export const backend: SpawnBackend = make()

@@ -24,6 +24,7 @@ import { type Implementation, isImplementation } from "../../Actor.js"
 import { defaultActorBounds } from "../../Bounds.js"
 import * as Channel from "../../internal/channel.js"
 import * as Runtime from "../../internal/runtime.js"
+import { useBundleSourceMap } from "../../internal/stackmap.js"
 import { Address, BootFailed, type Message, Ready, type SpawnSpec } from "../../Protocol.js"
 import * as Transport from "../../Transport.js"
 import { backend } from "./ProcessBackend.js"
@@ -38,6 +39,8 @@ export const ChildArgs = Schema.parseJson(Schema.Struct({
 const hardExit = (code: number, afterMs: number) => setTimeout(() => process.exit(code), afterMs).unref()
 
 export const main = (mod: Record<string, unknown>): void => {
+  const loadedMs = Math.round(performance.now())
+  if (process.argv[1]?.endsWith(".mjs")) useBundleSourceMap(process.argv[1])
   const i = process.argv.indexOf("--troupe-child")
   const args = Schema.decodeUnknownSync(ChildArgs)(i >= 0 ? process.argv[i + 1] : undefined)
   // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent channel
@@ -105,6 +108,7 @@ export const main = (mod: Record<string, unknown>): void => {
     if (h.onActorCancel) proxy.onActorCancel = h.onActorCancel
     yield* runtime.adopt(parent)
     yield* parent.send(new Ready({ address: runtime.address }))
+    yield* Effect.logDebug(`ready ${Math.round(performance.now())} ms after process start (code loaded at ${loadedMs} ms)`)
 
     const reason = yield* Effect.raceFirst(
       Deferred.await(stop),

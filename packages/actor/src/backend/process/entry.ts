@@ -14,8 +14,10 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
+import * as Process from "@troupe/process/Process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -29,10 +31,11 @@ export interface ChildCommand {
 const here = dirname(fileURLToPath(import.meta.url))
 const childRuntimePath = join(here, "child.ts")
 const loaderEntryPath = join(here, "child-entry.ts")
+const bundlerPath = join(here, "bundler.mjs")
 const packageDir = join(here, "..", "..", "..")
 const cacheDir = join(packageDir, "node_modules", ".cache", "troupe-child")
 
-const memo = new Map<string, Promise<string>>()
+const memo = new Map<string, Effect.Effect<string, string>>()
 
 interface Meta {
   readonly inputs: Record<string, number>
@@ -51,74 +54,45 @@ const upToDate = (out: string, metaPath: string): boolean => {
   }
 }
 
-/** Bundle (or reuse) the child entry for `modulePath`; returns the bundle's path. */
-const bundle = async (modulePath: string): Promise<string> => {
-  const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0v1`).digest("hex").slice(0, 16)
-  const out = join(cacheDir, `${key}.mjs`)
-  const metaPath = join(cacheDir, `${key}.json`)
-  if (upToDate(out, metaPath)) return out
-  mkdirSync(cacheDir, { recursive: true })
-  const esbuild = await import("esbuild")
-  const tmp = `${out}.${process.pid}.${Date.now()}.tmp`
-  const result = await esbuild.build({
-    stdin: {
-      contents: `import * as m from ${JSON.stringify(modulePath)}\nimport { main } from ${JSON.stringify(childRuntimePath)}\nmain(m)\n`,
-      resolveDir: dirname(modulePath),
-      sourcefile: "troupe-child-entry.ts",
-      loader: "ts"
-    },
-    outfile: tmp,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    metafile: true,
-    external: ["*.node", "esbuild"],
-    banner: { js: "import { createRequire as __troupeCr } from 'node:module'; const require = __troupeCr(import.meta.url);" },
-    logLevel: "silent",
-    plugins: [{
-      // Inside the bundle, `import.meta.url` must stay each source file's own URL (addons,
-      // relative files, nested actor definitions). Dependencies in node_modules are left alone.
-      name: "troupe-import-meta-url",
-      setup(build) {
-        build.onLoad({ filter: /\.(m?[jt]s|tsx)$/ }, async (args) => {
-          if (args.path.includes("/node_modules/")) return undefined
-          const source = readFileSync(args.path, "utf8")
-          if (!source.includes("import.meta.url")) return undefined
-          const url = JSON.stringify(new URL(`file://${args.path}`).href)
-          return {
-            contents: source.replace(/import\.meta\.url/g, url),
-            loader: args.path.endsWith(".ts") || args.path.endsWith(".mts") ? "ts" : args.path.endsWith(".tsx") ? "tsx" : "js"
-          }
-        })
-      }
-    }]
+/**
+ * Bundle (or reuse) the child entry for `modulePath`; returns the bundle's path. The bundler
+ * runs as its own supervised process (`bundler.mjs` through `@troupe/process`), so esbuild's
+ * service process never outlives the build.
+ */
+const bundle = (modulePath: string): Effect.Effect<string, string> =>
+  Effect.gen(function*() {
+    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0v3`).digest("hex").slice(0, 16)
+    const out = join(cacheDir, `${key}.mjs`)
+    const meta = join(cacheDir, `${key}.json`)
+    if (upToDate(out, meta)) return out
+    mkdirSync(cacheDir, { recursive: true })
+    const r = yield* Process.run({
+      command: process.execPath,
+      args: [bundlerPath, JSON.stringify({ modulePath, childRuntimePath, out, meta })],
+      cwd: packageDir
+    }).pipe(Effect.mapError((e) => e.message))
+    if (r.status._tag !== "Exited" || r.status.code !== 0 || !existsSync(out)) {
+      return yield* Effect.fail(`bundling ${modulePath} failed (${JSON.stringify(r.status)}): ${r.stderr.slice(-2000)}`)
+    }
+    return out
   })
-  const inputs: Record<string, number> = {}
-  for (const file of Object.keys(result.metafile.inputs)) {
-    const abs = file.startsWith("/") ? file : join(process.cwd(), file)
-    if (existsSync(abs)) inputs[abs] = statSync(abs).mtimeMs
-  }
-  writeFileSync(metaPath, JSON.stringify({ inputs } satisfies Meta))
-  renameSync(tmp, out)
-  return out
-}
 
 /** The node arguments that start a child running the actor module at `moduleUrl`. */
-export const childCommand = async (moduleUrl: string, strategy: EntryStrategy): Promise<ChildCommand> => {
+export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect.Effect<ChildCommand, string> =>
+  Effect.suspend(() => {
   const modulePath = fileURLToPath(moduleUrl)
   if (strategy === "loader") {
     // The runtime itself ships as TypeScript sources, so the loader is always needed here.
-    return { args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] }
+    return Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
   }
-  let p = memo.get(modulePath)
-  if (p === undefined) {
-    p = bundle(modulePath)
-    memo.set(modulePath, p)
-    p.catch(() => memo.delete(modulePath))
+  // One build at a time per module in this process; a failed build is retried next time.
+  let cached = memo.get(modulePath)
+  if (cached === undefined) {
+    cached = Effect.runSync(Effect.cached(bundle(modulePath).pipe(Effect.tapError(() => Effect.sync(() => memo.delete(modulePath))))))
+    memo.set(modulePath, cached)
   }
-  return { args: [await p] }
-}
+  return Effect.map(cached, (path) => ({ args: [path] }))
+  })
 
 /** The entry strategy from `TROUPE_CHILD_ENTRY` (`bundle` | `loader`), default `bundle`. */
 export const defaultStrategy = (): EntryStrategy => (process.env["TROUPE_CHILD_ENTRY"] === "loader" ? "loader" : "bundle")

@@ -1,0 +1,43 @@
+// Shared wiring of the end-to-end suites: run a program as a root actor for one backend ×
+// transport, under the process-leak guard.
+import { Effect, type Layer, type Scope } from "effect"
+import { Troupe } from "../../packages/actor/src/index.js"
+import type { ActorBounds } from "../../packages/actor/src/Bounds.js"
+import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
+
+export { TroupeTest }
+export const matrix = TroupeTest.matrix
+export const label = TroupeTest.label
+
+/** Suites too heavy to run on every transport run on the first configuration only. */
+export const first = TroupeTest.matrix.slice(0, 1)
+
+/**
+ * Run `body` with a fresh root runtime for `config`; afterwards every process started must be
+ * gone within `leakBoundMs`.
+ */
+export const root = <A, E>(
+  config: TroupeTest.Config,
+  body: (guard: ProcessGuard.Guard) => Effect.Effect<A, E, Troupe.Troupe | Scope.Scope>,
+  options: { readonly bounds?: Partial<ActorBounds>; readonly leakBoundMs?: number } = {}
+): Effect.Effect<A, unknown> =>
+  ProcessGuard.guarded(
+    (guard) =>
+      body(guard).pipe(
+        Effect.provide(
+          Troupe.layer({ backend: config.backend, transport: config.transport, ...(options.bounds ? { bounds: options.bounds } : {}) }) as Layer.Layer<
+            Troupe.Troupe,
+            unknown
+          >
+        )
+      ),
+    options.leakBoundMs === undefined ? {} : { leakBoundMs: options.leakBoundMs }
+  )
+
+/** Milliseconds `eff` took, with its result. */
+export const timed = <A, E, R>(eff: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const t0 = Date.now()
+    const a = yield* eff
+    return [a, Date.now() - t0] as const
+  })

@@ -1,0 +1,128 @@
+// End to end, child processes: basics and errors. Runs over every backend × transport.
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Chunk, Effect, Exit, Stream } from "effect"
+import { Nursery, Registrar } from "../../packages/actor/src/index.js"
+import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
+import { label, matrix, root } from "./_harness.js"
+import { CrasherLive } from "./fixtures/crasher.js"
+import { GreeterLive, Overloaded } from "./fixtures/greeter.js"
+import { Peer, PeerLive } from "./fixtures/peer.js"
+import { RelayLive } from "./fixtures/relay.js"
+
+for (const config of matrix) {
+  describe(`basics (${label(config)})`, () => {
+    it.live("call, server stream, context ping-pong 10×, in a child process", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const greeter = yield* nursery.start(GreeterLive, { name: "greeter" })
+          guard.track(greeter.actor.pid)
+          expect(greeter.actor.pid).not.toBe(process.pid)
+          expect(yield* greeter.pid()).toBe(greeter.actor.pid)
+          expect(yield* greeter.greet("ada")).toBe("hello ada")
+          expect(Chunk.toReadonlyArray(yield* Stream.runCollect(greeter.count(3)))).toEqual([1, 2, 3])
+          const rounds = yield* Effect.scoped(Effect.gen(function*() {
+            const ctx = yield* greeter.echo()
+            expect(ctx.first).toBe("ready")
+            const stream = yield* ctx.openStream()
+            const pull = yield* Stream.toPull(stream.receive)
+            for (let i = 0; i < 10; i++) {
+              yield* stream.send(`ping ${i}`)
+              expect(Chunk.toReadonlyArray(yield* pull)).toEqual([`ping ${i}!`])
+            }
+            yield* stream.close
+            return yield* ctx.result
+          }))
+          expect(rounds).toBe(10)
+        })), 30_000)
+
+    it.live("runInActor: the result is awaitable and the actor exits after it", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const value = yield* Nursery.open((n) =>
+            Effect.gen(function*() {
+              const task = yield* n.runInActor(GreeterLive, "greet", "bob", { name: "task" })
+              guard.track(task.actor.pid)
+              return yield* task.result
+            })
+          )
+          expect(value).toBe("hello bob")
+        })), 30_000)
+
+    it.live("peer to peer: two siblings find each other via the registrar and call both ways", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const [a, b] = yield* Effect.all([
+            nursery.start(PeerLive, { name: "alice" }),
+            nursery.start(PeerLive, { name: "bob" })
+          ], { concurrency: "unbounded" })
+          guard.track(a.actor.pid)
+          guard.track(b.actor.pid)
+          expect(yield* a.askPeer("bob")).toBe(`bob (pid ${b.actor.pid})`)
+          expect(yield* b.askPeer("alice")).toBe(`alice (pid ${a.actor.pid})`)
+          // And the root finds them too.
+          const names = (yield* Registrar.listActors).map((i) => i.name).sort()
+          expect(names).toEqual(["alice", "bob", "root"])
+          const found = yield* Registrar.findActor("alice", Peer)
+          expect(found._tag).toBe("Some")
+        })), 30_000)
+
+    it.live("a child that dies before the handshake fails start at once", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          yield* ProcessBackend.prepare(CrasherLive) // bundling is not what we time
+          const t0 = Date.now()
+          const err = yield* Effect.flip(nursery.start(CrasherLive, { name: "crasher" }))
+          const took = Date.now() - t0
+          expect(err._tag).toBe("ActorFailure")
+          expect(err.reason).toBe("died before the handshake")
+          expect(err.exit).toBe("exited 3")
+          expect(err.stderr).toContain("dying during module load")
+          expect(took).toBeLessThan(3000) // at once: not after the 10 s boot bound
+        })), 30_000)
+  })
+
+  describe(`errors (${label(config)})`, () => {
+    it.live("typed errors decode to their class; untyped throws arrive boxed with the remote stack", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const greeter = yield* nursery.start(GreeterLive, { name: "greeter" })
+          guard.track(greeter.actor.pid)
+          const typed = yield* Effect.flip(greeter.greet(""))
+          expect(typed).toBeInstanceOf(Overloaded)
+          const boxed = yield* Effect.flip(greeter.boom("kaput"))
+          expect(boxed._tag).toBe("RemoteActorError")
+          if (boxed._tag !== "RemoteActorError") return
+          expect(boxed.type).toBe("TypeError")
+          expect(boxed.message).toBe("kaput")
+          expect(boxed.src).toBe(greeter.actor.id)
+          expect(boxed.stack).toMatch(/TypeError: kaput\n\s+at /)
+          expect(boxed.stack).toContain("greeter.ts")
+          // The actor survives its endpoint's failure.
+          expect(yield* greeter.greet("again")).toBe("hello again")
+        })), 30_000)
+
+    it.live("relay path across 3 actors", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const exit = yield* Effect.exit(Nursery.open((n) =>
+            Effect.gen(function*() {
+              const top = yield* n.start(RelayLive, { name: "relay-2" })
+              return yield* top.relay(2)
+            })
+          ))
+          expect(Exit.isFailure(exit)).toBe(true)
+          if (!Exit.isFailure(exit)) return
+          const errors = Chunk.toReadonlyArray(Cause.failures(exit.cause)) as Array<any>
+          expect(errors).toHaveLength(1)
+          const e = errors[0]
+          expect(e._tag).toBe("RemoteActorError")
+          expect(e.type).toBe("RangeError")
+          expect(e.relayPath.map((id: string) => id.split("@")[0])).toEqual(["relay-0", "relay-1", "relay-2"])
+          expect(e.src).toBe(e.relayPath[0])
+        })), 40_000)
+  })
+}
