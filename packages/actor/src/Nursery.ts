@@ -103,12 +103,12 @@ const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Ef
   Effect.gen(function*() {
     const b = rt.config.bounds
     child.cancelling = true
-    if (child.task) yield* Fiber.interrupt(child.task).pipe(Effect.timeout(b.cancelAckMs * 2), Effect.ignore)
+    if (child.task) yield* Fiber.interrupt(child.task).pipe(Effect.interruptible, Effect.timeout(b.cancelAckMs * 2), Effect.ignore)
     if (!child.launched.hasExited() && !child.channel.isClosed()) {
       const acked = yield* child.channel.cancelActor(b.actorCancelAckMs)
       if (!acked) yield* Effect.logWarning(`${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms`)
     }
-    const exited = yield* child.launched.exited.pipe(Effect.timeoutOption(b.nurseryCancelMs))
+    const exited = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
     if (Option.isNone(exited)) {
       yield* Effect.logWarning(`${child.aid.id} still running ${b.nurseryCancelMs} ms after cancel: terminating`)
     }
@@ -137,7 +137,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
         child.cancelling = true
         const acked = child.channel.isClosed() ? false : yield* child.channel.cancelActor(b.actorCancelAckMs)
         if (acked) {
-          const gone = yield* child.launched.exited.pipe(Effect.timeoutOption(b.nurseryCancelMs))
+          const gone = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
           if (Option.isSome(gone)) return
         }
         yield* Effect.logWarning(`${child.aid.id}: ${reason}; terminating its process`)

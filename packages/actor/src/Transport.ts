@@ -80,7 +80,7 @@ export const fromSocket = (
         mailbox.unsafeDone(Exit.fail(err))
         markClosed(`${err.reason}: ${err.message}`)
         // Drop the connection: destroy the socket without waiting for the writer.
-        Effect.runFork(write(new Socket.CloseEvent(1002, err.reason)).pipe(Effect.timeout(Duration.millis(100)), Effect.ignore))
+        Effect.runFork(write(new Socket.CloseEvent(1002, err.reason)).pipe(Effect.interruptible, Effect.timeout(Duration.millis(100)), Effect.ignore))
       }
     }
 
@@ -153,7 +153,7 @@ export const fromSocket = (
           if (closed) return Effect.void
           markClosed(reason)
           mailbox.unsafeDone(Exit.void)
-          return write(new Socket.CloseEvent(1000, reason)).pipe(Effect.timeout(Duration.millis(100)), Effect.ignore)
+          return write(new Socket.CloseEvent(1000, reason)).pipe(Effect.interruptible, Effect.timeout(Duration.millis(100)), Effect.ignore)
         })
     }
     return { connection, opened: Deferred.await(openedD) }
@@ -211,7 +211,7 @@ export const listen = (
       outer,
       Scope.close(serverScope, Exit.void).pipe(
         Effect.forkDaemon,
-        Effect.flatMap((f) => Fiber.await(f).pipe(Effect.timeout(Duration.millis(options.closeMs)))),
+        Effect.flatMap((f) => Fiber.await(f).pipe(Effect.interruptible, Effect.timeout(Duration.millis(options.closeMs)))),
         Effect.catchAll(() => Effect.logWarning(`listener close exceeded ${options.closeMs} ms; abandoned`)),
         Effect.zipRight(Effect.sync(() => {
           if (path !== undefined) {

@@ -23,10 +23,11 @@ import { mapStack } from "./stackmap.js"
 const isRemote = (u: unknown): u is RemoteActorError =>
   typeof u === "object" && u !== null && (u as any)._tag === "RemoteActorError" && Array.isArray((u as any).relayPath)
 
-const describe = (u: unknown): { type: string; message: string; stack: string } => {
+const describe = (u: unknown, mapped: boolean): { type: string; message: string; stack: string } => {
   if (u instanceof Error) {
     const tag = (u as any)._tag
-    return { type: typeof tag === "string" ? tag : u.name, message: u.message, stack: mapStack(u.stack ?? "") }
+    const stack = u.stack ?? ""
+    return { type: typeof tag === "string" ? tag : u.name, message: u.message, stack: mapped ? mapStack(stack) : stack }
   }
   if (typeof u === "object" && u !== null && typeof (u as any)._tag === "string") {
     return { type: (u as any)._tag, message: String((u as any).message ?? JSON.stringify(u)), stack: "" }
@@ -46,8 +47,9 @@ export const boxOne = (u: unknown, self: string, errorSchema: AnySchema): ErrorI
   if (isRemote(u)) {
     return { src: u.src, type: u.type, message: u.message, stack: u.stack, relayPath: [...u.relayPath, self] }
   }
-  const d = describe(u)
   const encoded = Option.orElse(encodeWith(errorSchema, u), () => encodeWith(builtinErrors, u))
+  // Only an untyped error's stack is worth mapping back to sources (it is all the caller gets).
+  const d = describe(u, Option.isNone(encoded))
   return {
     src: self,
     ...d,

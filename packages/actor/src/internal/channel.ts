@@ -127,7 +127,12 @@ export const make = (
           const ok = yield* Effect.raceFirst(
             Deferred.await(ack).pipe(Effect.as(true)),
             closedEffect.pipe(Effect.as(true))
-          ).pipe(Effect.timeoutOption(Duration.millis(timeoutMs)), Effect.map(Option.getOrElse(() => false)))
+          ).pipe(
+            // interruptible: this runs in finalizers, where a timeout could not end the wait otherwise
+            Effect.interruptible,
+            Effect.timeoutOption(Duration.millis(timeoutMs)),
+            Effect.map(Option.getOrElse(() => false))
+          )
           actorCancels.delete(req)
           return ok
         }),

@@ -101,10 +101,13 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
             if (s.handler) handlers.push(s.handler)
           }
         }
+        const t0 = Date.now()
         yield* Effect.forEach(handlers, (f) => Fiber.interruptFork(f), { discard: true })
         const done = yield* Effect.forEach(handlers, Fiber.await, { discard: true, concurrency: "unbounded" }).pipe(
+          Effect.interruptible,
           Effect.timeoutOption(waitMs)
         )
+        yield* Effect.logDebug(`cancelTasks(${canceller}): ${handlers.length} task(s) in ${Date.now() - t0} ms`)
         if (done._tag === "None") {
           yield* Effect.logWarning(`cancel by ${canceller}: tasks still ending after ${waitMs} ms; acknowledging anyway`)
         }
@@ -197,6 +200,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       )
       yield* Effect.addFinalizer(() =>
         registrarClient.unregister(self.id).pipe(
+          Effect.interruptible,
           Effect.timeout(bounds.registrarUnregisterMs),
           Effect.catchAll((e) => Effect.logWarning(`unregister from registrar did not complete: ${String(e)}`))
         )

@@ -28,6 +28,7 @@ const result = await build({
   target: "node20",
   metafile: true,
   sourcemap: "linked",
+  sourcesContent: false,
   external: ["*.node", "esbuild"],
   banner: { js: "import { createRequire as __troupeCr } from 'node:module'; const require = __troupeCr(import.meta.url);" },
   logLevel: "error",

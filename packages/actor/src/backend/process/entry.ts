@@ -61,7 +61,7 @@ const upToDate = (out: string, metaPath: string): boolean => {
  */
 const bundle = (modulePath: string): Effect.Effect<string, string> =>
   Effect.gen(function*() {
-    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0v3`).digest("hex").slice(0, 16)
+    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0v4`).digest("hex").slice(0, 16)
     const out = join(cacheDir, `${key}.mjs`)
     const meta = join(cacheDir, `${key}.json`)
     if (upToDate(out, meta)) return out
