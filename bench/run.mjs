@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * `pnpm bench`: runs each bench module as `node --import tsx bench/<module>.ts` (its own process
+ * group, a per-module timeout), collects the `BENCH_JSON` line each prints, renders the tables
+ * (bench/render.mjs), prints them and writes docs/benchmarks.md.
+ *
+ *   node bench/run.mjs            full run (~2–3 min), writes docs/benchmarks.md
+ *   node bench/run.mjs --quick    ~30–40 s, prints only (add --write to write the file anyway)
+ *   --no-write                    never write the file
+ *   --only spawn,hostile          run some modules (prints only unless --write)
+ *
+ * Every module process and every fixture inherits BENCH_RUN=<uuid>; at the end, any live
+ * process carrying it is counted (the table reports it; it must be 0) and SIGKILLed.
+ */
+import { spawn } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import os from "node:os"
+import { fileURLToPath } from "node:url"
+import { render } from "./render.mjs"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const argv = process.argv.slice(2)
+const quick = argv.includes("--quick")
+const onlyArg = argv.find((a) => a.startsWith("--only"))
+const only = onlyArg === undefined ? undefined : (onlyArg.includes("=") ? onlyArg.split("=")[1] : argv[argv.indexOf(onlyArg) + 1]).split(",")
+const write = !argv.includes("--no-write") && (argv.includes("--write") || (!quick && only === undefined))
+const runMark = randomUUID()
+
+/** name, file, extra env, timeout in seconds (full / quick). The sum of full timeouts bounds a run at ~3 min. */
+const modules = [
+  { name: "spawn", file: "bench/spawn.ts", env: {}, timeoutS: quick ? 20 : 40 },
+  { name: "exitwait-pidfd", file: "bench/exitwait.ts", env: {}, timeoutS: quick ? 15 : 25 },
+  { name: "exitwait-fallback", file: "bench/exitwait.ts", env: { TROUPE_DISABLE_NATIVE: "1" }, timeoutS: quick ? 15 : 25 },
+  { name: "hostile", file: "bench/hostile.ts", env: {}, timeoutS: quick ? 30 : 105 }
+].filter((m) => only === undefined || only.some((o) => m.name.startsWith(o)))
+
+const isDead = (pid) => {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const state = s.slice(s.lastIndexOf(")") + 2)[0]
+    return state === "Z" || state === "X"
+  } catch {
+    return true
+  }
+}
+
+/** Live processes carrying BENCH_RUN=<this run> in their initial environment. */
+const marked = () => {
+  const needle = `BENCH_RUN=${runMark}`
+  const out = []
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue
+    try {
+      if (readFileSync(`/proc/${e}/environ`, "utf8").split("\0").includes(needle) && !isDead(Number(e))) out.push(Number(e))
+    } catch {}
+  }
+  return out
+}
+
+const runModule = (m) =>
+  new Promise((resolve) => {
+    const t0 = Date.now()
+    const child = spawn(process.execPath, ["--import", "tsx", m.file, ...(quick ? ["--quick"] : [])], {
+      cwd: root,
+      env: { ...process.env, ...m.env, BENCH_RUN: runMark },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true // own process group: a timeout kills the module and whatever it started in it
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (t) => (stdout += t))
+    child.stderr.setEncoding("utf8").on("data", (t) => (stderr += t))
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      try {
+        process.kill(-child.pid, "SIGKILL")
+      } catch {}
+    }, m.timeoutS * 1000)
+    child.once("close", (code, signal) => {
+      clearTimeout(timer)
+      const line = stdout.split("\n").find((l) => l.startsWith("BENCH_JSON "))
+      let result
+      try {
+        result = line === undefined ? undefined : JSON.parse(line.slice("BENCH_JSON ".length))
+      } catch (e) {
+        result = { error: `unparsable output: ${e}` }
+      }
+      if (result === undefined) {
+        result = {
+          error: timedOut ? `timed out after ${m.timeoutS} s` : `exited (${code ?? signal}) without a result`,
+          stderr: stderr.slice(-2000)
+        }
+      }
+      resolve({ name: m.name, wallMs: Date.now() - t0, ...result })
+    })
+  })
+
+const started = Date.now()
+const loadBefore = os.loadavg()
+const results = {}
+for (const m of modules) {
+  process.stderr.write(`bench: ${m.name} (timeout ${m.timeoutS} s)… `)
+  const r = await runModule(m)
+  process.stderr.write(`${r.error ? `FAILED: ${r.error}` : "done"} in ${(r.wallMs / 1000).toFixed(1)} s\n`)
+  if (r.error && r.stderr) process.stderr.write(`${r.stderr}\n`)
+  results[m.name] = r
+}
+
+// Nothing may outlive the bench: count, then kill, anything still carrying the run marker.
+let left = marked()
+if (left.length > 0) {
+  // PID 1 may not have reaped yet, but a zombie counts as dead: these are live. Kill them.
+  for (const p of left) {
+    try {
+      process.kill(p, "SIGKILL")
+    } catch {}
+  }
+}
+
+const cpus = os.cpus()
+const machine = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cores: cpus.length,
+  cpu: cpus[0]?.model ?? "?",
+  kernel: `${os.type()} ${os.release()} ${os.arch()}`,
+  addonMode: results["exitwait-pidfd"]?.mode ?? results.spawn?.mode ?? "?",
+  fallbackMode: results["exitwait-fallback"]?.mode ?? "?",
+  loadBefore,
+  loadAfter: os.loadavg(),
+  quick,
+  wallMs: Date.now() - started,
+  leftByBench: left
+}
+
+const markdown = render({ machine, results })
+process.stdout.write(`${markdown}\n`)
+if (write) {
+  writeFileSync(new URL("../docs/benchmarks.md", import.meta.url), markdown)
+  process.stderr.write("bench: wrote docs/benchmarks.md\n")
+}
+const failed = Object.values(results).filter((r) => r.error)
+process.exitCode = failed.length > 0 || left.length > 0 ? 1 : 0
