@@ -1,5 +1,299 @@
 /**
- * `pnpm demo`: the first thing a newcomer runs. Until the actor demo lands (issue #4), it
- * shows the process-supervision core on hostile children.
+ * `pnpm demo`: content-hash a real directory tree with a supervised nursery of actors.
+ *
+ *   pnpm demo                               # the repository's own node_modules (its real files)
+ *   pnpm demo --dir ~/src --actors 4
+ *   pnpm demo --fail-after 500              # one actor throws: one-cancels-all, clean teardown
+ *
+ * The root opens a nursery of N `Hasher` actors (examples/hashtree/Hasher.ts), streams file
+ * paths to them over context streams with backpressure, folds the `(path, bytes, sha256)` they
+ * stream back into one Merkle-style digest, then checks it against a single-process pass over
+ * the same tree. Ctrl-C at any point tears everything down (exit 130); a second Ctrl-C kills
+ * the actors outright.
  */
-import "./process/hostile-children.js"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import { ActorFailure, RemoteActorError, Troupe } from "@troupe/actor"
+import { existsSync, statSync } from "node:fs"
+import { availableParallelism } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { makeTimings, parallel, type ParallelResult } from "./hashtree/Parallel.js"
+import { isEsbuildService, liveDescendants } from "./hashtree/ProcTree.js"
+import { display, mb, mbPerSec, ProgressState } from "./hashtree/Progress.js"
+import { singleProcess, type SingleResult } from "./hashtree/SingleProcess.js"
+import { int, ms, type Row, table } from "./hashtree/Summary.js"
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+
+const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process] [--fail-after K]
+                 [--batch N] [--window N]
+
+  --dir PATH       tree to hash (default: this repository's node_modules/.pnpm, the real
+                   files behind pnpm's symlinks)
+  --actors N       actors in the nursery (default: CPU count, ${availableParallelism()} here)
+  --backend NAME   how actors are started: process (worker, forkserver: not yet)
+  --fail-after K   the first actor throws after K files (one-cancels-all demo)
+  --batch N        paths per stream message (default 32)
+  --window N       path batches in flight per actor (default 4)
+`
+
+interface Args {
+  readonly dir: string
+  readonly actors: number
+  readonly backend: string
+  readonly failAfter: number | null
+  readonly batch: number
+  readonly window: number
+}
+
+const die = (message: string): never => {
+  process.stderr.write(`${message}\n\n${usage}`)
+  process.exit(2)
+}
+
+const parseArgs = (argv: ReadonlyArray<string>): Args => {
+  const defaultDir = existsSync(join(repoRoot, "node_modules", ".pnpm"))
+    ? join(repoRoot, "node_modules", ".pnpm")
+    : join(repoRoot, "node_modules")
+  const values: Record<string, string> = {}
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === "--help" || a === "-h") {
+      process.stdout.write(usage)
+      process.exit(0)
+    }
+    if (a === "--") continue
+    if (!a.startsWith("--")) die(`unexpected argument: ${a}`)
+    const eq = a.indexOf("=")
+    const [key, value] = eq >= 0 ? [a.slice(2, eq), a.slice(eq + 1)] : [a.slice(2), argv[++i]]
+    if (value === undefined) die(`--${key} needs a value`)
+    values[key] = value!
+  }
+  const int = (key: string, dflt: number, min: number): number => {
+    const v = values[key]
+    if (v === undefined) return dflt
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min) die(`--${key} must be an integer >= ${min}, got ${v}`)
+    return n
+  }
+  for (const k of Object.keys(values)) {
+    if (!["dir", "actors", "backend", "fail-after", "batch", "window"].includes(k)) die(`unknown option --${k}`)
+  }
+  const dir = resolve(values["dir"] ?? defaultDir)
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) die(`not a directory: ${dir}`)
+  const backend = values["backend"] ?? "process"
+  if (backend !== "process") {
+    if (backend === "worker" || backend === "forkserver") die(`--backend ${backend} is not available yet; use --backend process`)
+    die(`unknown backend: ${backend}`)
+  }
+  return {
+    dir,
+    actors: int("actors", availableParallelism(), 1),
+    backend,
+    failAfter: values["fail-after"] === undefined ? null : int("fail-after", 0, 0),
+    batch: int("batch", 32, 1),
+    window: int("window", 4, 1)
+  }
+}
+
+const args = parseArgs(process.argv.slice(2))
+const out = process.stdout
+const tty = out.isTTY === true
+const progress = new ProgressState()
+const timings = makeTimings()
+let progressHandle: { readonly stop: (clear?: boolean) => void } | undefined
+let actorPids: ReadonlyArray<number> = []
+let parallelResult: ParallelResult | undefined
+let singleResult: SingleResult | undefined
+let runStartedAt = performance.now()
+
+/** Log lines (the runtime's warnings, actors' output) go to stderr, without tearing the bar. */
+const logger = Logger.make(({ annotations, logLevel, message }) => {
+  const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : String(m))).join(" ")
+  const actor = Option.getOrUndefined(HashMap.get(annotations, "actor"))
+  const tag = typeof actor === "string" ? `${actor}: ` : ""
+  process.stderr.write(`${tty ? "\r\x1b[2K" : ""}[${logLevel.label.toLowerCase()}] ${tag}${text}\n`)
+})
+
+const main = Effect.gen(function*() {
+  out.write(
+    `troupe demo: content-hashing ${args.dir}\n` +
+      `  ${args.actors} actor${args.actors === 1 ? "" : "s"} (backend: ${args.backend}), batches of ${args.batch} paths, window ${args.window}` +
+      `${args.failAfter === null ? "" : `, hasher-1 fails after ${args.failAfter} files`}\n`
+  )
+  runStartedAt = performance.now()
+  parallelResult = yield* Effect.scoped(Effect.gen(function*() {
+    progressHandle = yield* display(progress, { out, tty })
+    return yield* parallel(
+      {
+        root: args.dir,
+        actors: args.actors,
+        batch: args.batch,
+        window: args.window,
+        failAfter: args.failAfter,
+        progress,
+        onSpawned: (actors) =>
+          Effect.sync(() => {
+            actorPids = actors.map((a) => a.pid)
+            out.write(`${tty ? "\r\x1b[2K" : ""}actors up in ${ms(timings.spawnMs ?? 0)}: ${actors.map((a) => `${a.name} (pid ${a.pid})`).join(", ")}\n`)
+            // Machine-readable, for scripts and the test suite.
+            out.write(`actor pids: ${actorPids.join(" ")}\n`)
+          })
+      },
+      timings
+    )
+  }))
+  out.write(`single-process pass over the same tree...\n`)
+  singleResult = yield* singleProcess(args.dir)
+})
+
+// ---------------------------------------------------------------------------------------------
+// Running, signals, and the report (printed after everything is closed, whatever the outcome).
+
+let signal: NodeJS.Signals | null = null
+let signalAt = 0
+
+const fiber = Effect.runFork(
+  main.pipe(
+    Effect.provide(Troupe.layer({ backend: "process" })),
+    Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+    Logger.withMinimumLogLevel(LogLevel.Info)
+  )
+)
+
+const onSignal = (sig: NodeJS.Signals) => {
+  if (signal !== null) {
+    // Second signal: no more patience. Kill what we started and go.
+    process.stderr.write(`\n${sig} again: killing ${actorPids.length} actor(s) now\n`)
+    for (const pid of actorPids) {
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {}
+    }
+    process.exit(sig === "SIGINT" ? 130 : 143)
+  }
+  signal = sig
+  signalAt = performance.now()
+  progressHandle?.stop()
+  process.stderr.write(`${sig === "SIGINT" ? "^C " : ""}${sig}: cancelling every actor (press again to kill them now)\n`)
+  fiber.unsafeInterruptAsFork(FiberId.none)
+}
+process.on("SIGINT", onSignal)
+process.on("SIGTERM", onSignal)
+
+/** The first actor error in a cause, for a readable report. */
+const actorErrors = (cause: Cause.Cause<unknown>): ReadonlyArray<RemoteActorError | ActorFailure> => {
+  const found: Array<RemoteActorError | ActorFailure> = []
+  for (const e of [...Cause.failures(cause), ...Cause.defects(cause)]) {
+    if (e instanceof RemoteActorError || e instanceof ActorFailure) found.push(e)
+  }
+  return found
+}
+
+const indent = (text: string, by: string) => text.split("\n").map((l) => by + l).join("\n")
+
+const report = (exit: Exit.Exit<void, unknown>): number => {
+  progressHandle?.stop()
+  const descendants = liveDescendants(process.pid)
+  const tooling = descendants.filter((p) => isEsbuildService(p.pid))
+  const left = descendants.filter((p) => !tooling.includes(p))
+  const leftActors = actorPids.filter((pid) => left.some((p) => p.pid === pid))
+  const rows: Array<Row> = []
+  let code = 0
+  const spawnRow: Row = ["spawn time (all actors ready)", timings.spawnMs === null ? "-" : ms(timings.spawnMs)]
+  const teardownMs = signal !== null ? performance.now() - signalAt : timings.teardownMs
+  const teardownRow: Row = [
+    signal !== null ? `teardown time (${signal} → all reaped)` : "teardown time",
+    teardownMs === null ? "-" : ms(teardownMs)
+  ]
+  const leftRow: Row = [
+    "processes left",
+    `${left.length}${left.length > 0 ? ` (${left.map((p) => `${p.pid}:${p.comm}`).join(", ")})` : ""}${
+      tooling.length > 0 ? ` (+${tooling.length} esbuild service of the TS loader)` : ""
+    }`
+  ]
+
+  if (Exit.isSuccess(exit) && parallelResult !== undefined && singleResult !== undefined) {
+    const par = parallelResult
+    const one = singleResult
+    const a = par.tree.digest()
+    const b = one.tree.digest()
+    const hashMs = timings.hashMs ?? 0
+    const endToEnd = performance.now() - runStartedAt - one.ms
+    out.write(`\ndigest (${args.actors} actors):    ${a}\n`)
+    out.write(`digest (single process): ${b}\n`)
+    if (a === b && par.tree.files === one.tree.files) out.write(`digests match ✓\n\n`)
+    else {
+      out.write(`DIGESTS DIFFER ✗ (actors: ${par.tree.files} files, single process: ${one.tree.files} files)\n\n`)
+      code = 1
+    }
+    rows.push(
+      ["files", int(par.tree.files)],
+      ["bytes", `${int(par.tree.bytes)} (${mb(par.tree.bytes)} MB)`],
+      ...(par.tree.skipped.length > 0 ? [["unreadable files (skipped)", int(par.tree.skipped.length)] as Row] : []),
+      ["wall time, hashing (actors)", ms(hashMs)],
+      ["throughput (actors)", `${mbPerSec(par.tree.bytes, hashMs)} MB/s, ${int(par.tree.files / (hashMs / 1000))} files/s`],
+      ["wall time, single process", ms(one.ms)],
+      ["throughput (single process)", `${mbPerSec(one.tree.bytes, one.ms)} MB/s, ${int(one.tree.files / (one.ms / 1000))} files/s`],
+      ["speed-up (hashing)", `${(one.ms / hashMs).toFixed(2)}x`],
+      ["wall time incl. spawn + teardown", ms(endToEnd)],
+      ["speed-up incl. spawn + teardown", `${(one.ms / endToEnd).toFixed(2)}x`],
+      spawnRow,
+      teardownRow,
+      ...par.perActor.map((p) =>
+        [
+          `  ${p.name} (pid ${p.pid})`,
+          `${int(p.files)} files, ${mb(p.bytes)} MB, busy ${Math.round((100 * p.busyMs) / Math.max(1, p.openMs))}%`
+        ] as Row
+      ),
+      leftRow
+    )
+    out.write(`${table(`troupe demo: ${args.actors} actors over ${args.dir}`, rows)}\n`)
+  } else {
+    code = signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1
+    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+      const errors = actorErrors(exit.cause)
+      if (errors.length === 0) process.stderr.write(`\nthe run failed:\n${indent(Cause.pretty(exit.cause), "  ")}\n`)
+      for (const e of errors) {
+        if (e instanceof RemoteActorError) {
+          const name = e.src.split("@")[0]
+          process.stderr.write(
+            `\nactor ${name} failed (${e.src}): ${e.type}: ${e.message}\n` +
+              (e.relays.length > 0 ? `  relayed by: ${e.relays.join(" → ")}\n` : "") +
+              `  remote stack:\n${indent(e.stack.length > 0 ? e.stack : "(none)", "    ")}\n`
+          )
+        } else {
+          process.stderr.write(`\nactor ${e.actor} failed: ${e.message}\n`)
+        }
+      }
+      process.stderr.write(`one-cancels-all: every actor was cancelled\n`)
+    } else if (signal !== null) {
+      process.stderr.write(`interrupted by ${signal}\n`)
+    }
+    rows.push(
+      ["files hashed before the stop", int(progress.files)],
+      ["bytes", `${int(progress.bytes)} (${mb(progress.bytes)} MB)`],
+      ["wall time", ms(performance.now() - runStartedAt)],
+      spawnRow,
+      teardownRow,
+      leftRow
+    )
+    out.write(`\n${table(`troupe demo: stopped (${signal ?? "actor failure"})`, rows)}\n`)
+  }
+  if (leftActors.length > 0 || left.length > 0) code = code === 0 ? 1 : code
+  return code
+}
+
+fiber.addObserver((exit) => {
+  const code = report(exit)
+  process.exitCode = code
+  // Everything we started is closed; do not wait for stray handles.
+  setImmediate(() => process.exit(code))
+})

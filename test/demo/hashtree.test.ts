@@ -1,0 +1,249 @@
+// The demo's runtime-independent parts: walker, hasher, tree digest, single-process pass,
+// /proc descendants, progress rendering. No actors here (see demo.test.ts).
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Stream } from "effect"
+import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll } from "vitest"
+import { chunkBytes, hashFile } from "../../examples/hashtree/HashFile.js"
+import { isAlive, liveDescendants } from "../../examples/hashtree/ProcTree.js"
+import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/Progress.js"
+import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
+import { table } from "../../examples/hashtree/Summary.js"
+import { digestOf, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
+import { makeStats, pullSize, walk } from "../../examples/hashtree/Walker.js"
+
+const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex")
+
+let dir: string
+const files = new Map<string, Buffer>()
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "troupe-hashtree-"))
+  const put = (rel: string, content: Buffer) => {
+    mkdirSync(join(dir, rel, ".."), { recursive: true })
+    writeFileSync(join(dir, rel), content)
+    files.set(rel, content)
+  }
+  put("top.txt", Buffer.from("top\n"))
+  put("empty", Buffer.alloc(0))
+  for (let i = 0; i < 300; i++) put(`many/f${i}`, Buffer.from(`file ${i}\n`.repeat(i)))
+  put("a/b/c/deep.bin", Buffer.from([0, 1, 2, 3, 255]))
+  put("a/b/sibling", Buffer.from("sibling"))
+  put("name with spaces/é ü.txt", Buffer.from("unicode"))
+  // Symlinks are never followed, to files or directories (pnpm's node_modules is made of them).
+  symlinkSync(join(dir, "top.txt"), join(dir, "link-to-file"))
+  symlinkSync(join(dir, "a"), join(dir, "link-to-dir"))
+  symlinkSync("/nonexistent/target", join(dir, "dangling"))
+  mkdirSync(join(dir, "empty-dir"))
+})
+
+afterAll(() => {
+  try {
+    chmodSync(join(dir, "locked"), 0o700)
+  } catch {}
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe("walker", () => {
+  it.effect("emits every regular file once, relative, skipping symlinks", () =>
+    Effect.gen(function*() {
+      const stats = makeStats()
+      const got = Chunk.toReadonlyArray(yield* Stream.runCollect(walk(dir, stats)))
+      expect([...got].sort()).toEqual([...files.keys()].sort())
+      expect(stats.files).toBe(files.size)
+      expect(stats.skippedEntries).toBe(3)
+      expect(stats.unreadableDirs).toBe(0)
+    }))
+
+  it.effect("each run walks afresh", () =>
+    Effect.gen(function*() {
+      const s = walk(dir)
+      expect(yield* Stream.runCount(s)).toBe(files.size)
+      expect(yield* Stream.runCount(s)).toBe(files.size)
+    }))
+
+  it.effect("pulls at most a bounded batch ahead and closes its handles when stopped early", () =>
+    Effect.gen(function*() {
+      const stats = makeStats()
+      const firstTen = yield* Stream.runCollect(Stream.take(walk(dir, stats), 10))
+      expect(Chunk.size(firstTen)).toBe(10)
+      // Only what one pull reads was looked at, not the whole tree.
+      expect(stats.files).toBeLessThanOrEqual(pullSize)
+      // Handles were closed: the fd count does not grow over many early stops.
+      const fds = () => readdirSync("/proc/self/fd").length
+      const before = fds()
+      for (let i = 0; i < 50; i++) yield* Stream.runDrain(Stream.take(walk(dir), 3))
+      expect(fds()).toBeLessThanOrEqual(before + 2)
+    }))
+
+  it.effect("a root that is missing or not a directory yields nothing", () =>
+    Effect.gen(function*() {
+      const stats = makeStats()
+      expect(yield* Stream.runCount(walk(join(dir, "missing"), stats))).toBe(0)
+      expect(stats.unreadableDirs).toBe(1)
+      expect(yield* Stream.runCount(walk(join(dir, "top.txt")))).toBe(0)
+    }))
+
+  it.effect.skipIf(process.getuid?.() === 0)("an unreadable directory is skipped and counted (non-root only)", () =>
+    Effect.gen(function*() {
+      mkdirSync(join(dir, "locked"))
+      writeFileSync(join(dir, "locked", "secret"), "x")
+      chmodSync(join(dir, "locked"), 0)
+      const stats = makeStats()
+      const n = yield* Stream.runCount(walk(dir, stats))
+      chmodSync(join(dir, "locked"), 0o700)
+      rmSync(join(dir, "locked"), { recursive: true })
+      expect(n).toBe(files.size)
+      expect(stats.unreadableDirs).toBe(1)
+    }))
+})
+
+describe("hashFile", () => {
+  it.effect("matches sha256 of the content, for empty, small and multi-chunk files", () =>
+    Effect.gen(function*() {
+      const big = Buffer.alloc(chunkBytes * 2 + 12345)
+      for (let i = 0; i < big.length; i += 4096) big[i] = i % 251
+      const bigPath = join(dir, "..", `${Date.now()}-big.bin`)
+      writeFileSync(bigPath, big)
+      try {
+        const r = yield* hashFile(bigPath)
+        expect(r).toEqual({ path: bigPath, bytes: big.length, sha256: sha(big), error: null })
+      } finally {
+        rmSync(bigPath)
+      }
+      for (const rel of ["empty", "top.txt", "many/f299"]) {
+        const r = yield* hashFile(rel, dir)
+        expect(r).toEqual({ path: rel, bytes: files.get(rel)!.length, sha256: sha(files.get(rel)!), error: null })
+      }
+    }))
+
+  it.effect("an unreadable or vanished file is reported, not failed", () =>
+    Effect.gen(function*() {
+      expect(yield* hashFile("gone", dir)).toEqual({ path: "gone", bytes: 0, sha256: null, error: "ENOENT" })
+      expect((yield* hashFile("a", dir)).error).toBe("EISDIR")
+    }))
+
+  it.effect("concurrent hashing through the shared buffer gives the same answers", () =>
+    Effect.gen(function*() {
+      const rels = [...files.keys()]
+      const rs = yield* Effect.forEach(rels, (p) => hashFile(p, dir), { concurrency: 16 })
+      for (const r of rs) expect(r.sha256).toBe(sha(files.get(r.path)!))
+    }))
+})
+
+describe("tree digest", () => {
+  const entries = Array.from({ length: 200 }, (_, i) => ({
+    path: `d${i % 7}/e${i % 3}/file-${i}`,
+    bytes: i,
+    sha256: sha(String(i))
+  }))
+
+  it("is independent of arrival order", () => {
+    const reference = digestOf(entries)
+    for (let seed = 1; seed <= 5; seed++) {
+      const shuffled = [...entries]
+      let x = seed
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        x = (x * 1103515245 + 12345) % 2 ** 31
+        const j = x % (i + 1)
+        ;[shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!]
+      }
+      expect(digestOf(shuffled)).toBe(reference)
+    }
+    expect(digestOf([...entries].reverse())).toBe(reference)
+  })
+
+  it("changes with any content, size, name or placement change", () => {
+    const reference = digestOf(entries)
+    const variants = [
+      entries.map((e, i) => (i === 17 ? { ...e, sha256: sha("other") } : e)),
+      entries.map((e, i) => (i === 17 ? { ...e, bytes: e.bytes + 1 } : e)),
+      entries.map((e, i) => (i === 17 ? { ...e, path: e.path + "x" } : e)),
+      entries.map((e, i) => (i === 17 ? { ...e, path: `moved/${e.path}` } : e)),
+      entries.slice(1)
+    ]
+    const digests = new Set([reference, ...variants.map(digestOf)])
+    expect(digests.size).toBe(variants.length + 1)
+  })
+
+  it("is not fooled by a file and a directory of the same name, or by separators in names", () => {
+    expect(digestOf([{ path: "a/b", bytes: 1, sha256: sha("x") }])).not.toBe(
+      digestOf([{ path: "a", bytes: 1, sha256: sha("x") }])
+    )
+    const t = new TreeDigest()
+    t.add("x/y", 1, sha("1"))
+    expect(() => t.add("x/y", 1, sha("1"))).toThrow(/twice/)
+    expect(() => t.add("x", 1, sha("1"))).toThrow(/twice/)
+  })
+
+  it("counts files and bytes, and keeps unreadable files apart", () => {
+    const t = new TreeDigest()
+    t.addResult({ path: "a", bytes: 3, sha256: sha("abc"), error: null })
+    t.addResult({ path: "b", bytes: 0, sha256: null, error: "EACCES" })
+    expect([t.files, t.bytes, t.skipped]).toEqual([1, 3, [{ path: "b", error: "EACCES" }]])
+    expect(t.digest()).toBe(digestOf([{ path: "a", bytes: 3, sha256: sha("abc") }]))
+  })
+
+  it.effect("the single-process pass over a directory equals the digest of its known files", () =>
+    Effect.gen(function*() {
+      const r = yield* singleProcess(dir)
+      const expected = digestOf([...files].map(([path, c]) => ({ path, bytes: c.length, sha256: sha(c) })))
+      expect(r.tree.digest()).toBe(expected)
+      expect(r.tree.files).toBe(files.size)
+      expect(r.tree.bytes).toBe([...files.values()].reduce((n, c) => n + c.length, 0))
+    }))
+})
+
+describe("process tree", () => {
+  it("finds live descendants at any depth and treats zombies as dead", async () => {
+    const child = spawn("sh", ["-c", "sleep 30 & echo $!; wait"], { stdio: ["ignore", "pipe", "ignore"] })
+    const grandchild = await new Promise<number>((resolve) => child.stdout!.once("data", (d) => resolve(Number(String(d).trim()))))
+    try {
+      const pids = liveDescendants().map((p) => p.pid)
+      expect(pids).toContain(child.pid)
+      expect(pids).toContain(grandchild)
+      expect(isAlive(grandchild)).toBe(true)
+    } finally {
+      process.kill(grandchild, "SIGKILL")
+      child.kill("SIGKILL")
+    }
+    // Killed: a zombie until Node reaps it, then gone; either way it does not count.
+    await new Promise((r) => setTimeout(r, 100))
+    expect(isAlive(child.pid!)).toBe(false)
+    expect(isAlive(grandchild)).toBe(false)
+    expect(liveDescendants().map((p) => p.pid)).not.toContain(child.pid)
+  })
+})
+
+describe("progress and summary rendering", () => {
+  it("renders a bounded TTY line and a plain line", () => {
+    const s = new ProgressState()
+    expect(renderPlain(s)).toBeUndefined()
+    expect(renderTty(s, 80)).toMatch(/^starting actors/)
+    s.phase = "hashing"
+    s.perActor.set("hasher-1", 0).set("hasher-2", 0)
+    s.walked = 100
+    s.walkDone = true
+    s.count("hasher-1", 30, 3_000_000)
+    s.count("hasher-2", 20, 2_000_000)
+    const line = renderTty(s, 200)
+    expect(line).toContain("50%")
+    expect(line).toContain("50/100 files")
+    expect(line).toContain("5.0 MB")
+    expect(line).toContain("hasher-1 30 · hasher-2 20")
+    expect(renderTty(s, 40).length).toBeLessThanOrEqual(40)
+    expect(renderPlain(s)).toMatch(/^progress: 50 files hashed of 100 found, 5\.0 MB, .* hasher-1 30, hasher-2 20$/)
+  })
+
+  it("draws a table", () => {
+    const t = table("title", [["files", "10"], ["processes left", "0"]])
+    const lines = t.split("\n")
+    expect(lines).toHaveLength(6)
+    expect(new Set(lines.map((l) => l.length)).size).toBe(1)
+    expect(t).toContain("│ processes left │  0 │")
+  })
+})
