@@ -121,6 +121,12 @@ export const make = <D extends Actor.Definition<any, any>>(
       }
     })
   }
+  // A payload too large for a frame is the caller's typing problem. (Only the open step is mapped:
+  // catch* on a whole call would keep just the first of several remote failures.)
+  const openSession = (wire: string, kind: "call" | "stream" | "context", payload: unknown, window: number) =>
+    channel.open(wire, kind, payload, window).pipe(
+      Effect.catchTag("ProtocolError", (e) => Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: e.message })))
+    )
   for (const [name, ep] of Object.entries(definition.endpoints as Actor.Endpoints)) {
     const wire = prefix + name
     switch (ep._tag) {
@@ -129,11 +135,11 @@ export const make = <D extends Actor.Definition<any, any>>(
           Effect.gen(function*() {
             const encoded = yield* MsgStream.encodeOrFail(ep.payload, payload, wire, "payload")
             return yield* Effect.acquireUseRelease(
-              channel.open(wire, "call", encoded, 0),
+              openSession(wire, "call", encoded, 0),
               (session) => result(channel, session, ep).pipe(Effect.onInterrupt(() => cancelRemote(channel, session, hooks))),
               (session) => Effect.sync(() => channel.forget(session.cid))
             )
-          }).pipe(Effect.catchTag("ProtocolError", (e) => Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: e.message }))))
+          })
         break
       case "Stream":
         portal[name] = (...args: Array<any>) => {
@@ -143,7 +149,7 @@ export const make = <D extends Actor.Definition<any, any>>(
             Effect.gen(function*() {
               const encoded = yield* MsgStream.encodeOrFail(ep.payload, payload, wire, "payload")
               const session = yield* Effect.acquireRelease(
-                channel.open(wire, "stream", encoded, MsgStream.windowAmount(window)),
+                openSession(wire, "stream", encoded, MsgStream.windowAmount(window)),
                 (session) => cancelRemote(channel, session, hooks).pipe(Effect.ensuring(Effect.sync(() => channel.forget(session.cid))))
               )
               const s = yield* MsgStream.make<unknown, never, unknown>({
@@ -164,9 +170,7 @@ export const make = <D extends Actor.Definition<any, any>>(
                 )
               )
               return Stream.concat(s.receive, tail)
-            }).pipe(
-              Effect.catchTag("ProtocolError", (e) => Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: e.message })))
-            )
+            })
           )
         }
         break
@@ -175,7 +179,7 @@ export const make = <D extends Actor.Definition<any, any>>(
           Effect.gen(function*() {
             const encoded = yield* MsgStream.encodeOrFail(ep.payload, payload, wire, "payload")
             const session = yield* Effect.acquireRelease(
-              channel.open(wire, "context", encoded, 0),
+              openSession(wire, "context", encoded, 0),
               (session) => cancelRemote(channel, session, hooks).pipe(Effect.ensuring(Effect.sync(() => channel.forget(session.cid))))
             )
             const started = yield* Deferred.await(session.started).pipe(
@@ -207,9 +211,7 @@ export const make = <D extends Actor.Definition<any, any>>(
               cancel: cancelRemote(channel, session, hooks)
             }
             return ctx
-          }).pipe(
-            Effect.catchTag("ProtocolError", (e) => Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: e.message })))
-          )
+          })
         break
     }
   }

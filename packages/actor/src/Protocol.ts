@@ -31,6 +31,7 @@ import * as MsgPack from "@effect/platform/MsgPack"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { Packr } from "msgpackr"
 import { ProtocolError } from "./Errors.js"
 
 /** An actor's identity: name, unique id (`name@uuid`), pid. */
@@ -139,7 +140,19 @@ export type SessionMessage = StartAck | Started | Yield | Stop | Return | ErrorM
 
 const Body = MsgPack.schema(Message)
 const decodeBody = Schema.decodeUnknownEither(Body)
-const encodeBody = Schema.encodeEither(Body)
+/**
+ * Outgoing messages are built by the runtime from these classes, so they are packed as they are
+ * (own fields, `_tag` included) without a Schema pass; incoming ones are always decoded with
+ * `Message` (untrusted input).
+ */
+const packr = new Packr({ useRecords: false })
+const encodeBody = (msg: Message): Either.Either<Uint8Array, unknown> => {
+  try {
+    return Either.right(packr.pack(msg))
+  } catch (e) {
+    return Either.left(e)
+  }
+}
 
 export const HEADER_BYTES = 4
 
@@ -147,9 +160,7 @@ export const HEADER_BYTES = 4
 export const encodeFrame = (msg: Message, maxFrameBytes: number): Either.Either<Uint8Array, ProtocolError> => {
   const body = encodeBody(msg)
   if (Either.isLeft(body)) {
-    return Either.left(
-      new ProtocolError({ reason: "MalformedFrame", message: ParseResult.TreeFormatter.formatErrorSync(body.left) })
-    )
+    return Either.left(new ProtocolError({ reason: "MalformedFrame", message: `cannot pack ${msg._tag}: ${String(body.left)}` }))
   }
   const bytes = body.right
   if (bytes.length > maxFrameBytes) {
