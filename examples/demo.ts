@@ -19,7 +19,7 @@ import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import { ActorFailure, RemoteActorError, Troupe } from "@troupe/actor"
+import { ActorFailure, Bounds, RemoteActorError, Troupe } from "@troupe/actor"
 import { existsSync, statSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -33,7 +33,7 @@ import { int, ms, type Row, table } from "./hashtree/Summary.js"
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 
 const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process] [--fail-after K]
-                 [--batch N] [--window N]
+                 [--batch N] [--window N] [--throttle-ms MS]
 
   --dir PATH       tree to hash (default: this repository's node_modules/.pnpm, the real
                    files behind pnpm's symlinks)
@@ -42,6 +42,7 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process] [-
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
   --batch N        paths per stream message (default 32)
   --window N       path batches in flight per actor (default 4)
+  --throttle-ms MS each actor pauses MS after each batch (to watch, or Ctrl-C, a small tree)
 `
 
 interface Args {
@@ -51,6 +52,7 @@ interface Args {
   readonly failAfter: number | null
   readonly batch: number
   readonly window: number
+  readonly throttleMs: number
 }
 
 const die = (message: string): never => {
@@ -84,7 +86,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     return n
   }
   for (const k of Object.keys(values)) {
-    if (!["dir", "actors", "backend", "fail-after", "batch", "window"].includes(k)) die(`unknown option --${k}`)
+    if (!["dir", "actors", "backend", "fail-after", "batch", "window", "throttle-ms"].includes(k)) die(`unknown option --${k}`)
   }
   const dir = resolve(values["dir"] ?? defaultDir)
   if (!existsSync(dir) || !statSync(dir).isDirectory()) die(`not a directory: ${dir}`)
@@ -99,11 +101,24 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     backend,
     failAfter: values["fail-after"] === undefined ? null : int("fail-after", 0, 0),
     batch: int("batch", 32, 1),
-    window: int("window", 4, 1)
+    window: int("window", 4, 1),
+    throttleMs: int("throttle-ms", 0, 0)
   }
 }
 
 const args = parseArgs(process.argv.slice(2))
+
+/**
+ * The longest a teardown may take with the default bounds: a context cancel's ack, then (if it
+ * never comes) the actor's cancel ack, its exit, and the process ladder (SIGTERM grace, SIGKILL
+ * grace, post-exit grace, output drain).
+ */
+const teardownBoundMs = (() => {
+  const a = Bounds.defaultActorBounds
+  const l = Bounds.Ladder.defaultLadderBounds
+  return a.cancelAckMs + a.actorCancelAckMs + a.nurseryCancelMs + l.terminateGraceMs + l.killGraceMs + l.postExitGraceMaxMs +
+    l.drainGraceMs
+})()
 const out = process.stdout
 const tty = out.isTTY === true
 const progress = new ProgressState()
@@ -137,6 +152,7 @@ const main = Effect.gen(function*() {
         actors: args.actors,
         batch: args.batch,
         window: args.window,
+        throttleMs: args.throttleMs,
         failAfter: args.failAfter,
         progress,
         onSpawned: (actors) =>
@@ -168,9 +184,17 @@ const fiber = Effect.runFork(
   )
 )
 
+/**
+ * A repeat of the signal within this long is the same Ctrl-C arriving twice: from the terminal
+ * (to the whole foreground process group) and relayed by a wrapper (`tsx` relays the signals it
+ * gets to the process it runs). Only a later one is a deliberate second press.
+ */
+const repeatWindowMs = 500
+
 const onSignal = (sig: NodeJS.Signals) => {
   if (signal !== null) {
-    // Second signal: no more patience. Kill what we started and go.
+    if (performance.now() - signalAt < repeatWindowMs) return
+    // A second, deliberate signal: no more patience. Kill what we started and go.
     process.stderr.write(`\n${sig} again: killing ${actorPids.length} actor(s) now\n`)
     for (const pid of actorPids) {
       try {
@@ -210,8 +234,12 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
   const spawnRow: Row = ["spawn time (all actors ready)", timings.spawnMs === null ? "-" : ms(timings.spawnMs)]
   const teardownMs = signal !== null ? performance.now() - signalAt : timings.teardownMs
   const teardownRow: Row = [
-    signal !== null ? `teardown time (${signal} → all reaped)` : "teardown time",
-    teardownMs === null ? "-" : ms(teardownMs)
+    signal !== null
+      ? `teardown time (${signal} → all reaped)`
+      : Exit.isFailure(exit)
+      ? "teardown time (failure → all reaped)"
+      : "teardown time",
+    teardownMs === null ? "-" : `${ms(teardownMs)} (bound ${ms(teardownBoundMs)})`
   ]
   const leftRow: Row = [
     "processes left",

@@ -30,7 +30,9 @@ export const Hasher = Actor.define("Hasher", {
       /** Throw after this many files (`--fail-after`); `null`: never. */
       failAfter: Schema.NullOr(Schema.Number),
       /** Receive window for path batches (caller → actor). */
-      window: Schema.Number
+      window: Schema.Number,
+      /** Pause this long after each batch (`--throttle-ms`: makes a small tree last long enough to watch or interrupt). */
+      throttleMs: Schema.Number
     }),
     started: Schema.Struct({ pid: Schema.Number }),
     send: Schema.Array(Schema.String),
@@ -52,7 +54,7 @@ function failInjected(after: number, path: string): never {
 export const HasherLive = Hasher.implement(import.meta.url, {
   hash: (ctx) =>
     Effect.gen(function*() {
-      const { failAfter, root, window } = ctx.payload
+      const { failAfter, root, throttleMs, window } = ctx.payload
       let files = 0
       let bytes = 0
       yield* ctx.started({ pid: process.pid })
@@ -70,7 +72,7 @@ export const HasherLive = Hasher.implement(import.meta.url, {
           Effect.suspend(() => {
             const t0 = performance.now()
             return Effect.forEach(batch, hashOne).pipe(Effect.ensuring(Effect.sync(() => (busyMs += performance.now() - t0))))
-          })
+          }).pipe(Effect.tap(() => (throttleMs > 0 ? Effect.sleep(throttleMs) : Effect.void)))
         ),
         Stream.runForEach((results) => stream.send(results))
       )

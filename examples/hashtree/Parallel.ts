@@ -31,6 +31,8 @@ export interface ParallelOptions {
   readonly batch: number
   /** Path batches in flight per actor (the actor's receive window). */
   readonly window: number
+  /** Each actor pauses this long after each batch (0: never). */
+  readonly throttleMs: number
   /** Make the first actor throw after this many files. */
   readonly failAfter: number | null
   readonly progress: ProgressState
@@ -105,7 +107,8 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
             const ctx = yield* portal.hash({
               root: options.root,
               failAfter: index === 0 ? options.failAfter : null,
-              window: options.window
+              window: options.window,
+              throttleMs: options.throttleMs
             })
             const stream = yield* ctx.openStream({ window: options.window * 2 })
             const sender = yield* Effect.gen(function*() {
