@@ -12,11 +12,15 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
+import * as Liveness from "@troupe/process/Liveness"
 import { mkdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import type { Implementation } from "./Actor.js"
@@ -136,3 +140,37 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
 
 /** The root runtime as a layer: `Effect.provide(Troupe.layer({ backend: "process" }))`. */
 export const layer = (options: Options = {}): Layer.Layer<Troupe, TransportError> => Layer.scoped(Troupe, make(options))
+
+/**
+ * Run a root program (tractor's `trio.run` + KeyboardInterrupt handling): the first SIGINT or
+ * SIGTERM interrupts it — a graceful cascade through every nursery, each wait bounded — and the
+ * process exits when it is done (code 0, 1 on failure, 130/143 when interrupted by a signal).
+ * A second SIGINT forces the ladder's last step: every live child's process group is SIGKILLed
+ * and the process exits at once (130); grandchildren follow through their parent-death path.
+ */
+export const runMain = <A, E>(effect: Effect.Effect<A, E>): void => {
+  const fiber = Effect.runFork(effect)
+  let signals = 0
+  let interruptedBy: NodeJS.Signals | undefined
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++
+    if (signals === 1) {
+      interruptedBy = sig
+      Effect.runFork(Fiber.interrupt(fiber))
+      return
+    }
+    for (const pid of Runtime.processChildPids) Liveness.signalGroup(pid, "SIGKILL")
+    process.exit(sig === "SIGTERM" ? 143 : 130)
+  }
+  process.on("SIGINT", onSignal)
+  process.on("SIGTERM", onSignal)
+  fiber.addObserver((exit) => {
+    process.off("SIGINT", onSignal)
+    process.off("SIGTERM", onSignal)
+    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+      process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+      process.exit(1)
+    }
+    process.exit(interruptedBy === "SIGTERM" ? 143 : interruptedBy !== undefined ? 130 : 0)
+  })
+}

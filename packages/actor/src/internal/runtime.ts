@@ -44,6 +44,12 @@ export interface RuntimeInternal extends TroupeRuntime {
   readonly adopt: (channel: Channel.Channel) => Effect.Effect<void, never, Scope.Scope>
 }
 
+/**
+ * Pids of live child processes started by any runtime of this process (each leads its own
+ * process group). `Troupe.runMain` SIGKILLs their groups on a second SIGINT.
+ */
+export const processChildPids: Set<number> = new Set()
+
 interface Pending {
   readonly channel: Deferred.Deferred<Channel.Channel>
   readonly control: Queue.Queue<Message>
@@ -220,7 +226,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       cancelTasks,
       shutdownRequested: Deferred.await(shutdown),
       requestShutdown: (reason) => Deferred.done(shutdown, Exit.succeed(reason)).pipe(Effect.asVoid),
-      childPids: new Set(),
+      childPids: processChildPids,
       channelHandlers: () => handlers(),
       adopt: (ch) => Effect.asVoid(track(ch))
     }

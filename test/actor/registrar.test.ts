@@ -1,0 +1,92 @@
+// End to end: the registrar (embedded in the root) and bad input to a child's listener.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Fiber } from "effect"
+import { connect as netConnect } from "node:net"
+import { Nursery, Protocol, Registrar } from "../../packages/actor/src/index.js"
+import { label, matrix, root } from "./_harness.js"
+import { Greeter, GreeterLive } from "./fixtures/greeter.js"
+
+const names = Effect.map(Registrar.listActors, (l) => l.map((i) => i.name).sort())
+
+/** Poll `eff` until `pred` holds; how long it took, or -1 after `ms`. */
+const until = <A, E, R>(eff: Effect.Effect<A, E, R>, pred: (a: A) => boolean, ms: number) =>
+  Effect.gen(function*() {
+    const t0 = Date.now()
+    while (Date.now() - t0 < ms) {
+      if (pred(yield* eff)) return Date.now() - t0
+      yield* Effect.sleep(20)
+    }
+    return -1
+  })
+
+/** Write raw bytes to a listener; resolves when the peer closes the connection. */
+const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
+  Effect.async<"closed">((resume) => {
+    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
+    sock.on("connect", () => sock.write(bytes))
+    sock.on("error", () => {})
+    sock.on("close", () => resume(Effect.succeed("closed")))
+    return Effect.sync(() => sock.destroy())
+  })
+
+for (const config of matrix) {
+  describe(`registrar (${label(config)})`, () => {
+    it.live("register on boot, unregister on exit; a SIGKILLed actor's entry is removed", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          expect(yield* names).toEqual(["root"])
+          const nursery = yield* Nursery.make()
+          const a = yield* nursery.start(GreeterLive, { name: "reg-a" })
+          const b = yield* nursery.start(GreeterLive, { name: "reg-b" })
+          guard.track(a.actor.pid)
+          guard.track(b.actor.pid)
+          expect(yield* names).toEqual(["reg-a", "reg-b", "root"])
+          const info = (yield* Registrar.listActors).find((i) => i.name === "reg-a")!
+          expect(info).toMatchObject({ id: a.actor.id, pid: a.actor.pid })
+          // Graceful exit: unregistered.
+          yield* a.cancelActor
+          expect(yield* until(names, (n) => !n.includes("reg-a"), 2000)).toBeGreaterThanOrEqual(0)
+          // SIGKILL: no unregister is sent, the entry must still go (connection close / pidfd watch).
+          process.kill(b.actor.pid, "SIGKILL")
+          expect(yield* until(names, (n) => !n.includes("reg-b"), 2000)).toBeGreaterThanOrEqual(0)
+          expect(yield* names).toEqual(["root"])
+        })), 30_000)
+
+    it.live("waitForActor wakes on registration", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const waiting = yield* Effect.fork(Effect.scoped(Effect.flatMap(Registrar.waitForActor("late", Greeter), (p) => p.pid())))
+          yield* Effect.sleep(300)
+          expect(waiting.unsafePoll()).toBeNull()
+          const nursery = yield* Nursery.make()
+          const late = yield* nursery.start(GreeterLive, { name: "late" })
+          guard.track(late.actor.pid)
+          expect(yield* Fiber.join(waiting).pipe(Effect.timeout(5000))).toBe(late.actor.pid)
+        })), 30_000)
+
+    it.live("bad input: random bytes and oversized frames to a child's listener drop the connection; the actor still answers", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const greeter = yield* nursery.start(GreeterLive, { name: "target" })
+          guard.track(greeter.actor.pid)
+          const info = (yield* Registrar.listActors).find((i) => i.name === "target")!
+          for (let round = 0; round < 5; round++) {
+            const junk = new Uint8Array(2048).map(() => Math.floor(Math.random() * 256))
+            junk.set([32, 0, 0, 0], 0)
+            expect(yield* rawSend(info.address, junk).pipe(Effect.timeout(5000))).toBe("closed")
+          }
+          const oversized = new Uint8Array(64)
+          new DataView(oversized.buffer).setUint32(0, 0xffffffff, true)
+          expect(yield* rawSend(info.address, oversized).pipe(Effect.timeout(5000))).toBe("closed")
+          // A valid handshake followed by a malformed frame: dropped as well.
+          const helloThenJunk = Buffer.concat([
+            Either.getOrThrow(Protocol.encodeFrame(new Protocol.Hello({ aid: { name: "x", id: "x@1", pid: 1 }, role: "peer" }), 1024)),
+            Buffer.from([3, 0, 0, 0, 0xc1, 0xc1, 0xc1])
+          ])
+          expect(yield* rawSend(info.address, helloThenJunk).pipe(Effect.timeout(5000))).toBe("closed")
+          expect(yield* greeter.greet("still up")).toBe("hello still up")
+          expect(yield* greeter.pid()).toBe(greeter.actor.pid)
+        })), 30_000)
+  })
+}

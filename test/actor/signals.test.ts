@@ -1,0 +1,78 @@
+// End to end: a root program in its own process (fixtures/root-tree.ts: root → a → hold-0).
+// SIGINT to the root tears the tree down gracefully; SIGKILL of the root leaves no orphan (the
+// children see their parent die — parent-death signal, or parent-channel EOF without the addon).
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Option, Stream } from "effect"
+import { fileURLToPath } from "node:url"
+import * as Liveness from "../../packages/process/src/Liveness.js"
+import * as Process from "../../packages/process/src/Process.js"
+import { ProcessGuard } from "../../packages/testing/src/index.js"
+import { first, label, matrix } from "./_harness.js"
+
+const rootScript = fileURLToPath(new URL("./fixtures/root-tree.ts", import.meta.url))
+
+/** Start the root program; resolves with the handle and the pids of the tree once it stands. */
+const startTree = (transport: string, env: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const handle = yield* Process.spawn({
+      command: process.execPath,
+      args: ["--import", "tsx", rootScript, transport],
+      env: { ...process.env, ...env },
+      stdout: "stream",
+      stderr: "discard"
+    })
+    const line = yield* handle.stdout.pipe(
+      Stream.decodeText(),
+      Stream.splitLines,
+      Stream.filter((l) => l.startsWith("{\"pids\"")),
+      Stream.runHead,
+      Effect.timeout(30_000)
+    )
+    const pids = JSON.parse(Option.getOrThrow(line)).pids as Array<number>
+    return { handle, pids }
+  })
+
+/** Until every pid is dead (by /proc); how long it took, or -1 after `ms`. */
+const allDeadWithin = (pids: ReadonlyArray<number>, ms: number) =>
+  Effect.gen(function*() {
+    const t0 = Date.now()
+    while (Date.now() - t0 < ms) {
+      if (pids.every((p) => !Liveness.isAlive(p))) return Date.now() - t0
+      yield* Effect.sleep(10)
+    }
+    return -1
+  })
+
+for (const config of matrix) {
+  describe(`signals (${label(config)})`, () => {
+    it.live("SIGINT to the root tears down a depth-2 tree within a bound", () =>
+      ProcessGuard.guarded((guard) =>
+        Effect.gen(function*() {
+          const { handle, pids } = yield* startTree(config.transport)
+          pids.forEach(guard.track)
+          expect(pids).toHaveLength(3)
+          expect(pids.every((p) => Liveness.isAlive(p))).toBe(true)
+          process.kill(pids[0]!, "SIGINT")
+          const took = yield* allDeadWithin(pids, 8000)
+          expect(took).toBeGreaterThanOrEqual(0)
+          const status = yield* handle.exit
+          expect(status).toEqual({ _tag: "Exited", code: 130 })
+        })), 60_000)
+  })
+}
+
+for (const config of first) {
+  describe(`parent death (${label(config)})`, () => {
+    for (const native of [true, false]) {
+      it.live(`SIGKILL of the root: every descendant exits within a bound (${native ? "parent-death signal" : "no addon: parent-channel EOF"})`, () =>
+        ProcessGuard.guarded((guard) =>
+          Effect.gen(function*() {
+            const { pids } = yield* startTree(config.transport, native ? {} : { TROUPE_DISABLE_NATIVE: "1" })
+            pids.forEach(guard.track)
+            process.kill(pids[0]!, "SIGKILL")
+            const took = yield* allDeadWithin(pids, 7000)
+            expect(took).toBeGreaterThanOrEqual(0)
+          })), 60_000)
+    }
+  })
+}
