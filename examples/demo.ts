@@ -271,6 +271,13 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
       ["wall time, single process", ms(one.ms)],
       ["throughput (single process)", `${mbPerSec(one.tree.bytes, one.ms)} MB/s, ${int(one.tree.files / (one.ms / 1000))} files/s`],
       ["speed-up (hashing)", `${(one.ms / hashMs).toFixed(2)}x`],
+      [
+        "CPU time, hashing (actors)",
+        `${ms(par.rootCpuMs + par.perActor.reduce((n, p) => n + p.cpuMs, 0))} (root ${int(par.rootCpuMs)} + actors ${
+          par.perActor.map((p) => int(p.cpuMs)).join(" + ")
+        })`
+      ],
+      ["CPU time, single process", ms(one.cpuMs)],
       ["wall time incl. spawn + teardown", ms(endToEnd)],
       ["speed-up incl. spawn + teardown", `${(one.ms / endToEnd).toFixed(2)}x`],
       spawnRow,

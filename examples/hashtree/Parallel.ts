@@ -20,6 +20,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { Nursery, type Troupe } from "@troupe/actor"
 import { HasherLive } from "./Hasher.js"
+import { cpuMs } from "./ProcTree.js"
 import type { ProgressState } from "./Progress.js"
 import { TreeDigest } from "./TreeDigest.js"
 import { makeStats, walk, type WalkStats } from "./Walker.js"
@@ -62,7 +63,11 @@ export interface ParallelResult {
     /** Time the actor spent hashing, and the time its stream was open (ms). */
     readonly busyMs: number
     readonly openMs: number
+    /** CPU time of the actor's process during the hashing (ms, from /proc). */
+    readonly cpuMs: number
   }>
+  /** CPU time of this (root) process during the hashing: walking, sending, folding (ms). */
+  readonly rootCpuMs: number
 }
 
 export const makeTimings = (): Timings => ({ spawnMs: null, hashMs: null, teardownMs: null, bodyEndedAt: null })
@@ -75,6 +80,7 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
   Effect.gen(function*() {
     const tree = new TreeDigest()
     const stats = makeStats()
+    let rootCpuMs = 0
     const result = yield* Nursery.open((nursery) =>
       Effect.gen(function*() {
         const t0 = performance.now()
@@ -88,12 +94,16 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
         for (const a of actors) options.progress.perActor.set(a.name, 0)
         yield* options.onSpawned(actors)
 
+        const cpu0 = { root: process.cpuUsage(), actors: actors.map((a) => cpuMs(a.pid)) }
         const t1 = performance.now()
         options.progress.startedAt = t1
         options.progress.phase = "hashing"
         const queue = yield* Queue.bounded<Option.Option<ReadonlyArray<string>>>(options.actors * 2)
         const feed = walk(options.root, stats).pipe(
-          Stream.tap(() => Effect.sync(() => options.progress.walked++)),
+          Stream.mapChunks((paths) => {
+            options.progress.walked += paths.length
+            return paths
+          }),
           Stream.grouped(options.batch),
           Stream.runForEach((chunk) => Queue.offer(queue, Option.some(Chunk.toReadonlyArray(chunk)))),
           Effect.zipRight(Effect.sync(() => (options.progress.walkDone = true))),
@@ -143,14 +153,17 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
             return { name, pid: portal.actor.pid, files, bytes, busyMs: totals.busyMs, openMs: totals.openMs }
           }))
 
-        const [, ...perActor] = yield* Effect.all([feed, ...portals.map(drive)], { concurrency: "unbounded" })
+        const [, ...done] = yield* Effect.all([feed, ...portals.map(drive)], { concurrency: "unbounded" })
         timings.hashMs = performance.now() - t1
-        return perActor as ParallelResult["perActor"]
+        const rootCpu = process.cpuUsage(cpu0.root)
+        rootCpuMs = (rootCpu.user + rootCpu.system) / 1000
+        const perActor = done.map((d, i) => ({ ...d, cpuMs: cpuMs(d.pid) - cpu0.actors[i]! }))
+        return perActor
       }).pipe(Effect.ensuring(Effect.sync(() => (timings.bodyEndedAt = performance.now()))))
     ).pipe(
       Effect.ensuring(Effect.sync(() => {
         if (timings.bodyEndedAt !== null) timings.teardownMs = performance.now() - timings.bodyEndedAt
       }))
     )
-    return { tree, walk: stats, perActor: result }
+    return { tree, walk: stats, perActor: result, rootCpuMs }
   })

@@ -46,6 +46,18 @@ export const isEsbuildService = (pid: number): boolean => {
   return (argv[0] ?? "").endsWith("esbuild") && argv.some((a) => a.startsWith("--service="))
 }
 
+/** CPU time (user + system) `pid` has used so far, in ms (`/proc/<pid>/stat`, 100 ticks/s); 0 when gone. */
+export const cpuMs = (pid: number): number => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ")
+    // Fields 14 and 15 (utime, stime), counted from 3 (state) = index 0 here.
+    return (Number(rest[11]) + Number(rest[12])) * 10
+  } catch {
+    return 0
+  }
+}
+
 /** Is `pid` a live (non-zombie) process? */
 export const isAlive = (pid: number): boolean => {
   const s = readStat(pid)

@@ -13,15 +13,19 @@ export interface SingleResult {
   readonly tree: TreeDigest
   readonly walk: WalkStats
   readonly ms: number
+  /** CPU time used (ms). */
+  readonly cpuMs: number
 }
 
 export const singleProcess = (root: string): Effect.Effect<SingleResult> =>
   Effect.gen(function*() {
     const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
     const tree = new TreeDigest()
     const stats = makeStats()
     yield* walk(root, stats).pipe(
       Stream.runForEach((path) => Effect.map(hashFile(path, root), (r) => tree.addResult(r)))
     )
-    return { tree, walk: stats, ms: performance.now() - t0 }
+    const cpu = process.cpuUsage(cpu0)
+    return { tree, walk: stats, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 }
   })
