@@ -12,11 +12,11 @@ import { first, label, matrix } from "./_harness.js"
 const rootScript = fileURLToPath(new URL("./fixtures/root-tree.ts", import.meta.url))
 
 /** Start the root program; resolves with the handle and the pids of the tree once it stands. */
-const startTree = (transport: string, env: Record<string, string> = {}) =>
+const startTree = (transport: string, env: Record<string, string> = {}, extra: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
     const handle = yield* Process.spawn({
       command: process.execPath,
-      args: ["--import", "tsx", rootScript, transport],
+      args: ["--import", "tsx", rootScript, transport, ...extra],
       env: { ...process.env, ...env },
       stdout: "stream",
       stderr: "discard"
@@ -62,6 +62,25 @@ for (const config of matrix) {
 }
 
 for (const config of first) {
+  describe(`second SIGINT (${label(config)})`, () => {
+    it.live("a second SIGINT during a slow graceful teardown SIGKILLs the children at once", () =>
+      ProcessGuard.guarded((guard) =>
+        Effect.gen(function*() {
+          const { handle, pids } = yield* startTree(config.transport, {}, ["busy"])
+          pids.forEach(guard.track)
+          expect(pids).toHaveLength(4)
+          yield* Effect.sleep(300) // the busy child is now stuck in its loop
+          process.kill(pids[0]!, "SIGINT")
+          yield* Effect.sleep(200)
+          // Still tearing down gracefully: the busy child cannot acknowledge anything.
+          expect(Liveness.isAlive(pids[3]!)).toBe(true)
+          process.kill(pids[0]!, "SIGINT")
+          const took = yield* allDeadWithin(pids, 2000)
+          expect(took).toBeGreaterThanOrEqual(0)
+          expect(yield* handle.exit).toEqual({ _tag: "Exited", code: 130 })
+        })), 60_000)
+  })
+
   describe(`parent death (${label(config)})`, () => {
     for (const native of [true, false]) {
       it.live(`SIGKILL of the root: every descendant exits within a bound (${native ? "parent-death signal" : "no addon: parent-channel EOF"})`, () =>

@@ -14,6 +14,8 @@ import { ActorFailure } from "../../Errors.js"
 import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
 import { childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
 
+export type { EntryStrategy } from "./entry.js"
+
 const describeExit = (s: Process.ExitStatus): string => (s._tag === "Exited" ? `exited ${s.code}` : `signaled ${s.signal}`)
 
 /** Splits chunks into lines and hands each complete line to `onLine`. */
