@@ -1,6 +1,6 @@
 // End to end, child processes: basics and errors. Runs over every backend × transport.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, HashMap, Logger, Stream } from "effect"
 import { Nursery, Registrar } from "../../packages/actor/src/index.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { label, matrix, root } from "./_harness.js"
@@ -34,6 +34,30 @@ for (const config of matrix) {
             return yield* ctx.result
           }))
           expect(rounds).toBe(10)
+        })), 30_000)
+
+    it.live("a child's logs reach the parent's Logger, annotated with the actor (name, id, pid)", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const lines: Array<{ message: string; annotations: Record<string, unknown> }> = []
+          const capture = Logger.make(({ annotations, message }) => {
+            lines.push({ message: String(message), annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+          })
+          yield* Effect.gen(function*() {
+            const nursery = yield* Nursery.make()
+            const greeter = yield* nursery.start(GreeterLive, { name: "chatty" })
+            guard.track(greeter.actor.pid)
+            yield* greeter.log("hello from the child")
+            const deadline = Date.now() + 5000
+            while (!lines.some((l) => l.message.includes("hello from the child")) && Date.now() < deadline) {
+              yield* Effect.sleep(20)
+            }
+            const line = lines.find((l) => l.message.includes("hello from the child"))!
+            expect(line.annotations).toMatchObject({ actor: "chatty", stream: "stderr" })
+            expect(line.message).toContain(`id=${greeter.actor.id}`)
+            expect(line.message).toContain(`pid=${greeter.actor.pid}`)
+            expect(line.message).toContain("level=WARN")
+          }).pipe(Effect.scoped, Effect.provide(Logger.add(capture)))
         })), 30_000)
 
     it.live("runInActor: the result is awaitable and the actor exits after it", () =>
