@@ -112,7 +112,20 @@ for (const transport of transports) {
           expect(bad.side).toBe("remote")
           expect(bad.part).toBe("payload")
         }
-        // The portal still works after both.
+        // A stream message of the wrong type: the receiver (the actor) fails its task with a
+        // MsgTypeError and reports it; the sender's context ends with it.
+        const SkewedEcho = Actor.define("Greeter", {
+          echo: Endpoint.context({ started: Schema.String, send: Schema.Number, receive: Schema.String, success: Schema.Number })
+        })
+        const skewedEcho = Portal.make(channel, SkewedEcho, Portal.peerHooks(channel, client.config.bounds))
+        const streamErr = yield* Effect.scoped(Effect.gen(function*() {
+          const ctx = yield* skewedEcho.echo()
+          const s = yield* ctx.openStream()
+          yield* s.send(42)
+          return yield* Effect.flip(ctx.result)
+        }))
+        expect(streamErr).toMatchObject({ _tag: "MsgTypeError", part: "send" })
+        // The portal still works after all three.
         const good = Portal.make(channel, Greeter, Portal.peerHooks(channel, client.config.bounds))
         expect(yield* good.greet("x")).toBe("hello x")
       }), 15_000)

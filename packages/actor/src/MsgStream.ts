@@ -123,7 +123,7 @@ export const make = <In, Out, E>(options: {
                 message: ParseResult.TreeFormatter.formatErrorSync(r.left)
               })
               // Report it to the sender, whose message was wrong.
-              const remoteView = new MsgTypeError({ ...err, side: "remote" })
+              const remoteView = new MsgTypeError({ side: "remote", endpoint: err.endpoint, part: err.part, message: err.message })
               yield* Effect.ignore(
                 channel.send(new ErrorMsg({ cid: session.cid, errors: [boxOne(remoteView, self, Schema.Never)] }))
               )

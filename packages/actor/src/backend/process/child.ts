@@ -52,6 +52,7 @@ export const main = (mod: Record<string, unknown>): void => {
     // no addon: the channel EOF path handles it
   }
   const self = { name: args.name, id: args.id, pid: process.pid }
+  process.title = `troupe[${args.name}@${args.id.split("@")[1]?.slice(0, 8) ?? ""}]` // tractor's _subactor[name@uuid]
   const stop = Deferred.unsafeMake<string>(undefined as any)
   let signals = 0
   const onSignal = (sig: NodeJS.Signals) => {
