@@ -11,8 +11,9 @@
  *
  * Supervision is one-cancels-all, with tractor's rules for tasks:
  * - an error in the body cancels every child (tasks too) and ends the nursery;
- * - a daemon (`start`) whose process exits without being asked to is an `ActorFailure`: the
- *   body is interrupted and every child cancelled;
+ * - a daemon (`start`) whose process dies (any exit but a clean `exit 0`, which is how an actor
+ *   asked to end by anyone exits) is an `ActorFailure`: the body is interrupted and every child
+ *   cancelled;
  * - a task (`runInActor`) runs its one call to completion; its error is kept. Tasks are awaited
  *   once the body has returned (tractor's `run_in_actor` semantics, so concurrent task failures
  *   are all reported rather than racing each other's cancellation); when any task failed, every
@@ -213,7 +214,8 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
             })
           ),
           Effect.flatMap((exit) =>
-            child.cancelling || closing
+            // Exit 0 is an actor that ended because it was asked to (a cancel from anyone, a signal).
+            child.cancelling || closing || exit === "exited 0"
               ? Effect.void
               : fail(Cause.fail(new ActorFailure({ actor: options.name, reason: "exited unexpectedly", exit, stderr: booted.launched.stderrTail() })), true)
           ),
