@@ -1,7 +1,7 @@
 // End to end, child processes: basics and errors. Runs over every backend × transport.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, HashMap, Logger, Stream } from "effect"
-import { Nursery, Registrar } from "../../packages/actor/src/index.js"
+import { Cause, Chunk, Effect, Exit, HashMap, Logger, Schema, Stream } from "effect"
+import { Actor, Bounds, Endpoint, Nursery, Portal, Registrar } from "../../packages/actor/src/index.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { label, matrix, root } from "./_harness.js"
 import { CrasherLive } from "./fixtures/crasher.js"
@@ -127,6 +127,22 @@ for (const config of matrix) {
           expect(boxed.stack).toContain("greeter.ts")
           // The actor survives its endpoint's failure.
           expect(yield* greeter.greet("again")).toBe("hello again")
+        })), 30_000)
+
+    it.live("unknown endpoint and bad payload (a caller out of step with the actor's definition)", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const greeter = yield* nursery.start(GreeterLive, { name: "greeter" })
+          guard.track(greeter.actor.pid)
+          const Skewed = Actor.define("Greeter", {
+            greet: Endpoint.call({ payload: Schema.Number, success: Schema.String }),
+            nosuch: Endpoint.call({})
+          })
+          const skewed = Portal.make(greeter.channel, Skewed, Portal.peerHooks(greeter.channel, Bounds.defaultActorBounds))
+          expect(yield* Effect.flip(skewed.nosuch())).toMatchObject({ _tag: "UnknownEndpoint", endpoint: "nosuch" })
+          expect(yield* Effect.flip(skewed.greet(7))).toMatchObject({ _tag: "MsgTypeError", side: "remote", part: "payload" })
+          expect(yield* greeter.greet("fine")).toBe("hello fine")
         })), 30_000)
 
     it.live("relay path across 3 actors", () =>
