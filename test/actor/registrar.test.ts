@@ -2,7 +2,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber } from "effect"
 import { connect as netConnect } from "node:net"
-import { Nursery, Protocol, Registrar } from "../../packages/actor/src/index.js"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Nursery, Protocol, Registrar, Troupe } from "../../packages/actor/src/index.js"
+import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { label, matrix, root } from "./_harness.js"
 import { Greeter, GreeterLive } from "./fixtures/greeter.js"
 
@@ -62,6 +66,29 @@ for (const config of matrix) {
           const late = yield* nursery.start(GreeterLive, { name: "late" })
           guard.track(late.actor.pid)
           expect(yield* Fiber.join(waiting).pipe(Effect.timeout(5000))).toBe(late.actor.pid)
+        })), 30_000)
+
+    it.live("a registrar at a configured address: another root and its child register there, and are found", () =>
+      ProcessGuard.guarded((guard) =>
+        Effect.gen(function*() {
+          const dir = mkdtempSync(join(tmpdir(), "troupe-reg-"))
+          yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+          const listen: Protocol.Address | undefined = config.transport === "uds"
+            ? { _tag: "UnixAddress", path: join(dir, "registrar.sock") }
+            : undefined // TCP: a kernel-chosen port, passed on below (never a fixed port in tests)
+          const a = yield* Troupe.make({ name: "root-a", transport: config.transport, ...(listen ? { listen } : {}) })
+          if (listen) expect(a.address).toEqual(listen)
+          const b = yield* Troupe.make({ name: "root-b", transport: config.transport, registrar: a.address })
+          expect(b.registrarAddress).toEqual(a.address)
+          const child = yield* Effect.flatMap(Nursery.make(), (n) => n.start(GreeterLive, { name: "b-child" })).pipe(
+            Effect.provideService(Troupe.Troupe, b)
+          )
+          guard.track(child.actor.pid)
+          const listed = yield* names.pipe(Effect.provideService(Troupe.Troupe, a))
+          expect(listed).toEqual(["b-child", "root-a", "root-b"])
+          const found = yield* Registrar.findActor("b-child", Greeter).pipe(Effect.provideService(Troupe.Troupe, a))
+          expect(found._tag).toBe("Some")
+          if (found._tag === "Some") expect(yield* found.value.greet("root-a")).toBe("hello root-a")
         })), 30_000)
 
     it.live("bad input: random bytes and oversized frames to a child's listener drop the connection; the actor still answers", () =>

@@ -24,6 +24,7 @@ import * as Mailbox from "effect/Mailbox"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import { mkdirSync, unlinkSync } from "node:fs"
+import { dirname } from "node:path"
 import { ProtocolError, TransportClosed, TransportError } from "./Errors.js"
 import { type Address, encodeFrame, FrameDecoder, formatAddress, type Message } from "./Protocol.js"
 
@@ -190,18 +191,31 @@ export const freshSocketPath = (socketDir: string, name: string): string =>
 
 /**
  * Bind a listener: UDS at a fresh path in `socketDir` (unlinked on close) or TCP on
- * 127.0.0.1 with a kernel-chosen port. Closing the scope stops accepting and drops connections
+ * 127.0.0.1 with a kernel-chosen port — or exactly at `address` when given. Closing the scope stops accepting and drops connections
  * (bounded by `closeMs`).
  */
 export const listen = (
-  options: { readonly transport: TransportKind; readonly socketDir: string; readonly name: string; readonly maxFrameBytes: number; readonly closeMs: number }
+  options: {
+    readonly transport: TransportKind
+    readonly socketDir: string
+    readonly name: string
+    readonly maxFrameBytes: number
+    readonly closeMs: number
+    /** Bind exactly here instead (a UDS path, or a TCP host and port). */
+    readonly address?: Address | undefined
+  }
 ): Effect.Effect<Listener, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
-    const path = options.transport === "uds" ? freshSocketPath(options.socketDir, options.name) : undefined
+    const fixed = options.address
+    const path = fixed !== undefined
+      ? (fixed._tag === "UnixAddress" ? fixed.path : undefined)
+      : options.transport === "uds"
+      ? freshSocketPath(options.socketDir, options.name)
+      : undefined
     if (path !== undefined) {
       yield* Effect.try({
-        try: () => mkdirSync(options.socketDir, { recursive: true, mode: 0o700 }),
-        catch: (e) => new TransportError({ address: options.socketDir, reason: String(e) })
+        try: () => mkdirSync(dirname(path), { recursive: true, mode: 0o700 }),
+        catch: (e) => new TransportError({ address: path, reason: String(e) })
       })
     }
     const outer = yield* Effect.scope
@@ -224,7 +238,8 @@ export const listen = (
         }))
       )
     )
-    const server = yield* NodeSocketServer.make(path !== undefined ? { path } : { host: "127.0.0.1", port: 0 }).pipe(
+    const tcp = fixed?._tag === "TcpAddress" ? { host: fixed.hostname, port: fixed.port } : { host: "127.0.0.1", port: 0 }
+    const server = yield* NodeSocketServer.make(path !== undefined ? { path } : tcp).pipe(
       Scope.extend(serverScope),
       Effect.mapError((e) => new TransportError({ address: path ?? "tcp:127.0.0.1:0", reason: String(e.cause) }))
     )

@@ -87,6 +87,11 @@ export interface Options {
   readonly transport?: TransportKind
   /** `"embedded"` (default): this root hosts the registrar; or the address of another one. */
   readonly registrar?: "embedded" | Address
+  /**
+   * Bind this root's listener (and so its embedded registrar) exactly here: a UDS path or a TCP
+   * host and port. Default: a fresh path in `socketDir` / a kernel-chosen port (never a fixed one).
+   */
+  readonly listen?: Address
   /** Overrides of the actor bounds (see `Bounds`); the rest come from the `Bounds` reference. */
   readonly bounds?: Partial<ActorBounds>
   /** Name of this (root) actor. Default `"root"`. */
@@ -132,6 +137,7 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
       transport: options.transport ?? "uds",
       socketDir,
       registrar: options.registrar ?? "embedded",
+      listen: options.listen,
       bounds,
       backend: backendOf(options.backend),
       logLevel: options.logLevel ?? process.env["TROUPE_LOG_LEVEL"] ?? "Warning"

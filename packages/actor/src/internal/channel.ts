@@ -227,18 +227,3 @@ export const make = (
     yield* Effect.addFinalizer(() => shutdown("closed locally"))
     return channel
   })
-
-/** Open a session on `channel` in a scope that forgets it on exit. */
-export const withSession = <A, E, R>(
-  channel: Channel,
-  endpoint: string,
-  kind: SessionKind,
-  payload: unknown,
-  window: number,
-  use: (s: Session) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | TransportClosed | ProtocolError, R> =>
-  Effect.acquireUseRelease(
-    channel.open(endpoint, kind, payload, window),
-    use,
-    (s) => Effect.sync(() => channel.forget(s.cid))
-  )

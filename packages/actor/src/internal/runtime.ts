@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   readonly socketDir: string
   /** `"embedded"`: host the registrar here; an address: use that one. */
   readonly registrar: "embedded" | Address
+  /** Bind the listener exactly here (else a fresh UDS path / a kernel-chosen TCP port). */
+  readonly listen?: Address | undefined
   readonly bounds: ActorBounds
   readonly backend: SpawnBackend
   readonly logLevel: string
@@ -63,7 +65,8 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       socketDir: options.socketDir,
       name: self.name,
       maxFrameBytes: bounds.maxFrameBytes,
-      closeMs: bounds.listenerCloseMs
+      closeMs: bounds.listenerCloseMs,
+      address: options.listen
     })
     const channels = new Set<Channel.Channel>()
     const pending = new Map<string, Pending>()
