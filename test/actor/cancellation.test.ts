@@ -37,11 +37,11 @@ for (const config of matrix) {
           yield* Effect.sleep(200)
           const [, interruptTook] = yield* timed(Fiber.interrupt(fiber))
           // Within the ack bound: no escalation happened, and the actor is alive and answering.
-          expect(interruptTook).toBeLessThan(500)
+          expect(interruptTook).toBeLessThan(2000)
           expect(yield* greeter.interrupted()).toBe(2)
           expect(Liveness.isAlive(greeter.actor.pid)).toBe(true)
           expect(yield* greeter.greet("still")).toBe("hello still")
-        })), 30_000)
+        }), { bounds: { cancelAckMs: 2000 } }), 30_000) // generous: under CI load, slow must not look like missing
 
     it.live("a call whose remote ignores interruption (busy loop) is escalated: the process is killed within the bound", () =>
       root(config, (guard) =>

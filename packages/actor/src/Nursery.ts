@@ -152,7 +152,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
         const childScope = yield* Scope.fork(childrenScope, ExecutionStrategy.sequential)
         const booted = yield* Effect.scoped(Effect.gen(function*() {
           const rendezvous = yield* rt.expectChild(id)
-          const launched = yield* rt.backend.launch({ name: options.name, id, implementation, parent: rt.address }).pipe(
+          const launched = yield* rt.backend.launch({ name: options.name, id, implementation, parent: rt.address, logLevel: rt.config.logLevel }).pipe(
             Scope.extend(childScope)
           )
           rt.childPids.add(launched.pid)

@@ -73,7 +73,6 @@ export interface Hooks {
 export const cancelRemote = (channel: Channel, session: Session, hooks: Hooks): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (yield* Deferred.isDone(session.final)) return
-    session.cancelRequested = true
     yield* Effect.ignore(channel.send(new Cancel({ cid: session.cid, canceller: channel.local.id })))
     const ended = yield* Deferred.await(session.final).pipe(
       Effect.interruptible,

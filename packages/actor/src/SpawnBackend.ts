@@ -21,6 +21,8 @@ export interface LaunchRequest {
   readonly implementation: Implementation
   /** The parent's listener the child connects back to. */
   readonly parent: Address
+  /** Minimum log level name for the child's logger (`Warning`, `Debug`, ...). */
+  readonly logLevel: string
 }
 
 export interface LaunchedActor {

@@ -83,10 +83,6 @@ export class Session {
   /** Server side: the handler fiber, and who asked to cancel it. */
   handler: Fiber.RuntimeFiber<unknown, unknown> | undefined
   cancelledBy: { readonly canceller: string; readonly byOpener: boolean } | undefined
-  /** Client side: this side asked for the cancel. */
-  cancelRequested = false
-  /** The peer sent `Stop` (no more Yields). */
-  remoteStopped = false
 
   constructor(
     readonly cid: number,
@@ -109,7 +105,6 @@ export class Session {
         this.inbound.unsafeOffer(msg.value)
         return
       case "Stop":
-        this.remoteStopped = true
         this.inbound.unsafeDone(Exit.void)
         return
       case "Credit":

@@ -50,7 +50,7 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       const handle = yield* Process.spawn({
         command: process.execPath,
         args: [...cmd.args, "--troupe-child", childArgs],
-        env: { ...process.env, TROUPE_ACTOR: request.id },
+        env: { ...process.env, TROUPE_ACTOR: request.id, TROUPE_LOG_LEVEL: request.logLevel },
         stdout: { onChunk: lineSplitter(log("stdout")) },
         stderr: {
           onChunk: lineSplitter((line) => {

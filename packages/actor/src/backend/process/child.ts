@@ -120,6 +120,7 @@ export const main = (mod: Record<string, unknown>): void => {
     yield* runtime.cancelTasks(`${self.id}`, bounds.nurseryCancelMs)
   }).pipe(Effect.scoped)
 
+  // The parent sets TROUPE_LOG_LEVEL from its runtime's `logLevel` (the logger exists before the spawn spec).
   const wanted = (process.env["TROUPE_LOG_LEVEL"] ?? "Warning").toLowerCase()
   const level = LogLevel.allLevels.find((l) => l.label.toLowerCase() === wanted) ?? LogLevel.Warning
   Effect.runFork(
