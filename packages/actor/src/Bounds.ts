@@ -47,6 +47,8 @@ export interface ActorBounds {
   readonly parentDeathExitMs: number
   /** Closing a listener waits at most this for open connections to finish. Default 500 ms. */
   readonly listenerCloseMs: number
+  /** Closing a connection waits at most this for queued frames to be written. Default 200 ms. */
+  readonly flushMs: number
   /** Largest frame accepted or sent, body bytes (4-byte header excluded). Default 8 MiB. */
   readonly maxFrameBytes: number
   /** Default receive window of a stream (messages in flight before the sender suspends). Default 64. */
@@ -62,6 +64,7 @@ export const defaultActorBounds: ActorBounds = {
   registrarUnregisterMs: 500,
   parentDeathExitMs: 5000,
   listenerCloseMs: 500,
+  flushMs: 200,
   maxFrameBytes: 8 * 1024 * 1024,
   streamWindow: 64
 }

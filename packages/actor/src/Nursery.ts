@@ -104,7 +104,11 @@ const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Ef
   Effect.gen(function*() {
     const b = rt.config.bounds
     child.cancelling = true
-    if (child.task) yield* Fiber.interrupt(child.task).pipe(Effect.interruptible, Effect.timeout(b.cancelAckMs * 2), Effect.ignore)
+    if (child.task) {
+      // The task's own cancel escalates past cancelAckMs; this only bounds waiting for it here.
+      const ended = yield* Fiber.interrupt(child.task).pipe(Effect.interruptible, Effect.timeoutOption(b.cancelAckMs * 2))
+      if (Option.isNone(ended)) yield* Effect.logWarning(`${child.aid.id}: its task did not end within ${b.cancelAckMs * 2} ms; cancelling the actor`)
+    }
     if (!child.launched.hasExited() && !child.channel.isClosed()) {
       const acked = yield* child.channel.cancelActor(b.actorCancelAckMs)
       if (!acked) yield* Effect.logWarning(`${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms`)

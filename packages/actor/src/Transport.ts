@@ -55,7 +55,8 @@ export interface Connection {
 export const fromSocket = (
   socket: Socket.Socket,
   label: string,
-  maxFrameBytes: number
+  maxFrameBytes: number,
+  flushMs: number
 ): Effect.Effect<{ readonly connection: Connection; readonly opened: Effect.Effect<void, TransportError> }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const mailbox = yield* Mailbox.make<Message, ProtocolError>()
@@ -127,8 +128,10 @@ export const fromSocket = (
     // On scope close: flush what is queued (bounded), then the socket is ended by `socket.writer`.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        const deadline = Date.now() + 200
+        const deadline = Date.now() + flushMs
         while (!closed && (yield* Queue.size(outgoing)) > 0 && Date.now() < deadline) yield* Effect.sleep(2)
+        const left = yield* Queue.size(outgoing)
+        if (!closed && left > 0) yield* Effect.logWarning(`${label}: ${left} frame(s) not flushed within ${flushMs} ms of closing`)
         yield* Fiber.interrupt(writer)
         markClosed("closed locally")
         mailbox.unsafeDone(Exit.void)
@@ -163,7 +166,7 @@ export const fromSocket = (
 /** Connect to a listener. The connection lives as long as the current scope. */
 export const connect = (
   address: Address,
-  options: { readonly maxFrameBytes: number; readonly timeoutMs: number }
+  options: { readonly maxFrameBytes: number; readonly timeoutMs: number; readonly flushMs: number }
 ): Effect.Effect<Connection, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const label = formatAddress(address)
@@ -172,7 +175,7 @@ export const connect = (
         ? { path: address.path, openTimeout: Duration.millis(options.timeoutMs) }
         : { host: address.hostname, port: address.port, openTimeout: Duration.millis(options.timeoutMs) }
     ).pipe(Effect.mapError((e) => new TransportError({ address: label, reason: e.message })))
-    const { connection, opened } = yield* fromSocket(socket, label, options.maxFrameBytes)
+    const { connection, opened } = yield* fromSocket(socket, label, options.maxFrameBytes, options.flushMs)
     yield* opened
     return connection
   })
@@ -201,6 +204,7 @@ export const listen = (
     readonly name: string
     readonly maxFrameBytes: number
     readonly closeMs: number
+    readonly flushMs: number
     /** Bind exactly here instead (a UDS path, or a TCP host and port). */
     readonly address?: Address | undefined
   }
@@ -253,7 +257,7 @@ export const listen = (
         server.run((socket) =>
           Effect.scoped(
             Effect.gen(function*() {
-              const { connection } = yield* fromSocket(socket, `accepted@${label}`, options.maxFrameBytes)
+              const { connection } = yield* fromSocket(socket, `accepted@${label}`, options.maxFrameBytes, options.flushMs)
               yield* handler(connection)
             })
           )

@@ -66,6 +66,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       name: self.name,
       maxFrameBytes: bounds.maxFrameBytes,
       closeMs: bounds.listenerCloseMs,
+      flushMs: bounds.flushMs,
       address: options.listen
     })
     const channels = new Set<Channel.Channel>()
@@ -166,7 +167,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
 
     const connect = (address: Address) =>
       Effect.gen(function*() {
-        const conn = yield* Transport.connect(address, { maxFrameBytes: bounds.maxFrameBytes, timeoutMs: bounds.handshakeMs })
+        const conn = yield* Transport.connect(address, { maxFrameBytes: bounds.maxFrameBytes, timeoutMs: bounds.handshakeMs, flushMs: bounds.flushMs })
         const hello = yield* Channel.handshake(conn, self, "peer", true, bounds.handshakeMs)
         const ch = yield* Channel.make(conn, self, hello.aid, true, handlers())
         yield* track(ch)

@@ -36,7 +36,11 @@ export const ChildArgs = Schema.parseJson(Schema.Struct({
   name: Schema.String
 }))
 
-const hardExit = (code: number, afterMs: number) => setTimeout(() => process.exit(code), afterMs).unref()
+const hardExit = (code: number, afterMs: number) =>
+  setTimeout(() => {
+    process.stderr.write(`troupe child: teardown exceeded ${afterMs} ms (Bounds.parentDeathExitMs); exiting ${code}\n`)
+    process.exit(code)
+  }, afterMs).unref()
 
 export const main = (mod: Record<string, unknown>): void => {
   const loadedMs = Math.round(performance.now())
@@ -65,7 +69,7 @@ export const main = (mod: Record<string, unknown>): void => {
 
   const program = Effect.gen(function*() {
     const bounds0 = defaultActorBounds
-    const conn = yield* Transport.connect(args.parent, { maxFrameBytes: bounds0.maxFrameBytes, timeoutMs: bounds0.handshakeMs })
+    const conn = yield* Transport.connect(args.parent, { maxFrameBytes: bounds0.maxFrameBytes, timeoutMs: bounds0.handshakeMs, flushMs: bounds0.flushMs })
     const hello = yield* Channel.handshake(conn, self, "child", true, bounds0.handshakeMs)
     const control = yield* Queue.unbounded<Message>()
     const proxy: { -readonly [K in keyof Channel.ChannelHandlers]: Channel.ChannelHandlers[K] } = {
