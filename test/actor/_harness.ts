@@ -23,7 +23,9 @@ export const root = <A, E>(
 ): Effect.Effect<A, unknown> =>
   ProcessGuard.guarded(
     (guard) =>
-      body(guard).pipe(
+      // The body's scope (nurseries) closes before the root runtime: children are cancelled
+      // through it, not orphaned by it.
+      Effect.scoped(body(guard)).pipe(
         Effect.provide(
           Troupe.layer({ backend: config.backend, transport: config.transport, ...(options.bounds ? { bounds: options.bounds } : {}) }) as Layer.Layer<
             Troupe.Troupe,
