@@ -2,7 +2,10 @@
 // Two runtimes talk over a real socket (UDS and TCP); no child process is involved.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Either, Exit, Fiber, Schema, Stream } from "effect"
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { connect as netConnect } from "node:net"
+import { tmpdir } from "node:os"
+import * as Process from "../../packages/process/src/Process.js"
 import { Actor, Endpoint, Portal, Protocol, Troupe } from "../../packages/actor/src/index.js"
 import { Greeter, GreeterLive, Overloaded } from "./fixtures/greeter.js"
 
@@ -61,6 +64,25 @@ describe("frames", () => {
     expect(() => new Protocol.FrameDecoder(1024).push(notAMessage)).toThrowError()
     expect(Either.isLeft(Protocol.encodeFrame(new Protocol.Yield({ cid: 1, value: "x".repeat(2000) }), 1024))).toBe(true)
   })
+})
+
+describe("socket directories", () => {
+  it.scopedLive("a root sweeps the socket directory a killed root left behind", () =>
+    Effect.gen(function*() {
+      const dead = (yield* Process.run({ command: "true" })).report.pid // certainly exited
+      const base = `${tmpdir()}/troupe-${process.getuid!()}`
+      const stale = `${base}/${dead}-deadbeef`
+      mkdirSync(stale, { recursive: true })
+      writeFileSync(`${stale}/leaked.sock`, "")
+      const old = new Date(Date.now() - 120_000)
+      utimesSync(stale, old, old)
+      const fresh = `${base}/${dead}-freshdir` // a just-killed root's children may still use theirs
+      mkdirSync(fresh, { recursive: true })
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(fresh, { recursive: true, force: true })))
+      yield* Troupe.make({ name: "sweeper", backend: "none" })
+      expect(existsSync(stale)).toBe(false)
+      expect(existsSync(fresh)).toBe(true)
+    }), 15_000)
 })
 
 for (const transport of transports) {

@@ -21,7 +21,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import * as Liveness from "@troupe/process/Liveness"
-import { mkdirSync, rmSync } from "node:fs"
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import type { Implementation } from "./Actor.js"
 import * as ProcessBackend from "./backend/process/ProcessBackend.js"
@@ -113,6 +113,30 @@ export const noBackend: SpawnBackend = {
 const backendOf = (b: Options["backend"]): SpawnBackend =>
   b === undefined || b === "process" ? ProcessBackend.backend : b === "none" ? noBackend : b
 
+/**
+ * Remove socket directories left by roots that were killed (SIGKILL skips their cleanup; tractor
+ * issue #454): `<pid>-<id>` entries whose pid is dead and that are older than a minute (so the
+ * children of a just-killed root, still tearing down, keep their socket files).
+ */
+const sweepStale = (base: string): void => {
+  let entries: Array<string>
+  try {
+    entries = readdirSync(base)
+  } catch {
+    return
+  }
+  const cutoff = Date.now() - 60_000
+  for (const name of entries) {
+    const pid = Number(name.split("-")[0])
+    if (!Number.isInteger(pid) || pid <= 0 || Liveness.isAlive(pid)) continue
+    try {
+      if (statSync(`${base}/${name}`).mtimeMs < cutoff) rmSync(`${base}/${name}`, { recursive: true, force: true })
+    } catch {
+      // raced with another sweeper
+    }
+  }
+}
+
 /** Build a root runtime for the current scope (see `layer`). */
 export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -120,7 +144,9 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
     let socketDir = options.socketDir
     if (socketDir === undefined) {
       const uid = typeof process.getuid === "function" ? process.getuid() : 0
-      const dir = `${tmpdir()}/troupe-${uid}/${process.pid}-${randomUUID().slice(0, 8)}`
+      const base = `${tmpdir()}/troupe-${uid}`
+      sweepStale(base)
+      const dir = `${base}/${process.pid}-${randomUUID().slice(0, 8)}`
       yield* Effect.acquireRelease(
         Effect.try({
           try: () => mkdirSync(dir, { recursive: true, mode: 0o700 }),
