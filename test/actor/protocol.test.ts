@@ -124,6 +124,27 @@ for (const transport of transports) {
         expect(n).toBe(10)
       }), 15_000)
 
+    it.scopedLive("stream windows: 1 message (credit every message) and the unbounded opt-out", () =>
+      Effect.gen(function*() {
+        const { portal } = yield* pair(transport)
+        const expected = Array.from({ length: 500 }, (_, i) => i + 1)
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(portal.count(500, { window: 1 })))).toEqual(expected)
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(portal.count(500, { window: "unbounded" })))).toEqual(expected)
+        // A context stream with a window of 1 on both sides, 200 round trips.
+        const n = yield* Effect.scoped(Effect.gen(function*() {
+          const ctx = yield* portal.echo()
+          const s = yield* ctx.openStream({ window: 1 })
+          const pull = yield* Stream.toPull(s.receive)
+          for (let i = 0; i < 200; i++) {
+            yield* s.send(`m${i}`)
+            expect(Chunk.toReadonlyArray(yield* pull)).toEqual([`m${i}!`])
+          }
+          yield* s.close
+          return yield* ctx.result
+        }))
+        expect(n).toBe(200)
+      }), 15_000)
+
     it.scopedLive("unknown endpoint and bad payload are typed errors", () =>
       Effect.gen(function*() {
         const { channel, client } = yield* pair(transport)

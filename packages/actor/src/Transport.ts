@@ -173,7 +173,8 @@ export const connect = (
     const socket = yield* NodeSocket.makeNet(
       address._tag === "UnixAddress"
         ? { path: address.path, openTimeout: Duration.millis(options.timeoutMs) }
-        : { host: address.hostname, port: address.port, openTimeout: Duration.millis(options.timeoutMs) }
+        // No Nagle: credits and small frames must not wait for a delayed ACK (~40 ms each).
+        : { host: address.hostname, port: address.port, noDelay: true, openTimeout: Duration.millis(options.timeoutMs) }
     ).pipe(Effect.mapError((e) => new TransportError({ address: label, reason: e.message })))
     const { connection, opened } = yield* fromSocket(socket, label, options.maxFrameBytes, options.flushMs)
     yield* opened
@@ -242,7 +243,9 @@ export const listen = (
         }))
       )
     )
-    const tcp = fixed?._tag === "TcpAddress" ? { host: fixed.hostname, port: fixed.port } : { host: "127.0.0.1", port: 0 }
+    const tcp = fixed?._tag === "TcpAddress"
+      ? { host: fixed.hostname, port: fixed.port, noDelay: true }
+      : { host: "127.0.0.1", port: 0, noDelay: true }
     const server = yield* NodeSocketServer.make(path !== undefined ? { path } : tcp).pipe(
       Scope.extend(serverScope),
       Effect.mapError((e) => new TransportError({ address: path ?? "tcp:127.0.0.1:0", reason: String(e.cause) }))
