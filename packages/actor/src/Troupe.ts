@@ -173,6 +173,9 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
 /** The root runtime as a layer: `Effect.provide(Troupe.layer({ backend: "process" }))`. */
 export const layer = (options: Options = {}): Layer.Layer<Troupe, TransportError> => Layer.scoped(Troupe, make(options))
 
+/** A signal repeated within this many ms of the first counts as the same press (ms). */
+export const repeatWindowMs = 150
+
 /**
  * Run a root program (tractor's `trio.run` + KeyboardInterrupt handling): the first SIGINT or
  * SIGTERM interrupts it — a graceful cascade through every nursery, each wait bounded — and the
@@ -183,10 +186,15 @@ export const layer = (options: Options = {}): Layer.Layer<Troupe, TransportError
 export const runMain = <A, E>(effect: Effect.Effect<A, E>): void => {
   const fiber = Effect.runFork(effect)
   let signals = 0
+  let firstAt = 0
   let interruptedBy: NodeJS.Signals | undefined
   const onSignal = (sig: NodeJS.Signals) => {
+    // One Ctrl-C can arrive twice: from the terminal (to the whole foreground group) and relayed
+    // by a wrapper such as tsx or pnpm. A repeat within `repeatWindowMs` is the same press.
+    if (signals > 0 && performance.now() - firstAt < repeatWindowMs) return
     signals++
     if (signals === 1) {
+      firstAt = performance.now()
       interruptedBy = sig
       Effect.runFork(Fiber.interrupt(fiber))
       return

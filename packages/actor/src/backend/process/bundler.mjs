@@ -5,7 +5,7 @@
 // rename) and writes the inputs' mtimes to `meta`.
 import { build } from "esbuild"
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { basename, dirname, isAbsolute, join } from "node:path"
+import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 
 const { modulePath, childRuntimePath, out, meta } = JSON.parse(process.argv[2])
@@ -54,6 +54,11 @@ for (const file of Object.keys(result.metafile.inputs)) {
   if (existsSync(abs)) inputs[abs] = statSync(abs).mtimeMs
 }
 writeFileSync(meta, JSON.stringify({ inputs }))
+// The map's `sources` are relative to where it was written (tmpDir, one level below `out`):
+// make them absolute so remote stacks name the real files wherever the map ends up.
+const map = JSON.parse(readFileSync(`${tmp}.map`, "utf8"))
+map.sources = map.sources.map((s) => (isAbsolute(s) || /^[a-z]+:/.test(s) ? s : resolve(tmpDir, s)))
+writeFileSync(`${tmp}.map`, JSON.stringify(map))
 renameSync(`${tmp}.map`, `${out}.map`)
 renameSync(tmp, out)
 rmSync(tmpDir, { recursive: true, force: true })
