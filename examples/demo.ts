@@ -20,6 +20,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { ActorFailure, Bounds, RemoteActorError, Troupe } from "@troupe/actor"
+import { formatAddress } from "@troupe/actor/Protocol"
 import { existsSync, statSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -143,6 +144,8 @@ const main = Effect.gen(function*() {
       `  ${args.actors} actor${args.actors === 1 ? "" : "s"} (backend: ${args.backend}), batches of ${args.batch} paths, window ${args.window}` +
       `${args.failAfter === null ? "" : `, hasher-1 fails after ${args.failAfter} files`}\n`
   )
+  const registrar = (yield* Troupe.Troupe).registrarAddress
+  if (registrar !== null) out.write(`  registrar: ${formatAddress(registrar)}   (in another shell: npx -y pnpm@10 exec troupe ps --registrar ${formatAddress(registrar)})\n`)
   runStartedAt = performance.now()
   parallelResult = yield* Effect.scoped(Effect.gen(function*() {
     progressHandle = yield* display(progress, { out, tty })

@@ -19,16 +19,25 @@ import * as Stream from "effect/Stream"
 import * as Liveness from "@troupe/process/Liveness"
 import * as Actor from "./Actor.js"
 import * as Endpoint from "./Endpoint.js"
-import type { ActorError, ProtocolError, TransportError } from "./Errors.js"
+import { defaultActorBounds } from "./Bounds.js"
+import { type ActorError, type ProtocolError, TransportError } from "./Errors.js"
+import * as Channel from "./internal/channel.js"
 import * as Portal from "./Portal.js"
 import { Address } from "./Protocol.js"
+import * as Transport from "./Transport.js"
 import { Troupe } from "./Troupe.js"
 
 export const ActorInfo = Schema.Struct({
   name: Schema.String,
   id: Schema.String,
   pid: Schema.Number,
-  address: Address
+  address: Address,
+  /** The parent actor's id; `null` for a root. */
+  parent: Schema.NullOr(Schema.String),
+  /** How this actor was started: `"root"`, or the spawn backend's name (`"process"`). */
+  backend: Schema.String,
+  /** When the actor's runtime started, ms since the epoch. */
+  startedAt: Schema.Number
 })
 export type ActorInfo = typeof ActorInfo.Type
 
@@ -134,6 +143,32 @@ export const waitForActor = <D extends Actor.Definition<any, any>>(name: string,
     const info = yield* rt.registrar.wait(name)
     return yield* portalTo(info, definition)
   })
+
+/**
+ * The actors registered with the registrar at `address`, asked by a client that does not
+ * register itself (`troupe ps`). Bounded by `timeoutMs` (connect, handshake and the call).
+ */
+export const listAt = (
+  address: Address,
+  timeoutMs = 5000
+): Effect.Effect<ReadonlyArray<ActorInfo>, TransportError | ProtocolError | ActorError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const self = { name: "troupe-ps", id: `troupe-ps@${process.pid}-${Date.now()}`, pid: process.pid }
+    const conn = yield* Transport.connect(address, {
+      maxFrameBytes: defaultActorBounds.maxFrameBytes,
+      timeoutMs,
+      flushMs: defaultActorBounds.flushMs
+    })
+    const hello = yield* Channel.handshake(conn, self, "peer", true, timeoutMs)
+    const ch = yield* Channel.make(conn, self, hello.aid, true, {})
+    const portal = Portal.make(ch, RegistrarApi, Portal.peerHooks(ch, defaultActorBounds), prefix)
+    return yield* portal.list()
+  })).pipe(
+    Effect.timeoutFail({
+      duration: timeoutMs,
+      onTimeout: () => new TransportError({ address: Transport.formatAddress(address), reason: `no answer within ${timeoutMs} ms` })
+    })
+  )
 
 /** Every registered actor. */
 export const listActors: Effect.Effect<ReadonlyArray<ActorInfo>, ActorError, Troupe> = Effect.suspend(() =>

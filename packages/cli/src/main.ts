@@ -2,12 +2,14 @@
  * The `troupe` command line.
  *
  * - `troupe exec [--timeout MS] [--grace MS] [--report json] -- CMD ARGS…` (see exec.ts)
+ * - `troupe ps [--registrar ADDR] [--json]` (see ps.ts)
  *
  * Logs go to stderr (stdout belongs to the command), at warning level unless
  * `TROUPE_LOG=debug`.
  */
 import { Effect, Logger, LogLevel } from "effect"
-import { exec, parseExec, usage } from "./exec.js"
+import { exec, parseExec, usage as execUsage } from "./exec.js"
+import { parsePs, ps, usage as psUsage } from "./ps.js"
 
 const [sub, ...rest] = process.argv.slice(2)
 
@@ -30,12 +32,20 @@ switch (sub) {
   case "exec": {
     const o = parseExec(rest)
     if (typeof o === "string") {
-      process.stderr.write(`troupe exec: ${o}\n${usage}\n`)
+      process.stderr.write(`troupe exec: ${o}\n${execUsage}\n`)
       process.exitCode = 125
     } else void run(exec(o))
     break
   }
+  case "ps": {
+    const o = parsePs(rest)
+    if (typeof o === "string") {
+      process.stderr.write(`troupe ps: ${o}\n${psUsage}\n`)
+      process.exitCode = 125
+    } else void run(ps(o))
+    break
+  }
   default:
-    process.stderr.write(`usage: troupe exec ... (run 'troupe exec --help')\n${usage}\n`)
+    process.stderr.write(`${execUsage}\n${psUsage}\n`)
     process.exitCode = sub === undefined || sub === "--help" ? 0 : 125
 }

@@ -34,6 +34,10 @@ export interface RuntimeOptions {
   readonly bounds: ActorBounds
   readonly backend: SpawnBackend
   readonly logLevel: string
+  /** The parent actor's id (children), for the registry. */
+  readonly parent?: string | undefined
+  /** How this actor was started (`"root"` or the backend's name), for the registry. */
+  readonly spawnedBy?: string | undefined
   /** Called when an `ActorCancel` was served (children: shut down). */
   readonly onActorCancelled?: (canceller: string) => Effect.Effect<void>
 }
@@ -185,7 +189,15 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
         () => Effect.sync(() => pending.delete(id))
       )
 
-    const info: Registrar.ActorInfo = { name: self.name, id: self.id, pid: self.pid, address: listener.address }
+    const info: Registrar.ActorInfo = {
+      name: self.name,
+      id: self.id,
+      pid: self.pid,
+      address: listener.address,
+      parent: options.parent ?? null,
+      backend: options.spawnedBy ?? "root",
+      startedAt: Date.now()
+    }
 
     // The registrar: embedded, or a channel to the one named, kept for this runtime's life.
     let registrarClient: Registrar.RegistrarClient

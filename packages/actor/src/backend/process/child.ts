@@ -104,6 +104,8 @@ export const main = (mod: Record<string, unknown>): void => {
       bounds,
       backend,
       logLevel: s.logLevel,
+      parent: parent.remote.id,
+      spawnedBy: "process",
       onActorCancelled: (canceller) => Deferred.succeed(stop, `cancelled by ${canceller}`)
     }).pipe(
       Effect.tapError((e) => Effect.ignore(parent.send(new BootFailed({ message: e.message }))))

@@ -1,0 +1,85 @@
+/**
+ * `troupe ps` against a live root: its registrar lists the root and its child actors as a tree
+ * with parent links; an actor that exits disappears. The CLI runs as a child process (the
+ * bundle built at install), the root is this test process.
+ */
+import { execFile, spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
+import { describe, expect, it } from "@effect/vitest"
+import { Nursery, Troupe } from "@troupe/actor"
+import { formatAddress } from "@troupe/actor/Protocol"
+import type { ActorInfo } from "@troupe/actor/Registrar"
+import { ProcessGuard } from "@troupe/testing"
+import { GreeterLive } from "../../../test/actor/fixtures/greeter.js"
+import { parseAddress, renderTree } from "../src/ps.js"
+
+const bin = fileURLToPath(new URL("../bin/troupe.mjs", import.meta.url))
+const troupeSync = (...args: Array<string>) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 15_000 })
+/** Asynchronous: the root answering the CLI is this very process, so its loop must keep running. */
+const troupe = (...args: Array<string>) =>
+  Effect.async<{ status: number | null; stdout: string; stderr: string }>((resume) => {
+    const c = execFile(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 15_000 }, (_e, stdout, stderr) =>
+      resume(Effect.succeed({ status: c.exitCode, stdout, stderr })))
+  })
+
+describe("troupe ps", () => {
+  it("parses registrar addresses", () => {
+    expect(parseAddress("unix:/tmp/a.sock")).toEqual({ _tag: "UnixAddress", path: "/tmp/a.sock" })
+    expect(parseAddress("/tmp/a.sock")).toEqual({ _tag: "UnixAddress", path: "/tmp/a.sock" })
+    expect(parseAddress("tcp:127.0.0.1:4567")).toEqual({ _tag: "TcpAddress", hostname: "127.0.0.1", port: 4567 })
+    expect(parseAddress("tcp:nope")).toBeUndefined()
+  })
+
+  it("renders a tree with parent links", () => {
+    const a = (name: string, id: string, parent: string | null, startedAt: number): ActorInfo => ({
+      name, id, pid: 1, parent, backend: parent === null ? "root" : "process", startedAt,
+      address: { _tag: "UnixAddress", path: "/x" }
+    })
+    const text = renderTree([a("leaf", "l@1", "s@1", 3), a("root", "r@1", null, 1), a("sup", "s@1", "r@1", 2)], 60_001)
+    const lines = text.split("\n")
+    expect(lines[0]).toMatch(/^NAME\s+ID\s+PID\s+BACKEND\s+UPTIME\s+PARENT$/)
+    expect(lines[1]).toMatch(/^root\s+r@1\s+1\s+root\s+1m0s\s+-$/)
+    expect(lines[2]).toMatch(/^└─ sup\s+s@1/)
+    expect(lines[3]).toMatch(/^   └─ leaf\s+l@1/)
+  })
+
+  it.live("lists the live actors of a running root, and drops one that exited", () =>
+    ProcessGuard.guarded(() =>
+      Effect.gen(function*() {
+        const rt = yield* Troupe.Troupe
+        const registrar = formatAddress(rt.registrarAddress!)
+        const before = yield* Effect.scoped(Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const child = yield* nursery.start(GreeterLive, { name: "ps-greeter" })
+          const r = yield* troupe("ps", "--registrar", registrar, "--json")
+          expect(r.stderr).toBe("")
+          expect(r.status).toBe(0)
+          const list = JSON.parse(r.stdout) as Array<ActorInfo>
+          const tree = yield* troupe("ps", "--registrar", registrar)
+          expect(tree.stdout).toMatch(/└─ ps-greeter\s+ps-greeter@\S+\s+\d+\s+process/)
+          return { list, child: child.actor }
+        }))
+        const root = before.list.find((a) => a.parent === null)!
+        expect(root.id).toBe(rt.self.id)
+        const child = before.list.find((a) => a.name === "ps-greeter")!
+        expect(child).toMatchObject({ id: before.child.id, pid: before.child.pid, parent: rt.self.id, backend: "process" })
+        // The nursery closed: the child unregistered (or its pidfd watch removed it).
+        let after: Array<ActorInfo> = []
+        for (let i = 0; i < 40; i++) {
+          after = JSON.parse((yield* troupe("ps", "--registrar", registrar, "--json")).stdout)
+          if (!after.some((a) => a.name === "ps-greeter")) break
+          yield* Effect.sleep("50 millis")
+        }
+        expect(after.map((a) => a.name)).toEqual(["root"])
+      }).pipe(Effect.provide(Troupe.layer({ backend: "process" })))
+    ), 60_000)
+
+  it("fails clearly without a registrar", () => {
+    const r = troupeSync("ps", "--registrar", "unix:/nonexistent/troupe.sock")
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/^troupe ps: /)
+    const u = spawnSync(process.execPath, [bin, "ps"], { encoding: "utf8", timeout: 15_000, env: { ...process.env, TROUPE_REGISTRAR: "" } })
+    expect(u.status).toBe(125)
+  }, 20_000)
+})
