@@ -1,23 +1,27 @@
-// main.ts — a root with a nursery. Run: node --import tsx examples/actor/main.ts
-import { Console, Effect, Stream } from "effect"
-import { Nursery, Troupe } from "../../packages/actor/src/index.js"
-import { GreeterLive } from "./greeter.js"
+// hello.ts — the smallest troupe program: a root actor opens a nursery, starts one child actor
+// (its own OS process) and calls it through a typed portal.
+//
+//   npx tsx examples/concepts/hello.ts
+import { Console, Effect } from "effect"
+import { Nursery, Troupe } from "@troupe/actor"
+import { GreeterLive, Overloaded } from "./greeter.js"
 
 const program = Effect.gen(function*() {
-  const nursery = yield* Nursery.make() // scoped: closing it reaps every child
+  // Scoped: when this program's scope closes, every child is cancelled and reaped.
+  const nursery = yield* Nursery.make()
   const greeter = yield* nursery.start(GreeterLive, { name: "greeter" }) // Portal<typeof Greeter>
-  yield* Console.log(yield* greeter.greet("ada")) // Effect<string, Overloaded | ActorError>
-  yield* greeter.count(3).pipe(Stream.runForEach(Console.log))
-  yield* Effect.scoped(Effect.gen(function*() {
-    const ctx = yield* greeter.echo() // { first: "ready", openStream, result, cancel }
-    const stream = yield* ctx.openStream()
-    yield* stream.send("ping")
-    yield* Console.log(yield* stream.receive.pipe(Stream.runHead))
-    yield* stream.close
-    yield* Console.log(`echoed ${yield* ctx.result} message(s)`)
-  }))
-  const typed = yield* Effect.flip(greeter.greet(""))
-  yield* Console.log(`typed error: ${typed._tag}`)
+  const { pid } = yield* greeter.whoami()
+  yield* Console.log(`started ${greeter.actor.name} (pid ${pid}, id ${greeter.actor.id})`)
+
+  // A call: Effect<string, Overloaded | ActorError>, answered by the other process.
+  yield* Console.log(`greet("ada") → ${yield* greeter.greet("ada")}`)
+
+  // A declared error arrives as an instance of its own class, not as an opaque remote error.
+  const error = yield* Effect.flip(greeter.greet(""))
+  yield* Console.log(`greet("") failed with ${error._tag} (instanceof Overloaded: ${error instanceof Overloaded})`)
 })
 
+// `Troupe.layer` is provided outside the program's scope, so the nursery closes (cancelling its
+// children over IPC) before the runtime does. `runMain` exits 0 on success, and a Ctrl-C
+// interrupts the program: a graceful cascade through every nursery.
 program.pipe(Effect.scoped, Effect.provide(Troupe.layer({ backend: "process" })), Troupe.runMain)

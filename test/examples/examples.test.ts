@@ -1,0 +1,213 @@
+// Every example in examples/concepts runs as a child process (`node --import tsx`, as
+// `npx tsx examples/concepts/<name>.ts` does), one after the other: it must exit 0 within its
+// bound, print the lines that show its concept, and leave no process behind — checked by pid
+// through /proc (`ProcessGuard`: descendants of this process, polled, with subreaper mode so
+// orphans stay visible; a zombie counts as dead), including every pid the example printed.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import { readdirSync, readFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { ProcessGuard } from "../../packages/testing/src/index.js"
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
+const conceptsDir = join(repoRoot, "examples", "concepts")
+
+/** A hung example is killed after this and reported with what it printed. */
+const runBoundMs = 30_000
+const testTimeoutMs = runBoundMs + 10_000
+
+interface Run {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly ms: number
+  readonly note: string
+}
+
+/** Run one example to its end (or kill it at `runBoundMs`). */
+const runExample = (file: string) =>
+  Effect.async<Run>((resume) => {
+    const t0 = Date.now()
+    const child = spawn(process.execPath, ["--import", "tsx", `examples/concepts/${file}`], {
+      cwd: repoRoot,
+      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    let note = ""
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined
+    let settled = false
+    child.stdout.on("data", (d) => (stdout += String(d)))
+    child.stderr.on("data", (d) => (stderr += String(d)))
+    const finish = () => {
+      if (settled || exited === undefined) return
+      settled = true
+      clearTimeout(killTimer)
+      clearTimeout(closeTimer)
+      resume(Effect.succeed({ ...exited, stdout, stderr, ms: Date.now() - t0, note }))
+    }
+    const killTimer = setTimeout(() => {
+      note = `killed: still running after ${runBoundMs} ms`
+      child.kill("SIGKILL")
+    }, runBoundMs)
+    let closeTimer: NodeJS.Timeout | undefined
+    child.on("exit", (code, signal) => {
+      exited = { code, signal }
+      // Its output ends at once unless something it started still holds stdout/stderr.
+      closeTimer = setTimeout(() => {
+        note += " stdout/stderr still open 2 s after the exit (held by a descendant?)"
+        finish()
+      }, 2000)
+    })
+    child.on("close", finish)
+    child.on("error", (e) => {
+      exited ??= { code: null, signal: null }
+      note = `spawn failed: ${e.message}`
+      finish()
+    })
+    return Effect.sync(() => {
+      clearTimeout(killTimer)
+      clearTimeout(closeTimer)
+      child.kill("SIGKILL")
+    })
+  })
+
+/** Pids an example printed (`pid 1234`, an orphan killed by the ladder), to be tracked by the guard. */
+const printedPids = (stdout: string): Array<number> => [
+  ...[...stdout.matchAll(/\bpid (\d+)/g)].map((m) => Number(m[1])),
+  ...[...stdout.matchAll(/orphans killed: (\d+) "/g)].map((m) => Number(m[1]))
+]
+
+const number = (stdout: string, re: RegExp): number => {
+  const m = stdout.match(re)
+  if (!m) throw new Error(`no match for ${re} in:\n${stdout}`)
+  return Number(m[1])
+}
+
+interface Example {
+  readonly file: string
+  /** Its actor module(s), if any. */
+  readonly modules: ReadonlyArray<string>
+  readonly check: (stdout: string) => void
+}
+
+const examples: ReadonlyArray<Example> = [
+  {
+    file: "hello.ts",
+    modules: ["greeter.ts"],
+    check: (out) => {
+      expect(out).toMatch(/^started greeter \(pid \d+, id greeter@[0-9a-f-]+\)$/m)
+      expect(out).toMatch(/^greet\("ada"\) → hello ada$/m)
+      expect(out).toMatch(/^greet\(""\) failed with Overloaded \(instanceof Overloaded: true\)$/m)
+    }
+  },
+  {
+    file: "streaming.ts",
+    modules: ["counter.ts"],
+    check: (out) => {
+      expect(out).toMatch(/^squares\(5\) → 1 4 9 16 25$/m)
+      expect(out).toMatch(/^naturals\(\): consumed 40, actor produced \d+ \(window 8\)$/m)
+      const produced = number(out, /actor produced (\d+)/)
+      expect(produced).toBeGreaterThanOrEqual(40)
+      expect(produced).toBeLessThanOrEqual(40 + 2 * 8 + 1)
+      expect(out).toMatch(/^backpressure held: the producer ran only \d+ element\(s\) ahead$/m)
+      expect(out).toMatch(/^after the early end, the actor's producer is: cancelled$/m)
+      expect(out).toMatch(/^the actor still answers: squares\(3\) → 1 4 9$/m)
+    }
+  },
+  {
+    file: "ping-pong.ts",
+    modules: ["ponger.ts"],
+    check: (out) => {
+      expect(out).toMatch(/^started: ponger ready \(pid \d+\)$/m)
+      for (let i = 1; i <= 5; i++) {
+        expect(out).toContain(`→ ping ${i}\n← pong ${i} (from pid `)
+      }
+      expect(out).toMatch(/^result: the actor answered 5 pings$/m)
+    }
+  },
+  {
+    file: "one-cancels-all.ts",
+    modules: ["workers.ts"],
+    check: (out) => {
+      for (const name of ["worker-1", "worker-2", "faulty"]) expect(out).toMatch(new RegExp(`^started ${name} \\(pid \\d+\\)$`, "m"))
+      expect(out).toMatch(/^worker-1: its call was cancelled \d+ ms into the work$/m)
+      expect(out).toMatch(/^worker-2: its call was cancelled \d+ ms into the work$/m)
+      // Cancelled long before the workers' 60 s of work would have ended.
+      expect(number(out, /the nursery ended (\d+) ms into the work/)).toBeLessThan(15_000)
+      expect(out).toMatch(/^actor faulty@[0-9a-f-]+ failed: RangeError: invariant broken at step 3$/m)
+      // The remote stack, mapped back to the actor's source.
+      expect(out).toMatch(/remote stack:\n\s+RangeError: invariant broken at step 3\n\s+at checkInvariant \(.*workers\.ts:\d+:\d+\)/)
+      expect(out).toMatch(/^actor processes still alive: 0$/m)
+    }
+  },
+  {
+    file: "registrar.ts",
+    modules: ["peer.ts"],
+    check: (out) => {
+      expect(out).toMatch(/^registered: alice \(pid \d+\), bob \(pid \d+\), root \(pid \d+\)$/m)
+      expect(out).toMatch(/^found bob: bob \(pid \d+\)$/m)
+      expect(out).toMatch(/^find carol before she starts: none$/m)
+      expect(out).toMatch(/^alice asked bob, who said: bob \(pid \d+\)$/m)
+      expect(out).toMatch(/^alice is waiting for carol: true$/m)
+      expect(out).toMatch(/^alice asked carol, who said: carol \(pid \d+\)$/m)
+    }
+  },
+  {
+    file: "process-exec.ts",
+    modules: [],
+    check: (out) => {
+      expect(out).toContain(`[run] exit code 3, stdout "to stdout\\n", stderr "to stderr\\n"`)
+      expect(out).toMatch(/^\[timeout\] timed out \(troupe exec would exit 124\); stopped \d+ ms after the spawn; output "started\\n"$/m)
+      expect(out).toMatch(/^\[timeout\] reason: timeout; leader: signal SIGKILL; steps: SIGTERM \d+ ms \(escalated\) → SIGKILL \d+ ms \(done\)/m)
+      expect(out).toMatch(/^\[escapee\] returned after \d+ ms with stdout "RESULT_LINE\\n"$/m)
+      expect(out).toMatch(/^\[escapee\] .*orphans killed: \d+ "sleep 30"; survivors: 0$/m)
+      expect(out.match(/survivors: 0$/gm)).toHaveLength(3)
+    }
+  },
+  {
+    file: "command-executor.ts",
+    modules: [],
+    check: (out) => {
+      expect(out).toMatch(/^lines: \["one","two"\]$/m)
+      expect(out).toMatch(/^escapee: Command.string returned "RESULT_LINE\\n" after \d+ ms$/m)
+      expect(number(out, /escapee: .* after (\d+) ms/)).toBeLessThan(5000) // not the escapee's 30 s
+      const cutOff = number(out, /^SIGTERM-ignorer: timed out, returned after (\d+) ms/m)
+      expect(cutOff).toBeGreaterThanOrEqual(1000)
+      expect(cutOff).toBeLessThan(6000) // 1 s + 500 ms grace + slack; not the child's 30 s
+      expect(out).toMatch(/^unread 1 MiB stdout: exit code 0 after \d+ ms$/m)
+    }
+  }
+]
+
+describe("examples/concepts", () => {
+  it("every file is an example run below or its actor module, and the README lists how to run each", () => {
+    const files = readdirSync(conceptsDir).filter((f) => f.endsWith(".ts")).sort()
+    const known = examples.flatMap((e) => [e.file, ...e.modules]).sort()
+    expect(files).toEqual(known)
+    const readme = readFileSync(join(conceptsDir, "README.md"), "utf8")
+    for (const e of examples) expect(readme).toContain(`npx tsx examples/concepts/${e.file}`)
+  })
+
+  for (const example of examples) {
+    it.live(`${example.file}: exits 0, prints what it shows, leaves no process`, () =>
+      ProcessGuard.guarded((guard) =>
+        Effect.gen(function*() {
+          const r = yield* runExample(example.file)
+          for (const pid of printedPids(r.stdout)) guard.track(pid)
+          const context = `${example.file} (${r.ms} ms) ${r.note}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`
+          expect(r.note, context).toBe("")
+          expect({ code: r.code, signal: r.signal }, context).toEqual({ code: 0, signal: null })
+          try {
+            example.check(r.stdout)
+          } catch (e) {
+            throw new Error(`${e instanceof Error ? e.message : String(e)}\n${context}`)
+          }
+        })
+      ), testTimeoutMs)
+  }
+})
