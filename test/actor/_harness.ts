@@ -1,5 +1,6 @@
 // Shared wiring of the end-to-end suites: run a program as a root actor for one backend ×
-// transport, under the process-leak guard.
+// transport, under the process-leak guard (and, for worker actors, the worker-leak check).
+import { it } from "@effect/vitest"
 import { Effect, type Layer, type Scope } from "effect"
 import { Troupe } from "../../packages/actor/src/index.js"
 import type { ActorBounds } from "../../packages/actor/src/Bounds.js"
@@ -11,6 +12,18 @@ export const label = TroupeTest.label
 
 /** Suites too heavy to run on every transport run on the first configuration only. */
 export const first = TroupeTest.matrix.slice(0, 1)
+
+/**
+ * `it.live` for a test that relies on `needs` (see `TroupeTest.Capability`): on a configuration
+ * that lacks one, the test is skipped and its name says why.
+ */
+export const liveIf = (config: TroupeTest.Config, ...needs: ReadonlyArray<TroupeTest.Capability>): typeof it.live => {
+  const why = TroupeTest.skipReason(config, ...needs)
+  if (why === undefined) return it.live
+  const skipped = ((name: string, self: any, timeout?: any) =>
+    it.live.skip(`${name} [skipped on ${label(config)}: ${why}]`, self, timeout)) as unknown as typeof it.live
+  return Object.assign(skipped, it.live)
+}
 
 /**
  * Run `body` with a fresh root runtime for `config`; afterwards every process started must be
@@ -31,7 +44,8 @@ export const root = <A, E>(
             Troupe.Troupe,
             unknown
           >
-        )
+        ),
+        Effect.ensuring(TroupeTest.assertNoWorkersLeft(options.leakBoundMs ?? 5000))
       ),
     options.leakBoundMs === undefined ? {} : { leakBoundMs: options.leakBoundMs }
   )

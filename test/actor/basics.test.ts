@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, HashMap, Logger, Schema, Stream } from "effect"
 import { Actor, Bounds, Endpoint, Nursery, Portal, Registrar } from "../../packages/actor/src/index.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
-import { label, matrix, root } from "./_harness.js"
+import { label, liveIf, matrix, root } from "./_harness.js"
 import { CrasherLive } from "./fixtures/crasher.js"
 import { GreeterLive, Overloaded } from "./fixtures/greeter.js"
 import { Peer, PeerLive } from "./fixtures/peer.js"
@@ -11,7 +11,7 @@ import { RelayLive } from "./fixtures/relay.js"
 
 for (const config of matrix) {
   describe(`basics (${label(config)})`, () => {
-    it.live("call, server stream, context ping-pong 10×, in a child process", () =>
+    liveIf(config, "own-process")("call, server stream, context ping-pong 10×, in a child process", () =>
       root(config, (guard) =>
         Effect.gen(function*() {
           const nursery = yield* Nursery.make()

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Nursery, Protocol, Registrar, Troupe } from "../../packages/actor/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
-import { label, matrix, root } from "./_harness.js"
+import { label, liveIf, matrix, root } from "./_harness.js"
 import { Greeter, GreeterLive } from "./fixtures/greeter.js"
 
 const names = Effect.map(Registrar.listActors, (l) => l.map((i) => i.name).sort())
@@ -35,7 +35,7 @@ const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
 
 for (const config of matrix) {
   describe(`registrar (${label(config)})`, () => {
-    it.live("register on boot, unregister on exit; a SIGKILLed actor's entry is removed", () =>
+    liveIf(config, "signal-by-pid")("register on boot, unregister on exit; a SIGKILLed actor's entry is removed", () =>
       root(config, (guard) =>
         Effect.gen(function*() {
           expect(yield* names).toEqual(["root"])
@@ -56,7 +56,7 @@ for (const config of matrix) {
           expect(yield* names).toEqual(["root"])
         })), 30_000)
 
-    it.live("waitForActor wakes on registration", () =>
+    liveIf(config, "own-process")("waitForActor wakes on registration", () =>
       root(config, (guard) =>
         Effect.gen(function*() {
           const waiting = yield* Effect.fork(Effect.scoped(Effect.flatMap(Registrar.waitForActor("late", Greeter), (p) => p.pid())))
@@ -91,7 +91,7 @@ for (const config of matrix) {
           if (found._tag === "Some") expect(yield* found.value.greet("root-a")).toBe("hello root-a")
         })), 30_000)
 
-    it.live("bad input: random bytes and oversized frames to a child's listener drop the connection; the actor still answers", () =>
+    liveIf(config, "own-process")("bad input: random bytes and oversized frames to a child's listener drop the connection; the actor still answers", () =>
       root(config, (guard) =>
         Effect.gen(function*() {
           const nursery = yield* Nursery.make()

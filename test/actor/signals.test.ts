@@ -12,12 +12,12 @@ import { first, label, matrix } from "./_harness.js"
 const rootScript = fileURLToPath(new URL("./fixtures/root-tree.ts", import.meta.url))
 
 /** Start the root program; resolves with the handle and the pids of the tree once it stands. */
-const startTree = (transport: string, env: Record<string, string> = {}, extra: ReadonlyArray<string> = []) =>
+const startTree = (config: { readonly transport: string; readonly backend: string }, env: Record<string, string> = {}, extra: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
     const handle = yield* Process.spawn({
       command: process.execPath,
-      args: ["--import", "tsx", rootScript, transport, ...extra],
-      env: { ...process.env, ...env },
+      args: ["--import", "tsx", rootScript, config.transport, ...extra],
+      env: { ...process.env, TROUPE_TEST_BACKEND: config.backend, ...env },
       stdout: "stream",
       stderr: "discard"
     })
@@ -48,7 +48,7 @@ for (const config of matrix) {
     it.live("SIGINT to the root tears down a depth-2 tree within a bound", () =>
       ProcessGuard.guarded((guard) =>
         Effect.gen(function*() {
-          const { handle, pids } = yield* startTree(config.transport)
+          const { handle, pids } = yield* startTree(config)
           pids.forEach(guard.track)
           expect(pids).toHaveLength(3)
           expect(pids.every((p) => Liveness.isAlive(p))).toBe(true)
@@ -66,7 +66,7 @@ for (const config of first) {
     it.live("a second SIGINT during a slow graceful teardown SIGKILLs the children at once", () =>
       ProcessGuard.guarded((guard) =>
         Effect.gen(function*() {
-          const { handle, pids } = yield* startTree(config.transport, {}, ["busy"])
+          const { handle, pids } = yield* startTree(config, {}, ["busy"])
           pids.forEach(guard.track)
           expect(pids).toHaveLength(4)
           yield* Effect.sleep(300) // the busy child is now stuck in its loop
@@ -86,7 +86,7 @@ for (const config of first) {
       it.live(`SIGKILL of the root: every descendant exits within a bound (${native ? "parent-death signal" : "no addon: parent-channel EOF"})`, () =>
         ProcessGuard.guarded((guard) =>
           Effect.gen(function*() {
-            const { pids } = yield* startTree(config.transport, native ? {} : { TROUPE_DISABLE_NATIVE: "1" })
+            const { pids } = yield* startTree(config, native ? {} : { TROUPE_DISABLE_NATIVE: "1" })
             pids.forEach(guard.track)
             process.kill(pids[0]!, "SIGKILL")
             const took = yield* allDeadWithin(pids, 7000)

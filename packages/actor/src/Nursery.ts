@@ -159,7 +159,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
           const launched = yield* rt.backend.launch({ name: options.name, id, implementation, parent: rt.address, logLevel: rt.config.logLevel }).pipe(
             Scope.extend(childScope)
           )
-          rt.childPids.add(launched.pid)
+          if (launched.kind !== "thread") rt.childPids.add(launched.pid)
           const died = (phase: string) =>
             launched.exited.pipe(
               Effect.flatMap((exit) =>

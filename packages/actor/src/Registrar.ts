@@ -95,8 +95,10 @@ export const makeRegistry: Effect.Effect<Registry, never, Scope.Scope> = Effect.
   const registerWatched = (info: ActorInfo, until: Effect.Effect<unknown>) =>
     Effect.gen(function*() {
       yield* add(info)
-      const ref = info.pid === process.pid ? undefined : Liveness.ref(info.pid)
-      if (info.pid !== process.pid && ref === undefined) return yield* remove(info.id) // already dead
+      // A worker actor's pid is a thread id (no pidfd for it): its connection closing is the watch.
+      const byPid = info.pid !== process.pid && info.backend !== "worker"
+      const ref = byPid ? Liveness.ref(info.pid) : undefined
+      if (byPid && ref === undefined) return yield* remove(info.id) // already dead
       const gone = ref === undefined ? until : Effect.raceFirst(until, Liveness.awaitExit(ref))
       yield* gone.pipe(
         Effect.zipRight(remove(info.id)),

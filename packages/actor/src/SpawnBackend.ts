@@ -3,7 +3,8 @@
  * parent's listener and say `Hello{role: "child", id}`; the boot protocol after that (spawn spec,
  * ready, portal) is the same for every backend (see `Nursery`).
  *
- * Today: `process` (`backend/process/`, a Node process per actor through `@troupe/process`).
+ * Today: `process` (`backend/process/`, a Node process per actor through `@troupe/process`) and
+ * `worker` (`backend/worker/`, a `worker_threads` Worker per actor in the parent's process).
  *
  * @since 0.1.0
  */
@@ -26,11 +27,17 @@ export interface LaunchRequest {
 }
 
 export interface LaunchedActor {
+  /** The process id; for a `thread` the thread's kernel id (tid), in the parent's process. */
   readonly pid: number
-  /** Completes when the actor's process has exited, with a description (`exited 1`, `signaled SIGKILL`). */
+  /**
+   * `process` (default): `pid` leads its own process group (a forced kill signals the group).
+   * `thread`: the actor runs in this process; never signal `pid`.
+   */
+  readonly kind?: "process" | "thread"
+  /** Completes when the actor's process (or thread) has exited, with a description (`exited 1`, `signaled SIGKILL`, `terminated`). */
   readonly exited: Effect.Effect<string>
   readonly hasExited: () => boolean
-  /** Run the termination ladder now (bounded by `@troupe/process` bounds). Idempotent. */
+  /** Run the termination ladder now (bounded by `@troupe/process` bounds; a worker: `terminate()`). Idempotent. */
   readonly terminate: (reason: string) => Effect.Effect<void>
   /** Last lines written to stderr (for boot failures). */
   readonly stderrTail: () => string

@@ -25,6 +25,7 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import { mkdirSync, unlinkSync } from "node:fs"
 import { dirname } from "node:path"
+import { threadId } from "node:worker_threads"
 import { ProtocolError, TransportClosed, TransportError } from "./Errors.js"
 import { type Address, encodeFrame, FrameDecoder, formatAddress, type Message } from "./Protocol.js"
 
@@ -188,10 +189,12 @@ export interface Listener {
 }
 
 let socketCounter = 0
+/** Worker actors share the process id: the thread id keeps their socket paths apart. */
+const threadTag = threadId === 0 ? "" : `.${threadId}`
 
 /** A fresh socket path in `socketDir` (short: UDS paths are limited to 107 bytes). */
 export const freshSocketPath = (socketDir: string, name: string): string =>
-  `${socketDir}/${name.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 16)}-${process.pid}-${++socketCounter}.sock`
+  `${socketDir}/${name.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 16)}-${process.pid}${threadTag}-${++socketCounter}.sock`
 
 /**
  * Bind a listener: UDS at a fresh path in `socketDir` (unlinked on close) or TCP on

@@ -25,6 +25,7 @@ import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import type { Implementation } from "./Actor.js"
 import * as ProcessBackend from "./backend/process/ProcessBackend.js"
+import * as WorkerBackend from "./backend/worker/WorkerBackend.js"
 import { type ActorBounds, Bounds, merge } from "./Bounds.js"
 import { ActorFailure, type ProtocolError, type TransportClosed, TransportError } from "./Errors.js"
 import type { Channel } from "./internal/channel.js"
@@ -81,8 +82,12 @@ export class Troupe extends Context.Tag("@troupe/actor/Troupe")<Troupe, TroupeRu
 export const self: Effect.Effect<Aid, never, Troupe> = Effect.map(Troupe, (t) => t.self)
 
 export interface Options {
-  /** How children are started. Default `"process"`. */
-  readonly backend?: "process" | "none" | SpawnBackend
+  /**
+   * How children are started: `"process"` (default; a Node process each) or `"worker"` (a
+   * `worker_threads` Worker each, in this process; their own children are workers too), `"none"`,
+   * or a backend value (`ProcessBackend.make`, `WorkerBackend.make`).
+   */
+  readonly backend?: "process" | "worker" | "none" | SpawnBackend
   /** Listener transport. Default `"uds"`. */
   readonly transport?: TransportKind
   /** `"embedded"` (default): this root hosts the registrar; or the address of another one. */
@@ -111,7 +116,13 @@ export const noBackend: SpawnBackend = {
 }
 
 const backendOf = (b: Options["backend"]): SpawnBackend =>
-  b === undefined || b === "process" ? ProcessBackend.backend : b === "none" ? noBackend : b
+  b === undefined || b === "process"
+    ? ProcessBackend.backend
+    : b === "worker"
+    ? WorkerBackend.backend
+    : b === "none"
+    ? noBackend
+    : b
 
 /**
  * Remove socket directories left by roots that were killed (SIGKILL skips their cleanup; tractor

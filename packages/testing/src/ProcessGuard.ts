@@ -8,12 +8,13 @@
  * a poller records descendants every `pollMs` so short-lived ones are known too.
  *
  * On failure the survivors are listed with their command lines, then SIGKILLed so one leaking
- * test does not poison the next.
+ * test does not poison the next. A tracked pid may be a thread of this process (a worker actor's
+ * pid is its thread id): it is checked the same way (`/proc/<tid>`), reported, never signalled.
  *
  * @since 0.1.0
  */
 import { Duration, Effect, Schema, type Scope } from "effect"
-import { readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import * as Liveness from "@troupe/process/Liveness"
 import * as Subreaper from "@troupe/process/Subreaper"
 
@@ -68,7 +69,17 @@ export const descendants = (root: number = process.pid): Set<number> => {
   return out
 }
 
+/** A thread of this very process (a worker actor's pid is its thread id): never to be signalled. */
+const isOwnThread = (pid: number): boolean => pid !== process.pid && existsSync(`/proc/self/task/${pid}`)
+
 const commandOf = (pid: number): string => {
+  if (isOwnThread(pid)) {
+    try {
+      return `thread of this process: ${readFileSync(`/proc/self/task/${pid}/comm`, "utf8").trim()}`
+    } catch {
+      return "thread of this process"
+    }
+  }
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim().slice(0, 200)
   } catch {
@@ -115,6 +126,7 @@ export const make = (options: { readonly pollMs?: number } = {}): Effect.Effect<
           if (survivors.length === 0) return
           const report = survivors.map((pid) => ({ pid, command: commandOf(pid) }))
           for (const pid of survivors) {
+            if (isOwnThread(pid)) continue // kill(2) on a tid signals the whole (test) process
             try {
               process.kill(pid, "SIGKILL")
             } catch {

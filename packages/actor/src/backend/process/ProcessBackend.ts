@@ -12,27 +12,12 @@ import * as Runtime from "effect/Runtime"
 import * as Process from "@troupe/process/Process"
 import { ActorFailure } from "../../Errors.js"
 import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
+import { lineSplitter, tailKeeper } from "../lines.js"
 import { childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
 
 export type { EntryStrategy } from "./entry.js"
 
 const describeExit = (s: Process.ExitStatus): string => (s._tag === "Exited" ? `exited ${s.code}` : `signaled ${s.signal}`)
-
-/** Splits chunks into lines and hands each complete line to `onLine`. */
-const lineSplitter = (onLine: (line: string) => void) => {
-  let partial = ""
-  const decoder = new TextDecoder()
-  return (chunk: Uint8Array) => {
-    const text = partial + decoder.decode(chunk, { stream: true })
-    const lines = text.split("\n")
-    partial = lines.pop() ?? ""
-    if (partial.length > 64 * 1024) {
-      lines.push(partial)
-      partial = ""
-    }
-    for (const l of lines) if (l.length > 0) onLine(l)
-  }
-}
 
 export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBackend => ({
   name: "process",
@@ -41,7 +26,7 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       const rt = yield* Effect.runtime<never>()
       const log = (stream: "stdout" | "stderr") => (line: string) =>
         Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
-      const tail: Array<string> = []
+      const tail = tailKeeper()
       const onErrLine = log("stderr")
       const cmd = yield* childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy()).pipe(
         Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
@@ -55,7 +40,6 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         stderr: {
           onChunk: lineSplitter((line) => {
             tail.push(line)
-            if (tail.length > 20) tail.shift()
             onErrLine(line)
           })
         }
@@ -67,10 +51,11 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       )
       const launched: LaunchedActor = {
         pid: handle.pid,
+        kind: "process",
         exited: Effect.map(handle.exit, describeExit),
         hasExited: () => exited !== undefined,
         terminate: (reason) => Effect.asVoid(handle.terminate(reason)),
-        stderrTail: () => tail.join("\n")
+        stderrTail: tail.text
       }
       return launched
     })

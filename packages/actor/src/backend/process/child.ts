@@ -1,13 +1,23 @@
 /**
- * The child side of boot (tractor's `_child.py` + `Actor._from_parent`):
+ * The child side of boot (tractor's `_child.py` + `Actor._from_parent`), for a child process and
+ * for a worker actor alike:
  *
- * 1. arm the parent-death signal (`PR_SET_PDEATHSIG` → SIGTERM, via the addon when available);
+ * 1. process only: arm the parent-death signal (`PR_SET_PDEATHSIG` → SIGTERM, via the addon when
+ *    available), set the process title, handle SIGINT/SIGTERM;
  * 2. connect back to the parent's listener, `Hello{role: "child"}`;
  * 3. receive the `SpawnSpec` (which export to serve, transport, registrar, bounds);
  * 4. bind a listener, register with the registrar, answer `Ready{address}` (or `BootFailed`);
- * 5. serve until asked to end: `ActorCancel`, parent channel EOF (the parent died), SIGINT/SIGTERM;
+ * 5. serve until asked to end: `ActorCancel`, parent channel EOF (the parent died), or (process)
+ *    SIGINT/SIGTERM;
  * 6. tear down (own tasks and children, unregister, listener) and exit; a teardown that
  *    overruns `Bounds.parentDeathExitMs` exits anyway (code 70). A second signal exits at once.
+ *
+ * In a worker (`workerData.troupe`, see `backend/worker/`), what is process-wide stays out: no
+ * prctl (from a thread it would set the attribute for the whole process), no signal handlers, no
+ * process title. `process.exit` there ends the worker only — which is what "exit" means for a
+ * worker actor — so the exit paths are the same code. Its `pid` is its thread id, and the
+ * processes it starts are reported to the parent thread (which cleans up after a terminated
+ * worker).
  *
  * @internal
  */
@@ -20,14 +30,18 @@ import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import { native } from "@troupe/process/Native"
+import { isMainThread, parentPort, workerData } from "node:worker_threads"
 import { type Implementation, isImplementation } from "../../Actor.js"
 import { defaultActorBounds } from "../../Bounds.js"
 import * as Channel from "../../internal/channel.js"
 import * as Runtime from "../../internal/runtime.js"
 import { useBundleSourceMap } from "../../internal/stackmap.js"
 import { Address, BootFailed, type Message, Ready, type SpawnSpec } from "../../Protocol.js"
+import type { SpawnBackend } from "../../SpawnBackend.js"
 import * as Transport from "../../Transport.js"
-import { backend } from "./ProcessBackend.js"
+import { bootOf, currentThreadId, reportingProcesses, type WorkerBoot } from "../worker/boot.js"
+import * as WorkerBackend from "../worker/WorkerBackend.js"
+import { backend as processBackend } from "./ProcessBackend.js"
 
 export const ChildArgs = Schema.parseJson(Schema.Struct({
   parent: Address,
@@ -42,30 +56,69 @@ const hardExit = (code: number, afterMs: number) =>
     process.exit(code)
   }, afterMs).unref()
 
-export const main = (mod: Record<string, unknown>): void => {
-  const loadedMs = Math.round(performance.now())
-  if (process.argv[1]?.endsWith(".mjs")) useBundleSourceMap(process.argv[1])
+/** Where this child runs and what that allows. */
+interface Host {
+  readonly args: typeof ChildArgs.Type
+  /** The bundle this code runs from (remote stacks are mapped through its source map). */
+  readonly bundle: string | undefined
+  readonly pid: number
+  /** How this actor starts its own children. */
+  readonly backend: SpawnBackend
+  readonly spawnedBy: "process" | "worker"
+}
+
+const processHost = (): Host => {
   const i = process.argv.indexOf("--troupe-child")
   const args = Schema.decodeUnknownSync(ChildArgs)(i >= 0 ? process.argv[i + 1] : undefined)
-  // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent channel
-  // reaches EOF (always). If the parent died before prctl, exit now.
-  try {
-    native?.setPdeathsig(15)
-    if (native !== undefined && native.getppid() !== args.parentPid) process.exit(70)
-  } catch {
-    // no addon: the channel EOF path handles it
+  return {
+    args,
+    bundle: process.argv[1]?.endsWith(".mjs") ? process.argv[1] : undefined,
+    pid: process.pid,
+    backend: processBackend,
+    spawnedBy: "process"
   }
-  const self = { name: args.name, id: args.id, pid: process.pid }
-  process.title = `troupe[${args.name}@${args.id.split("@")[1]?.slice(0, 8) ?? ""}]` // tractor's _subactor[name@uuid]
+}
+
+const workerHost = (boot: WorkerBoot): Host => {
+  const entry = boot.entry._tag === "bundle" ? "bundle" : "loader"
+  return {
+    args: Schema.decodeUnknownSync(ChildArgs)(boot.args),
+    bundle: boot.entry._tag === "bundle" ? boot.entry.path : undefined,
+    pid: currentThreadId() ?? process.pid,
+    backend: boot.children === "process"
+      ? reportingProcesses(processBackend, parentPort!)
+      : WorkerBackend.make({ entry, children: "worker" }),
+    spawnedBy: "worker"
+  }
+}
+
+export const main = (mod: Record<string, unknown>): void => {
+  const loadedMs = Math.round(performance.now())
+  const boot = isMainThread ? undefined : bootOf(workerData)
+  const host = boot === undefined ? processHost() : workerHost(boot)
+  const { args } = host
+  if (host.bundle !== undefined) useBundleSourceMap(host.bundle)
   const stop = Deferred.unsafeMake<string>(undefined as any)
-  let signals = 0
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++
-    if (signals > 1) process.exit(sig === "SIGINT" ? 130 : 143)
-    Deferred.unsafeDone(stop, Exit.succeed(`received ${sig}`))
+  if (boot === undefined) {
+    // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent channel
+    // reaches EOF (always). If the parent died before prctl, exit now.
+    try {
+      native?.setPdeathsig(15)
+      if (native !== undefined && native.getppid() !== args.parentPid) process.exit(70)
+    } catch {
+      // no addon: the channel EOF path handles it
+    }
+    process.title = `troupe[${args.name}@${args.id.split("@")[1]?.slice(0, 8) ?? ""}]` // tractor's _subactor[name@uuid]
+    let signals = 0
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++
+      if (signals > 1) process.exit(sig === "SIGINT" ? 130 : 143)
+      Deferred.unsafeDone(stop, Exit.succeed(`received ${sig}`))
+    }
+    process.on("SIGINT", onSignal)
+    process.on("SIGTERM", onSignal)
   }
-  process.on("SIGINT", onSignal)
-  process.on("SIGTERM", onSignal)
+  const self = { name: args.name, id: args.id, pid: host.pid }
 
   const program = Effect.gen(function*() {
     const bounds0 = defaultActorBounds
@@ -102,10 +155,10 @@ export const main = (mod: Record<string, unknown>): void => {
       socketDir: s.socketDir,
       registrar: s.registrar ?? "embedded",
       bounds,
-      backend,
+      backend: host.backend,
       logLevel: s.logLevel,
       parent: parent.remote.id,
-      spawnedBy: "process",
+      spawnedBy: host.spawnedBy,
       onActorCancelled: (canceller) => Deferred.succeed(stop, `cancelled by ${canceller}`)
     }).pipe(
       Effect.tapError((e) => Effect.ignore(parent.send(new BootFailed({ message: e.message }))))
@@ -115,7 +168,7 @@ export const main = (mod: Record<string, unknown>): void => {
     if (h.onActorCancel) proxy.onActorCancel = h.onActorCancel
     yield* runtime.adopt(parent)
     yield* parent.send(new Ready({ address: runtime.address }))
-    yield* Effect.logDebug(`ready ${Math.round(performance.now())} ms after process start (code loaded at ${loadedMs} ms)`)
+    yield* Effect.logDebug(`ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms)`)
 
     const reason = yield* Effect.raceFirst(
       Deferred.await(stop),
@@ -136,6 +189,7 @@ export const main = (mod: Record<string, unknown>): void => {
       Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withLeveledConsole(Logger.logfmtLogger)))
     )
   ).addObserver((exit) => {
+    // In a worker, process.exit ends this worker only (its parent thread sees the code).
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
       process.stderr.write(`troupe child ${self.id}: ${Cause.pretty(exit.cause)}\n`)
       process.exit(1)

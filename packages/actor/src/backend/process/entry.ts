@@ -1,13 +1,16 @@
 /**
- * How a child process is started: the command line that loads the runtime and the actor's module.
+ * How a child is started: the command line that loads the runtime and the actor's module (and,
+ * for the worker backend, the same bundle or child entry, loaded in a Worker).
  *
  * - `bundle` (default): esbuild bundles the child runtime together with the actor's module into
  *   one ESM file (cached on disk, rebuilt when any input changes). The child runs it with plain
- *   `node`: no loader, one copy of `effect`, ~0.3 s to boot instead of ~1.5 s through a loader.
+ *   `node` (a worker actor imports it): no loader, one copy of `effect`, ~0.3 s to boot instead
+ *   of ~1.5 s through a loader.
  *   Works the same whether the parent runs TypeScript (vitest, tsx) or compiled JavaScript.
  *   `import.meta.url` keeps each source file's own URL inside the bundle.
  * - `loader` (`TROUPE_CHILD_ENTRY=loader`): `node --import tsx child-entry.ts --troupe-module <URL>`
- *   (the runtime ships as TypeScript sources, so the loader is always needed on this path).
+ *   (the runtime ships as TypeScript sources, so the loader is always needed on this path; a
+ *   worker uses tsx's `tsImport` on the same entry).
  *
  * Either way the module is chosen by the parent from `implementation.moduleUrl`, on the command
  * line; a message can only name an export of that module.
@@ -30,7 +33,8 @@ export interface ChildCommand {
 
 const here = dirname(fileURLToPath(import.meta.url))
 const childRuntimePath = join(here, "child.ts")
-const loaderEntryPath = join(here, "child-entry.ts")
+/** The child entry of the `loader` strategy (TypeScript: needs tsx). */
+export const loaderEntryPath = join(here, "child-entry.ts")
 const bundlerPath = join(here, "bundler.mjs")
 const packageDir = join(here, "..", "..", "..")
 const cacheDir = join(packageDir, "node_modules", ".cache", "troupe-child")
@@ -77,22 +81,29 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
     return out
   })
 
+/**
+ * The cached bundle of the child runtime with the module at `moduleUrl` (built on first use, or
+ * when an input changed): plain ESM JavaScript, run by `node <bundle>` (process backend) or
+ * imported by a worker (worker backend). One build at a time per module in this thread; a failed
+ * build is retried next time.
+ */
+export const bundleFor = (moduleUrl: string): Effect.Effect<string, string> =>
+  Effect.suspend(() => {
+    const modulePath = fileURLToPath(moduleUrl)
+    let cached = memo.get(modulePath)
+    if (cached === undefined) {
+      cached = Effect.runSync(Effect.cached(bundle(modulePath).pipe(Effect.tapError(() => Effect.sync(() => memo.delete(modulePath))))))
+      memo.set(modulePath, cached)
+    }
+    return cached
+  })
+
 /** The node arguments that start a child running the actor module at `moduleUrl`. */
 export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect.Effect<ChildCommand, string> =>
-  Effect.suspend(() => {
-  const modulePath = fileURLToPath(moduleUrl)
-  if (strategy === "loader") {
+  strategy === "loader"
     // The runtime itself ships as TypeScript sources, so the loader is always needed here.
-    return Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
-  }
-  // One build at a time per module in this process; a failed build is retried next time.
-  let cached = memo.get(modulePath)
-  if (cached === undefined) {
-    cached = Effect.runSync(Effect.cached(bundle(modulePath).pipe(Effect.tapError(() => Effect.sync(() => memo.delete(modulePath))))))
-    memo.set(modulePath, cached)
-  }
-  return Effect.map(cached, (path) => ({ args: [path] }))
-  })
+    ? Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
+    : Effect.map(bundleFor(moduleUrl), (path) => ({ args: [path] }))
 
 /** The entry strategy from `TROUPE_CHILD_ENTRY` (`bundle` | `loader`), default `bundle`. */
 export const defaultStrategy = (): EntryStrategy => (process.env["TROUPE_CHILD_ENTRY"] === "loader" ? "loader" : "bundle")

@@ -1,0 +1,313 @@
+/**
+ * The worker backend: one `worker_threads` Worker per actor — the same process, its own V8
+ * isolate, event loop and Effect runtime. The worker runs the same child runtime as a process
+ * child (`backend/process/child.ts`, from the process backend's cached bundle, or through tsx
+ * with `TROUPE_CHILD_ENTRY=loader`), so the boot protocol is unchanged: it connects back to the
+ * parent's listener, handshakes, receives its `SpawnSpec`, binds its own listener, registers and
+ * serves.
+ *
+ * - **pid**: a worker actor's `pid` is its thread's kernel id (tid; `/proc/<tid>` exists while
+ *   the thread runs, `/proc/<pid>/task/<tid>` lists it). `process.pid` inside the actor is the
+ *   parent's. Never signal it: kill(2) on a tid reaches the whole process.
+ * - **Output**: the worker's stdout/stderr are read here (Node buffers them in the parent until
+ *   read) and forwarded line by line to this thread's `Logger`, annotated like a process
+ *   child's; an uncaught exception (the Worker's `error` event) is forwarded as stderr lines.
+ * - **Exit**: `exited N` (`process.exit(N)` in a worker ends that worker only; an uncaught
+ *   exception is `exited 1`) or `terminated` (by this backend). An exit before the handshake
+ *   fails `start` at once, as for processes.
+ * - **Teardown ("the ladder")**: the graceful cancel over IPC is the nursery's, as for processes;
+ *   then `worker.terminate()` (V8 TerminateExecution: it stops even a busy synchronous loop),
+ *   waited for at most `Bounds.Ladder.killGraceMs`; then the output drain (`drainGraceMs`).
+ *   Each expired bound is logged. Processes started inside the worker's subtree that outlived
+ *   it (a terminated worker runs no finalizer) are given `terminateGraceMs` to end by
+ *   themselves (they see their parent thread die: parent-death signal, channel EOF), then
+ *   SIGKILLed (group and descendants, the ladder's last rung), and reaped.
+ * - Nothing process-wide runs in a worker child: no signal handlers, no prctl (parent-death
+ *   signal, subreaper), no process title. Parent death is trivial: the worker dies with its
+ *   process.
+ *
+ * @since 0.1.0
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import { readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { isMainThread, parentPort, Worker } from "node:worker_threads"
+import * as LadderBounds from "@troupe/process/Bounds"
+import * as Ladder from "@troupe/process/Ladder"
+import * as Liveness from "@troupe/process/Liveness"
+import { native } from "@troupe/process/Native"
+import { Bounds } from "../../Bounds.js"
+import { ActorFailure } from "../../Errors.js"
+import { processChildPids } from "../../internal/runtime.js"
+import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
+import { lineSplitter, tailKeeper } from "../lines.js"
+import { bundleFor, defaultStrategy, type EntryStrategy, loaderEntryPath } from "../process/entry.js"
+import { isFromWorker, type WorkerBoot, type WorkerEntry } from "./boot.js"
+
+export type { EntryStrategy } from "../process/entry.js"
+
+export interface Options {
+  /** How the worker loads the actor's module: `bundle` (default, from `TROUPE_CHILD_ENTRY`) or `loader`. */
+  readonly entry?: EntryStrategy
+  /**
+   * How a worker actor starts its own children: `"worker"` (default: the whole tree runs in this
+   * process) or `"process"` (its children are processes, torn down by the worker — or, when the
+   * worker had to be terminated, by this backend).
+   */
+  readonly children?: "worker" | "process"
+}
+
+const here = dirname(fileURLToPath(import.meta.url))
+const bootstrapPath = join(here, "worker-entry.mjs")
+
+/** Workers started by this thread that have not exited yet. */
+const live = new Set<Worker>()
+
+/** How many workers this thread started are still running (tests: nothing may be left). */
+export const liveWorkers = (): number => live.size
+
+interface Stat {
+  readonly state: string
+  readonly ppid: number
+  readonly startTime: number
+}
+
+const readStat = (pid: number): Stat | undefined => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ")
+    return { state: rest[0] ?? "?", ppid: Number(rest[1]), startTime: Number(rest[19]) }
+  } catch {
+    return undefined
+  }
+}
+
+/** A process started in a worker that died is a child of this process no event loop waits for any more. */
+const reapIfZombie = (pid: number, startTime: number): void => {
+  const s = readStat(pid)
+  if (native === undefined || s === undefined || s.state !== "Z" || s.ppid !== process.pid) return
+  if (startTime !== 0 && s.startTime !== startTime) return
+  try {
+    native.waitPidNoHang(pid)
+  } catch {
+    // ECHILD: reaped meanwhile
+  }
+}
+
+/** The process ladder on one process group (processes are started in their own group: pgid = pid). */
+const ladderTarget = (ref: Liveness.ProcessRef): Ladder.LadderTarget => ({
+  pgid: ref.pid,
+  leader: ref,
+  outputInodes: new Set(),
+  outputOpen: () => false,
+  drain: () => Effect.succeed(true)
+})
+
+const entryOf = (request: LaunchRequest, strategy: EntryStrategy): Effect.Effect<WorkerEntry, ActorFailure> =>
+  strategy === "loader"
+    ? Effect.succeed({ _tag: "loader", childEntry: loaderEntryPath })
+    : bundleFor(request.implementation.moduleUrl).pipe(
+      Effect.map((path): WorkerEntry => ({ _tag: "bundle", path })),
+      Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
+    )
+
+export const make = (options: Options = {}): SpawnBackend => ({
+  name: "worker",
+  launch: (request: LaunchRequest) =>
+    Effect.gen(function*() {
+      const strategy = options.entry ?? defaultStrategy()
+      const children = options.children ?? "worker"
+      const entry = yield* entryOf(request, strategy)
+      const ladder = yield* LadderBounds.Bounds
+      const { bootMs } = yield* Bounds
+      const rt = yield* Effect.runtime<never>()
+      const log = (stream: "stdout" | "stderr") => (line: string) =>
+        Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
+      const tail = tailKeeper()
+      const onErrLine = log("stderr")
+      const errLine = (line: string) => {
+        tail.push(line)
+        onErrLine(line)
+      }
+
+      const tid = yield* Deferred.make<number>()
+      /** Completes once the worker exited and its output was drained (bounded). */
+      const exitDone = yield* Deferred.make<string>()
+      let exited: string | undefined
+      let terminating = false
+      /** Processes started in this worker's subtree: pid → start time. */
+      const spawned = new Map<number, number>()
+      const unreaped = new Set<number>()
+
+      const boot: WorkerBoot = {
+        args: JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name }),
+        entry,
+        title: `troupe[${request.name}`.slice(0, 14) + "]",
+        children
+      }
+      const worker = yield* Effect.try({
+        try: () =>
+          new Worker(bootstrapPath, {
+            workerData: { troupe: boot },
+            argv: strategy === "loader" ? ["--troupe-module", request.implementation.moduleUrl] : [],
+            env: { ...process.env, TROUPE_ACTOR: request.id, TROUPE_LOG_LEVEL: request.logLevel },
+            // Not the parent's flags (a TypeScript loader, a test runner's): the bundle is plain JS.
+            execArgv: [],
+            stdin: false,
+            stdout: true,
+            stderr: true
+          }),
+        catch: (e) => new ActorFailure({ actor: request.name, reason: `worker failed to start: ${String(e)}` })
+      })
+      live.add(worker)
+
+      // Output: always read (unread worker output is buffered in this thread), line by line.
+      const ended = (stream: NodeJS.ReadableStream, onLine: (line: string) => void) =>
+        new Promise<void>((resolve) => {
+          const split = lineSplitter(onLine)
+          stream.on("data", (chunk: Uint8Array) => split(chunk))
+          stream.on("end", () => {
+            split.flush()
+            resolve()
+          })
+          stream.on("close", () => resolve())
+          stream.on("error", () => resolve())
+        })
+      const outputDone = Promise.all([ended(worker.stdout, log("stdout")), ended(worker.stderr, errLine)])
+
+      worker.on("message", (m: unknown) => {
+        if (!isFromWorker(m)) return
+        switch (m.troupe) {
+          case "tid":
+            Deferred.unsafeDone(tid, Exit.succeed(m.tid > 0 ? m.tid : process.pid))
+            return
+          case "spawned":
+            spawned.set(m.pid, m.startTime)
+            unreaped.add(m.pid)
+            processChildPids.add(m.pid) // a second SIGINT in Troupe.runMain kills its group too
+            break
+          case "reaped":
+            unreaped.delete(m.pid)
+            processChildPids.delete(m.pid)
+            break
+        }
+        // A nested worker: the thread above cleans up after this one too.
+        if (!isMainThread) parentPort?.postMessage(m)
+      })
+      worker.on("error", (e: unknown) => {
+        const text = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : `uncaught: ${String(e)}`
+        for (const line of text.split("\n")) if (line.length > 0) errLine(line)
+      })
+      worker.on("exit", (code: number) => {
+        exited = terminating ? "terminated" : `exited ${code}`
+        live.delete(worker)
+        const drained = new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), ladder.drainGraceMs)
+          void outputDone.then(() => {
+            clearTimeout(timer)
+            resolve(true)
+          })
+        })
+        void drained.then((complete) => {
+          if (!complete) {
+            Runtime.runFork(rt)(
+              Effect.logWarning(`worker ${request.id}: output not drained within ${ladder.drainGraceMs} ms of its exit`)
+            )
+          }
+          Deferred.unsafeDone(exitDone, Exit.succeed(exited!))
+        })
+      })
+
+      // The worker's ladder: terminate(), bounded; then what its subtree left behind.
+      let teardown: Deferred.Deferred<void> | undefined
+      const runTeardown = (reason: string) =>
+        Effect.gen(function*() {
+          if (exited === undefined) {
+            terminating = true
+            yield* Effect.logDebug(`worker ${request.id}: terminate() (${reason})`)
+            worker.terminate().catch(() => {})
+            const gone = yield* Deferred.await(exitDone).pipe(Effect.timeoutOption(ladder.killGraceMs + ladder.drainGraceMs))
+            if (Option.isNone(gone)) {
+              yield* Effect.logError(
+                `worker ${request.id} still running ${ladder.killGraceMs + ladder.drainGraceMs} ms after terminate() ` +
+                  `(blocked outside JavaScript?); it ends with this process`
+              )
+            }
+          } else {
+            yield* Deferred.await(exitDone).pipe(Effect.timeoutOption(ladder.drainGraceMs))
+          }
+          // Processes started in the subtree and not reaped by it (a terminated worker ran no
+          // finalizer). They saw their parent thread end (parent-death signal, channel EOF) and
+          // tear themselves down: wait for that, then SIGKILL what is left (their groups and
+          // descendants).
+          const left = () =>
+            [...unreaped].flatMap((pid) => {
+              const ref = Liveness.ref(pid)
+              return ref !== undefined && ref.startTime === spawned.get(pid) ? [ref] : []
+            })
+          const orphans = left()
+          if (orphans.length > 0) {
+            const gone = yield* Effect.forEach(orphans, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
+              Effect.timeoutOption(ladder.terminateGraceMs)
+            )
+            const still = Option.isNone(gone) ? left() : []
+            if (still.length > 0) {
+              yield* Effect.logWarning(
+                `worker ${request.id} (${exited ?? "running"}): ${still.length} process(es) it started still running ` +
+                  `${ladder.terminateGraceMs} ms after it ended (${still.map((r) => r.pid).join(", ")}); SIGKILL`
+              )
+              yield* Effect.forEach(
+                still,
+                (ref) => Ladder.run(ladderTarget(ref), ladder, `worker ${request.id} gone`, () => undefined, [], "SIGKILL"),
+                { concurrency: "unbounded", discard: true }
+              )
+            }
+          }
+          if (exited !== undefined) {
+            for (const pid of unreaped) {
+              reapIfZombie(pid, spawned.get(pid) ?? 0)
+              processChildPids.delete(pid)
+            }
+          }
+        })
+      const terminate = (reason: string): Effect.Effect<void> =>
+        Effect.suspend(() => {
+          if (teardown !== undefined) return Deferred.await(teardown)
+          const done = Deferred.unsafeMake<void>(undefined as any)
+          teardown = done
+          return runTeardown(reason).pipe(Effect.ensuring(Deferred.succeed(done, undefined)))
+        }).pipe(Effect.uninterruptible)
+      yield* Effect.addFinalizer(() => terminate("scope closed"))
+
+      // The thread id comes first (before the module loads); an exit before it is a boot failure.
+      const first = yield* Effect.raceFirst(
+        Deferred.await(tid).pipe(Effect.map(Option.some)),
+        Deferred.await(exitDone).pipe(Effect.as(Option.none<number>()))
+      ).pipe(Effect.timeoutOption(bootMs))
+      if (Option.isNone(first)) {
+        return yield* Effect.fail(new ActorFailure({ actor: request.name, reason: `worker did not start within ${bootMs} ms` }))
+      }
+      if (Option.isNone(first.value)) {
+        return yield* Effect.fail(
+          new ActorFailure({ actor: request.name, reason: "died before the handshake", exit: exited!, stderr: tail.text() })
+        )
+      }
+      const launched: LaunchedActor = {
+        pid: first.value.value,
+        kind: "thread",
+        exited: Deferred.await(exitDone),
+        hasExited: () => exited !== undefined,
+        terminate,
+        stderrTail: () => tail.text()
+      }
+      return launched
+    })
+})
+
+/** The default worker backend (entry strategy from `TROUPE_CHILD_ENTRY`; children are workers). */
+export const backend: SpawnBackend = make()

@@ -1,0 +1,193 @@
+// End to end, the worker backend's own behaviour — what the backend-independent suites cannot
+// observe: the actor is a thread of this process, deaths only a worker dies (an uncaught
+// exception outside any fiber, process.exit ending the worker only), terminate() of a busy
+// worker, and processes started inside a worker (torn down with it, even when it was terminated).
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Chunk, Effect, Either, Exit, Fiber, type Layer, type Scope } from "effect"
+import { existsSync, readFileSync } from "node:fs"
+import { connect as netConnect } from "node:net"
+import * as Liveness from "../../packages/process/src/Liveness.js"
+import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
+import { Nursery, Protocol, Registrar, Troupe } from "../../packages/actor/src/index.js"
+import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
+import { root, timed } from "./_harness.js"
+import { GreeterLive } from "./fixtures/greeter.js"
+import { ThreadsLive } from "./fixtures/threads.js"
+
+const config = TroupeTest.matrix.find((c) => c.backend === "worker" && c.transport === "uds")!
+
+/** Until `pred` holds (polled); how long it took, or -1 after `ms`. */
+const within = (pred: () => boolean, ms: number) =>
+  Effect.gen(function*() {
+    const t0 = Date.now()
+    while (Date.now() - t0 < ms) {
+      if (pred()) return Date.now() - t0
+      yield* Effect.sleep(10)
+    }
+    return -1
+  })
+
+const isThreadOfThisProcess = (tid: number) => existsSync(`/proc/self/task/${tid}`)
+/** No /proc entry at all: exited and reaped (a zombie still has one). */
+const reaped = (pid: number) => !existsSync(`/proc/${pid}`)
+
+const failuresOf = (exit: Exit.Exit<unknown, unknown>): Array<any> =>
+  Exit.isFailure(exit) ? [...Chunk.toReadonlyArray(Cause.failures(exit.cause))] : []
+
+/** A root whose worker actors start their own children as processes. */
+const rootWithProcessGrandchildren = <A, E>(body: (guard: ProcessGuard.Guard) => Effect.Effect<A, E, Troupe.Troupe | Scope.Scope>) =>
+  ProcessGuard.guarded((guard) =>
+    Effect.scoped(body(guard)).pipe(
+      Effect.provide(Troupe.layer({ backend: WorkerBackend.make({ children: "process" }) }) as Layer.Layer<Troupe.Troupe, unknown>),
+      Effect.ensuring(TroupeTest.assertNoWorkersLeft(5000))
+    )
+  )
+
+/** Write raw bytes to a listener; resolves when the peer closes the connection. */
+const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
+  Effect.async<"closed">((resume) => {
+    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
+    sock.on("connect", () => sock.write(bytes))
+    sock.on("error", () => {})
+    sock.on("close", () => resume(Effect.succeed("closed")))
+    return Effect.sync(() => sock.destroy())
+  })
+
+describe("worker backend", () => {
+  it.live("an actor is a thread of this process: its pid is the thread id, gone once the nursery closed", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const tid = yield* Effect.scoped(Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const t = yield* nursery.start(ThreadsLive, { name: "thread" })
+          guard.track(t.actor.pid)
+          const who = yield* t.whoami()
+          expect(who).toEqual({ pid: t.actor.pid, processPid: process.pid })
+          expect(isThreadOfThisProcess(t.actor.pid)).toBe(true)
+          expect(readFileSync(`/proc/self/task/${t.actor.pid}/comm`, "utf8").trim()).toBe("troupe[thread]")
+          expect(WorkerBackend.liveWorkers()).toBe(1)
+          const info = (yield* Registrar.listActors).find((i) => i.name === "thread")!
+          expect(info).toMatchObject({ pid: t.actor.pid, backend: "worker" })
+          return t.actor.pid
+        }))
+        expect(WorkerBackend.liveWorkers()).toBe(0)
+        expect(yield* within(() => !isThreadOfThisProcess(tid), 1000)).toBeGreaterThanOrEqual(0)
+      })), 30_000)
+
+  it.live("an uncaught exception in a worker is a death like a process's: ActorFailure, exited 1, the error on stderr", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(Nursery.open((n) =>
+          Effect.gen(function*() {
+            const t = yield* n.start(ThreadsLive, { name: "crashy" })
+            guard.track(t.actor.pid)
+            yield* t.crashLater(50)
+            return yield* Effect.never
+          })
+        ))
+        const failures = failuresOf(exit)
+        expect(failures).toHaveLength(1)
+        expect(failures[0]).toMatchObject({ _tag: "ActorFailure", actor: "crashy", reason: "exited unexpectedly", exit: "exited 1" })
+        expect(failures[0].stderr).toContain("RangeError: crashed on purpose after 50 ms")
+      })), 30_000)
+
+  it.live("process.exit in a worker actor ends that worker only: an ActorFailure with its code; siblings and this process go on", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const a = yield* nursery.start(ThreadsLive, { name: "quitter" })
+        const b = yield* nursery.start(GreeterLive, { name: "sibling" })
+        guard.track(a.actor.pid)
+        guard.track(b.actor.pid)
+        yield* a.exitWith(5)
+        expect(yield* within(() => !isThreadOfThisProcess(a.actor.pid), 3000)).toBeGreaterThanOrEqual(0)
+        expect(yield* b.greet("still here")).toBe("hello still here")
+        expect(Liveness.isAlive(process.pid)).toBe(true)
+      })), 30_000)
+
+  it.live("a busy worker is terminated within the bound (TerminateExecution); its registry entry goes with its connection", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const t = yield* nursery.start(ThreadsLive, { name: "busy" })
+        guard.track(t.actor.pid)
+        const call = yield* Effect.fork(t.busy(60_000))
+        yield* Effect.sleep(300)
+        const [, took] = yield* timed(Fiber.interrupt(call))
+        // cancel ack 500 ms + actor cancel ack 500 ms, then terminate(): no SIGTERM grace to wait out
+        expect(took).toBeLessThan(3000)
+        expect(yield* within(() => !isThreadOfThisProcess(t.actor.pid), 1000)).toBeGreaterThanOrEqual(0)
+        const names = () => Effect.map(Registrar.listActors, (l) => l.map((i) => i.name))
+        const t0 = Date.now()
+        while ((yield* names()).includes("busy") && Date.now() - t0 < 2000) yield* Effect.sleep(20)
+        expect(yield* names()).not.toContain("busy")
+      })), 30_000)
+
+  it.live("bad input to a worker actor's listener drops the connection; the actor still answers", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const greeter = yield* nursery.start(GreeterLive, { name: "target" })
+        guard.track(greeter.actor.pid)
+        const info = (yield* Registrar.listActors).find((i) => i.name === "target")!
+        const junk = new Uint8Array(2048).map(() => Math.floor(Math.random() * 256))
+        junk.set([32, 0, 0, 0], 0)
+        expect(yield* rawSend(info.address, junk).pipe(Effect.timeout(5000))).toBe("closed")
+        const oversized = new Uint8Array(64)
+        new DataView(oversized.buffer).setUint32(0, 0xffffffff, true)
+        expect(yield* rawSend(info.address, oversized).pipe(Effect.timeout(5000))).toBe("closed")
+        const helloThenJunk = Buffer.concat([
+          Either.getOrThrow(Protocol.encodeFrame(new Protocol.Hello({ aid: { name: "x", id: "x@1", pid: 1 }, role: "peer" }), 1024)),
+          Buffer.from([3, 0, 0, 0, 0xc1, 0xc1, 0xc1])
+        ])
+        expect(yield* rawSend(info.address, helloThenJunk).pipe(Effect.timeout(5000))).toBe("closed")
+        expect(yield* greeter.greet("still up")).toBe("hello still up")
+      })), 30_000)
+
+  it.live("children: process — a worker actor's process child goes with it on a graceful close", () =>
+    rootWithProcessGrandchildren((guard) =>
+      Effect.gen(function*() {
+        const pid = yield* Effect.scoped(Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const t = yield* nursery.start(ThreadsLive, { name: "parent-thread" })
+          guard.track(t.actor.pid)
+          const ctx = yield* t.holdChild()
+          guard.track(ctx.first)
+          expect(ctx.first).not.toBe(process.pid)
+          expect(Liveness.isAlive(ctx.first)).toBe(true)
+          return ctx.first
+        }))
+        // Torn down and reaped by the worker itself (its own nursery), before it exited.
+        expect(yield* within(() => reaped(pid), 2000)).toBeGreaterThanOrEqual(0)
+      })), 30_000)
+
+  it.live("children: process — when the worker had to be terminated, its process child is still torn down and reaped", () =>
+    rootWithProcessGrandchildren((guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const t = yield* nursery.start(ThreadsLive, { name: "stuck" })
+        guard.track(t.actor.pid)
+        const ctx = yield* t.holdChild() // open until the end: the child lives as long as the worker's task
+        const pid = ctx.first
+        guard.track(pid)
+        const call = yield* Effect.fork(t.busy(60_000))
+        yield* Effect.sleep(300)
+        yield* Fiber.interrupt(call) // escalates to terminate(): the worker runs no finalizer
+        expect(yield* within(() => !isThreadOfThisProcess(t.actor.pid), 1000)).toBeGreaterThanOrEqual(0)
+        // The process saw its parent thread end (parent-death signal / channel EOF) and ended;
+        // the parent thread waited for it, then reaped it (no event loop of the worker is left to).
+        expect(yield* within(() => reaped(pid), 4000)).toBeGreaterThanOrEqual(0)
+      })), 40_000)
+
+  it.live("loader entry: a worker loads the TypeScript module through tsx", () =>
+    ProcessGuard.guarded(() =>
+      Effect.scoped(Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const greeter = yield* nursery.start(GreeterLive, { name: "via-loader" })
+        expect(yield* greeter.greet("tsx")).toBe("hello tsx")
+      })).pipe(
+        Effect.provide(Troupe.layer({ backend: WorkerBackend.make({ entry: "loader" }) }) as Layer.Layer<Troupe.Troupe, unknown>),
+        Effect.ensuring(TroupeTest.assertNoWorkersLeft(5000))
+      )
+    ), 60_000)
+})
