@@ -26,20 +26,21 @@ import { availableParallelism } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { makeTimings, parallel, type ParallelResult } from "./hashtree/Parallel.js"
-import { isEsbuildService, liveDescendants } from "./hashtree/ProcTree.js"
+import { isEsbuildService, liveDescendants, liveThreads } from "./hashtree/ProcTree.js"
 import { display, mb, mbPerSec, ProgressState } from "./hashtree/Progress.js"
 import { singleProcess, type SingleResult } from "./hashtree/SingleProcess.js"
 import { int, ms, type Row, table } from "./hashtree/Summary.js"
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 
-const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process] [--fail-after K]
+const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|worker] [--fail-after K]
                  [--batch N] [--window N] [--throttle-ms MS]
 
   --dir PATH       tree to hash (default: this repository's node_modules/.pnpm, the real
                    files behind pnpm's symlinks)
   --actors N       actors in the nursery (default: CPU count, ${availableParallelism()} here)
-  --backend NAME   how actors are started: process (worker, forkserver: not yet)
+  --backend NAME   how actors are started: process (default: a Node process each) or worker
+                   (a worker_threads Worker each, in this process; forkserver: not yet)
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
   --batch N        paths per stream message (default 32)
   --window N       path batches in flight per actor (default 4)
@@ -49,7 +50,7 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process] [-
 interface Args {
   readonly dir: string
   readonly actors: number
-  readonly backend: string
+  readonly backend: "process" | "worker"
   readonly failAfter: number | null
   readonly batch: number
   readonly window: number
@@ -91,11 +92,12 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
   }
   const dir = resolve(values["dir"] ?? defaultDir)
   if (!existsSync(dir) || !statSync(dir).isDirectory()) die(`not a directory: ${dir}`)
-  const backend = values["backend"] ?? "process"
-  if (backend !== "process") {
-    if (backend === "worker" || backend === "forkserver") die(`--backend ${backend} is not available yet; use --backend process`)
-    die(`unknown backend: ${backend}`)
+  const backendName = values["backend"] ?? "process"
+  if (backendName !== "process" && backendName !== "worker") {
+    if (backendName === "forkserver") die(`--backend ${backendName} is not available yet; use --backend process or worker`)
+    die(`unknown backend: ${backendName}`)
   }
+  const backend = backendName as "process" | "worker"
   return {
     dir,
     actors: int("actors", availableParallelism(), 1),
@@ -120,6 +122,8 @@ const teardownBoundMs = (() => {
   return a.cancelAckMs + a.actorCancelAckMs + a.nurseryCancelMs + l.terminateGraceMs + l.killGraceMs + l.postExitGraceMaxMs +
     l.drainGraceMs
 })()
+/** A worker actor's pid is its thread id (in this process). */
+const pidLabel = args.backend === "worker" ? "tid" : "pid"
 const out = process.stdout
 const tty = out.isTTY === true
 const progress = new ProgressState()
@@ -161,7 +165,7 @@ const main = Effect.gen(function*() {
         onSpawned: (actors) =>
           Effect.sync(() => {
             actorPids = actors.map((a) => a.pid)
-            out.write(`${tty ? "\r\x1b[2K" : ""}actors up in ${ms(timings.spawnMs ?? 0)}: ${actors.map((a) => `${a.name} (pid ${a.pid})`).join(", ")}\n`)
+            out.write(`${tty ? "\r\x1b[2K" : ""}actors up in ${ms(timings.spawnMs ?? 0)}: ${actors.map((a) => `${a.name} (${pidLabel} ${a.pid})`).join(", ")}\n`)
             // Machine-readable, for scripts and the test suite.
             out.write(`actor pids: ${actorPids.join(" ")}\n`)
           })
@@ -181,7 +185,7 @@ let signalAt = 0
 
 const fiber = Effect.runFork(
   main.pipe(
-    Effect.provide(Troupe.layer({ backend: "process" })),
+    Effect.provide(Troupe.layer({ backend: args.backend })),
     Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
     Logger.withMinimumLogLevel(LogLevel.Info)
   )
@@ -199,10 +203,13 @@ const onSignal = (sig: NodeJS.Signals) => {
     if (performance.now() - signalAt < repeatWindowMs) return
     // A second, deliberate signal: no more patience. Kill what we started and go.
     process.stderr.write(`\n${sig} again: killing ${actorPids.length} actor(s) now\n`)
-    for (const pid of actorPids) {
-      try {
-        process.kill(pid, "SIGKILL")
-      } catch {}
+    // Worker actors are threads of this process: they end with it (kill(2) on a tid would signal us).
+    if (args.backend === "process") {
+      for (const pid of actorPids) {
+        try {
+          process.kill(pid, "SIGKILL")
+        } catch {}
+      }
     }
     process.exit(sig === "SIGINT" ? 130 : 143)
   }
@@ -231,7 +238,7 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
   const descendants = liveDescendants(process.pid)
   const tooling = descendants.filter((p) => isEsbuildService(p.pid))
   const left = descendants.filter((p) => !tooling.includes(p))
-  const leftActors = actorPids.filter((pid) => left.some((p) => p.pid === pid))
+  const leftActors = args.backend === "worker" ? liveThreads(actorPids) : actorPids.filter((pid) => left.some((p) => p.pid === pid))
   const rows: Array<Row> = []
   let code = 0
   const spawnRow: Row = ["spawn time (all actors ready)", timings.spawnMs === null ? "-" : ms(timings.spawnMs)]
@@ -250,6 +257,9 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
       tooling.length > 0 ? ` (+${tooling.length} esbuild service of the TS loader)` : ""
     }`
   ]
+  const threadsRow: ReadonlyArray<Row> = args.backend === "worker"
+    ? [["worker threads left", `${leftActors.length}${leftActors.length > 0 ? ` (tid ${leftActors.join(", ")})` : ""}`]]
+    : []
 
   if (Exit.isSuccess(exit) && parallelResult !== undefined && singleResult !== undefined) {
     const par = parallelResult
@@ -287,11 +297,12 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
       teardownRow,
       ...par.perActor.map((p) =>
         [
-          `  ${p.name} (pid ${p.pid})`,
+          `  ${p.name} (${pidLabel} ${p.pid})`,
           `${int(p.files)} files, ${mb(p.bytes)} MB, busy ${Math.round((100 * p.busyMs) / Math.max(1, p.openMs))}%`
         ] as Row
       ),
-      leftRow
+      leftRow,
+      ...threadsRow
     )
     out.write(`${table(`troupe demo: ${args.actors} actors over ${args.dir}`, rows)}\n`)
   } else {
@@ -321,7 +332,8 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
       ["wall time", ms(performance.now() - runStartedAt)],
       spawnRow,
       teardownRow,
-      leftRow
+      leftRow,
+      ...threadsRow
     )
     out.write(`\n${table(`troupe demo: stopped (${signal ?? "actor failure"})`, rows)}\n`)
   }

@@ -1,5 +1,6 @@
 /**
- * The hashing actor. One context endpoint, `hash`: the actor reports its pid (`started`), then
+ * The hashing actor. One context endpoint, `hash`: the actor reports its pid (`started`; a
+ * worker actor's is its thread id), then
  * the caller streams batches of file paths (relative to `root`) to it and it streams back batches
  * of `(path, bytes, sha256)`, both directions under the runtime's credit backpressure (the caller
  * can have at most `window` batches in flight to this actor; the actor at most the caller's
@@ -12,7 +13,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { Actor, Endpoint } from "@troupe/actor"
+import { Actor, Endpoint, Troupe } from "@troupe/actor"
 import { hashFile } from "./HashFile.js"
 
 export const FileHashSchema = Schema.Struct({
@@ -57,7 +58,7 @@ export const HasherLive = Hasher.implement(import.meta.url, {
       const { failAfter, root, throttleMs, window } = ctx.payload
       let files = 0
       let bytes = 0
-      yield* ctx.started({ pid: process.pid })
+      yield* ctx.started({ pid: (yield* Troupe.self).pid }) // a worker actor's is its thread id
       const stream = yield* ctx.openStream({ window })
       const opened = performance.now()
       let busyMs = 0

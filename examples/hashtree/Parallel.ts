@@ -20,7 +20,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { Nursery, type Troupe } from "@troupe/actor"
 import { HasherLive } from "./Hasher.js"
-import { cpuMs } from "./ProcTree.js"
+import { cpuMs, liveThreads } from "./ProcTree.js"
 import type { ProgressState } from "./Progress.js"
 import { TreeDigest } from "./TreeDigest.js"
 import { makeStats, walk, type WalkStats } from "./Walker.js"
@@ -63,10 +63,10 @@ export interface ParallelResult {
     /** Time the actor spent hashing, and the time its stream was open (ms). */
     readonly busyMs: number
     readonly openMs: number
-    /** CPU time of the actor's process during the hashing (ms, from /proc). */
+    /** CPU time of the actor's process (a worker actor: its thread) during the hashing (ms, from /proc). */
     readonly cpuMs: number
   }>
-  /** CPU time of this (root) process during the hashing: walking, sending, folding (ms). */
+  /** CPU time of this (root) process during the hashing: walking, sending, folding (ms; worker actors' threads excluded). */
   readonly rootCpuMs: number
 }
 
@@ -156,8 +156,10 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
         const [, ...done] = yield* Effect.all([feed, ...portals.map(drive)], { concurrency: "unbounded" })
         timings.hashMs = performance.now() - t1
         const rootCpu = process.cpuUsage(cpu0.root)
-        rootCpuMs = (rootCpu.user + rootCpu.system) / 1000
         const perActor = done.map((d, i) => ({ ...d, cpuMs: cpuMs(d.pid) - cpu0.actors[i]! }))
+        // process.cpuUsage counts every thread: worker actors (threads of this process) are not the root's.
+        const inThisProcess = perActor.filter((a) => liveThreads([a.pid]).length > 0).reduce((n, a) => n + a.cpuMs, 0)
+        rootCpuMs = Math.max(0, (rootCpu.user + rootCpu.system) / 1000 - inThisProcess)
         return perActor
       }).pipe(Effect.ensuring(Effect.sync(() => (timings.bodyEndedAt = performance.now()))))
     ).pipe(

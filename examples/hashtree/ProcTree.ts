@@ -2,7 +2,7 @@
  * Live descendants of a process, read from `/proc` (Linux). A zombie (exited, not yet reaped)
  * counts as dead: it holds no resources but its pid. Used for the summary's "processes left".
  */
-import { readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 
 interface ProcEntry {
   readonly pid: number
@@ -46,10 +46,15 @@ export const isEsbuildService = (pid: number): boolean => {
   return (argv[0] ?? "").endsWith("esbuild") && argv.some((a) => a.startsWith("--service="))
 }
 
-/** CPU time (user + system) `pid` has used so far, in ms (`/proc/<pid>/stat`, 100 ticks/s); 0 when gone. */
+/**
+ * CPU time (user + system) `pid` has used so far, in ms (`/proc/<pid>/stat`, 100 ticks/s); 0 when
+ * gone. A thread of this process (a worker actor's pid is its thread id) is read from
+ * `/proc/self/task/<tid>/stat`: `/proc/<tid>/stat` would count the whole process.
+ */
 export const cpuMs = (pid: number): number => {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const own = pid !== process.pid && existsSync(`/proc/self/task/${pid}`)
+    const text = readFileSync(own ? `/proc/self/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8")
     const rest = text.slice(text.lastIndexOf(")") + 2).split(" ")
     // Fields 14 and 15 (utime, stime), counted from 3 (state) = index 0 here.
     return (Number(rest[11]) + Number(rest[12])) * 10
@@ -57,6 +62,10 @@ export const cpuMs = (pid: number): number => {
     return 0
   }
 }
+
+/** Threads of this process among `tids` that still run (worker actors left). */
+export const liveThreads = (tids: ReadonlyArray<number>): Array<number> =>
+  tids.filter((tid) => tid !== process.pid && existsSync(`/proc/self/task/${tid}`))
 
 /** Is `pid` a live (non-zombie) process? */
 export const isAlive = (pid: number): boolean => {
