@@ -145,7 +145,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
           const gone = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
           if (Option.isSome(gone)) return
         }
-        yield* Effect.logWarning(`${child.aid.id}: ${reason}; terminating its process`)
+        yield* Effect.logWarning(`${child.aid.id}: ${reason}; terminating its ${child.launched.kind === "thread" ? "worker" : "process"}`)
         yield* child.launched.terminate(reason)
       })
 
