@@ -121,3 +121,78 @@ export const round = (x: number, digits = 1): number => {
   const f = 10 ** digits
   return Math.round(x * f) / f
 }
+
+/** `/proc/<pid>/cmdline` as one line (empty when gone). */
+export const cmdline = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((s) => s.length > 0).join(" ")
+  } catch {
+    return ""
+  }
+}
+
+/** Live (not Z/X) descendants of `root` by the parent links in /proc/<pid>/stat. */
+export const descendants = (root: number = process.pid): Array<number> => {
+  const children = new Map<number, Array<number>>()
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    let text: string
+    try {
+      text = readFileSync(`/proc/${entry}/stat`, "utf8")
+    } catch {
+      continue
+    }
+    const ppid = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1])
+    const list = children.get(ppid) ?? []
+    list.push(Number(entry))
+    children.set(ppid, list)
+  }
+  const out: Array<number> = []
+  const todo = [...(children.get(root) ?? [])]
+  while (todo.length > 0) {
+    const p = todo.pop()!
+    if (!isDead(p)) out.push(p)
+    todo.push(...(children.get(p) ?? []))
+  }
+  return out
+}
+
+/** tsx's esbuild transform service: a direct child of this process running `esbuild --service`. */
+const isTsxService = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+    return ppid === process.pid && /\/esbuild --service=/.test(cmdline(pid))
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The end-of-module check of the actor benches: every live descendant of this process, and every
+ * live process carrying this module's marker (`BENCH_MODULE`, inherited by everything it started,
+ * so reparented escapees too), is reported on stderr with its command line, SIGKILLed (with its
+ * process group) and awaited. Returns what was found (the module puts it in its JSON: must be []).
+ */
+export const reapLeftovers = async (label: string): Promise<Array<{ pid: number; cmd: string }>> => {
+  const mark = process.env["BENCH_MODULE"]
+  const pids = new Set([...descendants(), ...(mark === undefined ? [] : markedProcesses("BENCH_MODULE", mark))])
+  // tsx's own esbuild transform service is a child of this process and ends with it: not a leftover.
+  for (const pid of pids) if (isTsxService(pid)) pids.delete(pid)
+  const found = [...pids].map((pid) => ({ pid, cmd: cmdline(pid).slice(0, 200) }))
+  if (found.length > 0) {
+    process.stderr.write(`\n!!! bench ${label}: ${found.length} process(es) left behind — killing them:\n`)
+    for (const f of found) process.stderr.write(`!!!   ${f.pid} ${f.cmd}\n`)
+    for (const { pid } of found) {
+      try {
+        process.kill(-pid, "SIGKILL")
+      } catch {
+        // not a group leader
+      }
+    }
+    killAll(pids)
+    const still = await awaitDead([...pids], 3000)
+    if (still.length > 0) process.stderr.write(`!!! bench ${label}: still alive after SIGKILL: ${still.join(", ")}\n`)
+  }
+  return found
+}

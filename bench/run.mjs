@@ -4,15 +4,19 @@
  * group, a per-module timeout), collects the `BENCH_JSON` line each prints, renders the tables
  * (bench/render.mjs), prints them and writes docs/benchmarks.md.
  *
- *   node bench/run.mjs            full run (~2–3 min), writes docs/benchmarks.md
- *   node bench/run.mjs --quick    ~30–40 s, prints only (add --write to write the file anyway)
+ *   node bench/run.mjs            full run (~4–5 min), writes docs/benchmarks.md
+ *   node bench/run.mjs --quick    ~1 min, prints only (add --write to write the file anyway)
  *   --no-write                    never write the file
- *   --only spawn,hostile          run some modules (prints only unless --write)
+ *   --only spawn,actor            run some modules, by name prefix (prints only unless --write)
+ *
+ * The whole run is bounded: each module gets at most its own timeout and at most what is left of
+ * the run's total budget (TOTAL_S); a module that would start with less than MIN_START_S left is
+ * reported as not run.
  *
  * Every module process and every fixture inherits BENCH_RUN=<uuid>; at the end, any live
  * process carrying it is counted (the table reports it; it must be 0) and SIGKILLed.
  */
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
@@ -27,13 +31,32 @@ const only = onlyArg === undefined ? undefined : (onlyArg.includes("=") ? onlyAr
 const write = !argv.includes("--no-write") && (argv.includes("--write") || (!quick && only === undefined))
 const runMark = randomUUID()
 
-/** name, file, extra env, timeout in seconds (full / quick). The sum of full timeouts bounds a run at ~3 min. */
+/** The revision measured: HEAD, and whether packages/ (the code under test) had uncommitted changes. */
+const git = (...args) => {
+  const r = spawnSync("git", args, { cwd: root, encoding: "utf8", timeout: 5000 })
+  return r.status === 0 ? r.stdout.trim() : undefined
+}
+const head = git("rev-parse", "--short", "HEAD")
+const dirty = git("status", "--porcelain", "--", "packages")
+
+/**
+ * name, file, extra env, timeout in seconds (full / quick). Each module also bounds itself (a time
+ * budget past which it starts no new round), well inside its timeout.
+ */
 const modules = [
   { name: "spawn", file: "bench/spawn.ts", env: {}, timeoutS: quick ? 20 : 40 },
   { name: "exitwait-pidfd", file: "bench/exitwait.ts", env: {}, timeoutS: quick ? 15 : 25 },
   { name: "exitwait-fallback", file: "bench/exitwait.ts", env: { TROUPE_DISABLE_NATIVE: "1" }, timeoutS: quick ? 15 : 25 },
-  { name: "hostile", file: "bench/hostile.ts", env: {}, timeoutS: quick ? 30 : 105 }
+  { name: "hostile", file: "bench/hostile.ts", env: {}, timeoutS: quick ? 30 : 105 },
+  { name: "actor-spawn", file: "bench/actor-spawn.ts", env: {}, timeoutS: quick ? 25 : 60 },
+  { name: "actor-call", file: "bench/actor-call.ts", env: {}, timeoutS: quick ? 20 : 45 },
+  { name: "actor-stream", file: "bench/actor-stream.ts", env: {}, timeoutS: quick ? 20 : 50 },
+  { name: "actor-teardown", file: "bench/actor-teardown.ts", env: {}, timeoutS: quick ? 25 : 90 }
 ].filter((m) => only === undefined || only.some((o) => m.name.startsWith(o)))
+
+/** The whole run's bound (s): `pnpm bench` ≤ ~5.5 min, `--quick` ≤ ~1.5 min even when every module hangs. */
+const TOTAL_S = quick ? 90 : 330
+const MIN_START_S = 10
 
 const isDead = (pid) => {
   try {
@@ -101,8 +124,15 @@ const started = Date.now()
 const loadBefore = os.loadavg()
 const results = {}
 for (const m of modules) {
-  process.stderr.write(`bench: ${m.name} (timeout ${m.timeoutS} s)… `)
-  const r = await runModule(m)
+  const leftS = TOTAL_S - (Date.now() - started) / 1000
+  if (leftS < MIN_START_S) {
+    process.stderr.write(`bench: ${m.name}: not run (${leftS.toFixed(0)} s left of the run's ${TOTAL_S} s budget)\n`)
+    results[m.name] = { name: m.name, wallMs: 0, error: `not run: the run's total budget (${TOTAL_S} s) was spent` }
+    continue
+  }
+  const timeoutS = Math.min(m.timeoutS, Math.floor(leftS))
+  process.stderr.write(`bench: ${m.name} (timeout ${timeoutS} s)… `)
+  const r = await runModule({ ...m, timeoutS })
   process.stderr.write(`${r.error ? `FAILED: ${r.error}` : "done"} in ${(r.wallMs / 1000).toFixed(1)} s\n`)
   if (r.error && r.stderr) process.stderr.write(`${r.stderr}\n`)
   results[m.name] = r
@@ -126,6 +156,7 @@ const machine = {
   cores: cpus.length,
   cpu: cpus[0]?.model ?? "?",
   kernel: `${os.type()} ${os.release()} ${os.arch()}`,
+  revision: head === undefined ? "?" : `${head}${dirty === undefined ? "" : dirty === "" ? " (packages/ clean)" : " + uncommitted changes in packages/"}`,
   addonMode: results["exitwait-pidfd"]?.mode ?? results.spawn?.mode ?? "?",
   fallbackMode: results["exitwait-fallback"]?.mode ?? "?",
   loadBefore,

@@ -1,0 +1,155 @@
+/**
+ * Actor spawn → first call answered, process backend, vs raw `child_process.fork`.
+ *
+ * - troupe: `Nursery.make()` in a fresh scope, `nursery.start(BenchLive)` (spawn, connect back,
+ *   handshake, spawn spec, child listener, registration, `Ready`), then one `echo` call: that is
+ *   the figure. Then the nursery's scope is closed (cancelActor, the child's own exit awaited):
+ *   the teardown, measured separately. The child runs troupe's esbuild bundle with plain node
+ *   (the default entry); the bundle is built before anything is measured.
+ * - raw, same imports: `fork` (plain node, no loader) of one ESM bundle of the same bench actor
+ *   module (effect, @troupe/actor, the handlers), built with the same esbuild options; it sends
+ *   `{ ready }`, gets one message, answers it with the actor's `echo` handler. Teardown: SIGTERM,
+ *   await `'exit'`.
+ * - raw, empty: the same protocol from a script with no imports (the floor: node's own boot).
+ *
+ * Sequential samples after a warm-up, the implementations taking turns round-robin (the order
+ * rotates every round). Prints `BENCH_JSON {...}` (see lib.ts).
+ */
+import { Nursery } from "@troupe/actor"
+import { Effect, Exit, Scope } from "effect"
+import {
+  ask,
+  cpuOf,
+  forkReady,
+  logs,
+  ownCpu,
+  prepareRawBundle,
+  prepareTroupeBundle,
+  rawIpcEcho,
+  terminate,
+  troupeBundle,
+  troupeRuntime
+} from "./actor-lib.js"
+import { BenchLive, small } from "./actors/bench-actor.js"
+import { emit, isDead, now, quick, reapLeftovers, round, summarize } from "./lib.js"
+
+const N = quick ? 2 : 10
+const WARMUP = quick ? 0 : 1
+/** Stop adding rounds past this (a loaded machine); n is reported. */
+const BUDGET_MS = quick ? 3000 : 24_000
+const MIN_ROUNDS = quick ? 2 : 3
+
+interface Sample {
+  /** spawn → portal ready (troupe) / `{ ready }` received (raw). */
+  readonly readyMs: number
+  /** spawn → first call answered. */
+  readonly firstCallMs: number
+  /** after the answer → process gone (troupe: nursery scope closed). */
+  readonly teardownMs: number
+  /** CPU (ms) of the child at its first answer (its whole boot), and of this process from spawn to answer. */
+  readonly childCpuMs: number
+  readonly parentCpuMs: number
+  readonly left: boolean
+}
+
+interface Impl {
+  readonly name: string
+  readonly run: () => Promise<Sample>
+}
+
+const main = async () => {
+  const started = now()
+  const troupeBuildMs = await prepareTroupeBundle()
+  const raw = prepareRawBundle()
+  const rt = troupeRuntime("uds")
+
+  const troupe: Impl = {
+    name: "troupe `nursery.start` + `echo` call",
+    run: () =>
+      rt.runPromise(Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const c0 = ownCpu()
+        const t0 = now()
+        const nursery = yield* Nursery.make().pipe(Scope.extend(scope))
+        const portal = yield* nursery.start(BenchLive, { name: "spawn" })
+        const t1 = now()
+        yield* portal.echo(small(1))
+        const t2 = now()
+        const parentCpuMs = ownCpu() - c0
+        const childCpuMs = cpuOf(portal.actor.pid)
+        yield* Scope.close(scope, Exit.void)
+        const t3 = now()
+        return { readyMs: t1 - t0, firstCallMs: t2 - t0, teardownMs: t3 - t2, childCpuMs, parentCpuMs, left: !isDead(portal.actor.pid) }
+      }))
+  }
+
+  const rawImpl = (name: string, script: string): Impl => ({
+    name,
+    run: async () => {
+      const c0 = ownCpu()
+      const t0 = now()
+      const c = await forkReady(script)
+      await ask(c.child, small(1))
+      const t2 = now()
+      const parentCpuMs = ownCpu() - c0
+      const childCpuMs = cpuOf(c.child.pid!)
+      await terminate(c)
+      const t3 = now()
+      return { readyMs: c.readyMs, firstCallMs: t2 - t0, teardownMs: t3 - t2, childCpuMs, parentCpuMs, left: !isDead(c.child.pid!) }
+    }
+  })
+  const rawSame = rawImpl("raw `fork`, same imports (bundle)", raw.path)
+  const rawEmpty = rawImpl("raw `fork`, no imports", rawIpcEcho)
+  const impls = [troupe, rawSame, rawEmpty]
+
+  for (const impl of impls) for (let i = 0; i < WARMUP; i++) await impl.run()
+  const samples = new Map<string, Array<Sample>>(impls.map((i) => [i.name, []]))
+  const t0 = now()
+  let rounds = 0
+  for (; rounds < N && (rounds < MIN_ROUNDS || now() - t0 < BUDGET_MS); rounds++) {
+    for (let k = 0; k < impls.length; k++) {
+      const impl = impls[(rounds + k) % impls.length]!
+      samples.get(impl.name)!.push(await impl.run())
+    }
+  }
+  await rt.dispose()
+  const leftovers = await reapLeftovers("actor-spawn")
+
+  const base = (name: string) => summarize(samples.get(name)!.map((s) => s.firstCallMs)).median
+  const baseTeardown = (name: string) => summarize(samples.get(name)!.map((s) => s.teardownMs)).median
+  const rows = impls.map((impl) => {
+    const s = samples.get(impl.name)!
+    const first = summarize(s.map((x) => x.firstCallMs))
+    const teardown = summarize(s.map((x) => x.teardownMs))
+    return {
+      impl: impl.name,
+      ready: summarize(s.map((x) => x.readyMs)),
+      firstCall: first,
+      teardown,
+      ratioSame: round(first.median / base(rawSame.name), 2),
+      ratioEmpty: round(first.median / base(rawEmpty.name), 2),
+      teardownRatioSame: round(teardown.median / baseTeardown(rawSame.name), 2),
+      childCpuMs: summarize(s.map((x) => x.childCpuMs)),
+      parentCpuMs: summarize(s.map((x) => x.parentCpuMs)),
+      leftAfterTeardown: s.filter((x) => x.left).length
+    }
+  })
+  await emit({
+    module: "actor-spawn",
+    n: N,
+    rounds,
+    warmup: WARMUP,
+    budgetMs: BUDGET_MS,
+    troupeBundle: { bytes: troupeBundle()?.bytes ?? null, buildOrCheckMs: round(troupeBuildMs, 0) },
+    rawBundle: { bytes: raw.bytes, buildOrCheckMs: round(raw.buildMs, 0) },
+    rows,
+    logs,
+    leftovers,
+    wallMs: now() - started
+  })
+}
+
+main().catch(async (e: unknown) => {
+  const leftovers = await reapLeftovers("actor-spawn")
+  await emit({ module: "actor-spawn", error: String(e instanceof Error ? e.stack : e), leftovers })
+})
