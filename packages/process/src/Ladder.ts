@@ -85,6 +85,10 @@ const SHARED_SCAN_MS = 25
  * fresh scan confirms "none left".
  */
 const targetsOf = (t: LadderTarget, shared = false): Array<Target> => {
+  // Fast path, no scan: the leader is gone (its children were re-parented when it exited, so
+  // it has no descendants to find) and kill(-pgid, 0) says the group has no member left, not
+  // even a zombie. The usual case after a graceful exit.
+  if (!procfs.isAlive(t.leader.pid, t.leader.startTime) && !Liveness.groupExists(t.pgid)) return []
   const from = (snap: ReadonlyArray<procfs.ProcStat>) => {
     const seen = new Map<number, Target>()
     for (const s of [...procfs.groupMembers(t.pgid, snap), ...procfs.descendants(t.leader.pid, snap)]) {

@@ -105,6 +105,19 @@ export const signal = (p: ProcessRef, sig: NodeJS.Signals): boolean => {
   }
 }
 
+/**
+ * Whether process group `pgid` has any member, zombies included (kill(2) with -pgid and
+ * signal 0: ESRCH when it has none).
+ */
+export const groupExists = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
 /** Send `signal` to every member of process group `pgid` (kill(2) with -pgid). */
 export const signalGroup = (pgid: number, sig: NodeJS.Signals): boolean => {
   try {
