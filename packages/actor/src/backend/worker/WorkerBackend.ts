@@ -223,6 +223,42 @@ export const make = (options: Options = {}): SpawnBackend => ({
         })
       })
 
+      // Processes started in the worker's subtree and not reaped by it (a terminated worker ran
+      // no finalizer). They saw their parent thread end (parent-death signal, channel EOF) and
+      // tear themselves down: wait for that, then SIGKILL what is left (their groups and
+      // descendants); once the worker is gone, reap them (no event loop of it is left to).
+      const cleanupSubtree = Effect.gen(function*() {
+        const left = () =>
+          [...unreaped].flatMap((pid) => {
+            const ref = Liveness.ref(pid)
+            return ref !== undefined && ref.startTime === spawned.get(pid) ? [ref] : []
+          })
+        const orphans = left()
+        if (orphans.length > 0) {
+          const gone = yield* Effect.forEach(orphans, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
+            Effect.timeoutOption(ladder.terminateGraceMs)
+          )
+          const still = Option.isNone(gone) ? left() : []
+          if (still.length > 0) {
+            yield* Effect.logWarning(
+              `worker ${request.id} (${exited ?? "running"}): ${still.length} process(es) it started still running ` +
+                `${ladder.terminateGraceMs} ms after it ended (${still.map((r) => r.pid).join(", ")}); SIGKILL`
+            )
+            yield* Effect.forEach(
+              still,
+              (ref) => Ladder.run(ladderTarget(ref), ladder, `worker ${request.id} gone`, () => undefined, [], "SIGKILL"),
+              { concurrency: "unbounded", discard: true }
+            )
+          }
+        }
+        if (exited !== undefined) {
+          for (const pid of unreaped) {
+            reapIfZombie(pid, spawned.get(pid) ?? 0)
+            processChildPids.delete(pid)
+          }
+        }
+      })
+
       // The worker's ladder: terminate(), bounded; then what its subtree left behind.
       let teardown: Deferred.Deferred<void> | undefined
       const runTeardown = (reason: string) =>
@@ -230,50 +266,25 @@ export const make = (options: Options = {}): SpawnBackend => ({
           if (exited === undefined) {
             terminating = true
             yield* Effect.logDebug(`worker ${request.id}: terminate() (${reason})`)
+            const t0 = Date.now()
             worker.terminate().catch(() => {})
-            const gone = yield* Deferred.await(exitDone).pipe(Effect.timeoutOption(ladder.killGraceMs + ladder.drainGraceMs))
+            const bound = ladder.killGraceMs + ladder.drainGraceMs
+            const gone = yield* Deferred.await(exitDone).pipe(Effect.timeoutOption(bound))
             if (Option.isNone(gone)) {
               yield* Effect.logError(
-                `worker ${request.id} still running ${ladder.killGraceMs + ladder.drainGraceMs} ms after terminate() ` +
-                  `(blocked outside JavaScript?); it ends with this process`
+                `worker ${request.id} still running ${bound} ms after terminate() (stuck outside JavaScript, or starved ` +
+                  `of CPU); not waiting longer: it is cleaned up when it exits, with this process at the latest`
+              )
+              yield* Deferred.await(exitDone).pipe(
+                Effect.zipRight(Effect.suspend(() => Effect.logWarning(`worker ${request.id} exited ${Date.now() - t0} ms after terminate()`))),
+                Effect.zipRight(cleanupSubtree),
+                Effect.forkDaemon
               )
             }
           } else {
             yield* Deferred.await(exitDone).pipe(Effect.timeoutOption(ladder.drainGraceMs))
           }
-          // Processes started in the subtree and not reaped by it (a terminated worker ran no
-          // finalizer). They saw their parent thread end (parent-death signal, channel EOF) and
-          // tear themselves down: wait for that, then SIGKILL what is left (their groups and
-          // descendants).
-          const left = () =>
-            [...unreaped].flatMap((pid) => {
-              const ref = Liveness.ref(pid)
-              return ref !== undefined && ref.startTime === spawned.get(pid) ? [ref] : []
-            })
-          const orphans = left()
-          if (orphans.length > 0) {
-            const gone = yield* Effect.forEach(orphans, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
-              Effect.timeoutOption(ladder.terminateGraceMs)
-            )
-            const still = Option.isNone(gone) ? left() : []
-            if (still.length > 0) {
-              yield* Effect.logWarning(
-                `worker ${request.id} (${exited ?? "running"}): ${still.length} process(es) it started still running ` +
-                  `${ladder.terminateGraceMs} ms after it ended (${still.map((r) => r.pid).join(", ")}); SIGKILL`
-              )
-              yield* Effect.forEach(
-                still,
-                (ref) => Ladder.run(ladderTarget(ref), ladder, `worker ${request.id} gone`, () => undefined, [], "SIGKILL"),
-                { concurrency: "unbounded", discard: true }
-              )
-            }
-          }
-          if (exited !== undefined) {
-            for (const pid of unreaped) {
-              reapIfZombie(pid, spawned.get(pid) ?? 0)
-              processChildPids.delete(pid)
-            }
-          }
+          yield* cleanupSubtree
         })
       const terminate = (reason: string): Effect.Effect<void> =>
         Effect.suspend(() => {
