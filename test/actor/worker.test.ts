@@ -64,7 +64,7 @@ describe("worker backend", () => {
           const who = yield* t.whoami()
           expect(who).toEqual({ pid: t.actor.pid, processPid: process.pid })
           expect(isThreadOfThisProcess(t.actor.pid)).toBe(true)
-          expect(readFileSync(`/proc/self/task/${t.actor.pid}/comm`, "utf8").trim()).toBe("troupe[thread]")
+          expect(readFileSync(`/proc/self/task/${t.actor.pid}/comm`, "utf8").trim()).toBe("[thread]")
           expect(WorkerBackend.liveWorkers()).toBe(1)
           const info = (yield* Registrar.listActors).find((i) => i.name === "thread")!
           expect(info).toMatchObject({ pid: t.actor.pid, backend: "worker" })
@@ -95,13 +95,21 @@ describe("worker backend", () => {
     root(config, (guard) =>
       Effect.gen(function*() {
         const nursery = yield* Nursery.make()
-        const a = yield* nursery.start(ThreadsLive, { name: "quitter" })
-        const b = yield* nursery.start(GreeterLive, { name: "sibling" })
-        guard.track(a.actor.pid)
-        guard.track(b.actor.pid)
-        yield* a.exitWith(5)
-        expect(yield* within(() => !isThreadOfThisProcess(a.actor.pid), 3000)).toBeGreaterThanOrEqual(0)
-        expect(yield* b.greet("still here")).toBe("hello still here")
+        const sibling = yield* nursery.start(GreeterLive, { name: "sibling" })
+        guard.track(sibling.actor.pid)
+        let quitterPid = 0
+        const exit = yield* Effect.exit(Nursery.open((n) =>
+          Effect.gen(function*() {
+            const a = yield* n.start(ThreadsLive, { name: "quitter" })
+            quitterPid = a.actor.pid
+            guard.track(a.actor.pid)
+            yield* a.exitWith(5)
+            return yield* Effect.never
+          })
+        ))
+        expect(failuresOf(exit)).toMatchObject([{ _tag: "ActorFailure", actor: "quitter", reason: "exited unexpectedly", exit: "exited 5" }])
+        expect(yield* within(() => !isThreadOfThisProcess(quitterPid), 1000)).toBeGreaterThanOrEqual(0)
+        expect(yield* sibling.greet("still here")).toBe("hello still here")
         expect(Liveness.isAlive(process.pid)).toBe(true)
       })), 30_000)
 
@@ -157,7 +165,7 @@ describe("worker backend", () => {
           expect(Liveness.isAlive(ctx.first)).toBe(true)
           return ctx.first
         }))
-        // Torn down and reaped by the worker itself (its own nursery), before it exited.
+        // Torn down by the worker itself (its own nursery) before it exited, and reaped.
         expect(yield* within(() => reaped(pid), 2000)).toBeGreaterThanOrEqual(0)
       })), 30_000)
 

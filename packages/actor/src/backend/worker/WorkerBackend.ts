@@ -147,7 +147,8 @@ export const make = (options: Options = {}): SpawnBackend => ({
       const boot: WorkerBoot = {
         args: JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name }),
         entry,
-        title: `troupe[${request.name}`.slice(0, 14) + "]",
+        // 15 bytes: `[name]`, or the name cut to fit.
+        title: request.name.length <= 13 ? `[${request.name}]` : request.name.slice(0, 15),
         children
       }
       const worker = yield* Effect.try({

@@ -26,7 +26,7 @@ export interface WorkerBoot {
   /** `ChildArgs` as JSON (see `child.ts`). */
   readonly args: string
   readonly entry: WorkerEntry
-  /** The thread's name (`/proc/thread-self/comm`, 15 bytes). */
+  /** The thread's name (`/proc/thread-self/comm`, 15 bytes: `[name]`). */
   readonly title: string
   /** How this worker actor starts its own children. */
   readonly children: "worker" | "process"
