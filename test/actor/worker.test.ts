@@ -187,6 +187,24 @@ describe("worker backend", () => {
         expect(yield* within(() => reaped(pid), 4000)).toBeGreaterThanOrEqual(0)
       })), 40_000)
 
+  it.live("a plain process started by a terminated worker (not an actor) gets SIGTERM from the parent thread and is reaped", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const t = yield* nursery.start(ThreadsLive, { name: "spawner" })
+        guard.track(t.actor.pid)
+        const ctx = yield* t.holdProcess()
+        const pid = ctx.first
+        guard.track(pid)
+        expect(Liveness.isAlive(pid)).toBe(true)
+        const call = yield* Effect.fork(t.busy(60_000))
+        yield* Effect.sleep(300)
+        yield* Fiber.interrupt(call) // escalates to terminate(): the worker's own ladder for sleep never runs
+        expect(yield* within(() => !isThreadOfThisProcess(t.actor.pid), 1000)).toBeGreaterThanOrEqual(0)
+        // SIGTERM at once (not after terminateGraceMs), then reaped by this thread.
+        expect(yield* within(() => reaped(pid), 1500)).toBeGreaterThanOrEqual(0)
+      })), 30_000)
+
   it.live("loader entry: a worker loads the TypeScript module through tsx", () =>
     ProcessGuard.guarded(() =>
       Effect.scoped(Effect.gen(function*() {

@@ -39,7 +39,7 @@ import { useBundleSourceMap } from "../../internal/stackmap.js"
 import { Address, BootFailed, type Message, Ready, type SpawnSpec } from "../../Protocol.js"
 import type { SpawnBackend } from "../../SpawnBackend.js"
 import * as Transport from "../../Transport.js"
-import { bootOf, currentThreadId, reportingProcesses, type WorkerBoot } from "../worker/boot.js"
+import { bootOf, currentThreadId, markingActors, type WorkerBoot } from "../worker/boot.js"
 import * as WorkerBackend from "../worker/WorkerBackend.js"
 import { backend as processBackend } from "./ProcessBackend.js"
 
@@ -86,7 +86,7 @@ const workerHost = (boot: WorkerBoot): Host => {
     bundle: boot.entry._tag === "bundle" ? boot.entry.path : undefined,
     pid: currentThreadId() ?? process.pid,
     backend: boot.children === "process"
-      ? reportingProcesses(processBackend, parentPort!)
+      ? markingActors(processBackend, parentPort!)
       : WorkerBackend.make({ entry, children: "worker" }),
     spawnedBy: "worker"
   }

@@ -18,10 +18,11 @@
  * - **Teardown ("the ladder")**: the graceful cancel over IPC is the nursery's, as for processes;
  *   then `worker.terminate()` (V8 TerminateExecution: it stops even a busy synchronous loop),
  *   waited for at most `Bounds.Ladder.killGraceMs`; then the output drain (`drainGraceMs`).
- *   Each expired bound is logged. Processes started inside the worker's subtree that outlived
- *   it (a terminated worker runs no finalizer) are given `terminateGraceMs` to end by
- *   themselves (they see their parent thread die: parent-death signal, channel EOF), then
- *   SIGKILLed (group and descendants, the ladder's last rung), and reaped.
+ *   Each expired bound is logged. Processes the worker's thread started (actors or not: the
+ *   bootstrap reports every spawn) that outlived it (a terminated worker runs no finalizer) get
+ *   the process ladder from here — actor processes are already ending (their parent-death
+ *   signal is armed for the thread), the others get SIGTERM; SIGKILL to what is left (group and
+ *   descendants) after `terminateGraceMs` — and are reaped.
  * - Nothing process-wide runs in a worker child: no signal handlers, no prctl (parent-death
  *   signal, subreaper), no process title. Parent death is trivial: the worker dies with its
  *   process.
@@ -36,7 +37,7 @@ import * as Runtime from "effect/Runtime"
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { isMainThread, parentPort, Worker } from "node:worker_threads"
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
 import * as LadderBounds from "@troupe/process/Bounds"
 import * as Ladder from "@troupe/process/Ladder"
 import * as Liveness from "@troupe/process/Liveness"
@@ -47,7 +48,7 @@ import { processChildPids } from "../../internal/runtime.js"
 import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
 import { lineSplitter, tailKeeper } from "../lines.js"
 import { bundleFor, defaultStrategy, type EntryStrategy, loaderEntryPath } from "../process/entry.js"
-import { isFromWorker, type WorkerBoot, type WorkerEntry } from "./boot.js"
+import { bootOf, isFromWorker, type WorkerBoot, type WorkerEntry } from "./boot.js"
 
 export type { EntryStrategy } from "../process/entry.js"
 
@@ -65,6 +66,9 @@ export interface Options {
 const here = dirname(fileURLToPath(import.meta.url))
 const bootstrapPath = join(here, "worker-entry.mjs")
 
+/** This thread is a worker actor (not the main thread, nor somebody else's worker). */
+const relayUp = !isMainThread && bootOf(workerData) !== undefined
+
 /** Workers started by this thread that have not exited yet. */
 const live = new Set<Worker>()
 
@@ -74,6 +78,7 @@ export const liveWorkers = (): number => live.size
 interface Stat {
   readonly state: string
   readonly ppid: number
+  readonly pgrp: number
   readonly startTime: number
 }
 
@@ -81,7 +86,7 @@ const readStat = (pid: number): Stat | undefined => {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8")
     const rest = text.slice(text.lastIndexOf(")") + 2).split(" ")
-    return { state: rest[0] ?? "?", ppid: Number(rest[1]), startTime: Number(rest[19]) }
+    return { state: rest[0] ?? "?", ppid: Number(rest[1]), pgrp: Number(rest[2]), startTime: Number(rest[19]) }
   } catch {
     return undefined
   }
@@ -143,6 +148,8 @@ export const make = (options: Options = {}): SpawnBackend => ({
       /** Processes started in this worker's subtree: pid → start time. */
       const spawned = new Map<number, number>()
       const unreaped = new Set<number>()
+      /** Those that are actors (they end by themselves when their thread does). */
+      const actors = new Set<number>()
 
       const boot: WorkerBoot = {
         args: JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name }),
@@ -192,13 +199,17 @@ export const make = (options: Options = {}): SpawnBackend => ({
             unreaped.add(m.pid)
             processChildPids.add(m.pid) // a second SIGINT in Troupe.runMain kills its group too
             break
+          case "actor":
+            actors.add(m.pid)
+            break
           case "reaped":
             unreaped.delete(m.pid)
+            actors.delete(m.pid)
             processChildPids.delete(m.pid)
             break
         }
-        // A nested worker: the thread above cleans up after this one too.
-        if (!isMainThread) parentPort?.postMessage(m)
+        // This thread is itself a worker actor: the thread above cleans up after it too.
+        if (relayUp) parentPort?.postMessage(m)
       })
       worker.on("error", (e: unknown) => {
         const text = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : `uncaught: ${String(e)}`
@@ -225,9 +236,10 @@ export const make = (options: Options = {}): SpawnBackend => ({
       })
 
       // Processes started in the worker's subtree and not reaped by it (a terminated worker ran
-      // no finalizer). They saw their parent thread end (parent-death signal, channel EOF) and
-      // tear themselves down: wait for that, then SIGKILL what is left (their groups and
-      // descendants); once the worker is gone, reap them (no event loop of it is left to).
+      // no finalizer): the process ladder, from here. Actor processes saw their parent thread end
+      // (parent-death signal, channel EOF) and are tearing themselves down; the others get
+      // SIGTERM now. Whatever is left after `terminateGraceMs` is SIGKILLed with its group and
+      // descendants. Once the worker is gone, they are reaped (no event loop of it is left to).
       const cleanupSubtree = Effect.gen(function*() {
         const left = () =>
           [...unreaped].flatMap((pid) => {
@@ -236,20 +248,42 @@ export const make = (options: Options = {}): SpawnBackend => ({
           })
         const orphans = left()
         if (orphans.length > 0) {
+          yield* Effect.logWarning(
+            `worker ${request.id} (${exited ?? "running"}) left ${orphans.length} process(es) it started: ` +
+              `${orphans.map((r) => r.pid).join(", ")}; SIGTERM (to those that are not actors), SIGKILL after ${ladder.terminateGraceMs} ms`
+          )
+          const setsid = new Set(orphans.filter((r) => readStat(r.pid)?.pgrp === r.pid).map((r) => r.pid))
+          for (const ref of orphans) {
+            if (actors.has(ref.pid)) continue
+            Liveness.signal(ref, "SIGTERM")
+            if (setsid.has(ref.pid)) Liveness.signalGroup(ref.pid, "SIGTERM")
+          }
           const gone = yield* Effect.forEach(orphans, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
             Effect.timeoutOption(ladder.terminateGraceMs)
           )
-          const still = Option.isNone(gone) ? left() : []
-          if (still.length > 0) {
+          if (Option.isNone(gone)) {
+            const still = left()
             yield* Effect.logWarning(
-              `worker ${request.id} (${exited ?? "running"}): ${still.length} process(es) it started still running ` +
-                `${ladder.terminateGraceMs} ms after it ended (${still.map((r) => r.pid).join(", ")}); SIGKILL`
+              `worker ${request.id}: ${still.length} process(es) still running ${ladder.terminateGraceMs} ms later ` +
+                `(${still.map((r) => r.pid).join(", ")}); SIGKILL`
             )
-            yield* Effect.forEach(
-              still,
-              (ref) => Ladder.run(ladderTarget(ref), ladder, `worker ${request.id} gone`, () => undefined, [], "SIGKILL"),
-              { concurrency: "unbounded", discard: true }
-            )
+            for (const ref of still) Liveness.signal(ref, "SIGKILL")
+          }
+          // The last rung on what is still there: live leaders with their group and descendants;
+          // for a leader that ended, what its group still holds (a group id is not reused while
+          // it has members, so this cannot reach a stranger).
+          const live = orphans.filter((ref) => Liveness.isAlive(ref.pid, ref.startTime))
+          for (const ref of orphans) if (setsid.has(ref.pid) && !live.includes(ref)) Liveness.signalGroup(ref.pid, "SIGKILL")
+          yield* Effect.forEach(
+            live,
+            (ref) => Ladder.run(ladderTarget(ref), ladder, `worker ${request.id} gone`, () => undefined, [], "SIGKILL"),
+            { concurrency: "unbounded", discard: true }
+          )
+          const dead = yield* Effect.forEach(live, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
+            Effect.timeoutOption(ladder.killGraceMs)
+          )
+          if (Option.isNone(dead)) {
+            yield* Effect.logError(`worker ${request.id}: survivors after SIGKILL: ${left().map((r) => r.pid).join(", ")}`)
           }
         }
         if (exited !== undefined) {

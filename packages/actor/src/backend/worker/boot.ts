@@ -10,7 +10,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import { readFileSync, readlinkSync } from "node:fs"
+import { readlinkSync } from "node:fs"
 import type { MessagePort } from "node:worker_threads"
 import type { SpawnBackend } from "../../SpawnBackend.js"
 
@@ -43,6 +43,8 @@ export type FromWorker =
   | { readonly troupe: "tid"; readonly tid: number }
   /** A process was started in this worker's subtree (it may need a ladder if the worker is terminated). */
   | { readonly troupe: "spawned"; readonly pid: number; readonly startTime: number }
+  /** That process is an actor (its parent-death signal is armed: it ends by itself with its thread). */
+  | { readonly troupe: "actor"; readonly pid: number }
   /** That process has exited and was reaped by the thread that started it. */
   | { readonly troupe: "reaped"; readonly pid: number }
 
@@ -62,34 +64,17 @@ export const currentThreadId = (): number | undefined => {
   }
 }
 
-/** Start time of `pid` (clock ticks after boot, `/proc/<pid>/stat` field 22), 0 when unknown. */
-const startTimeOf = (pid: number): number => {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
-    return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[19]) || 0
-  } catch {
-    return 0
-  }
-}
-
 /**
- * Worker side: `inner`, reporting every process it starts (and its reaping) to the parent thread.
- * A process started from a worker thread is a child of the whole process that only this thread's
- * event loop waits for; when the worker is terminated, the parent thread runs the ladder on the
- * ones still alive and reaps them (see `WorkerBackend`).
+ * Worker side: `inner`, telling the parent thread which of the processes this thread starts are
+ * actors (the bootstrap reports every process started, see `worker-entry.mjs`). An actor process
+ * has its parent-death signal armed for this thread and tears itself down when the thread ends;
+ * any other process gets the parent thread's SIGTERM if this worker is terminated.
  */
-export const reportingProcesses = (inner: SpawnBackend, port: MessagePort): SpawnBackend => ({
+export const markingActors = (inner: SpawnBackend, port: MessagePort): SpawnBackend => ({
   name: inner.name,
   launch: (request) =>
     Effect.tap(inner.launch(request), (launched) =>
-      Effect.gen(function*() {
-        if (launched.kind === "thread") return
-        const spawned: FromWorker = { troupe: "spawned", pid: launched.pid, startTime: startTimeOf(launched.pid) }
-        port.postMessage(spawned)
-        // Not in the launch scope: its finalizer (the ladder) must not interrupt this before the exit.
-        yield* launched.exited.pipe(
-          Effect.tap(() => Effect.sync(() => port.postMessage({ troupe: "reaped", pid: launched.pid } satisfies FromWorker))),
-          Effect.forkDaemon
-        )
+      Effect.sync(() => {
+        if (launched.kind !== "thread") port.postMessage({ troupe: "actor", pid: launched.pid } satisfies FromWorker)
       }))
 })

@@ -3,10 +3,15 @@
 //   1. post this thread's kernel id to the parent thread (the actor's `pid`), before anything
 //      that could fail, so even a module that dies while loading has a known thread;
 //   2. name the thread (`/proc/thread-self/comm`, what `ps -L` / `top -H` show);
-//   3. load the child runtime with the actor's module: the process backend's cached bundle, or
+//   3. report every process this thread starts (actors, @troupe/process, child_process) and its
+//      reaping: a process started from a thread is a child of the whole process that only this
+//      thread's event loop waits for, so if the worker is terminated (it then runs no finalizer)
+//      the parent thread tears down and reaps the ones still alive;
+//   4. load the child runtime with the actor's module: the process backend's cached bundle, or
 //      (loader strategy) child-entry.ts through tsx's `tsImport`.
 // The child runtime (child.ts) then connects back to the parent's listener like a process child.
-import { readlinkSync, writeFileSync } from "node:fs"
+import { ChildProcess } from "node:child_process"
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import { pathToFileURL } from "node:url"
 import { parentPort, workerData } from "node:worker_threads"
 
@@ -23,6 +28,25 @@ try {
 } catch {
   // cosmetic
 }
+const startTimeOf = (pid) => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[19]) || 0
+  } catch {
+    return 0
+  }
+}
+const spawn = ChildProcess.prototype.spawn
+ChildProcess.prototype.spawn = function(...args) {
+  const result = spawn.apply(this, args)
+  const pid = this.pid
+  if (typeof pid === "number") {
+    parentPort.postMessage({ troupe: "spawned", pid, startTime: startTimeOf(pid) })
+    this.once("exit", () => parentPort.postMessage({ troupe: "reaped", pid }))
+  }
+  return result
+}
+
 if (boot.entry._tag === "bundle") {
   await import(pathToFileURL(boot.entry.path).href)
 } else {
