@@ -14,8 +14,9 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Schema, type Scope } from "effect"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import * as Liveness from "@troupe/process/Liveness"
+import * as ProcessTable from "@troupe/process/ProcessTable"
 import * as Subreaper from "@troupe/process/Subreaper"
 
 export class LeakedProcesses extends Schema.TaggedError<LeakedProcesses>()("LeakedProcesses", {
@@ -29,32 +30,13 @@ export class LeakedProcesses extends Schema.TaggedError<LeakedProcesses>()("Leak
   }
 }
 
-interface Stat {
-  readonly pid: number
-  readonly ppid: number
-}
-
-const readStat = (pid: number): Stat | undefined => {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ")
-    return { pid, ppid: Number(rest[1]) }
-  } catch {
-    return undefined
-  }
-}
-
 /** Pids of every process descending from `root` now (zombies included). */
 export const descendants = (root: number = process.pid): Set<number> => {
   const children = new Map<number, Array<number>>()
-  for (const name of readdirSync("/proc")) {
-    const pid = Number(name)
-    if (!Number.isInteger(pid)) continue
-    const s = readStat(pid)
-    if (s === undefined) continue
+  for (const s of ProcessTable.snapshot()) {
     const list = children.get(s.ppid)
-    if (list) list.push(pid)
-    else children.set(s.ppid, [pid])
+    if (list) list.push(s.pid)
+    else children.set(s.ppid, [s.pid])
   }
   const out = new Set<number>()
   const stack = [root]

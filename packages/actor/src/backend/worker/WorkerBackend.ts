@@ -34,7 +34,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
-import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
@@ -42,6 +41,7 @@ import * as LadderBounds from "@troupe/process/Bounds"
 import * as Ladder from "@troupe/process/Ladder"
 import * as Liveness from "@troupe/process/Liveness"
 import { native } from "@troupe/process/Native"
+import { readStat } from "@troupe/process/ProcessTable"
 import { Bounds } from "../../Bounds.js"
 import { ActorFailure } from "../../Errors.js"
 import { processChildPids } from "../../internal/runtime.js"
@@ -74,23 +74,6 @@ const live = new Set<Worker>()
 
 /** How many workers this thread started are still running (tests: nothing may be left). */
 export const liveWorkers = (): number => live.size
-
-interface Stat {
-  readonly state: string
-  readonly ppid: number
-  readonly pgrp: number
-  readonly startTime: number
-}
-
-const readStat = (pid: number): Stat | undefined => {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ")
-    return { state: rest[0] ?? "?", ppid: Number(rest[1]), pgrp: Number(rest[2]), startTime: Number(rest[19]) }
-  } catch {
-    return undefined
-  }
-}
 
 /** A process started in a worker that died is a child of this process no event loop waits for any more. */
 const reapIfZombie = (pid: number, startTime: number): void => {
