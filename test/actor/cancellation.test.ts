@@ -30,18 +30,20 @@ for (const config of matrix) {
           // Ending consumption early (take) is a cancel.
           const [got, took] = yield* timed(greeter.forever().pipe(Stream.take(2000), Stream.runCollect))
           expect(Chunk.toReadonlyArray(got).slice(0, 3)).toEqual([0, 1, 2])
-          expect(took).toBeLessThan(3000)
+          // An unacknowledged cancel escalates after cancelAckMs (10 s here) and kills the actor:
+          // ending well before that, with the actor alive and counting the interrupt, is the ack.
+          expect(took).toBeLessThan(10_000)
           expect(yield* greeter.interrupted()).toBe(1)
           // Interrupting the consuming fiber is a cancel too.
           const fiber = yield* greeter.forever().pipe(Stream.runDrain, Effect.fork)
           yield* Effect.sleep(200)
           const [, interruptTook] = yield* timed(Fiber.interrupt(fiber))
           // Within the ack bound: no escalation happened, and the actor is alive and answering.
-          expect(interruptTook).toBeLessThan(2000)
+          expect(interruptTook).toBeLessThan(10_000)
           expect(yield* greeter.interrupted()).toBe(2)
           expect(Liveness.isAlive(greeter.actor.pid)).toBe(true)
           expect(yield* greeter.greet("still")).toBe("hello still")
-        }), { bounds: { cancelAckMs: 2000 } }), 30_000) // generous: under CI load, slow must not look like missing
+        }), { bounds: { cancelAckMs: 10_000 } }), 60_000) // generous: under CI load, slow must not look like missing
 
     it.live("a call whose remote ignores interruption (busy loop) is escalated: the process is killed within the bound", () =>
       root(config, (guard) =>
@@ -54,8 +56,8 @@ for (const config of matrix) {
           const [exit, took] = yield* timed(Fiber.interrupt(fiber))
           expect(Exit.isInterrupted(exit)).toBe(true)
           // cancel ack 500 ms + actor cancel ack 500 ms + ladder (SIGTERM ignored by a blocked loop: 2000 ms, then SIGKILL)
-          expect(took).toBeLessThan(6000)
-          expect(yield* deadWithin(greeter.actor.pid, 1000)).toBeGreaterThanOrEqual(0)
+          expect(took).toBeLessThan(15_000) // the busy loop would last 60 s
+          expect(yield* deadWithin(greeter.actor.pid, 5000)).toBeGreaterThanOrEqual(0)
         })), 30_000)
 
     it.live("cancelActor: acknowledged, then the actor exits; later calls fail", () =>
@@ -67,14 +69,14 @@ for (const config of matrix) {
           const running = yield* Effect.fork(Effect.exit(greeter.sleepForever()))
           yield* Effect.sleep(100)
           const [, took] = yield* timed(greeter.cancelActor)
-          expect(took).toBeLessThan(500)
+          expect(took).toBeLessThan(5000) // acknowledged: no escalation at actorCancelAckMs (5 s here)
           // The running call was cancelled by us (the actor's canceller is this root): raised, as tractor's test_parent_cancels.
           const callExit = yield* Fiber.join(running)
           expect(Exit.isFailure(callExit) && Cause.squash(callExit.cause)).toMatchObject({ _tag: "ContextCancelled" })
-          expect(yield* deadWithin(greeter.actor.pid, 3000)).toBeGreaterThanOrEqual(0)
+          expect(yield* deadWithin(greeter.actor.pid, 8000)).toBeGreaterThanOrEqual(0)
           const after = yield* Effect.flip(greeter.greet("gone?"))
           expect(after._tag).toBe("TransportClosed")
-        })), 30_000)
+        }), { bounds: { actorCancelAckMs: 5000 } }), 30_000)
 
     it.live("ContextCancelled: self-cancel absorbed; the actor's own cancel and a third party's are raised", () =>
       root(config, (guard) =>

@@ -69,10 +69,10 @@ describe("CommandExecutor layer (drop-in for NodeCommandExecutor)", () => {
       const t0 = Date.now()
       yield* Effect.sleep(Duration.millis(200))
       yield* proc.kill("SIGTERM")
-      expect(Date.now() - t0).toBeLessThan(4000)
+      expect(Date.now() - t0).toBeLessThan(10_000) // 2 s grace, then SIGKILL; the child lives 20 s
       expect(yield* proc.isRunning).toBe(false)
       expect(yield* waitDead([proc.pid], 2000)).toEqual([])
-    }).pipe(Effect.scoped, Effect.provide(troupeLayer)), 15_000)
+    }).pipe(Effect.scoped, Effect.provide(troupeLayer)), 30_000)
 })
 
 /**
@@ -87,7 +87,7 @@ const hostile: Record<string, HostileCase> = {
   "SIGTERM-ignorer under a 1 s timeout": {
     run: Effect.scoped(Effect.gen(function*() {
       const ex = yield* PlatformExecutor
-      const proc = yield* ex.start(Command.make("sh", "-c", "trap '' TERM; echo PID $$ >&2; sleep 6"))
+      const proc = yield* ex.start(Command.make("sh", "-c", "trap '' TERM; echo PID $$ >&2; sleep 20"))
       yield* Effect.fork(proc.stderr.pipe(Stream.decodeText(), Stream.runForEach((t) => Effect.sync(() => pids.push(...pidsOf(t))))))
       return yield* proc.exitCode.pipe(Effect.timeout(Duration.seconds(1)), Effect.option)
     })),
@@ -98,7 +98,7 @@ const hostile: Record<string, HostileCase> = {
       const out = yield* Command.string(Command.make(
         "sh",
         "-c",
-        "echo RESULT_LINE; setsid sh -c 'echo PID $$ > /tmp/troupe-escapee-'$$'; sleep 6' & sleep 0.1; echo PID $$ >&2; exit 0"
+        "echo RESULT_LINE; setsid sh -c 'echo PID $$ > /tmp/troupe-escapee-'$$'; sleep 20' & sleep 0.1; echo PID $$ >&2; exit 0"
       ))
       return Option.some(out)
     }),
@@ -122,11 +122,13 @@ describe("hostile children: NodeCommandExecutor vs troupe's CommandExecutor", ()
         const t0 = Date.now()
         const result = yield* c.run.pipe(Effect.provide(troupeLayer))
         const ms = Date.now() - t0
-        expect(ms).toBeLessThan(4000)
+        // The bound is ~3.1 s (1 s timeout + 2 s SIGTERM grace); the child lives 20 s. The wide
+        // margin is for a loaded machine, not the product bound.
+        expect(ms).toBeLessThan(10_000)
         if (c.expectOutput !== undefined) expect(Option.getOrNull(result)).toBe(c.expectOutput)
         const escapees = (yield* Effect.sync(() => scanEscapees())).concat(pids)
         expect(yield* waitDead(escapees, 1500)).toEqual([])
-      }), 15_000)
+      }), 30_000)
 
     it.live(`${name}: NodeCommandExecutor does not return within the bound`, () =>
       Effect.gen(function*() {

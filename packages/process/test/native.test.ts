@@ -258,7 +258,7 @@ describe.skipIf(skip)(`native addon${skip ? ` (SKIPPED: ${nativeLoadError})` : "
     }
     latencies.sort((a, b) => a - b)
     console.log(`[native.test] pidfdWatch latency SIGKILL->callback (ms): ${latencies.map((l) => l.toFixed(2)).join(", ")}`)
-    expect(latencies[latencies.length - 1]).toBeLessThan(2000)
+    expect(latencies[latencies.length - 1]).toBeLessThan(5000) // it fires; the margin is for a loaded machine
   }), 20_000)
 
   it("close() before the exit prevents the callback; the fd can be watched again", scenario(async (t) => {
@@ -474,7 +474,7 @@ describe.skipIf(skip)(`native addon${skip ? ` (SKIPPED: ${nativeLoadError})` : "
     expect(res.aExit).toEqual({ code: 0, signal: null })
     expect(res.ppid, "B saw A as its parent after prctl").toBe(res.a)
     expect(res.status).toEqual({ pid: res.b, code: null, signal: SIGTERM })
-    expect(res.ms).toBeLessThan(2000)
+    expect(res.ms).toBeLessThan(5000)
   }), 20_000)
 
   it("pipe(): a real pipe as a child's stdout, readable through net.Socket", scenario(async (t) => {

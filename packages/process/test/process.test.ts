@@ -20,9 +20,9 @@ import { awaitPids, expectAllDead, fixture, leakChecked, pattern, repoRoot } fro
 
 const { terminateGraceMs, killGraceMs } = cases.smallBounds
 /** Scheduling, /proc scans and (in fallback mode) poll backoff on a loaded 2-core machine. */
-const SLACK_MS = 1200
+const SLACK_MS = 3000
 /** How long after a call returned its processes may take to show as dead in /proc. */
-const DEAD_WITHIN_MS = 300
+const DEAD_WITHIN_MS = 1000
 
 const stepOf = (report: Process.TeardownReport, step: string) => report.steps.find((s) => s.step === step)
 
@@ -63,7 +63,7 @@ const checkEscapee = (r: cases.EscapeeResult) => {
   expect(report.survivors).toEqual([])
   expect(report.outputComplete).toBe(true)
   // Generous bound: the escapee would hold stdout for 30 s; the leader exits after ~200 ms.
-  expect(r.elapsedMs).toBeLessThan(3000)
+  expect(r.elapsedMs).toBeLessThan(8000)
 }
 
 const checkExits = (exits: ReadonlyArray<cases.ExitCase>) => {
@@ -202,7 +202,7 @@ describe(`in-process (${capabilities.mode})`, () => {
         expect(r.report.survivors).toEqual([])
         const grace = stepOf(r.report, "post-exit-grace")?.durationMs ?? -1
         expect(grace).toBeGreaterThanOrEqual(bounds.postExitGraceMaxMs - 20)
-        expect(grace).toBeLessThan(bounds.postExitGraceMaxMs + 300)
+        expect(grace).toBeLessThan(bounds.postExitGraceMaxMs + 1500) // scheduling slack on a loaded machine
         expect(elapsed).toBeLessThan(100 + bounds.postExitGraceMaxMs + SLACK_MS)
       })
     ), 15_000)
