@@ -1,12 +1,12 @@
 // Layer 1, in one process: frames, transport, the actor-side server and typed portals.
 // Two runtimes talk over a real socket (UDS and TCP); no child process is involved.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Either, Exit, Fiber, Schema, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { connect as netConnect } from "node:net"
 import { tmpdir } from "node:os"
 import * as Process from "../../packages/process/src/Process.js"
-import { Actor, Endpoint, Portal, Protocol, Troupe } from "../../packages/actor/src/index.js"
+import { Actor, Endpoint, Portal, Protocol, Troupe, Wire } from "../../packages/actor/src/index.js"
 import { Greeter, GreeterLive, Overloaded } from "./fixtures/greeter.js"
 
 const transports = ["uds", "tcp"] as const
@@ -36,35 +36,6 @@ const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
     sock.on("close", () => resume(Effect.succeed("closed")))
     return Effect.sync(() => sock.destroy())
   })
-
-describe("frames", () => {
-  it("round-trips messages split at every byte boundary", () => {
-    const msgs = [
-      new Protocol.Start({ cid: 1, endpoint: "greet", kind: "call", payload: "ada", window: 0 }),
-      new Protocol.Yield({ cid: 3, value: { a: [1, 2, 3], b: "x".repeat(300) } }),
-      new Protocol.Credit({ cid: 3, amount: -1 })
-    ]
-    const bytes = Buffer.concat(msgs.map((m) => Either.getOrThrow(Protocol.encodeFrame(m, 1 << 20))))
-    for (let cut = 1; cut < bytes.length; cut += 7) {
-      const d = new Protocol.FrameDecoder(1 << 20)
-      const out = [...d.push(bytes.subarray(0, cut)), ...d.push(bytes.subarray(cut))]
-      expect(out.map((m) => m._tag)).toEqual(["Start", "Yield", "Credit"])
-      expect((out[1] as Protocol.Yield).value).toEqual({ a: [1, 2, 3], b: "x".repeat(300) })
-    }
-  })
-
-  it("refuses oversized and malformed frames with a ProtocolError", () => {
-    const big = new Uint8Array(8)
-    new DataView(big.buffer).setUint32(0, 1 << 30, true)
-    expect(() => new Protocol.FrameDecoder(1024).push(big)).toThrowError(/exceeds/)
-    const junk = new Uint8Array([3, 0, 0, 0, 0xc1, 0xc1, 0xc1])
-    expect(() => new Protocol.FrameDecoder(1024).push(junk)).toThrowError()
-    const notAMessage = Either.getOrThrow(Protocol.encodeFrame(new Protocol.Stop({ cid: 1 }), 1024))
-    notAMessage[4 + 2] = 0x41 // corrupt the tag string
-    expect(() => new Protocol.FrameDecoder(1024).push(notAMessage)).toThrowError()
-    expect(Either.isLeft(Protocol.encodeFrame(new Protocol.Yield({ cid: 1, value: "x".repeat(2000) }), 1024))).toBe(true)
-  })
-})
 
 describe("socket directories", () => {
   it.scopedLive("a root sweeps the socket directory a killed root left behind", () =>
@@ -190,7 +161,7 @@ for (const transport of transports) {
         new DataView(oversized.buffer).setUint32(0, server.config.bounds.maxFrameBytes + 1, true)
         expect(yield* rawSend(server.address, oversized).pipe(Effect.timeout(5000))).toBe("closed")
         const helloThenJunk = Buffer.concat([
-          Either.getOrThrow(Protocol.encodeFrame(new Protocol.Hello({ aid: { name: "x", id: "x@1", pid: 1 }, role: "peer" }), 1024)),
+          Wire.encodeFrame(Protocol.hello({ name: "x", id: "x@1", pid: 1 }, "peer"), 1024) as Uint8Array,
           Buffer.from([3, 0, 0, 0, 0xc1, 0xc1, 0xc1]) // a complete frame whose body is not msgpack
         ])
         expect(yield* rawSend(server.address, helloThenJunk).pipe(Effect.timeout(5000))).toBe("closed")

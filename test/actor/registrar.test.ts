@@ -1,11 +1,11 @@
 // End to end: the registrar (embedded in the root) and bad input to a child's listener.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber } from "effect"
+import { Effect, Fiber } from "effect"
 import { connect as netConnect } from "node:net"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Nursery, Protocol, Registrar, Troupe } from "../../packages/actor/src/index.js"
+import { Nursery, Protocol, Registrar, Troupe, Wire } from "../../packages/actor/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
 import { Greeter, GreeterLive } from "./fixtures/greeter.js"
@@ -108,7 +108,7 @@ for (const config of matrix) {
           expect(yield* rawSend(info.address, oversized).pipe(Effect.timeout(5000))).toBe("closed")
           // A valid handshake followed by a malformed frame: dropped as well.
           const helloThenJunk = Buffer.concat([
-            Either.getOrThrow(Protocol.encodeFrame(new Protocol.Hello({ aid: { name: "x", id: "x@1", pid: 1 }, role: "peer" }), 1024)),
+            Wire.encodeFrame(Protocol.hello({ name: "x", id: "x@1", pid: 1 }, "peer"), 1024) as Uint8Array,
             Buffer.from([3, 0, 0, 0, 0xc1, 0xc1, 0xc1])
           ])
           expect(yield* rawSend(info.address, helloThenJunk).pipe(Effect.timeout(5000))).toBe("closed")

@@ -3,12 +3,12 @@
 // exception outside any fiber, process.exit ending the worker only), terminate() of a busy
 // worker, and processes started inside a worker (torn down with it, even when it was terminated).
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Either, Exit, Fiber, type Layer, type Scope } from "effect"
+import { Cause, Chunk, Effect, Exit, Fiber, type Layer, type Scope } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { connect as netConnect } from "node:net"
 import * as Liveness from "../../packages/process/src/Liveness.js"
 import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
-import { Nursery, Protocol, Registrar, Troupe } from "../../packages/actor/src/index.js"
+import { Nursery, Protocol, Registrar, Troupe, Wire } from "../../packages/actor/src/index.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 import { root, timed } from "./_harness.js"
 import { GreeterLive } from "./fixtures/greeter.js"
@@ -145,7 +145,7 @@ describe("worker backend", () => {
         new DataView(oversized.buffer).setUint32(0, 0xffffffff, true)
         expect(yield* rawSend(info.address, oversized).pipe(Effect.timeout(5000))).toBe("closed")
         const helloThenJunk = Buffer.concat([
-          Either.getOrThrow(Protocol.encodeFrame(new Protocol.Hello({ aid: { name: "x", id: "x@1", pid: 1 }, role: "peer" }), 1024)),
+          Wire.encodeFrame(Protocol.hello({ name: "x", id: "x@1", pid: 1 }, "peer"), 1024) as Uint8Array,
           Buffer.from([3, 0, 0, 0, 0xc1, 0xc1, 0xc1])
         ])
         expect(yield* rawSend(info.address, helloThenJunk).pipe(Effect.timeout(5000))).toBe("closed")

@@ -26,7 +26,7 @@ import type { ActorError, ProtocolError, TransportError } from "./Errors.js"
 
 /** Runtime errors a handler may fail with besides its declared ones (they are boxed for the caller). */
 export type HandlerError = ActorError | TransportError | ProtocolError
-import type { Troupe } from "./Troupe.js"
+import type { Troupe } from "./internal/context.js"
 
 export const TypeId: unique symbol = Symbol.for("@troupe/actor/Actor")
 export const ImplementationTypeId: unique symbol = Symbol.for("@troupe/actor/Implementation")

@@ -51,8 +51,19 @@ export interface ActorBounds {
   readonly flushMs: number
   /** Largest frame accepted or sent, body bytes (4-byte header excluded). Default 8 MiB. */
   readonly maxFrameBytes: number
-  /** Default receive window of a stream (messages in flight before the sender suspends). Default 64. */
+  /**
+   * Default receive window of a stream: elements in flight before the sender suspends (a sender
+   * with credit left sends its whole chunk, so at most one chunk more). Default 64.
+   */
   readonly streamWindow: number
+  /**
+   * Bytes queued for writing on one connection (ours plus the socket's buffer) above which stream
+   * senders suspend until the peer reads (backpressure; control messages are never held back).
+   * Default 16 MiB.
+   */
+  readonly maxQueuedBytes: number
+  /** Messages held on a connection before its handshake completed; more drop it. Default 1024. */
+  readonly maxUnattachedMessages: number
 }
 
 export const defaultActorBounds: ActorBounds = {
@@ -66,7 +77,9 @@ export const defaultActorBounds: ActorBounds = {
   listenerCloseMs: 500,
   flushMs: 200,
   maxFrameBytes: 8 * 1024 * 1024,
-  streamWindow: 64
+  streamWindow: 64,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  maxUnattachedMessages: 1024
 }
 
 /** The actor bounds in effect; provide `Bounds.layer({...})` (or `Troupe.layer({ bounds })`) to change them. */
@@ -77,6 +90,14 @@ export class Bounds extends Context.Reference<Bounds>()("@troupe/actor/Bounds", 
 /** A layer that sets some bounds and keeps the defaults for the rest. */
 export const layer = (bounds: Partial<ActorBounds>): Layer.Layer<never> =>
   Layer.succeed(Bounds, { ...defaultActorBounds, ...bounds })
+
+/** The limits a connection needs, from the bounds. */
+export const limits = (b: ActorBounds) => ({
+  maxFrameBytes: b.maxFrameBytes,
+  maxQueuedBytes: b.maxQueuedBytes,
+  maxUnattachedMessages: b.maxUnattachedMessages,
+  flushMs: b.flushMs
+})
 
 /** Merge overrides into a bounds value. */
 export const merge = (base: ActorBounds, overrides: Partial<ActorBounds> | undefined): ActorBounds =>

@@ -2,10 +2,12 @@
  * Streams between actors with credit-based backpressure (tractor's `MsgStream`, with real
  * backpressure where tractor buffers or raises `StreamOverrun`).
  *
- * The receiver grants a window (`Credit{amount}`, default `Bounds.streamWindow` = 64 messages)
- * when it opens its side, and grants more as its consumer takes elements (every half window).
- * A sender with no credit left suspends in `send`, so a fast sender can neither overrun a slow
- * receiver nor grow memory without bound: at most one window is in flight per direction.
+ * The receiver grants a window of elements (`Credit{n}`, default `Bounds.streamWindow` = 64)
+ * when it opens its side, and grants more as its consumer takes them (every half window). A
+ * sender with credit left sends — a whole chunk in one frame (`sendAll`, or a server stream's
+ * `Stream` chunk) — and suspends when it has none, so at most one window plus one chunk is in
+ * flight per direction: a fast sender can neither overrun a slow receiver nor grow memory
+ * without bound.
  *
  * Overrun policy: `window: "unbounded"` opts out (`Credit{-1}`): the sender never waits and the
  * receiver buffers everything it has not consumed yet — memory is then the caller's problem.
@@ -19,24 +21,25 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Mailbox from "effect/Mailbox"
-import * as ParseResult from "effect/ParseResult"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as Endpoint from "./Endpoint.js"
 import type { AnySchema } from "./Endpoint.js"
-import { type ActorError, ContextCancelled, MsgTypeError, TransportClosed } from "./Errors.js"
+import { type ActorError, ContextCancelled, MsgTypeError, ProtocolError, TransportClosed } from "./Errors.js"
 import { boxOne, unboxCause } from "./internal/boxing.js"
 import type { Channel } from "./internal/channel.js"
-import type { Final, InboundEnd, Session } from "./internal/session.js"
-import { Credit, ErrorMsg, Stop, Yield } from "./Protocol.js"
+import { codecOf, formatError } from "./internal/codec.js"
+import type { Final, Session } from "./internal/session.js"
+import * as P from "./Protocol.js"
 
-/** Window of a stream: messages in flight before the sender suspends, or `"unbounded"` (no backpressure). */
+/** Window of a stream: elements in flight before the sender suspends, or `"unbounded"` (no backpressure). */
 export type Window = number | "unbounded"
 
 export interface MsgStream<In, Out, E = never> {
   /** Send one message; suspends while the receiver's window is used up. */
   readonly send: (value: Out) => Effect.Effect<void, E | ActorError>
+  /** Send several messages in one frame (in order); suspends like `send`. */
+  readonly sendAll: (values: Iterable<Out>) => Effect.Effect<void, E | ActorError>
   /** Messages from the other side; ends when the other side closes its half (or the session ends). */
   readonly receive: Stream.Stream<In, E | ActorError>
   /** End this side's sending half (sends `Stop`). Idempotent. */
@@ -45,12 +48,14 @@ export interface MsgStream<In, Out, E = never> {
 
 export const windowAmount = (w: Window): number => (w === "unbounded" ? -1 : Math.max(1, Math.floor(w)))
 
-/** The error a final message means for a stream or result (`self`: our actor id). */
+/** The error a session's end means for a stream or result (`self`: our actor id). */
 export const finalError = (final: Final, session: Session, self: string, errorSchema: AnySchema): Cause.Cause<any> => {
   switch (final._tag) {
     case "Error":
-      return unboxCause(final.msg.errors, errorSchema)
+      return unboxCause(final.errors, errorSchema)
     case "Closed":
+      return Cause.fail(final.error)
+    case "Failed":
       return Cause.fail(final.error)
     case "CancelAck":
       return Cause.fail(
@@ -61,12 +66,34 @@ export const finalError = (final: Final, session: Session, self: string, errorSc
   }
 }
 
-/** Encode with `schema`; a value that does not fit fails the sender (`MsgTypeError`, side local). */
-export const encodeOrFail = (schema: AnySchema, value: unknown, endpoint: string, part: string) => {
-  const r = Schema.encodeUnknownEither(Endpoint.schema(schema))(value)
-  return Either.isRight(r)
-    ? Effect.succeed(r.right)
-    : Effect.fail(new MsgTypeError({ side: "local", endpoint, part, message: ParseResult.TreeFormatter.formatErrorSync(r.left) }))
+/**
+ * Send encoded `values` as `Yield` frames once there is credit; a batch too large for one frame
+ * is split in halves (a single value too large fails with `MsgTypeError`, side local).
+ */
+export const sendEncoded = (
+  channel: Channel,
+  session: Session,
+  values: ReadonlyArray<unknown>,
+  part: string
+): Effect.Effect<void, Final | MsgTypeError | TransportClosed> => {
+  const write: Effect.Effect<void, Final | MsgTypeError | TransportClosed> = Effect.suspend(() => {
+    session.gate.debit(values.length)
+    return channel.connection.send(P.yieldValues(session.cid, values)).pipe(
+      Effect.catchAll((e): Effect.Effect<void, MsgTypeError | TransportClosed> => {
+        if (!(e instanceof ProtocolError)) return Effect.fail(e)
+        session.gate.grant(values.length) // nothing was sent
+        if (e.reason === "FrameTooLarge" && values.length > 1) {
+          const mid = values.length >> 1
+          return Effect.zipRight(
+            sendEncoded(channel, session, values.slice(0, mid), part),
+            sendEncoded(channel, session, values.slice(mid), part)
+          ) as Effect.Effect<void, MsgTypeError | TransportClosed>
+        }
+        return Effect.fail(new MsgTypeError({ side: "local", endpoint: session.endpoint, part, message: e.message }))
+      })
+    )
+  })
+  return session.gate.open ? write : Effect.zipRight(session.gate.ready, write)
 }
 
 /**
@@ -83,70 +110,71 @@ export const make = <In, Out, E>(options: {
   readonly grant: boolean
   readonly receivePart: string
   readonly sendPart: string
-}): Effect.Effect<MsgStream<In, Out, E>> =>
-  Effect.gen(function*() {
-    const { channel, session } = options
-    const self = channel.local.id
-    const amount = windowAmount(options.window)
-    if (options.grant) yield* Effect.ignore(channel.send(new Credit({ cid: session.cid, amount })))
-    let stopped = false
-    const refill = amount < 0 ? Infinity : Math.max(1, Math.floor(amount / 2))
-    let consumed = 0
-    const decode = Schema.decodeUnknownEither(Endpoint.schema(options.receive))
+}): MsgStream<In, Out, E> => {
+  const { channel, session } = options
+  const self = channel.local.id
+  const amount = windowAmount(options.window)
+  if (options.grant) channel.write(P.credit(session.cid, amount))
+  let stopped = false
+  const refill = amount < 0 ? Infinity : Math.max(1, Math.floor(amount / 2))
+  let consumed = 0
+  const decode = codecOf(options.receive).decode
+  const encode = codecOf(options.send).encode
+  const mapFinal = (e: Final | MsgTypeError | TransportClosed) =>
+    e instanceof MsgTypeError || e instanceof TransportClosed ? Effect.fail(e) : Effect.failCause(finalError(e, session, self, options.error))
 
-    const send = (value: Out) =>
-      Effect.gen(function*() {
-        if (stopped) return yield* Effect.fail(new TransportClosed({ peer: session.remote.id, reason: "stream closed by this side" }))
-        const encoded = yield* encodeOrFail(options.send, value, session.endpoint, options.sendPart)
-        const gate = yield* Effect.either(session.gate.take)
-        if (Either.isLeft(gate)) return yield* Effect.failCause(finalError(gate.left as Final, session, self, options.error))
-        yield* channel.send(new Yield({ cid: session.cid, value: encoded })).pipe(
-          Effect.catchTag("ProtocolError", (e) =>
-            Effect.fail(new MsgTypeError({ side: "local", endpoint: session.endpoint, part: options.sendPart, message: e.message })))
-        )
-      })
-
-    const receive = Mailbox.toStream(session.inbound).pipe(
-      Stream.catchAll((end: InboundEnd) =>
-        Stream.failCause(end._tag === "Error" ? unboxCause(end.msg.errors, options.error) : Cause.fail(end.error))
-      ),
-      Stream.mapChunksEffect((chunk) =>
-        Effect.gen(function*() {
-          const out: Array<In> = []
-          for (const raw of chunk) {
-            const r = decode(raw)
-            if (Either.isLeft(r)) {
-              const err = new MsgTypeError({
-                side: "local",
-                endpoint: session.endpoint,
-                part: options.receivePart,
-                message: ParseResult.TreeFormatter.formatErrorSync(r.left)
-              })
-              // Report it to the sender, whose message was wrong.
-              const remoteView = new MsgTypeError({ side: "remote", endpoint: err.endpoint, part: err.part, message: err.message })
-              yield* Effect.ignore(
-                channel.send(new ErrorMsg({ cid: session.cid, errors: [boxOne(remoteView, self, Schema.Never)] }))
-              )
-              return yield* Effect.fail(err)
-            }
-            out.push(r.right)
-          }
-          consumed += chunk.length
-          if (consumed >= refill && amount > 0) {
-            const n = consumed
-            consumed = 0
-            yield* Effect.ignore(channel.send(new Credit({ cid: session.cid, amount: n })))
-          }
-          return Chunk.unsafeFromArray(out)
-        })
-      )
-    ) as Stream.Stream<In, E | ActorError>
-
-    const close = Effect.suspend(() => {
-      if (stopped) return Effect.void
-      stopped = true
-      return Effect.ignore(channel.send(new Stop({ cid: session.cid })))
+  const sendAll = (values: Iterable<Out>): Effect.Effect<void, E | ActorError> =>
+    Effect.suspend(() => {
+      if (stopped) return Effect.fail(new TransportClosed({ peer: session.remote.id, reason: "stream closed by this side" }))
+      const encoded: Array<unknown> = []
+      for (const v of values) {
+        const r = encode(v)
+        if (Either.isLeft(r)) {
+          return Effect.fail(new MsgTypeError({ side: "local", endpoint: session.endpoint, part: options.sendPart, message: formatError(r.left) }))
+        }
+        encoded.push(r.right)
+      }
+      if (encoded.length === 0) return Effect.void
+      return Effect.catchAll(sendEncoded(channel, session, encoded, options.sendPart), mapFinal)
     })
 
-    return { send, receive, close }
-  })
+  /** A message we could not decode: fail here, and tell the sender (whose message was wrong). */
+  const rejected = (message: string) => {
+    const err = new MsgTypeError({ side: "local", endpoint: session.endpoint, part: options.receivePart, message })
+    const remoteView = new MsgTypeError({ side: "remote", endpoint: err.endpoint, part: err.part, message })
+    channel.write(P.error(session.cid, [boxOne(remoteView, self, Schema.Never)]))
+    return Effect.fail(Option.some(err))
+  }
+
+  const pull: Effect.Effect<Chunk.Chunk<In>, Option.Option<E | ActorError>> = Effect.catchAll(
+    session.inbound.pull,
+    (end): Effect.Effect<never, Option.Option<any>> =>
+      Option.isNone(end) ? Effect.fail(Option.none()) : Effect.failCause(Cause.map(finalError(end.value, session, self, options.error), Option.some))
+  ).pipe(
+    Effect.flatMap((raw) => {
+      const out: Array<In> = new Array(raw.length)
+      for (let i = 0; i < raw.length; i++) {
+        const r = decode(raw[i])
+        if (Either.isLeft(r)) return rejected(formatError(r.left))
+        out[i] = r.right as In
+      }
+      consumed += raw.length
+      if (consumed >= refill && amount > 0) {
+        channel.write(P.credit(session.cid, consumed))
+        consumed = 0
+      }
+      return Effect.succeed(Chunk.unsafeFromArray(out))
+    })
+  )
+
+  return {
+    send: (value) => sendAll([value]),
+    sendAll,
+    receive: Stream.repeatEffectChunkOption(pull),
+    close: Effect.sync(() => {
+      if (stopped) return
+      stopped = true
+      channel.write(P.stop(session.cid))
+    })
+  }
+}

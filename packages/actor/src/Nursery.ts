@@ -39,9 +39,9 @@ import type * as Actor from "./Actor.js"
 import { ActorFailure } from "./Errors.js"
 import type { Channel } from "./internal/channel.js"
 import * as Portal from "./Portal.js"
-import { type Aid, SpawnSpec } from "./Protocol.js"
+import { Troupe, type TroupeRuntime } from "./internal/context.js"
+import { type Aid, MsgType, spawnSpec } from "./Protocol.js"
 import type { LaunchedActor } from "./SpawnBackend.js"
-import { Troupe, type TroupeRuntime } from "./Troupe.js"
 
 export interface StartOptions {
   /** The actor's name (its id is `name@uuid`). */
@@ -160,6 +160,9 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
             Scope.extend(childScope)
           )
           if (launched.kind !== "thread") rt.childPids.add(launched.pid)
+          // A backend that hands over an established connection (a worker's MessagePort) is served
+          // as if the listener had accepted it.
+          if (launched.connection !== undefined) yield* rt.accept(launched.connection).pipe(Scope.extend(childScope))
           const died = (phase: string) =>
             launched.exited.pipe(
               Effect.flatMap((exit) =>
@@ -172,30 +175,31 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
               onTimeout: () => new ActorFailure({ actor: options.name, reason: `no handshake within ${b.bootMs} ms` })
             })
           )
-          yield* channel.send(
-            new SpawnSpec({
-              name: options.name,
-              id,
-              definition: implementation.definition.name,
-              exportName: options.exportName ?? null,
-              transport: rt.config.transport,
-              registrar: rt.registrarAddress,
-              socketDir: rt.config.socketDir,
-              bounds: { ...b },
-              logLevel: rt.config.logLevel
-            })
-          ).pipe(Effect.mapError((e) => new ActorFailure({ actor: options.name, reason: `spawn spec not sent: ${e.message}` })))
+          const specError = channel.write(spawnSpec({
+            name: options.name,
+            id,
+            definition: implementation.definition.name,
+            exportName: options.exportName ?? null,
+            transport: rt.config.transport,
+            registrar: rt.registrarAddress,
+            socketDir: rt.config.socketDir,
+            bounds: { ...b },
+            logLevel: rt.config.logLevel
+          }))
+          if (specError !== undefined) {
+            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `spawn spec not sent: ${specError.message}` }))
+          }
           const reply = yield* Effect.raceFirst(rendezvous.control, died("during boot")).pipe(
             Effect.timeoutFail({
               duration: b.bootMs,
               onTimeout: () => new ActorFailure({ actor: options.name, reason: `not ready within ${b.bootMs} ms` })
             })
           )
-          if (reply._tag === "BootFailed") {
-            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `boot failed: ${reply.message}` }))
+          if (reply[0] === MsgType.BootFailed) {
+            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `boot failed: ${reply[1]}` }))
           }
-          if (reply._tag !== "Ready") {
-            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `unexpected ${reply._tag} during boot` }))
+          if (reply[0] !== MsgType.Ready) {
+            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `unexpected message type ${reply[0]} during boot` }))
           }
           return { launched, channel }
         })).pipe(Effect.onError(() => Scope.close(childScope, Exit.void)))

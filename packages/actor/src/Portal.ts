@@ -6,34 +6,30 @@
  * endpoint's declared errors (decoded into their classes) plus `ActorError`.
  *
  * Interrupting a call, ending a stream early or leaving a context's scope sends `Cancel` and
- * waits for the remote's acknowledgement within `Bounds.cancelAckMs`; past it, the portal
- * escalates (cancel the actor, then terminate its process, when this portal owns it) and logs.
+ * waits for the remote's acknowledgement within `Bounds.cancelAckMs`; past it, the portal's
+ * `Hooks.escalate` runs — the owner's policy: a nursery cancels the actor, then terminates it
+ * (`Nursery`); a peer portal drops the connection (`peerHooks`).
  *
  * @since 0.1.0
  */
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import type * as Actor from "./Actor.js"
 import type * as ActorContext from "./ActorContext.js"
 import type { ActorBounds } from "./Bounds.js"
-import * as Endpoint from "./Endpoint.js"
-import { type ActorError, MsgTypeError } from "./Errors.js"
+import type * as Endpoint from "./Endpoint.js"
+import type { ActorError } from "./Errors.js"
 import type { Channel } from "./internal/channel.js"
-import type { Final, Session } from "./internal/session.js"
-import * as MsgStream from "./MsgStream.js"
-import { type Aid, Cancel } from "./Protocol.js"
+import * as Opener from "./internal/opener.js"
+import type * as MsgStream from "./MsgStream.js"
+import type { Aid } from "./Protocol.js"
 
 type T<S> = S extends { readonly Type: infer A } ? A : never
 type Args<P> = [T<P>] extends [void] ? [payload?: T<P>] : [payload: T<P>]
 
 export interface StreamOptions {
-  /** Receive window (messages). Default `Bounds.streamWindow`. */
+  /** Receive window (elements). Default `Bounds.streamWindow`. */
   readonly window?: MsgStream.Window
 }
 
@@ -54,7 +50,7 @@ export interface PortalBase {
   /**
    * Cancel the whole actor (tractor `Portal.cancel_actor`): its tasks are interrupted, it
    * acknowledges, then exits. Past `Bounds.actorCancelAckMs` without an ack, escalates
-   * (terminates the process when this portal's owner can) and logs.
+   * (the owner's `Hooks.escalate`) and logs.
    */
   readonly cancelActor: Effect.Effect<void>
 }
@@ -63,44 +59,8 @@ export type Portal<D extends Actor.Definition<any, any>> = PortalBase & {
   readonly [K in keyof D["endpoints"]]: Client<D["endpoints"][K]>
 }
 
-export interface Hooks {
-  readonly bounds: ActorBounds
-  /** Called when a cancel was not acknowledged in time (after logging). Must be bounded. */
-  readonly escalate: (reason: string) => Effect.Effect<void>
-}
-
-/** Send `Cancel` and wait for the session's end within the bound; escalate past it. */
-export const cancelRemote = (channel: Channel, session: Session, hooks: Hooks): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    if (yield* Deferred.isDone(session.final)) return
-    yield* Effect.ignore(channel.send(new Cancel({ cid: session.cid, canceller: channel.local.id })))
-    const ended = yield* Deferred.await(session.final).pipe(
-      Effect.interruptible,
-      Effect.timeoutOption(hooks.bounds.cancelAckMs)
-    )
-    if (Option.isNone(ended)) {
-      yield* Effect.logWarning(
-        `cancel of ${session.endpoint} in ${channel.remote.id} not acknowledged within ${hooks.bounds.cancelAckMs} ms: escalating`
-      )
-      yield* hooks.escalate(`cancel of ${session.endpoint} not acknowledged within ${hooks.bounds.cancelAckMs} ms`)
-    }
-  })
-
-const decodeOrFail = (schema: Endpoint.AnySchema, value: unknown, endpoint: string, part: string) => {
-  const r = Schema.decodeUnknownEither(Endpoint.schema(schema))(value)
-  return Either.isRight(r)
-    ? Effect.succeed(r.right)
-    : Effect.fail(new MsgTypeError({ side: "local", endpoint, part, message: ParseResult.TreeFormatter.formatErrorSync(r.left) }))
-}
-
-const result = (channel: Channel, session: Session, ep: { success: Endpoint.AnySchema; error: Endpoint.AnySchema }) =>
-  Deferred.await(session.final).pipe(
-    Effect.flatMap((final: Final) =>
-      final._tag === "Return"
-        ? decodeOrFail(ep.success, final.value, session.endpoint, "success")
-        : Effect.failCause(MsgStream.finalError(final, session, channel.local.id, ep.error))
-    )
-  )
+/** What a portal's owner decides: the bounds, and what to do when a cancel is not acknowledged. */
+export type Hooks = Opener.Hooks
 
 /** Build the typed portal of `definition` over `channel`. `prefix` namespaces endpoint names (built-in services). */
 export const make = <D extends Actor.Definition<any, any>>(
@@ -120,97 +80,19 @@ export const make = <D extends Actor.Definition<any, any>>(
       }
     })
   }
-  // A payload too large for a frame is the caller's typing problem. (Only the open step is mapped:
-  // catch* on a whole call would keep just the first of several remote failures.)
-  const openSession = (wire: string, kind: "call" | "stream" | "context", payload: unknown, window: number) =>
-    channel.open(wire, kind, payload, window).pipe(
-      Effect.catchTag("ProtocolError", (e) => Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: e.message })))
-    )
   for (const [name, ep] of Object.entries(definition.endpoints as Actor.Endpoints)) {
     const wire = prefix + name
     switch (ep._tag) {
       case "Call":
-        portal[name] = (payload?: unknown) =>
-          Effect.gen(function*() {
-            const encoded = yield* MsgStream.encodeOrFail(ep.payload, payload, wire, "payload")
-            return yield* Effect.acquireUseRelease(
-              openSession(wire, "call", encoded, 0),
-              (session) => result(channel, session, ep).pipe(Effect.onInterrupt(() => cancelRemote(channel, session, hooks))),
-              (session) => Effect.sync(() => channel.forget(session.cid))
-            )
-          })
+        portal[name] = Opener.call(channel, ep, wire, hooks)
         break
-      case "Stream":
-        portal[name] = (...args: Array<any>) => {
-          const [payload, options] = args.length >= 2 ? args : [args[0], undefined]
-          const window: MsgStream.Window = options?.window ?? hooks.bounds.streamWindow
-          return Stream.unwrapScoped(
-            Effect.gen(function*() {
-              const encoded = yield* MsgStream.encodeOrFail(ep.payload, payload, wire, "payload")
-              const session = yield* Effect.acquireRelease(
-                openSession(wire, "stream", encoded, MsgStream.windowAmount(window)),
-                (session) => cancelRemote(channel, session, hooks).pipe(Effect.ensuring(Effect.sync(() => channel.forget(session.cid))))
-              )
-              const s = yield* MsgStream.make<unknown, never, unknown>({
-                channel,
-                session,
-                receive: ep.element,
-                send: ep.element,
-                error: ep.error,
-                window,
-                grant: false,
-                receivePart: "element",
-                sendPart: "element"
-              })
-              // After the last element: surface an error final (a Return just ends the stream).
-              const tail = Stream.fromEffect(Deferred.await(session.final)).pipe(
-                Stream.flatMap((final) =>
-                  final._tag === "Return" ? Stream.empty : Stream.failCause(MsgStream.finalError(final, session, channel.local.id, ep.error))
-                )
-              )
-              return Stream.concat(s.receive, tail)
-            })
-          )
-        }
+      case "Stream": {
+        const open = Opener.stream(channel, ep, wire, hooks)
+        portal[name] = (...args: Array<any>) => (args.length >= 2 ? open(args[0], args[1]) : open(args[0], undefined))
         break
+      }
       case "Context":
-        portal[name] = (payload?: unknown) =>
-          Effect.gen(function*() {
-            const encoded = yield* MsgStream.encodeOrFail(ep.payload, payload, wire, "payload")
-            const session = yield* Effect.acquireRelease(
-              openSession(wire, "context", encoded, 0),
-              (session) => cancelRemote(channel, session, hooks).pipe(Effect.ensuring(Effect.sync(() => channel.forget(session.cid))))
-            )
-            const started = yield* Deferred.await(session.started).pipe(
-              Effect.catchAll((final: Final) => Effect.failCause(MsgStream.finalError(final, session, channel.local.id, ep.error)))
-            )
-            const first = yield* decodeOrFail(ep.started, started, wire, "started")
-            let opened = false
-            const ctx: ActorContext.Parent<any, any, any, any, any> = {
-              first,
-              openStream: (options) =>
-                Effect.gen(function*() {
-                  if (opened) return yield* Effect.dieMessage(`${wire}: openStream called twice`)
-                  opened = true
-                  const s = yield* MsgStream.make<any, any, any>({
-                    channel,
-                    session,
-                    receive: ep.receive,
-                    send: ep.send,
-                    error: ep.error,
-                    window: options?.window ?? hooks.bounds.streamWindow,
-                    grant: true,
-                    receivePart: "receive",
-                    sendPart: "send"
-                  })
-                  yield* Effect.addFinalizer(() => s.close)
-                  return s
-                }),
-              result: result(channel, session, ep),
-              cancel: cancelRemote(channel, session, hooks)
-            }
-            return ctx
-          })
+        portal[name] = Opener.context(channel, ep, wire, hooks)
         break
     }
   }

@@ -1,40 +1,37 @@
 /**
- * The session protocol: a typed message union (Schema) carried in length-prefixed msgpack frames.
+ * The session protocol: what two actors say to each other, independent of how the bytes travel
+ * (`Wire` encodes it, a `Transport` carries it).
  *
- * Frame: a 4-byte little-endian unsigned body length, then a msgpack body (msgpackr without
- * records, so any msgpack implementation can read it), as tractor's `MsgpackTransport`
- * (`ipc/_transport.py`). Bodies longer than `Bounds.maxFrameBytes` are refused.
+ * Every message is a **positional array** whose first element is its type code (`MsgType`), so
+ * it is plain msgpack on sockets (and a plain array through a `MessagePort`), readable by any
+ * implementation, with no class reconstruction on receipt. The full layout is in
+ * `docs/protocol.md`; `Message` below is its reference definition as a `Schema` (the fast
+ * validator in `Wire` accepts and rejects exactly what it does — a property test compares them).
  *
- * Decoding is two-layer, as tractor's `PldRx`: the envelope is decoded here (`Message`), while a
- * payload (`payload`, `value`) stays `unknown` and is decoded by the session against the
- * endpoint's schema.
- *
- * A session (`cid`) is opened with `Start` and ends with `Return`, `Error` or `CancelAck`:
+ * A session (`cid`) is opened with `Start` and ends with `Return`, `Error` or `CancelAck`; the
+ * first message back acknowledges the `Start` (there is no separate ack: a call costs one frame
+ * each way).
  *
  * ```
- * opener                          server
- *   Start{cid, endpoint, kind, payload, window} →
- *                                 ← StartAck{cid}          (or Error{cid}: UnknownEndpoint, MsgTypeError)
- *                                 ← Started{cid, value}    (contexts)
- *   Yield/Stop/Credit  ⇄  Yield/Stop/Credit               (streams; Credit grants the window)
- *   Cancel{cid, canceller} →
- *                                 ← CancelAck{cid}         (after the remote fiber was interrupted)
- *                                 ← Return{cid, value} | Error{cid, errors}
+ * opener                                          server
+ *   [Start, cid, endpoint, kind, payload, window] →
+ *                                 ← [Started, cid, value]              (contexts)
+ *   [Yield, cid, values] / [Stop, cid] / [Credit, cid, n]  ⇄  the same  (streams)
+ *   [Cancel, cid, canceller] →
+ *                                 ← [CancelAck, cid]                   (the remote fiber was interrupted)
+ *                                 ← [Return, cid, value] | [Error, cid, errors]
  * ```
  *
- * Session ids: the side that opened the connection uses odd ids, the side that accepted it even
- * ids (HTTP/2), so both sides can open sessions on one connection.
+ * Decoding is two-layer, as tractor's `PldRx`: the envelope is checked here, while a payload
+ * (`payload`, `value`, `values`) stays `unknown` until the session decodes it with the endpoint's
+ * schema. Session ids: the side that opened the connection uses odd ids, the side that accepted
+ * it even ids (HTTP/2), so both sides can open sessions on one connection.
  *
  * @since 0.1.0
  */
-import * as MsgPack from "@effect/platform/MsgPack"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { Packr } from "msgpackr"
-import { ProtocolError } from "./Errors.js"
 
-/** An actor's identity: name, unique id (`name@uuid`), pid. */
+/** An actor's identity: name, unique id (`name@uuid`), pid (a thread id for a worker actor). */
 export const Aid = Schema.Struct({ name: Schema.String, id: Schema.String, pid: Schema.Number })
 export type Aid = typeof Aid.Type
 
@@ -58,16 +55,8 @@ export const ErrorInfo = Schema.Struct({
 })
 export type ErrorInfo = typeof ErrorInfo.Type
 
-export const SessionKind = Schema.Literal("call", "stream", "context")
-export type SessionKind = typeof SessionKind.Type
-
-/** First message on every connection, both directions. `role: "child"` marks a booting child. */
-export class Hello extends Schema.TaggedClass<Hello>()("Hello", {
-  aid: Aid,
-  role: Schema.Literal("peer", "child")
-}) {}
-/** Parent → booting child, after the handshake: what to become. Names a definition/export, never a module. */
-export class SpawnSpec extends Schema.TaggedClass<SpawnSpec>()("SpawnSpec", {
+/** What a booting child is told to become. Names a definition/export, never a module. */
+export const SpawnSpec = Schema.Struct({
   name: Schema.String,
   id: Schema.String,
   /** The definition name of the implementation to serve, found among the module's exports. */
@@ -77,141 +66,133 @@ export class SpawnSpec extends Schema.TaggedClass<SpawnSpec>()("SpawnSpec", {
   transport: Schema.Literal("uds", "tcp"),
   registrar: Schema.NullOr(Address),
   socketDir: Schema.String,
+  /** Actor bounds (`Bounds`) and ladder bounds (`Bounds.Ladder`), ms / bytes / messages. */
   bounds: Schema.Record({ key: Schema.String, value: Schema.Number }),
   logLevel: Schema.String
-}) {}
+})
+export type SpawnSpec = typeof SpawnSpec.Type
+
+/** Type codes: the first element of every message. */
+export const MsgType = {
+  Hello: 0,
+  SpawnSpec: 1,
+  Ready: 2,
+  BootFailed: 3,
+  Start: 4,
+  Started: 5,
+  Yield: 6,
+  Stop: 7,
+  Return: 8,
+  Error: 9,
+  Cancel: 10,
+  CancelAck: 11,
+  Credit: 12,
+  ActorCancel: 13,
+  ActorCancelAck: 14
+} as const
+export type MsgType = typeof MsgType
+
+/** Session kinds in `Start`. */
+export const Kind = { call: 0, stream: 1, context: 2 } as const
+export type Kind = (typeof Kind)[keyof typeof Kind]
+export type SessionKind = keyof typeof Kind
+
+/** First message on every connection, both directions. `role: "child"` marks a booting child. */
+export type Hello = readonly [MsgType["Hello"], aid: Aid, role: "peer" | "child"]
+/** Parent → booting child, after the handshake: what to become. */
+export type SpawnSpecMsg = readonly [MsgType["SpawnSpec"], spec: SpawnSpec]
 /** Child → parent: listener bound, module loaded, registered. */
-export class Ready extends Schema.TaggedClass<Ready>()("Ready", { address: Address }) {}
+export type Ready = readonly [MsgType["Ready"], address: Address]
 /** Child → parent: boot failed (module/export missing, bind failed). */
-export class BootFailed extends Schema.TaggedClass<BootFailed>()("BootFailed", { message: Schema.String }) {}
-
-export class Start extends Schema.TaggedClass<Start>()("Start", {
-  cid: Schema.Number,
-  endpoint: Schema.String,
-  kind: SessionKind,
-  payload: Schema.Unknown,
-  /** Receive window the opener grants for the remote's stream (server streams), `-1` = unlimited. */
-  window: Schema.Number
-}) {}
-export class StartAck extends Schema.TaggedClass<StartAck>()("StartAck", { cid: Schema.Number }) {}
-export class Started extends Schema.TaggedClass<Started>()("Started", { cid: Schema.Number, value: Schema.Unknown }) {}
-export class Yield extends Schema.TaggedClass<Yield>()("Yield", { cid: Schema.Number, value: Schema.Unknown }) {}
+export type BootFailed = readonly [MsgType["BootFailed"], message: string]
+/** Open session `cid`. `window`: the receive window granted for a server stream (`-1` unlimited, `0` none). */
+export type Start = readonly [MsgType["Start"], cid: number, endpoint: string, kind: Kind, payload: unknown, window: number]
+export type Started = readonly [MsgType["Started"], cid: number, value: unknown]
+/** One or more stream elements (one frame per chunk), in order. */
+export type Yield = readonly [MsgType["Yield"], cid: number, values: ReadonlyArray<unknown>]
 /** This side will send no more `Yield`s on `cid`. */
-export class Stop extends Schema.TaggedClass<Stop>()("Stop", { cid: Schema.Number }) {}
-export class Return extends Schema.TaggedClass<Return>()("Return", { cid: Schema.Number, value: Schema.Unknown }) {}
+export type Stop = readonly [MsgType["Stop"], cid: number]
+export type Return = readonly [MsgType["Return"], cid: number, value: unknown]
 /** The session failed. `errors` holds every failure of the remote cause (≥ 1), in order. */
-export class ErrorMsg extends Schema.TaggedClass<ErrorMsg>()("Error", {
-  cid: Schema.Number,
-  errors: Schema.Array(ErrorInfo)
-}) {}
-export class Cancel extends Schema.TaggedClass<Cancel>()("Cancel", { cid: Schema.Number, canceller: Schema.String }) {}
-export class CancelAck extends Schema.TaggedClass<CancelAck>()("CancelAck", { cid: Schema.Number }) {}
-/** Grant `amount` more `Yield`s on `cid` (`-1`: unlimited, the opt-out of backpressure). */
-export class Credit extends Schema.TaggedClass<Credit>()("Credit", { cid: Schema.Number, amount: Schema.Number }) {}
+export type ErrorMsg = readonly [MsgType["Error"], cid: number, errors: ReadonlyArray<ErrorInfo>]
+export type Cancel = readonly [MsgType["Cancel"], cid: number, canceller: string]
+export type CancelAck = readonly [MsgType["CancelAck"], cid: number]
+/** Grant `amount` more elements on `cid` (a positive integer, or `-1`: unlimited, the opt-out of backpressure). */
+export type Credit = readonly [MsgType["Credit"], cid: number, amount: number]
 /** Cancel the whole actor (tractor `Actor.cancel`); acknowledged once its tasks are interrupted. */
-export class ActorCancel extends Schema.TaggedClass<ActorCancel>()("ActorCancel", {
-  req: Schema.Number,
-  canceller: Schema.String
-}) {}
-export class ActorCancelAck extends Schema.TaggedClass<ActorCancelAck>()("ActorCancelAck", { req: Schema.Number }) {}
+export type ActorCancel = readonly [MsgType["ActorCancel"], req: number, canceller: string]
+export type ActorCancelAck = readonly [MsgType["ActorCancelAck"], req: number]
 
+export type Message =
+  | Hello
+  | SpawnSpecMsg
+  | Ready
+  | BootFailed
+  | Start
+  | Started
+  | Yield
+  | Stop
+  | Return
+  | ErrorMsg
+  | Cancel
+  | CancelAck
+  | Credit
+  | ActorCancel
+  | ActorCancelAck
+
+/** Messages that belong to a session (second element: `cid`). */
+export type SessionMessage = Started | Yield | Stop | Return | ErrorMsg | Cancel | CancelAck | Credit
+
+// Constructors: the runtime builds messages only through these.
+export const hello = (aid: Aid, role: "peer" | "child"): Hello => [MsgType.Hello, aid, role]
+export const spawnSpec = (spec: SpawnSpec): SpawnSpecMsg => [MsgType.SpawnSpec, spec]
+export const ready = (address: Address): Ready => [MsgType.Ready, address]
+export const bootFailed = (message: string): BootFailed => [MsgType.BootFailed, message]
+export const start = (cid: number, endpoint: string, kind: Kind, payload: unknown, window: number): Start =>
+  [MsgType.Start, cid, endpoint, kind, payload, window]
+export const started = (cid: number, value: unknown): Started => [MsgType.Started, cid, value]
+export const yieldValues = (cid: number, values: ReadonlyArray<unknown>): Yield => [MsgType.Yield, cid, values]
+export const stop = (cid: number): Stop => [MsgType.Stop, cid]
+export const returnValue = (cid: number, value: unknown): Return => [MsgType.Return, cid, value]
+export const error = (cid: number, errors: ReadonlyArray<ErrorInfo>): ErrorMsg => [MsgType.Error, cid, errors]
+export const cancel = (cid: number, canceller: string): Cancel => [MsgType.Cancel, cid, canceller]
+export const cancelAck = (cid: number): CancelAck => [MsgType.CancelAck, cid]
+export const credit = (cid: number, amount: number): Credit => [MsgType.Credit, cid, amount]
+export const actorCancel = (req: number, canceller: string): ActorCancel => [MsgType.ActorCancel, req, canceller]
+export const actorCancelAck = (req: number): ActorCancelAck => [MsgType.ActorCancelAck, req]
+
+/** The name of a message's type (logs, errors). */
+export const typeName = (t: number): string => Object.keys(MsgType).find((k) => MsgType[k as keyof MsgType] === t) ?? `#${t}`
+
+// ---------------------------------------------------------------------------------------------
+// The reference definition (Schema). `Wire.validate` is the fast path; both must agree.
+// ---------------------------------------------------------------------------------------------
+
+/** A session or request id: a non-negative safe integer. */
+export const Cid = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+/** `-1` (unlimited) or a positive safe integer. */
+export const CreditAmount = Schema.Union(Schema.Literal(-1), Schema.Number.pipe(Schema.int(), Schema.positive()))
+/** `-1` (unlimited), `0` (none: calls and contexts) or a positive safe integer. */
+export const Window = Schema.Union(Schema.Literal(-1, 0), Schema.Number.pipe(Schema.int(), Schema.positive()))
+
+const tuple = <T extends number, E extends ReadonlyArray<Schema.Schema.Any>>(t: T, ...elements: E) =>
+  Schema.Tuple(Schema.Literal(t), ...elements)
+
+/** The reference definition of every message (see the module docs). */
 export const Message = Schema.Union(
-  Hello,
-  SpawnSpec,
-  Ready,
-  BootFailed,
-  Start,
-  StartAck,
-  Started,
-  Yield,
-  Stop,
-  Return,
-  ErrorMsg,
-  Cancel,
-  CancelAck,
-  Credit,
-  ActorCancel,
-  ActorCancelAck
+  tuple(MsgType.Hello, Aid, Schema.Literal("peer", "child")),
+  tuple(MsgType.SpawnSpec, SpawnSpec),
+  tuple(MsgType.Ready, Address),
+  tuple(MsgType.BootFailed, Schema.String),
+  tuple(MsgType.Start, Cid, Schema.String, Schema.Literal(0, 1, 2), Schema.Unknown, Window),
+  tuple(MsgType.Started, Cid, Schema.Unknown),
+  tuple(MsgType.Yield, Cid, Schema.NonEmptyArray(Schema.Unknown)),
+  tuple(MsgType.Stop, Cid),
+  tuple(MsgType.Return, Cid, Schema.Unknown),
+  tuple(MsgType.Error, Cid, Schema.NonEmptyArray(ErrorInfo)),
+  tuple(MsgType.Cancel, Cid, Schema.String),
+  tuple(MsgType.CancelAck, Cid),
+  tuple(MsgType.Credit, Cid, CreditAmount),
+  tuple(MsgType.ActorCancel, Cid, Schema.String),
+  tuple(MsgType.ActorCancelAck, Cid)
 )
-export type Message = typeof Message.Type
-
-/** Messages that belong to a session. */
-export type SessionMessage = StartAck | Started | Yield | Stop | Return | ErrorMsg | CancelAck | Credit | Cancel
-
-const Body = MsgPack.schema(Message)
-const decodeBody = Schema.decodeUnknownEither(Body)
-/**
- * Outgoing messages are built by the runtime from these classes, so they are packed as they are
- * (own fields, `_tag` included) without a Schema pass; incoming ones are always decoded with
- * `Message` (untrusted input).
- */
-const packr = new Packr({ useRecords: false })
-const encodeBody = (msg: Message): Either.Either<Uint8Array, unknown> => {
-  try {
-    return Either.right(packr.pack(msg))
-  } catch (e) {
-    return Either.left(e)
-  }
-}
-
-export const HEADER_BYTES = 4
-
-/** Encode one message as a frame (header + body). Fails if the body exceeds `maxFrameBytes`. */
-export const encodeFrame = (msg: Message, maxFrameBytes: number): Either.Either<Uint8Array, ProtocolError> => {
-  const body = encodeBody(msg)
-  if (Either.isLeft(body)) {
-    return Either.left(new ProtocolError({ reason: "MalformedFrame", message: `cannot pack ${msg._tag}: ${String(body.left)}` }))
-  }
-  const bytes = body.right
-  if (bytes.length > maxFrameBytes) {
-    return Either.left(
-      new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${bytes.length} bytes exceeds ${maxFrameBytes}` })
-    )
-  }
-  const frame = new Uint8Array(HEADER_BYTES + bytes.length)
-  new DataView(frame.buffer).setUint32(0, bytes.length, true)
-  frame.set(bytes, HEADER_BYTES)
-  return Either.right(frame)
-}
-
-/**
- * Incremental frame decoder: feed it socket chunks, get messages. Throws `ProtocolError` on an
- * oversized or undecodable frame (the caller drops the connection).
- */
-export class FrameDecoder {
-  private buf: Uint8Array = new Uint8Array(0)
-  constructor(readonly maxFrameBytes: number) {}
-
-  push(chunk: Uint8Array): Array<Message> {
-    this.buf = this.buf.length === 0 ? chunk : concat(this.buf, chunk)
-    const out: Array<Message> = []
-    let offset = 0
-    while (this.buf.length - offset >= HEADER_BYTES) {
-      const view = new DataView(this.buf.buffer, this.buf.byteOffset + offset, HEADER_BYTES)
-      const len = view.getUint32(0, true)
-      if (len > this.maxFrameBytes) {
-        throw new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${len} bytes exceeds ${this.maxFrameBytes}` })
-      }
-      if (this.buf.length - offset - HEADER_BYTES < len) break
-      const body = this.buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + len)
-      offset += HEADER_BYTES + len
-      const decoded = decodeBody(body)
-      if (Either.isLeft(decoded)) {
-        throw new ProtocolError({
-          reason: "MalformedFrame",
-          message: ParseResult.TreeFormatter.formatErrorSync(decoded.left).slice(0, 500)
-        })
-      }
-      out.push(decoded.right)
-    }
-    this.buf = offset === this.buf.length ? new Uint8Array(0) : this.buf.subarray(offset)
-    return out
-  }
-}
-
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  const c = new Uint8Array(a.length + b.length)
-  c.set(a)
-  c.set(b, a.length)
-  return c
-}

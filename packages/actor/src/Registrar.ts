@@ -19,13 +19,14 @@ import * as Stream from "effect/Stream"
 import * as Liveness from "@troupe/process/Liveness"
 import * as Actor from "./Actor.js"
 import * as Endpoint from "./Endpoint.js"
-import { defaultActorBounds } from "./Bounds.js"
+import { defaultActorBounds, limits } from "./Bounds.js"
 import { type ActorError, type ProtocolError, TransportError } from "./Errors.js"
 import * as Channel from "./internal/channel.js"
 import * as Portal from "./Portal.js"
 import { Address } from "./Protocol.js"
-import * as Transport from "./Transport.js"
-import { Troupe } from "./Troupe.js"
+import { Troupe } from "./internal/context.js"
+import { formatAddress } from "./Protocol.js"
+import * as SocketTransport from "./transport/SocketTransport.js"
 
 export const ActorInfo = Schema.Struct({
   name: Schema.String,
@@ -156,19 +157,15 @@ export const listAt = (
 ): Effect.Effect<ReadonlyArray<ActorInfo>, TransportError | ProtocolError | ActorError> =>
   Effect.scoped(Effect.gen(function*() {
     const self = { name: "troupe-ps", id: `troupe-ps@${process.pid}-${Date.now()}`, pid: process.pid }
-    const conn = yield* Transport.connect(address, {
-      maxFrameBytes: defaultActorBounds.maxFrameBytes,
-      timeoutMs,
-      flushMs: defaultActorBounds.flushMs
-    })
+    const conn = yield* SocketTransport.connect(address, limits(defaultActorBounds), timeoutMs)
     const hello = yield* Channel.handshake(conn, self, "peer", true, timeoutMs)
-    const ch = yield* Channel.make(conn, self, hello.aid, true, {})
+    const ch = yield* Channel.make(conn, self, hello[1], true, {})
     const portal = Portal.make(ch, RegistrarApi, Portal.peerHooks(ch, defaultActorBounds), prefix)
     return yield* portal.list()
   })).pipe(
     Effect.timeoutFail({
       duration: timeoutMs,
-      onTimeout: () => new TransportError({ address: Transport.formatAddress(address), reason: `no answer within ${timeoutMs} ms` })
+      onTimeout: () => new TransportError({ address: formatAddress(address), reason: `no answer within ${timeoutMs} ms` })
     })
   )
 

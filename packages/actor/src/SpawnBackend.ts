@@ -13,6 +13,7 @@ import type * as Scope from "effect/Scope"
 import type { Implementation } from "./Actor.js"
 import type { ActorFailure } from "./Errors.js"
 import type { Address } from "./Protocol.js"
+import type { Connection } from "./Transport.js"
 
 export interface LaunchRequest {
   readonly name: string
@@ -41,6 +42,12 @@ export interface LaunchedActor {
   readonly terminate: (reason: string) => Effect.Effect<void>
   /** Last lines written to stderr (for boot failures). */
   readonly stderrTail: () => string
+  /**
+   * A connection to the child the backend established itself (a worker's `MessagePort`): the
+   * child says `Hello` on it instead of connecting to the parent's listener. Lives in the
+   * launch's scope.
+   */
+  readonly connection?: Connection
 }
 
 export interface SpawnBackend {

@@ -1,9 +1,12 @@
 /**
  * A handshaken connection to one peer actor (tractor's `Channel` + `process_messages`): the
- * session table, the dispatcher fiber, cancel requests, actor-cancel requests.
+ * session table, dispatch, cancel requests and actor-cancel requests.
  *
- * Both sides can open sessions on a channel (peer channels are usable in both directions);
- * ids are odd for the side that connected, even for the side that accepted.
+ * Dispatch is synchronous, from the connection's receiver: a message goes from the transport's
+ * callback straight to its session (which resumes whoever waits) or, for a `Start`, to the
+ * server half (which forks the handler). Both sides can open sessions on a channel (peer
+ * channels are usable in both directions); ids are odd for the side that connected, even for the
+ * side that accepted.
  *
  * @internal
  */
@@ -11,42 +14,38 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
-import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
-import { ProtocolError, TransportClosed } from "../Errors.js"
-import { type Aid, ActorCancel, ActorCancelAck, Hello, type Message, type SessionKind, Start } from "../Protocol.js"
-import type { Connection } from "../Transport.js"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { MsgTypeError, ProtocolError, TransportClosed } from "../Errors.js"
+import * as P from "../Protocol.js"
+import type { Connection, WriteError } from "../Transport.js"
 import { Session } from "./session.js"
 
 export interface ChannelHandlers {
-  /** A `Start` arrived: serve it (runs in the channel's fiber set; must not fail). */
-  readonly onStart?: (channel: Channel, start: Start, session: Session) => Effect.Effect<void>
+  /** A `Start` arrived (its session is registered): serve it. Must not throw. */
+  readonly onStart?: (channel: Channel, start: P.Start, session: Session) => void
   /** An `ActorCancel` arrived. The ack is sent when this completes. */
   readonly onActorCancel?: (channel: Channel, canceller: string) => Effect.Effect<void>
   /** Non-session control messages (`SpawnSpec`, `Ready`, `BootFailed`). */
-  readonly onControl?: (msg: Message) => void
+  readonly onControl?: (msg: P.Message) => void
 }
 
 export interface Channel {
-  readonly local: Aid
-  readonly remote: Aid
+  readonly local: P.Aid
+  readonly remote: P.Aid
   readonly connection: Connection
-  readonly send: (msg: Message) => Effect.Effect<void, TransportClosed | ProtocolError>
-  /** Open a session as its opener: registers it and sends `Start`. */
-  readonly open: (
-    endpoint: string,
-    kind: SessionKind,
-    payload: unknown,
-    window: number
-  ) => Effect.Effect<Session, TransportClosed | ProtocolError>
+  readonly write: (msg: P.Message) => WriteError | undefined
+  /** Open a session as its opener: registers it and writes `Start` (or returns why it could not). */
+  readonly open: (endpoint: string, kind: P.SessionKind, payload: unknown, window: number) => Session | WriteError
+  /** Drop a session from the table (late messages for it are ignored). */
   readonly forget: (cid: number) => void
-  /** Ask the remote actor to cancel itself; `true` if it acknowledged within `timeoutMs`. */
+  /** Ask the remote actor to cancel itself; `true` if it acknowledged within `timeoutMs` (or is gone). */
   readonly cancelActor: (timeoutMs: number) => Effect.Effect<boolean>
   /** Server sessions currently running on this channel. */
   readonly serverSessions: () => ReadonlyArray<Session>
-  /** Completes with the reason when the connection is gone and the dispatcher stopped. */
+  /** Completes with the reason when the connection is gone. */
   readonly closed: Effect.Effect<string>
   readonly isClosed: () => boolean
 }
@@ -54,37 +53,52 @@ export interface Channel {
 /** Exchange `Hello`s: as the side that connected (`initiator`) or accepted. Bounded by `timeoutMs`. */
 export const handshake = (
   conn: Connection,
-  local: Aid,
+  local: P.Aid,
   role: "peer" | "child",
   initiator: boolean,
   timeoutMs: number
-): Effect.Effect<Hello, ProtocolError | TransportClosed> =>
-  Effect.gen(function*() {
-    if (initiator) yield* conn.send(new Hello({ aid: local, role }))
-    const first = yield* conn.messages.take.pipe(
-      Effect.timeoutFail({
-        duration: Duration.millis(timeoutMs),
-        onTimeout: () => new ProtocolError({ reason: "BadHandshake", message: `no Hello within ${timeoutMs} ms` })
-      }),
-      Effect.catchTag("NoSuchElementException", () =>
-        Effect.fail(new TransportClosed({ peer: conn.label, reason: "closed during handshake" })))
-    )
-    if (first._tag !== "Hello") {
-      return yield* Effect.fail(new ProtocolError({ reason: "BadHandshake", message: `expected Hello, got ${first._tag}` }))
+): Effect.Effect<P.Hello, ProtocolError | TransportClosed> =>
+  Effect.async<P.Hello, ProtocolError | TransportClosed>((resume) => {
+    if (initiator) {
+      const e = conn.write(P.hello(local, role))
+      if (e !== undefined) return resume(Effect.fail(e))
     }
-    if (!initiator) yield* conn.send(new Hello({ aid: local, role: "peer" }))
-    return first
+    const timer = setTimeout(() => {
+      conn.attach(undefined)
+      resume(Effect.fail(new ProtocolError({ reason: "BadHandshake", message: `no Hello within ${timeoutMs} ms` })))
+    }, timeoutMs)
+    conn.attach({
+      onMessage: (m) => {
+        clearTimeout(timer)
+        conn.attach(undefined)
+        if (m[0] !== P.MsgType.Hello) {
+          return resume(Effect.fail(new ProtocolError({ reason: "BadHandshake", message: `expected Hello, got ${P.typeName(m[0])}` })))
+        }
+        if (!initiator) conn.write(P.hello(local, "peer"))
+        resume(Effect.succeed(m))
+      },
+      onClose: (reason) => {
+        clearTimeout(timer)
+        resume(Effect.fail(new TransportClosed({ peer: conn.label, reason: `closed during handshake (${reason})` })))
+      }
+    })
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      conn.attach(undefined)
+    })
   }).pipe(Effect.tapError(() => conn.close("bad handshake")))
 
+const kindOf = (k: P.Kind): P.SessionKind => (k === P.Kind.call ? "call" : k === P.Kind.stream ? "stream" : "context")
+
 /**
- * Start the dispatcher for a handshaken connection. The channel lives in the current scope;
- * when the connection ends every open session ends (`TransportClosed`) and every server
- * session's handler is interrupted.
+ * Attach the dispatcher to a handshaken connection. The channel lives in the current scope; when
+ * the connection ends every open session ends (`TransportClosed`) and every server session's
+ * handler is interrupted.
  */
 export const make = (
   conn: Connection,
-  local: Aid,
-  remote: Aid,
+  local: P.Aid,
+  remote: P.Aid,
   initiator: boolean,
   handlers: ChannelHandlers
 ): Effect.Effect<Channel, never, Scope.Scope> =>
@@ -93,28 +107,25 @@ export const make = (
     let nextCid = initiator ? 1 : 2
     let nextReq = 1
     const actorCancels = new Map<number, Deferred.Deferred<void>>()
-    const closedD = yield* Deferred.make<string>()
     let closed = false
-    const fibers = yield* FiberSet.make()
-    const run = yield* FiberSet.runtime(fibers)()
+    const interruptor = FiberId.none
+    const runtime = yield* Effect.runtime<never>()
 
     const channel: Channel = {
       local,
       remote,
       connection: conn,
-      send: conn.send,
-      open: (endpoint, kind, payload, window) =>
-        Effect.suspend(() => {
-          if (closed) return Effect.fail(new TransportClosed({ peer: remote.id, reason: "channel closed" }))
-          const cid = nextCid
-          nextCid += 2
-          const session = new Session(cid, endpoint, kind, "opener", remote)
-          sessions.set(cid, session)
-          return conn.send(new Start({ cid, endpoint, kind, payload, window })).pipe(
-            Effect.tapError(() => Effect.sync(() => sessions.delete(cid))),
-            Effect.as(session)
-          )
-        }),
+      write: conn.write,
+      open: (endpoint, kind, payload, window) => {
+        if (closed) return new TransportClosed({ peer: remote.id, reason: "channel closed" })
+        const cid = nextCid
+        nextCid += 2
+        const e = conn.write(P.start(cid, endpoint, P.Kind[kind], payload, window))
+        if (e !== undefined) return e
+        const session = new Session(cid, endpoint, kind, "opener", remote)
+        sessions.set(cid, session)
+        return session
+      },
       forget: (cid) => void sessions.delete(cid),
       cancelActor: (timeoutMs) =>
         Effect.gen(function*() {
@@ -122,12 +133,9 @@ export const make = (
           const req = nextReq++
           const ack = yield* Deferred.make<void>()
           actorCancels.set(req, ack)
-          const sent = yield* Effect.either(conn.send(new ActorCancel({ req, canceller: local.id })))
-          if (sent._tag === "Left") return true
-          const ok = yield* Effect.raceFirst(
-            Deferred.await(ack).pipe(Effect.as(true)),
-            closedEffect.pipe(Effect.as(true))
-          ).pipe(
+          if (conn.write(P.actorCancel(req, local.id)) !== undefined) return true
+          const ok = yield* Deferred.await(ack).pipe(
+            Effect.as(true),
             // interruptible: this runs in finalizers, where a timeout could not end the wait otherwise
             Effect.interruptible,
             Effect.timeoutOption(Duration.millis(timeoutMs)),
@@ -137,93 +145,94 @@ export const make = (
           return ok
         }),
       serverSessions: () => [...sessions.values()].filter((s) => s.side === "server"),
-      closed: Deferred.await(closedD),
+      closed: conn.closed,
       isClosed: () => closed
     }
-    const closedEffect = Deferred.await(closedD)
 
-    const dispatch = (msg: Message): void => {
-      switch (msg._tag) {
-        case "Start": {
-          if (sessions.has(msg.cid) || msg.cid % 2 === (initiator ? 1 : 0)) return
-          const session = new Session(msg.cid, msg.endpoint, msg.kind, "server", remote)
-          if (msg.window !== 0) session.gate.grant(msg.window)
-          sessions.set(msg.cid, session)
-          if (handlers.onStart) {
-            run(handlers.onStart(channel, msg, session).pipe(Effect.ensuring(Effect.sync(() => sessions.delete(msg.cid)))))
+    /** A message we queued could not be delivered: its session ends with a typed error on both sides. */
+    const undeliverable = (msg: P.Message, error: ProtocolError) => {
+      if (msg[0] < P.MsgType.Start || msg[0] > P.MsgType.Credit) return
+      const cid = msg[1] as number
+      const s = sessions.get(cid)
+      const part = msg[0] === P.MsgType.Start ? "payload" : msg[0] === P.MsgType.Yield ? "element" : "value"
+      const err = new MsgTypeError({ side: "local", endpoint: s?.endpoint ?? `#${cid}`, part, message: error.message })
+      if (s !== undefined) {
+        s.finish({ _tag: "Failed", error: err })
+        if (s.side === "server" && s.fiber !== undefined) s.fiber.unsafeInterruptAsFork(interruptor)
+      }
+    }
+
+    const dispatch = (msg: P.Message): void => {
+      switch (msg[0]) {
+        case P.MsgType.Start: {
+          const cid = msg[1]
+          // A Start must use the peer's parity and a fresh id; anything else is ignored.
+          if (sessions.has(cid) || cid % 2 === (initiator ? 1 : 0)) return
+          const session = new Session(cid, msg[2], kindOf(msg[3]), "server", remote)
+          if (msg[5] !== 0) session.gate.grant(msg[5])
+          sessions.set(cid, session)
+          session.onFinal(() => sessions.delete(cid))
+          handlers.onStart?.(channel, msg, session)
+          return
+        }
+        case P.MsgType.Cancel: {
+          const s = sessions.get(msg[1])
+          if (s !== undefined && s.side === "server" && s.cancelledBy === undefined) {
+            s.cancelledBy = { canceller: msg[2], byOpener: msg[2] === remote.id }
+            s.fiber?.unsafeInterruptAsFork(interruptor)
           }
           return
         }
-        case "Cancel": {
-          const s = sessions.get(msg.cid)
-          if (s && s.side === "server" && s.cancelledBy === undefined) {
-            s.cancelledBy = { canceller: msg.canceller, byOpener: msg.canceller === remote.id }
-            const h = s.handler
-            if (h) run(Fiber.interrupt(h))
-          }
-          return
-        }
-        case "ActorCancel": {
+        case P.MsgType.ActorCancel: {
+          const req = msg[1]
           const onCancel = handlers.onActorCancel
-          run(
-            (onCancel ? onCancel(channel, msg.canceller) : Effect.void).pipe(
-              Effect.zipRight(conn.send(new ActorCancelAck({ req: msg.req }))),
-              Effect.ignore
-            )
-          )
+          Runtime.runFork(runtime)((onCancel ? onCancel(channel, msg[2]) : Effect.void).pipe(
+            Effect.ensuring(Effect.sync(() => conn.write(P.actorCancelAck(req))))
+          ))
           return
         }
-        case "ActorCancelAck": {
-          const d = actorCancels.get(msg.req)
-          if (d) Deferred.unsafeDone(d, Exit.void)
+        case P.MsgType.ActorCancelAck: {
+          const d = actorCancels.get(msg[1])
+          if (d !== undefined) Deferred.unsafeDone(d, Exit.void)
           return
         }
-        case "Hello":
-        case "SpawnSpec":
-        case "Ready":
-        case "BootFailed":
+        case P.MsgType.Hello:
+        case P.MsgType.SpawnSpec:
+        case P.MsgType.Ready:
+        case P.MsgType.BootFailed:
           handlers.onControl?.(msg)
           return
         default: {
-          const s = sessions.get(msg.cid)
-          // Late messages for a forgotten session are dropped.
-          if (s) s.deliver(msg)
+          const s = sessions.get(msg[1])
+          if (s === undefined) return // late messages for a forgotten session
+          s.deliver(msg)
+          if (s.side === "opener" && s.final !== undefined) sessions.delete(s.cid)
           return
         }
       }
     }
 
-    const shutdown = (reason: string) =>
-      Effect.sync(() => {
-        if (closed) return
-        closed = true
-        const error = new TransportClosed({ peer: remote.id, reason })
-        for (const s of sessions.values()) {
-          if (s.side === "opener") s.finish({ _tag: "Closed", error })
-          else {
-            if (s.cancelledBy === undefined) s.cancelledBy = { canceller: remote.id, byOpener: true }
-            s.finish({ _tag: "Closed", error })
-            if (s.handler) run(Fiber.interrupt(s.handler))
-          }
+    const shutdown = (reason: string): void => {
+      if (closed) return
+      closed = true
+      const error = new TransportClosed({ peer: remote.id, reason })
+      for (const s of [...sessions.values()]) {
+        if (s.side === "server") {
+          if (s.cancelledBy === undefined) s.cancelledBy = { canceller: remote.id, byOpener: true }
+          s.fiber?.unsafeInterruptAsFork(interruptor)
         }
-        for (const d of actorCancels.values()) Deferred.unsafeDone(d, Exit.void)
-        Deferred.unsafeDone(closedD, Exit.succeed(reason))
-      })
-
-    yield* Effect.gen(function*() {
-      while (true) {
-        const [msgs, done] = yield* conn.messages.takeAll
-        for (const m of msgs) dispatch(m)
-        if (done) return "closed by peer"
+        s.finish({ _tag: "Closed", error })
       }
-    }).pipe(
-      Effect.catchAll((e: ProtocolError) =>
-        Effect.logWarning(`dropping connection from ${remote.id}: ${e.reason}: ${e.message}`).pipe(Effect.as(e.reason))
-      ),
-      Effect.flatMap(shutdown),
-      Effect.onInterrupt(() => shutdown("closed locally")),
-      Effect.forkScoped
+      sessions.clear()
+      for (const d of actorCancels.values()) Deferred.unsafeDone(d, Exit.void)
+    }
+
+    conn.attach({ onMessage: dispatch, onClose: shutdown, onUndeliverable: undeliverable })
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        conn.attach(undefined)
+        shutdown("closed locally")
+      })
     )
-    yield* Effect.addFinalizer(() => shutdown("closed locally"))
     return channel
   })

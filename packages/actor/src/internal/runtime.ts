@@ -9,18 +9,20 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { endpointOf, type Implementation } from "../Actor.js"
-import type { ActorBounds } from "../Bounds.js"
+import { type ActorBounds, limits } from "../Bounds.js"
 import { TransportError } from "../Errors.js"
 import * as Portal from "../Portal.js"
-import type { Address, Aid, Message } from "../Protocol.js"
+import { type Address, type Aid, formatAddress, type Message } from "../Protocol.js"
 import * as Registrar from "../Registrar.js"
 import type { SpawnBackend } from "../SpawnBackend.js"
-import * as Transport from "../Transport.js"
-import { type ChildRendezvous, Troupe, type TroupeRuntime } from "../Troupe.js"
+import type * as Transport from "../Transport.js"
+import * as SocketTransport from "../transport/SocketTransport.js"
 import * as Channel from "./channel.js"
-import { type Resolved, serve } from "./serve.js"
+import { type ChildRendezvous, Troupe, type TroupeRuntime } from "./context.js"
+import { type Resolved, serve, type ServeContext } from "./server.js"
 
 export interface RuntimeOptions {
   readonly self: Aid
@@ -64,13 +66,13 @@ interface Pending {
 export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const { bounds, self } = options
-    const listener = yield* Transport.listen({
+    const connLimits = limits(bounds)
+    const listener = yield* SocketTransport.listen({
       transport: options.transport,
       socketDir: options.socketDir,
       name: self.name,
-      maxFrameBytes: bounds.maxFrameBytes,
+      limits: connLimits,
       closeMs: bounds.listenerCloseMs,
-      flushMs: bounds.flushMs,
       address: options.listen
     })
     const channels = new Set<Channel.Channel>()
@@ -103,8 +105,17 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       return { endpoint: ep, handler: (impl.handlers as any)[name] }
     }
 
-    const provide = <A, E>(eff: Effect.Effect<A, E, any>): Effect.Effect<A, E> =>
-      Effect.provideService(eff, Troupe, runtime) as Effect.Effect<A, E>
+    // Handlers run in this actor's runtime (its logger, annotations), with `Troupe` provided.
+    const base = yield* Effect.runtime<never>()
+    let handlerRuntime: Runtime.Runtime<Troupe> | undefined
+    const serveContext = (channel: Channel.Channel): ServeContext => ({
+      actorId: self.id,
+      resolve: resolve(channel),
+      runtime: handlerRuntime ??= Runtime.provideService(base, Troupe, runtime),
+      streamWindow: bounds.streamWindow
+    })
+    /** Accepted connections wait for this (their messages are held) until the runtime is complete. */
+    const ready = yield* Deferred.make<void>()
 
     const cancelTasks = (canceller: string, waitMs: number) =>
       Effect.gen(function*() {
@@ -112,7 +123,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
         for (const ch of channels) {
           for (const s of ch.serverSessions()) {
             if (s.cancelledBy === undefined) s.cancelledBy = { canceller, byOpener: false }
-            if (s.handler) handlers.push(s.handler)
+            if (s.fiber) handlers.push(s.fiber)
           }
         }
         const t0 = Date.now()
@@ -128,8 +139,10 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       })
 
     const handlers = (extra?: (msg: Message) => void): Channel.ChannelHandlers => ({
-      onStart: (channel, start, session) =>
-        serve(channel, start, session, self.id, resolve(channel), provide, bounds.streamWindow),
+      onStart: (channel, start, session) => {
+        const ctx = contexts.get(channel) ?? contexts.set(channel, serveContext(channel)).get(channel)!
+        serve(channel, start, session, ctx)
+      },
       onActorCancel: (_channel, canceller) =>
         Effect.gen(function*() {
           yield* Effect.logDebug(`actor cancel requested by ${canceller}`)
@@ -139,41 +152,50 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       ...(extra ? { onControl: extra } : {})
     })
 
+    const contexts = new WeakMap<Channel.Channel, ServeContext>()
     const track = (ch: Channel.Channel) =>
       Effect.acquireRelease(Effect.sync(() => channels.add(ch)), () => Effect.sync(() => channels.delete(ch)))
 
-    // Accept loop: each connection handshakes, then is a peer or a booting child.
-    yield* listener.run((conn) =>
+    // Each connection handshakes, then is a peer or a booting child.
+    const accept = (conn: Transport.Connection) =>
       Effect.gen(function*() {
         const hello = yield* Channel.handshake(conn, self, "peer", false, bounds.handshakeMs)
-        if (hello.role === "child") {
-          const p = pending.get(hello.aid.id)
+        const aid = hello[1]
+        yield* Deferred.await(ready)
+        if (hello[2] === "child") {
+          const p = pending.get(aid.id)
           if (p === undefined) {
-            yield* Effect.logWarning(`unexpected child ${hello.aid.id} connected; dropping`)
+            yield* Effect.logWarning(`unexpected child ${aid.id} connected; dropping`)
             return yield* conn.close("unexpected child")
           }
-          const ch = yield* Channel.make(conn, self, hello.aid, false, handlers((m) => p.control.unsafeOffer(m)))
+          const ch = yield* Channel.make(conn, self, aid, false, handlers((m) => p.control.unsafeOffer(m)))
           yield* track(ch)
           yield* Deferred.succeed(p.channel, ch)
           yield* ch.closed
         } else {
-          const ch = yield* Channel.make(conn, self, hello.aid, false, handlers())
+          const ch = yield* Channel.make(conn, self, aid, false, handlers())
           yield* track(ch)
           yield* ch.closed
         }
       }).pipe(
         Effect.catchAll((e) => Effect.logDebug(`connection dropped before handshake: ${e.message}`))
       )
-    ).pipe(
-      Effect.catchAll((e) => Effect.logError(`listener failed: ${e.message}`)),
+
+    // Accept loop. If it fails the actor cannot be reached any more: it shuts down (logged).
+    yield* listener.run(accept).pipe(
+      Effect.catchAll((e) =>
+        Effect.logError(`listener failed: ${e.message}; shutting down`).pipe(
+          Effect.zipRight(Deferred.done(shutdown, Exit.succeed(`listener failed: ${e.message}`)))
+        )
+      ),
       Effect.forkScoped
     )
 
     const connect = (address: Address) =>
       Effect.gen(function*() {
-        const conn = yield* Transport.connect(address, { maxFrameBytes: bounds.maxFrameBytes, timeoutMs: bounds.handshakeMs, flushMs: bounds.flushMs })
+        const conn = yield* SocketTransport.connect(address, connLimits, bounds.handshakeMs)
         const hello = yield* Channel.handshake(conn, self, "peer", true, bounds.handshakeMs)
-        const ch = yield* Channel.make(conn, self, hello.aid, true, handlers())
+        const ch = yield* Channel.make(conn, self, hello[1], true, handlers())
         yield* track(ch)
         return ch
       })
@@ -210,14 +232,14 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       registrarAddress = options.registrar as Address
       const ch = yield* connect(registrarAddress).pipe(
         Effect.mapError((e) =>
-          new TransportError({ address: Transport.formatAddress(registrarAddress), reason: `registrar unreachable: ${e.message}` })
+          new TransportError({ address: formatAddress(registrarAddress), reason: `registrar unreachable: ${e.message}` })
         )
       )
       const portal = Portal.make(ch, Registrar.RegistrarApi, Portal.peerHooks(ch, bounds), Registrar.prefix)
       registrarClient = Registrar.remoteClient(portal)
       yield* registrarClient.register(info).pipe(
         Effect.mapError((e) =>
-          new TransportError({ address: Transport.formatAddress(registrarAddress), reason: `registration failed: ${e.message}` })
+          new TransportError({ address: formatAddress(registrarAddress), reason: `registration failed: ${e.message}` })
         )
       )
       yield* Effect.addFinalizer(() =>
@@ -231,6 +253,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
 
     runtime = {
       self,
+      accept: (conn) => Effect.asVoid(Effect.forkScoped(accept(conn))),
       address: listener.address,
       config: { transport: options.transport, socketDir: options.socketDir, bounds, logLevel: options.logLevel },
       backend: options.backend,
@@ -246,6 +269,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       channelHandlers: () => handlers(),
       adopt: (ch) => Effect.asVoid(track(ch))
     }
+    yield* Deferred.succeed(ready, undefined)
     return runtime
   })
 

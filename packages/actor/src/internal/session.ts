@@ -1,37 +1,82 @@
 /**
- * One session (`cid`) on a channel, either side: where its incoming messages land, and the
- * credit gate of its outgoing `Yield`s.
+ * The state of one session (`cid`) on a channel, either side: where its incoming messages land
+ * (`deliver`, called synchronously by the channel's receiver), how it ended (`Final`), the
+ * elements received and not yet consumed (`Inbound`), and the credit of the elements it sends
+ * (`CreditGate`). Plain objects with callbacks: no fiber, `Deferred` or `Mailbox` per session.
  *
- * The channel's dispatcher delivers messages synchronously (`deliver`), so a slow consumer never
- * blocks the connection: what can pile up is bounded by the window this side granted.
+ * What can pile up is bounded by the window this side granted (plus one chunk).
  *
  * @internal
  */
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import type * as Fiber from "effect/Fiber"
-import * as Mailbox from "effect/Mailbox"
 import type { TransportClosed } from "../Errors.js"
-import type { Aid, ErrorMsg, Message, SessionKind } from "../Protocol.js"
+import { type Aid, type ErrorInfo, type Message, MsgType, type SessionKind } from "../Protocol.js"
 
 /** How a session ended, seen from this side. */
 export type Final =
   | { readonly _tag: "Return"; readonly value: unknown }
-  | { readonly _tag: "Error"; readonly msg: ErrorMsg }
+  | { readonly _tag: "Error"; readonly errors: ReadonlyArray<ErrorInfo> }
   | { readonly _tag: "CancelAck" }
   | { readonly _tag: "Closed"; readonly error: TransportClosed }
+  /** This side failed the session (a message it could not deliver); `error` is already typed. */
+  | { readonly _tag: "Failed"; readonly error: unknown }
+
+/** Elements received on one stream direction and not consumed yet, then how the direction ended. */
+export class Inbound {
+  private buf: Array<unknown> = []
+  /** `null`: the sender's `Stop` (or a `Return`); a `Final`: the session failed. */
+  private end: Final | null | undefined
+  private waiter: (() => void) | undefined
+
+  push(values: ReadonlyArray<unknown>): void {
+    if (this.end !== undefined) return
+    if (this.buf.length === 0) this.buf = values.slice()
+    else for (const v of values) this.buf.push(v)
+    this.wake()
+  }
+
+  /** The direction ended: normally (`null`) or with a failure. The first end wins. */
+  close(end: Final | null): void {
+    if (this.end !== undefined) return
+    this.end = end
+    this.wake()
+  }
+
+  private wake(): void {
+    const w = this.waiter
+    this.waiter = undefined
+    w?.()
+  }
+
+  /** Everything buffered (≥ 1 element); `None` at a normal end; `Some(final)` when it failed. */
+  readonly pull: Effect.Effect<ReadonlyArray<unknown>, Option.Option<Final>> = Effect.suspend(() => {
+    if (this.buf.length > 0) {
+      const out = this.buf
+      this.buf = []
+      return Effect.succeed(out)
+    }
+    if (this.end !== undefined) return Effect.fail(this.end === null ? Option.none() : Option.some(this.end))
+    return Effect.async<void>((resume) => {
+      this.waiter = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    }).pipe(Effect.zipRight(this.pull))
+  })
+}
 
 /**
- * Credit-based flow control of one direction (the sender's side). The receiver grants a window
- * (`Credit{amount}`); each `take` consumes one; a sender with no credit suspends.
- * `amount: -1` lifts the limit (the documented opt-out).
+ * Credit of one sending direction. The receiver grants elements (`Credit{n}`); a sender may send
+ * while its credit is positive — a whole chunk at once, so the credit can dip below zero by at
+ * most one chunk — and suspends otherwise. `-1` lifts the limit (the documented opt-out).
  */
-export class CreditGate<E> {
+export class CreditGate {
   private credit = 0
   private unlimited = false
-  private closedWith: E | undefined
-  private waiter: Deferred.Deferred<void> | undefined
+  private closedWith: Final | undefined
+  private waiter: (() => void) | undefined
 
   grant(amount: number): void {
     if (amount < 0) this.unlimited = true
@@ -39,49 +84,51 @@ export class CreditGate<E> {
     this.wake()
   }
 
-  close(error: E): void {
-    if (this.closedWith === undefined) this.closedWith = error
+  debit(n: number): void {
+    if (!this.unlimited) this.credit -= n
+  }
+
+  close(final: Final): void {
+    if (this.closedWith === undefined) this.closedWith = final
     this.wake()
   }
 
-  get available(): number {
-    return this.unlimited ? Infinity : this.credit
+  get open(): boolean {
+    return this.closedWith === undefined && (this.unlimited || this.credit > 0)
   }
 
   private wake(): void {
     const w = this.waiter
     this.waiter = undefined
-    if (w) Deferred.unsafeDone(w, Exit.void)
+    w?.()
   }
 
-  readonly take: Effect.Effect<void, E> = Effect.suspend(() => {
+  /** Succeeds once sending is allowed; fails with the session's end if it ended first. */
+  readonly ready: Effect.Effect<void, Final> = Effect.suspend(() => {
     if (this.closedWith !== undefined) return Effect.fail(this.closedWith)
-    if (this.unlimited) return Effect.void
-    if (this.credit > 0) {
-      this.credit--
-      return Effect.void
-    }
-    const w = this.waiter ?? (this.waiter = Deferred.unsafeMake<void>(undefined as any))
-    return Effect.zipRight(Deferred.await(w), this.take)
+    if (this.unlimited || this.credit > 0) return Effect.void
+    return Effect.async<void>((resume) => {
+      this.waiter = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    }).pipe(Effect.zipRight(this.ready))
   })
 }
 
-/** Stream end marker carried as the inbound mailbox's failure. */
-export type InboundEnd = { readonly _tag: "Error"; readonly msg: ErrorMsg } | { readonly _tag: "Closed"; readonly error: TransportClosed }
-
 export class Session {
-  /** StartAck received (client side). */
-  readonly acked = Deferred.unsafeMake<void>(undefined as any)
-  /** First `Started` value (encoded), or the final when the session ended before it. */
-  readonly started = Deferred.unsafeMake<unknown, Final>(undefined as any)
-  /** The session's end. */
-  readonly final = Deferred.unsafeMake<Final>(undefined as any)
-  /** Incoming `Yield` values (encoded); ends at `Stop`/`Return`, fails on `Error`/close. */
-  readonly inbound: Mailbox.Mailbox<unknown, InboundEnd> = Effect.runSync(Mailbox.make<unknown, InboundEnd>())
-  /** Credit for our outgoing `Yield`s. */
-  readonly gate = new CreditGate<unknown>()
+  /** How it ended (set once). */
+  final: Final | undefined
+  private finalWaiters: Array<(final: Final) => void> | undefined
+  /** Contexts, opener side: the `Started` value (encoded). */
+  startedValue: { readonly value: unknown } | undefined
+  private startedWaiter: (() => void) | undefined
+  /** Elements received (server streams at the opener; context streams on both sides). */
+  readonly inbound = new Inbound()
+  /** Credit for the elements this side sends. */
+  readonly gate = new CreditGate()
   /** Server side: the handler fiber, and who asked to cancel it. */
-  handler: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   cancelledBy: { readonly canceller: string; readonly byOpener: boolean } | undefined
 
   constructor(
@@ -92,45 +139,77 @@ export class Session {
     readonly remote: Aid
   ) {}
 
-  /** Route one incoming message (called by the dispatcher, synchronously). */
+  /** Route one incoming session message (called by the channel, synchronously). */
   deliver(msg: Message): void {
-    switch (msg._tag) {
-      case "StartAck":
-        Deferred.unsafeDone(this.acked, Exit.void)
+    switch (msg[0]) {
+      case MsgType.Started:
+        if (this.startedValue === undefined) {
+          this.startedValue = { value: msg[2] }
+          this.wakeStarted()
+        }
         return
-      case "Started":
-        Deferred.unsafeDone(this.started, Exit.succeed(msg.value))
+      case MsgType.Yield:
+        this.inbound.push(msg[2])
         return
-      case "Yield":
-        this.inbound.unsafeOffer(msg.value)
+      case MsgType.Stop:
+        this.inbound.close(null)
         return
-      case "Stop":
-        this.inbound.unsafeDone(Exit.void)
+      case MsgType.Credit:
+        this.gate.grant(msg[2])
         return
-      case "Credit":
-        this.gate.grant(msg.amount)
-        return
-      case "Return":
-        this.finish({ _tag: "Return", value: msg.value })
-        return
-      case "Error":
-        this.finish({ _tag: "Error", msg })
-        return
-      case "CancelAck":
-        this.finish({ _tag: "CancelAck" })
-        return
-      default:
-        return
+      case MsgType.Return:
+        return this.finish({ _tag: "Return", value: msg[2] })
+      case MsgType.Error:
+        return this.finish({ _tag: "Error", errors: msg[2] })
+      case MsgType.CancelAck:
+        return this.finish({ _tag: "CancelAck" })
     }
   }
 
-  /** The session ended (final message, or the connection closed). */
+  /** The session ended (final message, the connection closed, or a local failure). First wins. */
   finish(final: Final): void {
-    Deferred.unsafeDone(this.acked, Exit.void)
-    Deferred.unsafeDone(this.started, Exit.fail(final))
-    Deferred.unsafeDone(this.final, Exit.succeed(final))
-    if (final._tag === "Error" || final._tag === "Closed") this.inbound.unsafeDone(Exit.fail(final))
-    else this.inbound.unsafeDone(Exit.void)
+    if (this.final !== undefined) return
+    this.final = final
+    this.inbound.close(final._tag === "Return" || final._tag === "CancelAck" ? null : final)
     this.gate.close(final)
+    this.wakeStarted()
+    const ws = this.finalWaiters
+    this.finalWaiters = undefined
+    if (ws !== undefined) for (const w of ws) w(final)
   }
+
+  /** Call `f` with the final (now, if known). */
+  onFinal(f: (final: Final) => void): void {
+    if (this.final !== undefined) return f(this.final)
+    ;(this.finalWaiters ??= []).push(f)
+  }
+
+  private offFinal(f: (final: Final) => void): void {
+    if (this.finalWaiters !== undefined) this.finalWaiters = this.finalWaiters.filter((w) => w !== f)
+  }
+
+  /** The session's end. */
+  readonly awaitFinal: Effect.Effect<Final> = Effect.async<Final>((resume) => {
+    const f = (final: Final) => resume(Effect.succeed(final))
+    this.onFinal(f)
+    return Effect.sync(() => this.offFinal(f))
+  })
+
+  private wakeStarted(): void {
+    const w = this.startedWaiter
+    this.startedWaiter = undefined
+    w?.()
+  }
+
+  /** Contexts: the `Started` value (encoded), or the final when the session ended before it. */
+  readonly awaitStarted: Effect.Effect<unknown, Final> = Effect.suspend(() => {
+    if (this.startedValue !== undefined) return Effect.succeed(this.startedValue.value)
+    if (this.final !== undefined) return Effect.fail(this.final)
+    return Effect.async<void>((resume) => {
+      this.startedWaiter = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.startedWaiter = undefined
+      })
+    }).pipe(Effect.zipRight(this.awaitStarted))
+  })
 }

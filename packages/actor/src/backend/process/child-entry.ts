@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { main } from "./child.js"
+import { main } from "../main.js"
 
 const i = process.argv.indexOf("--troupe-module")
 const url = i >= 0 ? process.argv[i + 1] : undefined

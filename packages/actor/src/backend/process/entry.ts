@@ -32,7 +32,7 @@ export interface ChildCommand {
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
-const childRuntimePath = join(here, "child.ts")
+const childRuntimePath = join(here, "..", "main.ts")
 /** The child entry of the `loader` strategy (TypeScript: needs tsx). */
 export const loaderEntryPath = join(here, "child-entry.ts")
 const bundlerPath = join(here, "bundler.mjs")
@@ -65,7 +65,7 @@ const upToDate = (out: string, metaPath: string): boolean => {
  */
 const bundle = (modulePath: string): Effect.Effect<string, string> =>
   Effect.gen(function*() {
-    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0v4`).digest("hex").slice(0, 16)
+    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0v5`).digest("hex").slice(0, 16)
     const out = join(cacheDir, `${key}.mjs`)
     const meta = join(cacheDir, `${key}.json`)
     if (upToDate(out, meta)) return out

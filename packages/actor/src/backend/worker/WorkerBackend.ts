@@ -36,16 +36,17 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
+import { isMainThread, MessageChannel, parentPort, Worker, workerData } from "node:worker_threads"
 import * as LadderBounds from "@troupe/process/Bounds"
 import * as Ladder from "@troupe/process/Ladder"
 import * as Liveness from "@troupe/process/Liveness"
 import { native } from "@troupe/process/Native"
 import { readStat } from "@troupe/process/ProcessTable"
-import { Bounds } from "../../Bounds.js"
+import { Bounds, limits } from "../../Bounds.js"
 import { ActorFailure } from "../../Errors.js"
 import { processChildPids } from "../../internal/runtime.js"
 import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
+import * as PortTransport from "../../transport/PortTransport.js"
 import { lineSplitter, tailKeeper } from "../lines.js"
 import { bundleFor, defaultStrategy, type EntryStrategy, loaderEntryPath } from "../process/entry.js"
 import { bootOf, isFromWorker, type WorkerBoot, type WorkerEntry } from "./boot.js"
@@ -112,7 +113,8 @@ export const make = (options: Options = {}): SpawnBackend => ({
       const children = options.children ?? "worker"
       const entry = yield* entryOf(request, strategy)
       const ladder = yield* LadderBounds.Bounds
-      const { bootMs } = yield* Bounds
+      const actorBounds = yield* Bounds
+      const { bootMs } = actorBounds
       const rt = yield* Effect.runtime<never>()
       const log = (stream: "stdout" | "stderr") => (line: string) =>
         Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
@@ -134,17 +136,22 @@ export const make = (options: Options = {}): SpawnBackend => ({
       /** Those that are actors (they end by themselves when their thread does). */
       const actors = new Set<number>()
 
+      // The actor channel: a MessageChannel, one end to the worker, the other served by the parent's runtime.
+      const { port1, port2 } = new MessageChannel()
+      const connection = yield* PortTransport.fromPort(port1, `worker ${request.name}`, limits(actorBounds))
       const boot: WorkerBoot = {
         args: JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name }),
         entry,
         // 15 bytes: `[name]`, or the name cut to fit.
         title: request.name.length <= 13 ? `[${request.name}]` : request.name.slice(0, 15),
-        children
+        children,
+        port: port2
       }
       const worker = yield* Effect.try({
         try: () =>
           new Worker(bootstrapPath, {
             workerData: { troupe: boot },
+            transferList: [port2],
             argv: strategy === "loader" ? ["--troupe-module", request.implementation.moduleUrl] : [],
             env: { ...process.env, TROUPE_ACTOR: request.id, TROUPE_LOG_LEVEL: request.logLevel },
             // Not the parent's flags (a TypeScript loader, a test runner's): the bundle is plain JS.
@@ -332,7 +339,8 @@ export const make = (options: Options = {}): SpawnBackend => ({
         exited: Deferred.await(exitDone),
         hasExited: () => exited !== undefined,
         terminate,
-        stderrTail: () => tail.text()
+        stderrTail: () => tail.text(),
+        connection
       }
       return launched
     })

@@ -3,9 +3,9 @@
  * (`workerData.troupe`), the messages the worker posts on its `parentPort`, and the worker-side
  * helpers (its thread id, reporting the processes it starts).
  *
- * The actor protocol itself (handshake, spawn spec, sessions) does not use the port: it runs over
- * the parent's listener exactly as for a process child. The port only carries what the parent
- * thread needs to clean up after a worker it had to `terminate()`.
+ * The actor protocol (handshake, spawn spec, sessions) runs over a `MessageChannel` of its own
+ * (`WorkerBoot.port`, see `transport/PortTransport.ts`); `parentPort` only carries what the
+ * parent thread needs to clean up after a worker it had to `terminate()`.
  *
  * @internal
  */
@@ -30,6 +30,8 @@ export interface WorkerBoot {
   readonly title: string
   /** How this worker actor starts its own children. */
   readonly children: "worker" | "process"
+  /** The actor channel to the parent thread (transferred); without it the child connects to `args.parent`. */
+  readonly port?: MessagePort
 }
 
 export const bootOf = (workerData: unknown): WorkerBoot | undefined => {

@@ -1,0 +1,208 @@
+/**
+ * The envelope codec: `Protocol` messages to bytes and back, with the checks untrusted input
+ * needs. A `Transport` carries what this produces; neither knows the other's details.
+ *
+ * - **Validation** (`validate`): the fast path for every incoming message, on every transport. The
+ *   frequent messages (`Start`, `Yield`, `Return`, `Credit`, …) are checked by hand, the rare ones
+ *   with structured fields (`Hello`, `SpawnSpec`, `Ready`, `Error`) through the `Protocol.Message`
+ *   schema; either way it accepts and rejects exactly what `Protocol.Message` does (property test
+ *   in `test/actor/wire.test.ts`).
+ * - **Frames** (sockets): a 4-byte little-endian unsigned body length, then a msgpack body
+ *   (msgpackr without records, so any msgpack implementation can read it), as tractor's
+ *   `MsgpackTransport`. A body longer than `maxFrameBytes` is refused from its header, before
+ *   any allocation.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { Packr, Unpackr } from "msgpackr"
+import { ProtocolError } from "./Errors.js"
+import { type Message, Message as MessageSchema, MsgType } from "./Protocol.js"
+
+const isCid = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0
+const isString = (u: unknown): u is string => typeof u === "string"
+
+const decodeReference = Schema.decodeUnknownEither(MessageSchema)
+
+const invalid = (u: unknown, why: string): ProtocolError =>
+  new ProtocolError({ reason: "MalformedFrame", message: `${why}: ${preview(u)}` })
+
+const preview = (u: unknown): string => {
+  try {
+    const s = JSON.stringify(u, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))
+    return s === undefined ? String(u) : s.length > 200 ? `${s.slice(0, 200)}…` : s
+  } catch {
+    return String(u)
+  }
+}
+
+/**
+ * Check an incoming value is a `Protocol.Message`: the message itself (or, for the rare
+ * structured ones, its schema-decoded copy), or a `ProtocolError` (`MalformedFrame`).
+ */
+export const validate = (u: unknown): Message | ProtocolError => {
+  if (!Array.isArray(u) || u.length < 2) return invalid(u, "not a message")
+  const n = u.length
+  switch (u[0]) {
+    case MsgType.Start: {
+      const k = u[3]
+      const w = u[5]
+      return n === 6 && isCid(u[1]) && isString(u[2]) && (k === 0 || k === 1 || k === 2) &&
+          typeof w === "number" && Number.isSafeInteger(w) && w >= -1
+        ? (u as unknown as Message)
+        : invalid(u, "bad Start")
+    }
+    case MsgType.Started:
+    case MsgType.Return:
+      return n === 3 && isCid(u[1]) ? (u as unknown as Message) : invalid(u, "bad Started/Return")
+    case MsgType.Yield:
+      return n === 3 && isCid(u[1]) && Array.isArray(u[2]) && u[2].length > 0 ? (u as unknown as Message) : invalid(u, "bad Yield")
+    case MsgType.Stop:
+    case MsgType.CancelAck:
+    case MsgType.ActorCancelAck:
+      return n === 2 && isCid(u[1]) ? (u as unknown as Message) : invalid(u, "bad message")
+    case MsgType.Cancel:
+    case MsgType.ActorCancel:
+      return n === 3 && isCid(u[1]) && isString(u[2]) ? (u as unknown as Message) : invalid(u, "bad Cancel")
+    case MsgType.Credit: {
+      const a = u[2]
+      return n === 3 && isCid(u[1]) && typeof a === "number" && (a === -1 || (Number.isSafeInteger(a) && a > 0))
+        ? (u as unknown as Message)
+        : invalid(u, "bad Credit")
+    }
+    case MsgType.Hello:
+    case MsgType.SpawnSpec:
+    case MsgType.Ready:
+    case MsgType.BootFailed:
+    case MsgType.Error: {
+      const r = decodeReference(u)
+      return Either.isRight(r)
+        ? r.right as Message
+        : new ProtocolError({ reason: "MalformedFrame", message: ParseResult.TreeFormatter.formatErrorSync(r.left).slice(0, 500) })
+    }
+    default:
+      return invalid(u, "unknown message type")
+  }
+}
+
+export const HEADER_BYTES = 4
+
+const packr = new Packr({ useRecords: false })
+const unpackr = new Unpackr({ useRecords: false })
+
+/** msgpack body of one message. Throws when msgpack cannot represent a value (a function, a symbol). */
+export const pack = (msg: Message): Uint8Array => packr.pack(msg)
+
+/**
+ * One frame (header + body), or a `ProtocolError`: `FrameTooLarge` when the body exceeds
+ * `maxFrameBytes`, `MalformedFrame` when msgpack cannot represent a value.
+ */
+export const encodeFrame = (msg: Message, maxFrameBytes: number): Uint8Array | ProtocolError => {
+  let body: Uint8Array
+  try {
+    body = packr.pack(msg)
+  } catch (e) {
+    return new ProtocolError({ reason: "MalformedFrame", message: `cannot pack message type ${msg[0]}: ${String(e)}` })
+  }
+  if (body.length > maxFrameBytes) {
+    return new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${body.length} bytes exceeds ${maxFrameBytes}` })
+  }
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + body.length)
+  frame.writeUInt32LE(body.length, 0)
+  frame.set(body, HEADER_BYTES)
+  return frame
+}
+
+/**
+ * Incremental frame decoder. `push` a socket chunk: every complete, valid message is handed to
+ * `onMessage` in order, then, at the first bad frame (oversized header, undecodable body, invalid
+ * message), the error is returned and the decoder is spent (the caller drops the connection).
+ *
+ * Buffering is linear: chunks are kept as a list and joined once a frame is complete, and what is
+ * held never exceeds one header plus `maxFrameBytes`.
+ */
+export class FrameDecoder {
+  private chunks: Array<Uint8Array> = []
+  private held = 0
+  private failed: ProtocolError | undefined
+  constructor(readonly maxFrameBytes: number) {}
+
+  push(chunk: Uint8Array, onMessage: (msg: Message) => void): ProtocolError | undefined {
+    if (this.failed !== undefined) return this.failed
+    let buf: Uint8Array
+    if (this.held === 0) buf = chunk
+    else {
+      this.chunks.push(chunk)
+      this.held += chunk.length
+      // Not even the pending frame's header complete, or its body: keep collecting.
+      const need = this.pendingFrameBytes()
+      if (need === undefined || this.held < need) return this.checkHeader()
+      buf = join(this.chunks, this.held)
+      this.chunks = []
+      this.held = 0
+    }
+    let offset = 0
+    while (buf.length - offset >= HEADER_BYTES) {
+      const len = readU32(buf, offset)
+      if (len > this.maxFrameBytes) {
+        return this.fail(new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${len} bytes exceeds ${this.maxFrameBytes}` }))
+      }
+      if (buf.length - offset - HEADER_BYTES < len) break
+      const body = buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + len)
+      offset += HEADER_BYTES + len
+      let value: unknown
+      try {
+        value = unpackr.unpack(body)
+      } catch (e) {
+        return this.fail(new ProtocolError({ reason: "MalformedFrame", message: `undecodable msgpack: ${String(e).slice(0, 200)}` }))
+      }
+      const msg = validate(value)
+      if (msg instanceof ProtocolError) return this.fail(msg)
+      onMessage(msg)
+    }
+    if (offset < buf.length) {
+      const rest = buf.subarray(offset)
+      this.chunks = [rest]
+      this.held = rest.length
+      return this.checkHeader()
+    }
+    return undefined
+  }
+
+  /** Bytes of the frame being collected (header + body), once its header is complete. */
+  private pendingFrameBytes(): number | undefined {
+    if (this.held < HEADER_BYTES) return undefined
+    const head = this.chunks[0]!.length >= HEADER_BYTES ? this.chunks[0]! : join(this.chunks, this.held)
+    return HEADER_BYTES + readU32(head, 0)
+  }
+
+  private checkHeader(): ProtocolError | undefined {
+    const need = this.pendingFrameBytes()
+    if (need !== undefined && need - HEADER_BYTES > this.maxFrameBytes) {
+      return this.fail(new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${need - HEADER_BYTES} bytes exceeds ${this.maxFrameBytes}` }))
+    }
+    return undefined
+  }
+
+  private fail(e: ProtocolError): ProtocolError {
+    this.failed = e
+    this.chunks = []
+    this.held = 0
+    return e
+  }
+}
+
+const readU32 = (b: Uint8Array, at: number): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000
+
+const join = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!
+  const out = Buffer.allocUnsafe(total)
+  let o = 0
+  for (const c of chunks) {
+    out.set(c, o)
+    o += c.length
+  }
+  return out
+}

@@ -1,0 +1,46 @@
+/**
+ * A child actor that is its own Node process: its arguments come on the command line, it reaches
+ * its parent over a socket to the parent's listener, and it owns what is process-wide — the
+ * parent-death signal (`PR_SET_PDEATHSIG` → SIGTERM, via the addon), the process title, and
+ * SIGINT/SIGTERM (the first ends the actor gracefully, a second exits at once).
+ *
+ * @internal
+ */
+import * as Schema from "effect/Schema"
+import { native } from "@troupe/process/Native"
+import { defaultActorBounds, limits } from "../../Bounds.js"
+import { ChildArgs, type Host } from "../../internal/child.js"
+import * as SocketTransport from "../../transport/SocketTransport.js"
+import { backend as processBackend } from "./ProcessBackend.js"
+
+export const processHost = (): Host => {
+  const i = process.argv.indexOf("--troupe-child")
+  const args = Schema.decodeUnknownSync(ChildArgs)(i >= 0 ? process.argv[i + 1] : undefined)
+  return {
+    args,
+    bundle: process.argv[1]?.endsWith(".mjs") ? process.argv[1] : undefined,
+    pid: process.pid,
+    backend: processBackend,
+    spawnedBy: "process",
+    parent: SocketTransport.connect(args.parent, limits(defaultActorBounds), defaultActorBounds.handshakeMs),
+    setup: (stop) => {
+      // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent
+      // channel reaches EOF (always). If the parent died before prctl, exit now.
+      try {
+        native?.setPdeathsig(15)
+        if (native !== undefined && native.getppid() !== args.parentPid) process.exit(70)
+      } catch {
+        // no addon: the channel EOF path handles it
+      }
+      process.title = `troupe[${args.name}@${args.id.split("@")[1]?.slice(0, 8) ?? ""}]` // tractor's _subactor[name@uuid]
+      let signals = 0
+      const onSignal = (sig: NodeJS.Signals) => {
+        signals++
+        if (signals > 1) process.exit(sig === "SIGINT" ? 130 : 143)
+        stop(`received ${sig}`)
+      }
+      process.on("SIGINT", onSignal)
+      process.on("SIGTERM", onSignal)
+    }
+  }
+}

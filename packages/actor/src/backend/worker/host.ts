@@ -1,0 +1,36 @@
+/**
+ * A child actor that is a worker thread: its arguments come in `workerData`, it reaches its
+ * parent thread over the `MessagePort` handed to it (no socket, no msgpack), and nothing
+ * process-wide runs here — no signal handlers, no prctl (from a thread it would set the
+ * attribute for the whole process), no process title. Its `pid` is its thread id; the processes
+ * it starts are reported to the parent thread (which cleans up after a terminated worker).
+ *
+ * @internal
+ */
+import * as Schema from "effect/Schema"
+import { parentPort } from "node:worker_threads"
+import { defaultActorBounds, limits } from "../../Bounds.js"
+import { ChildArgs, type Host } from "../../internal/child.js"
+import * as PortTransport from "../../transport/PortTransport.js"
+import * as SocketTransport from "../../transport/SocketTransport.js"
+import { backend as processBackend } from "../process/ProcessBackend.js"
+import { currentThreadId, markingActors, type WorkerBoot } from "./boot.js"
+import * as WorkerBackend from "./WorkerBackend.js"
+
+export const workerHost = (boot: WorkerBoot): Host => {
+  const args = Schema.decodeUnknownSync(ChildArgs)(boot.args)
+  const entry = boot.entry._tag === "bundle" ? "bundle" : "loader"
+  const connLimits = limits(defaultActorBounds)
+  return {
+    args,
+    bundle: boot.entry._tag === "bundle" ? boot.entry.path : undefined,
+    pid: currentThreadId() ?? process.pid,
+    backend: boot.children === "process"
+      ? markingActors(processBackend, parentPort!)
+      : WorkerBackend.make({ entry, children: "worker" }),
+    spawnedBy: "worker",
+    parent: boot.port !== undefined
+      ? PortTransport.fromPort(boot.port, "parent port", connLimits)
+      : SocketTransport.connect(args.parent, connLimits, defaultActorBounds.handshakeMs)
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The child side of boot (tractor's `_child.py` + `Actor._from_parent`), one runtime for every
+ * backend; where it runs is described by a `Host` (`backend/process/host.ts`,
+ * `backend/worker/host.ts`):
+ *
+ * 1. a process host arms the parent-death signal, names the process and handles SIGINT/SIGTERM
+ *    (a worker does none of that: they are process-wide);
+ * 2. reach the parent — a socket to its listener, or the `MessagePort` it handed over — and say
+ *    `Hello{role: "child"}`;
+ * 3. receive the `SpawnSpec` (which export to serve, transport, registrar, bounds);
+ * 4. bind a listener, register with the registrar, answer `Ready{address}` (or `BootFailed`);
+ * 5. serve until asked to end: `ActorCancel`, the parent channel's EOF (the parent died), a
+ *    signal (processes), or the runtime's own shutdown request;
+ * 6. tear down (own tasks and children, unregister, listener) and exit; a teardown that
+ *    overruns `Bounds.parentDeathExitMs` exits anyway (code 70).
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { type Implementation, isImplementation } from "../Actor.js"
+import { defaultActorBounds } from "../Bounds.js"
+import type { TransportError } from "../Errors.js"
+import { Address, bootFailed, type Message, MsgType, ready, type SpawnSpec } from "../Protocol.js"
+import type { SpawnBackend } from "../SpawnBackend.js"
+import type { Connection } from "../Transport.js"
+import * as Channel from "./channel.js"
+import * as Runtime from "./runtime.js"
+import { useBundleSourceMap } from "./stackmap.js"
+
+/** What the parent tells a child on its command line (or in `workerData`). */
+export const ChildArgs = Schema.parseJson(Schema.Struct({
+  parent: Address,
+  parentPid: Schema.Number,
+  id: Schema.String,
+  name: Schema.String
+}))
+export type ChildArgs = typeof ChildArgs.Type
+
+/** Where a child runs and what that allows. */
+export interface Host {
+  readonly args: ChildArgs
+  /** The bundle this code runs from (remote stacks are mapped through its source map). */
+  readonly bundle: string | undefined
+  readonly pid: number
+  /** How this actor starts its own children. */
+  readonly backend: SpawnBackend
+  readonly spawnedBy: "process" | "worker"
+  /** The connection to the parent (a socket to its listener, or a port it handed over). */
+  readonly parent: Effect.Effect<Connection, TransportError, Scope.Scope>
+  /** A process host: arm the parent-death signal, name the process, and call `stop` on SIGINT/SIGTERM. */
+  readonly setup?: (stop: (reason: string) => void) => void
+}
+
+const hardExit = (code: number, afterMs: number) =>
+  setTimeout(() => {
+    process.stderr.write(`troupe child: teardown exceeded ${afterMs} ms (Bounds.parentDeathExitMs); exiting ${code}\n`)
+    process.exit(code)
+  }, afterMs).unref()
+
+/** Find the one implementation of `spec.definition` the module exports (or say why not). */
+const findImplementation = (mod: Record<string, unknown>, s: SpawnSpec): Implementation | string => {
+  const candidates = s.exportName !== null
+    ? [Object.prototype.hasOwnProperty.call(mod, s.exportName) ? mod[s.exportName] : undefined]
+    : Object.values(mod)
+  const found = candidates.filter((v) => isImplementation(v) && v.definition.name === s.definition)
+  if (found.length === 1) return found[0] as Implementation
+  return found.length === 0
+    ? `the module exports no implementation of ${s.definition}${s.exportName !== null ? ` as "${s.exportName}"` : ""}`
+    : `the module exports ${found.length} implementations of ${s.definition}; pass exportName`
+}
+
+/** Run this process (or worker) as the child actor described by `host`, serving an implementation of `mod`. */
+export const main = (mod: Record<string, unknown>, host: Host): void => {
+  const loadedMs = Math.round(performance.now())
+  const { args } = host
+  if (host.bundle !== undefined) useBundleSourceMap(host.bundle)
+  const stop = Deferred.unsafeMake<string>(undefined as any)
+  host.setup?.((reason) => Deferred.unsafeDone(stop, Exit.succeed(reason)))
+  const self = { name: args.name, id: args.id, pid: host.pid }
+
+  const program = Effect.gen(function*() {
+    const bounds0 = defaultActorBounds
+    const conn = yield* host.parent
+    const hello = yield* Channel.handshake(conn, self, "child", true, bounds0.handshakeMs)
+    const control = yield* Queue.unbounded<Message>()
+    const proxy: { -readonly [K in keyof Channel.ChannelHandlers]: Channel.ChannelHandlers[K] } = {
+      onControl: (m) => control.unsafeOffer(m)
+    }
+    const parent = yield* Channel.make(conn, self, hello[1], true, proxy)
+    const spec = yield* Queue.take(control).pipe(
+      Effect.raceFirst(parent.closed.pipe(Effect.zipRight(Effect.fail("parent closed the channel before the spawn spec")))),
+      Effect.timeoutFail({ duration: bounds0.bootMs, onTimeout: () => `no spawn spec within ${bounds0.bootMs} ms` })
+    )
+    if (spec[0] !== MsgType.SpawnSpec) return yield* Effect.fail(`expected SpawnSpec, got message type ${spec[0]}`)
+    const s = spec[1]
+    const bounds = Runtime.boundsFromRecord(defaultActorBounds, s.bounds)
+    const impl = findImplementation(mod, s)
+    if (typeof impl === "string") {
+      parent.write(bootFailed(impl))
+      return yield* Effect.fail(impl)
+    }
+    const runtime = yield* Runtime.make({
+      self,
+      implementation: impl,
+      transport: s.transport,
+      socketDir: s.socketDir,
+      registrar: s.registrar ?? "embedded",
+      bounds,
+      backend: host.backend,
+      logLevel: s.logLevel,
+      parent: parent.remote.id,
+      spawnedBy: host.spawnedBy,
+      onActorCancelled: (canceller) => Deferred.succeed(stop, `cancelled by ${canceller}`)
+    }).pipe(
+      Effect.tapError((e) => Effect.sync(() => parent.write(bootFailed(e.message))))
+    )
+    const h = runtime.channelHandlers()
+    if (h.onStart) proxy.onStart = h.onStart
+    if (h.onActorCancel) proxy.onActorCancel = h.onActorCancel
+    yield* runtime.adopt(parent)
+    parent.write(ready(runtime.address))
+    yield* Effect.logDebug(`ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms)`)
+
+    const reason = yield* Effect.raceFirst(
+      Deferred.await(stop),
+      parent.closed.pipe(Effect.as("parent gone"))
+    ).pipe(Effect.raceFirst(runtime.shutdownRequested))
+    yield* Effect.logDebug(`shutting down: ${reason}`)
+    hardExit(70, bounds.parentDeathExitMs)
+    yield* runtime.cancelTasks(`${self.id}`, bounds.nurseryCancelMs)
+  }).pipe(Effect.scoped)
+
+  // The parent sets TROUPE_LOG_LEVEL from its runtime's `logLevel` (the logger exists before the spawn spec).
+  const wanted = (process.env["TROUPE_LOG_LEVEL"] ?? "Warning").toLowerCase()
+  const level = LogLevel.allLevels.find((l) => l.label.toLowerCase() === wanted) ?? LogLevel.Warning
+  Effect.runFork(
+    program.pipe(
+      Effect.annotateLogs({ actor: self.name, id: self.id, pid: self.pid }),
+      Logger.withMinimumLogLevel(level),
+      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withLeveledConsole(Logger.logfmtLogger)))
+    )
+  ).addObserver((exit) => {
+    // In a worker, process.exit ends this worker only (its parent thread sees the code).
+    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+      process.stderr.write(`troupe child ${self.id}: ${Cause.pretty(exit.cause)}\n`)
+      process.exit(1)
+    }
+    process.exit(0)
+  })
+}

@@ -1,0 +1,109 @@
+/**
+ * What every carrier shares: holding messages until a receiver attaches, the closed state, and
+ * the backpressure waiters of `send`. A carrier supplies the queueing (`enqueue`), how many bytes
+ * wait to be written (`pendingBytes`) and how to shut its channel (`shutdown`).
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { type ProtocolError, TransportClosed } from "../Errors.js"
+import type { Message } from "../Protocol.js"
+import type { Connection, Limits, Receiver, WriteError } from "../Transport.js"
+
+export abstract class ConnectionCore implements Connection {
+  private receiver: Receiver | undefined
+  private held: Array<Message> = []
+  private closeReason: string | undefined
+  private readonly closedD = Deferred.unsafeMake<string>(undefined as any)
+  private drainWaiters: Array<(e: WriteError | undefined) => void> = []
+
+  constructor(readonly label: string, protected readonly limits: Limits) {}
+
+  /** Queue a message for this tick's flush; or why not. */
+  protected abstract enqueue(msg: Message): WriteError | undefined
+  /** Bytes accepted by `write` and not yet handed to the kernel. */
+  protected abstract pendingBytes(): number
+  /** Stop the carrier: `graceful` flushes first (bounded by `flushMs`). */
+  protected abstract shutdown(graceful: boolean): Effect.Effect<void>
+
+  readonly write = (msg: Message): WriteError | undefined =>
+    this.closeReason !== undefined ? new TransportClosed({ peer: this.label, reason: this.closeReason }) : this.enqueue(msg)
+
+  readonly send = (msg: Message): Effect.Effect<void, WriteError> =>
+    Effect.suspend(() => {
+      const e = this.write(msg)
+      if (e !== undefined) return Effect.fail(e)
+      return this.pendingBytes() <= this.limits.maxQueuedBytes ? Effect.void : this.awaitDrain
+    })
+
+  /** Suspends until what waits to be written is back under `maxQueuedBytes` (or the connection closed). */
+  private readonly awaitDrain: Effect.Effect<void, WriteError> = Effect.async<void, WriteError>((resume) => {
+    const waiter = (err: WriteError | undefined) => resume(err === undefined ? Effect.void : Effect.fail(err))
+    this.drainWaiters.push(waiter)
+    return Effect.sync(() => {
+      this.drainWaiters = this.drainWaiters.filter((w) => w !== waiter)
+    })
+  })
+
+  /** Called by the carrier when bytes were handed on: wake senders once below the bound. */
+  protected drained(): void {
+    if (this.drainWaiters.length === 0 || this.pendingBytes() > this.limits.maxQueuedBytes) return
+    const ws = this.drainWaiters
+    this.drainWaiters = []
+    for (const w of ws) w(undefined)
+  }
+
+  readonly attach = (receiver: Receiver | undefined): void => {
+    this.receiver = receiver
+    if (receiver === undefined) return
+    while (this.held.length > 0 && this.receiver === receiver) receiver.onMessage(this.held.shift()!)
+    if (this.closeReason !== undefined && this.receiver === receiver) receiver.onClose(this.closeReason)
+  }
+
+  /** Hand one incoming message on (or hold it while nobody is attached). */
+  protected deliver(msg: Message): void {
+    const r = this.receiver
+    if (r !== undefined) return r.onMessage(msg)
+    if (this.held.length >= this.limits.maxUnattachedMessages) {
+      this.markClosed(`${this.limits.maxUnattachedMessages} messages arrived before the handshake completed`)
+      Effect.runFork(this.shutdown(false))
+      return
+    }
+    this.held.push(msg)
+  }
+
+  protected undeliverable(msg: Message, error: ProtocolError): void {
+    this.receiver?.onUndeliverable?.(msg, error)
+  }
+
+  /** Record the end (first reason wins) and tell the receiver and waiters. */
+  protected markClosed(reason: string): void {
+    if (this.closeReason !== undefined) return
+    this.closeReason = reason
+    Deferred.unsafeDone(this.closedD, Exit.succeed(reason))
+    const ws = this.drainWaiters
+    this.drainWaiters = []
+    const err = new TransportClosed({ peer: this.label, reason })
+    for (const w of ws) w(err)
+    this.receiver?.onClose(reason)
+  }
+
+  /** A protocol violation: drop the connection at once (messages before it were delivered). */
+  protected violation(e: ProtocolError): void {
+    this.markClosed(`${e.reason}: ${e.message}`)
+    Effect.runFork(this.shutdown(false))
+  }
+
+  readonly closed: Effect.Effect<string> = Deferred.await(this.closedD)
+  readonly isClosed = (): boolean => this.closeReason !== undefined
+
+  readonly close = (reason: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (this.closeReason !== undefined) return Effect.void
+      this.markClosed(reason)
+      return this.shutdown(true)
+    })
+}
+

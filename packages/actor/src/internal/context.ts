@@ -1,0 +1,62 @@
+/**
+ * The service a handler (or a root program) uses to reach its actor: the `Troupe` tag and the
+ * shape of the runtime behind it. A leaf module, so definitions (`Actor.ts`) and services
+ * (`Registrar.ts`) can name it without importing the runtime that builds it.
+ *
+ * @internal
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { ActorBounds } from "../Bounds.js"
+import type { ProtocolError, TransportClosed, TransportError } from "../Errors.js"
+import type { Address, Aid, Message } from "../Protocol.js"
+import type { ActorInfo, RegistrarClient } from "../Registrar.js"
+import type { SpawnBackend } from "../SpawnBackend.js"
+import type { Connection, TransportKind } from "../Transport.js"
+import type { Channel } from "./channel.js"
+
+export interface RuntimeConfig {
+  readonly transport: TransportKind
+  /** Directory of UDS socket files (private to the tree). */
+  readonly socketDir: string
+  readonly bounds: ActorBounds
+  /** Effect log level name for children (`Warning` by default). */
+  readonly logLevel: string
+}
+
+export interface ChildRendezvous {
+  /** The child's channel once it connected back and said hello. */
+  readonly channel: Effect.Effect<Channel>
+  /** Control messages from the child (`Ready`, `BootFailed`). */
+  readonly control: Effect.Effect<Message>
+}
+
+export interface TroupeRuntime {
+  readonly self: Aid
+  /** This actor's listener. */
+  readonly address: Address
+  readonly config: RuntimeConfig
+  readonly backend: SpawnBackend
+  /** The registrar's address (this actor's when it hosts it). */
+  readonly registrarAddress: Address | null
+  readonly registrar: RegistrarClient
+  /** This actor's registry entry. */
+  readonly info: ActorInfo
+  /** Open a channel to another actor's listener for the current scope; the peer may call back on it. */
+  readonly connect: (address: Address) => Effect.Effect<Channel, TransportError | ProtocolError | TransportClosed, Scope.Scope>
+  /** Serve a connection a backend established (a worker's `MessagePort`) as if the listener had accepted it. */
+  readonly accept: (conn: Connection) => Effect.Effect<void, never, Scope.Scope>
+  /** Expect child `id` to connect back (boot rendezvous), for the current scope. */
+  readonly expectChild: (id: string) => Effect.Effect<ChildRendezvous, never, Scope.Scope>
+  /** Interrupt every task this actor serves, recording `canceller`; waits at most `waitMs`. */
+  readonly cancelTasks: (canceller: string, waitMs: number) => Effect.Effect<void>
+  /** Completes when this actor was asked to end (actor cancel, parent gone, signal). */
+  readonly shutdownRequested: Effect.Effect<string>
+  readonly requestShutdown: (reason: string) => Effect.Effect<void>
+  /** Pids of live child processes spawned from this runtime (for a forced kill on a second SIGINT). */
+  readonly childPids: Set<number>
+}
+
+/** The current actor's runtime. Handlers get it; the root gets it from `Troupe.layer`. */
+export class Troupe extends Context.Tag("@troupe/actor/Troupe")<Troupe, TroupeRuntime>() {}

@@ -1,0 +1,88 @@
+/**
+ * The `MessagePort` carrier: a worker actor and its parent thread talk over a
+ * `MessageChannel` instead of a socket — no msgpack, no system call, no kernel copy; messages
+ * are structured-cloned, and what arrives is checked by `Wire.validate` like socket input.
+ *
+ * Writes queued in one tick go out as one `postMessage` of an array. A value structured clone
+ * cannot copy (a function, a symbol) is found at that flush; the other messages of the batch are
+ * still delivered, and the receiver is told which one was not (`Receiver.onUndeliverable`), so
+ * its session ends with a typed error on both sides. `maxFrameBytes` does not apply (the worker
+ * shares this process's memory); `send`'s backpressure does not either (a port has no buffer to
+ * fill that the receiver does not already hold: credit bounds streams).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { MessagePort } from "node:worker_threads"
+import { ProtocolError } from "../Errors.js"
+import { ConnectionCore } from "../internal/connection.js"
+import type { Message } from "../Protocol.js"
+import type { Connection, Limits, WriteError } from "../Transport.js"
+import { validate } from "../Wire.js"
+
+class PortConnection extends ConnectionCore {
+  private queue: Array<Message> = []
+  private scheduled = false
+
+  constructor(private readonly port: MessagePort, label: string, limits: Limits) {
+    super(label, limits)
+    port.on("message", (batch: unknown) => {
+      if (this.isClosed()) return
+      if (!Array.isArray(batch)) return this.violation(new ProtocolError({ reason: "MalformedFrame", message: "not a batch" }))
+      for (const u of batch) {
+        const msg = validate(u)
+        if (msg instanceof ProtocolError) return this.violation(msg)
+        this.deliver(msg)
+        if (this.isClosed()) return
+      }
+    })
+    port.on("close", () => this.markClosed("closed by peer"))
+  }
+
+  protected enqueue(msg: Message): WriteError | undefined {
+    this.queue.push(msg)
+    if (!this.scheduled) {
+      this.scheduled = true
+      process.nextTick(this.flush)
+    }
+    return undefined
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false
+    const batch = this.queue
+    if (batch.length === 0) return
+    this.queue = []
+    try {
+      this.port.postMessage(batch)
+    } catch {
+      // Find the culprit(s): the rest is delivered, in order.
+      for (const m of batch) {
+        try {
+          this.port.postMessage([m])
+        } catch (e) {
+          this.undeliverable(m, new ProtocolError({ reason: "MalformedFrame", message: `cannot clone message type ${m[0]}: ${String(e)}` }))
+        }
+      }
+    }
+  }
+
+  protected pendingBytes(): number {
+    return 0
+  }
+
+  protected shutdown(_graceful: boolean): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.flush()
+      this.port.close()
+    })
+  }
+}
+
+/** Wrap one end of a `MessageChannel` as a `Connection` for the life of the current scope. */
+export const fromPort = (port: MessagePort, label: string, limits: Limits): Effect.Effect<Connection, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => new PortConnection(port, label, limits)),
+    (c) => c.close("closed locally")
+  )

@@ -1,0 +1,263 @@
+/**
+ * The socket carrier: Unix domain sockets and TCP on `node:net`, framed by `Wire`.
+ *
+ * - **Writes** are encoded at `write` (so a frame over the limit is refused to its sender) and
+ *   queued; the queue goes out once per tick of the event loop: one `write` of the joined frames
+ *   (or a corked `writev` for large ones). Backpressure: `send` suspends while more than
+ *   `maxQueuedBytes` wait (our queue + the socket's own buffer), until `'drain'`.
+ * - **Reads** go straight from `'data'` through the `FrameDecoder` to the receiver; a bad frame
+ *   drops the connection (messages before it are delivered) and nothing else.
+ * - **Close** is bounded: queued frames are handed to the kernel (`end()` → `'finish'`, at most
+ *   `flushMs`), then the descriptor is closed; a peer that does not read cannot hold it open.
+ * - TCP runs without Nagle (credits and small frames must not wait for a delayed ACK).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import { chmodSync, mkdirSync, unlinkSync } from "node:fs"
+import * as net from "node:net"
+import { dirname } from "node:path"
+import { threadId } from "node:worker_threads"
+import { ProtocolError, TransportError } from "../Errors.js"
+import { ConnectionCore } from "../internal/connection.js"
+import { type Address, formatAddress, type Message } from "../Protocol.js"
+import type { Connection, Limits, Listener, TransportKind, WriteError } from "../Transport.js"
+import { encodeFrame, FrameDecoder } from "../Wire.js"
+
+/** Frames queued in one tick up to this many bytes are joined into one buffer; more go out as a `writev`. */
+const JOIN_BYTES = 64 * 1024
+
+class SocketConnection extends ConnectionCore {
+  private queue: Array<Uint8Array> = []
+  private queued = 0
+  private scheduled = false
+  private readonly decoder: FrameDecoder
+
+  constructor(private readonly socket: net.Socket, label: string, limits: Limits) {
+    super(label, limits)
+    this.decoder = new FrameDecoder(limits.maxFrameBytes)
+    socket.on("data", (chunk: Buffer) => {
+      if (this.isClosed()) return
+      const e = this.decoder.push(chunk, this.onFrame)
+      if (e !== undefined) this.violation(e)
+    })
+    socket.on("drain", () => this.drained())
+    socket.on("end", () => this.markClosed("closed by peer"))
+    socket.on("error", (e) => this.markClosed(`socket error: ${e.message}`))
+    socket.on("close", () => this.markClosed("closed"))
+  }
+
+  private readonly onFrame = (msg: Message) => this.deliver(msg)
+
+  protected enqueue(msg: Message): WriteError | undefined {
+    const frame = encodeFrame(msg, this.limits.maxFrameBytes)
+    if (frame instanceof ProtocolError) return frame
+    this.queue.push(frame)
+    this.queued += frame.length
+    if (!this.scheduled) {
+      this.scheduled = true
+      process.nextTick(this.flush)
+    }
+    return undefined
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false
+    const frames = this.queue
+    if (frames.length === 0) return
+    const n = this.queued
+    this.queue = []
+    this.queued = 0
+    if (this.socket.destroyed) return
+    if (frames.length === 1) this.socket.write(frames[0]!)
+    else if (n <= JOIN_BYTES) this.socket.write(Buffer.concat(frames, n))
+    else {
+      this.socket.cork()
+      for (const f of frames) this.socket.write(f)
+      this.socket.uncork()
+    }
+    this.drained()
+  }
+
+  protected pendingBytes(): number {
+    return this.queued + this.socket.writableLength
+  }
+
+  protected shutdown(graceful: boolean): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const socket = this.socket
+      if (!graceful || socket.destroyed) {
+        socket.destroy()
+        return resume(Effect.void)
+      }
+      this.flush()
+      const done = () => {
+        clearTimeout(timer)
+        socket.destroy()
+        resume(Effect.void)
+      }
+      // Everything handed to the kernel ('finish') is delivered after close(2) too.
+      const timer = setTimeout(done, this.limits.flushMs)
+      socket.once("finish", done)
+      socket.once("close", done)
+      socket.end()
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        socket.destroy()
+      })
+    })
+  }
+}
+
+/** Wrap a connected `net.Socket` as a `Connection` for the life of the current scope. */
+export const fromNetSocket = (socket: net.Socket, label: string, limits: Limits): Effect.Effect<Connection, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => new SocketConnection(socket, label, limits)),
+    (c) => c.close("closed locally")
+  )
+
+/** Connect to a listener (bounded by `timeoutMs`). The connection lives as long as the current scope. */
+export const connect = (address: Address, limits: Limits, timeoutMs: number): Effect.Effect<Connection, TransportError, Scope.Scope> =>
+  Effect.flatMap(
+    Effect.acquireRelease(
+      Effect.async<net.Socket, TransportError>((resume) => {
+        const label = formatAddress(address)
+        const socket = address._tag === "UnixAddress"
+          ? net.createConnection({ path: address.path })
+          : net.createConnection({ host: address.hostname, port: address.port, noDelay: true })
+        const fail = (reason: string) => {
+          clearTimeout(timer)
+          socket.destroy()
+          resume(Effect.fail(new TransportError({ address: label, reason })))
+        }
+        const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs)
+        socket.once("error", (e: NodeJS.ErrnoException) => fail(describeErrno(e)))
+        socket.once("connect", () => {
+          clearTimeout(timer)
+          socket.removeAllListeners("error")
+          resume(Effect.succeed(socket))
+        })
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          socket.destroy()
+        })
+      }),
+      (socket) => Effect.sync(() => socket.destroy())
+    ),
+    (socket) => fromNetSocket(socket, formatAddress(address), limits)
+  )
+
+const describeErrno = (e: NodeJS.ErrnoException): string =>
+  e.code === "ENOENT" ? "no such socket" : e.code === "ECONNREFUSED" ? "connection refused" : e.message
+
+let socketCounter = 0
+/** Worker actors share the process id: the thread id keeps their socket paths apart. */
+const threadTag = threadId === 0 ? "" : `.${threadId}`
+
+/** A fresh socket path in `socketDir` (short: UDS paths are limited to 107 bytes). */
+export const freshSocketPath = (socketDir: string, name: string): string =>
+  `${socketDir}/${name.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 16)}-${process.pid}${threadTag}-${++socketCounter}.sock`
+
+export interface ListenOptions {
+  readonly transport: TransportKind
+  /** Directory of UDS socket files (created 0700 when missing). */
+  readonly socketDir: string
+  readonly name: string
+  readonly limits: Limits
+  /** Closing the listener waits at most this for connection handlers to end (ms). */
+  readonly closeMs: number
+  /** Bind exactly here instead (a UDS path, or a TCP host and port). */
+  readonly address?: Address | undefined
+}
+
+/**
+ * Bind a listener: UDS at a fresh path in `socketDir` (mode 0600, unlinked on close) or TCP on
+ * 127.0.0.1 with a kernel-chosen port — or exactly at `address`. Closing the scope stops
+ * accepting, ends every connection handler (bounded by `closeMs`) and removes the socket file.
+ */
+export const listen = (options: ListenOptions): Effect.Effect<Listener, TransportError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const fixed = options.address
+    const path = fixed !== undefined
+      ? (fixed._tag === "UnixAddress" ? fixed.path : undefined)
+      : options.transport === "uds"
+      ? freshSocketPath(options.socketDir, options.name)
+      : undefined
+    const where = path ?? (fixed?._tag === "TcpAddress" ? `tcp:${fixed.hostname}:${fixed.port}` : "tcp:127.0.0.1:0")
+    const server = yield* Effect.acquireRelease(
+      Effect.async<net.Server, TransportError>((resume) => {
+        if (path !== undefined) {
+          try {
+            mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+          } catch (e) {
+            return resume(Effect.fail(new TransportError({ address: path, reason: String(e) })))
+          }
+        }
+        const server = net.createServer({ noDelay: true })
+        server.once("error", (e) => resume(Effect.fail(new TransportError({ address: where, reason: e.message }))))
+        const onListening = () => {
+          server.removeAllListeners("error")
+          server.on("error", () => {}) // accept errors (EMFILE) must not crash the actor
+          if (path !== undefined) {
+            try {
+              chmodSync(path, 0o600)
+            } catch {
+              // the directory is private anyway
+            }
+          }
+          resume(Effect.succeed(server))
+        }
+        if (path !== undefined) server.listen(path, onListening)
+        else if (fixed?._tag === "TcpAddress") server.listen(fixed.port, fixed.hostname, onListening)
+        else server.listen(0, "127.0.0.1", onListening)
+      }),
+      (server) =>
+        Effect.sync(() => {
+          server.close()
+          if (path !== undefined) {
+            try {
+              unlinkSync(path)
+            } catch {
+              // already gone
+            }
+          }
+        })
+    )
+    const bound = server.address()
+    const address: Address = path !== undefined
+      ? { _tag: "UnixAddress", path }
+      : { _tag: "TcpAddress", hostname: (bound as net.AddressInfo).address, port: (bound as net.AddressInfo).port }
+    const label = `accepted@${formatAddress(address)}`
+    const listener: Listener = {
+      address,
+      run: (handler) =>
+        Effect.gen(function*() {
+          const handlers = yield* Scope.make()
+          const run = yield* FiberSet.makeRuntime<never, void, never>().pipe(Scope.extend(handlers))
+          const onConnection = (socket: net.Socket) => {
+            if (address._tag === "TcpAddress") socket.setNoDelay(true)
+            run(Effect.scoped(Effect.flatMap(fromNetSocket(socket, label, options.limits), handler)))
+          }
+          server.on("connection", onConnection)
+          // Ending the handlers is bounded: one stuck in a finalizer is abandoned, and logged.
+          const stop = Effect.suspend(() => {
+            server.off("connection", onConnection)
+            return Scope.close(handlers, Exit.void).pipe(
+              Effect.forkDaemon,
+              Effect.flatMap((f) => Fiber.await(f).pipe(Effect.interruptible, Effect.timeoutOption(options.closeMs))),
+              Effect.flatMap((o) =>
+                Option.isNone(o) ? Effect.logWarning(`${label}: connections still closing ${options.closeMs} ms after the listener closed; abandoned`) : Effect.void
+              )
+            )
+          })
+          return yield* Effect.ensuring(Effect.never, stop)
+        })
+    }
+    return listener
+  })
+
