@@ -65,8 +65,10 @@ export interface LadderTarget {
   readonly outputInodes: ReadonlySet<number>
   /** Some output has not reached EOF yet (so someone may still hold its write end). */
   readonly outputOpen: () => boolean
-  /** Wait up to `ms` for stdout/stderr EOF; true if reached. */
+  /** Wait up to `ms` for stdout/stderr EOF; true if reached. Closes them when not. */
   readonly drain: (ms: number) => Effect.Effect<boolean>
+  /** Wait up to `ms` for stdout/stderr EOF, leaving them open either way; true if reached. */
+  readonly awaitEof?: (ms: number) => Effect.Effect<boolean>
 }
 
 const now = Clock.currentTimeMillis
@@ -78,6 +80,8 @@ interface Target extends Liveness.ProcessRef {
 
 /** How old a shared /proc snapshot may be while teardowns wait (ms); decisions use fresh scans. */
 const SHARED_SCAN_MS = 25
+/** After the group is gone, how long output may take to reach EOF before orphan writers are looked for (ms). */
+const EOF_GRACE_MS = 20
 
 /**
  * Live processes the ladder is responsible for: the group, plus the leader's descendants
@@ -180,6 +184,9 @@ export const run = (
     const orphansKilled: Array<OrphanKill> = []
     const writers = () =>
       procfs.writersOf(target.outputInodes, new Set([process.pid])).map((s) => ({ pid: s.pid, startTime: s.startTime }))
+    // Output still open with the group gone is usually an EOF not yet read: give it a moment
+    // before scanning every process's descriptors for a writer.
+    if (target.outputOpen() && target.awaitEof !== undefined) yield* target.awaitEof(Math.min(EOF_GRACE_MS, bounds.drainGraceMs))
     const orphans = target.outputOpen() ? writers() : []
     if (orphans.length > 0) {
       const t0 = yield* now

@@ -95,6 +95,8 @@ const postExitGrace = (pgid: number, channels: ReadonlyArray<output.OutputChanne
         yield* completes(allEof, wait)
         continue
       }
+      // kill(-pgid, 0) first: the usual empty group costs no /proc scan.
+      if (!Liveness.groupExists(pgid)) return
       const members = procfs.groupMembers(pgid).map((s) => ({ pid: s.pid, startTime: s.startTime }))
       if (members.length === 0) return
       yield* completes(Effect.forEach(members, Liveness.awaitExit, { concurrency: "unbounded", discard: true }), wait)
@@ -155,7 +157,8 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
       leader,
       outputInodes: new Set(channels.flatMap((c) => (c.inode() === undefined ? [] : [c.inode()!]))),
       outputOpen: () => channels.some((c) => c.isOpen()),
-      drain: (ms) => output.drain(channels, ms)
+      drain: (ms) => output.drain(channels, ms),
+      awaitEof: (ms) => completes(Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true }), ms)
     }
     const exitNow = () => exitStatus
 

@@ -215,8 +215,10 @@ export const make = (
     const shutdown = (reason: string): void => {
       if (closed) return
       closed = true
-      const error = new TransportClosed({ peer: remote.id, reason })
+      // (An error captures a stack: only built when a session needs it.)
+      let error: TransportClosed | undefined
       for (const s of [...sessions.values()]) {
+        error ??= new TransportClosed({ peer: remote.id, reason })
         if (s.side === "server") {
           if (s.cancelledBy === undefined) s.cancelledBy = { canceller: remote.id, byOpener: true }
           s.fiber?.unsafeInterruptAsFork(interruptor)

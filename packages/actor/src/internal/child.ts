@@ -117,6 +117,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       backend: host.backend,
       logLevel: s.logLevel,
       parent: parent.remote.id,
+      parentChannel: { channel: parent, address: args.parent },
       spawnedBy: host.spawnedBy,
       onActorCancelled: (canceller) => Deferred.succeed(stop, `cancelled by ${canceller}`)
     }).pipe(

@@ -85,8 +85,10 @@ export abstract class ConnectionCore implements Connection {
     Deferred.unsafeDone(this.closedD, Exit.succeed(reason))
     const ws = this.drainWaiters
     this.drainWaiters = []
-    const err = new TransportClosed({ peer: this.label, reason })
-    for (const w of ws) w(err)
+    if (ws.length > 0) {
+      const err = new TransportClosed({ peer: this.label, reason })
+      for (const w of ws) w(err)
+    }
     this.receiver?.onClose(reason)
   }
 

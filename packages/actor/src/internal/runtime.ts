@@ -38,6 +38,11 @@ export interface RuntimeOptions {
   readonly logLevel: string
   /** The parent actor's id (children), for the registry. */
   readonly parent?: string | undefined
+  /**
+   * A child's channel to its parent and the parent's listener address: when the registrar is the
+   * parent, registration goes over this channel (no second connection).
+   */
+  readonly parentChannel?: { readonly channel: Channel.Channel; readonly address: Address } | undefined
   /** How this actor was started (`"root"` or the backend's name), for the registry. */
   readonly spawnedBy?: string | undefined
   /** Called when an `ActorCancel` was served (children: shut down). */
@@ -230,7 +235,9 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       yield* registry.registerWatched(info, Effect.never)
     } else {
       registrarAddress = options.registrar as Address
-      const ch = yield* connect(registrarAddress).pipe(
+      const viaParent = options.parentChannel !== undefined &&
+        formatAddress(options.parentChannel.address) === formatAddress(registrarAddress)
+      const ch = viaParent ? options.parentChannel!.channel : yield* connect(registrarAddress).pipe(
         Effect.mapError((e) =>
           new TransportError({ address: formatAddress(registrarAddress), reason: `registrar unreachable: ${e.message}` })
         )
@@ -242,13 +249,8 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
           new TransportError({ address: formatAddress(registrarAddress), reason: `registration failed: ${e.message}` })
         )
       )
-      yield* Effect.addFinalizer(() =>
-        registrarClient.unregister(self.id).pipe(
-          Effect.interruptible,
-          Effect.timeout(bounds.registrarUnregisterMs),
-          Effect.catchAll((e) => Effect.logWarning(`unregister from registrar did not complete: ${String(e)}`))
-        )
-      )
+      // No unregister on exit: the registrar drops the entry when this connection closes (at the
+      // latest when the process exits), which costs no round trip in a big teardown.
     }
 
     runtime = {
