@@ -32,11 +32,12 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import type * as Actor from "./Actor.js"
-import { ActorFailure } from "./Errors.js"
+import { ActorFailure, ContextCancelled } from "./Errors.js"
 import type { Channel } from "./internal/channel.js"
 import * as Portal from "./Portal.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
@@ -77,6 +78,11 @@ export interface Nursery {
   ) => Effect.Effect<TaskPortal<D, K>, ActorFailure>
   /** The children alive now. */
   readonly children: Effect.Effect<ReadonlyArray<Aid>>
+  /**
+   * What failed so far, in arrival order: daemons that died unasked (`ActorFailure`) and failed
+   * tasks. `Nursery.open` fails with these; with `Nursery.make` they are logged and kept here.
+   */
+  readonly failures: Effect.Effect<ReadonlyArray<Cause.Cause<unknown>>>
   /** Cancel every child now (bounded; see the module docs). */
   readonly cancel: Effect.Effect<void>
 }
@@ -88,6 +94,8 @@ interface Child {
   readonly scope: Scope.CloseableScope
   cancelling: boolean
   task: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /** Set once `endChild` runs: completes when it is done. */
+  ending: Deferred.Deferred<void> | undefined
 }
 
 interface State {
@@ -100,6 +108,44 @@ interface State {
   readonly cancelAll: Effect.Effect<void>
 }
 
+/**
+ * End one child (the nursery's escalation policy, tractor's `soft_kill` → `hard_kill`):
+ * 1. ask it to cancel itself (`cancelActor`, acknowledged within `Bounds.actorCancelAckMs`);
+ * 2. acknowledged: wait for its exit within `Bounds.nurseryCancelMs`, then the termination ladder
+ *    (SIGTERM → SIGKILL) on what is left;
+ * 3. not acknowledged: its event loop is not running — and a Node process in a synchronous loop
+ *    never runs a SIGTERM handler either — so its group is SIGKILLed at once (a worker:
+ *    `terminate()`), rather than after a SIGTERM grace it cannot use.
+ * Each step is logged when its bound expires. Idempotent: concurrent callers share one run.
+ */
+const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (child.ending !== undefined) return Deferred.await(child.ending)
+    const done = Deferred.unsafeMake<void>(FiberId.none)
+    child.ending = done
+    child.cancelling = true
+    const b = rt.config.bounds
+    const what = child.launched.kind === "thread" ? "worker" : "process"
+    return Effect.gen(function*() {
+      if (child.launched.hasExited()) return
+      if (!child.channel.isClosed()) {
+        const acked = yield* child.channel.cancelActor(b.actorCancelAckMs)
+        if (!acked) {
+          yield* Effect.logWarning(
+            `${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms: its event loop is not running; killing its ${what}`
+          )
+          return yield* child.launched.terminate(reason, { force: true })
+        }
+      }
+      const exited = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
+      if (Option.isNone(exited)) {
+        yield* Effect.logWarning(`${child.aid.id} still running ${b.nurseryCancelMs} ms after cancel (${reason}): terminating its ${what}`)
+        yield* child.launched.terminate(reason)
+      }
+    }).pipe(Effect.ensuring(Deferred.succeed(done, undefined)))
+  })
+
+/** Cancel a child's task (if any), end the child, release what its scope holds. */
 const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
   Effect.gen(function*() {
     const b = rt.config.bounds
@@ -109,19 +155,12 @@ const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Ef
       const ended = yield* Fiber.interrupt(child.task).pipe(Effect.interruptible, Effect.timeoutOption(b.cancelAckMs * 2))
       if (Option.isNone(ended)) yield* Effect.logWarning(`${child.aid.id}: its task did not end within ${b.cancelAckMs * 2} ms; cancelling the actor`)
     }
-    if (!child.launched.hasExited() && !child.channel.isClosed()) {
-      const acked = yield* child.channel.cancelActor(b.actorCancelAckMs)
-      if (!acked) yield* Effect.logWarning(`${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms`)
-    }
-    const exited = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
-    if (Option.isNone(exited)) {
-      yield* Effect.logWarning(`${child.aid.id} still running ${b.nurseryCancelMs} ms after cancel: terminating`)
-    }
+    yield* endChild(rt, child, reason)
     yield* Scope.close(child.scope, Exit.void)
     rt.childPids.delete(child.launched.pid)
   })
 
-const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> =>
+const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Effect.Effect<State> =>
   Effect.gen(function*() {
     const b = rt.config.bounds
     // Children's scopes (their processes) close after the graceful cancel, which the callers add
@@ -132,22 +171,15 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
     const failed = yield* Deferred.make<void>()
     let closing = false
     const fail = (cause: Cause.Cause<unknown>, interruptBody: boolean) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         errors.push(cause)
         if (interruptBody) Deferred.unsafeDone(failed, Exit.void)
+        // Without a body to fail (`Nursery.make`), a daemon's death would go unseen: say it.
+        return surfaced || !interruptBody ? Effect.void : Effect.logError("a child of this nursery died unexpectedly", cause)
       })
 
-    const escalate = (child: Child) => (reason: string) =>
-      Effect.gen(function*() {
-        child.cancelling = true
-        const acked = child.channel.isClosed() ? false : yield* child.channel.cancelActor(b.actorCancelAckMs)
-        if (acked) {
-          const gone = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
-          if (Option.isSome(gone)) return
-        }
-        yield* Effect.logWarning(`${child.aid.id}: ${reason}; terminating its ${child.launched.kind === "thread" ? "worker" : "process"}`)
-        yield* child.launched.terminate(reason)
-      })
+    /** A portal's cancel was not acknowledged: end the child (see `endChild`). */
+    const escalate = (child: Child) => (reason: string) => endChild(rt, child, reason)
 
     const start = <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, options: StartOptions) =>
       Effect.gen(function*() {
@@ -156,7 +188,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
         const childScope = yield* Scope.fork(childrenScope, ExecutionStrategy.sequential)
         const booted = yield* Effect.scoped(Effect.gen(function*() {
           const rendezvous = yield* rt.expectChild(id)
-          const launched = yield* rt.backend.launch({ name: options.name, id, implementation, parent: rt.address, logLevel: rt.config.logLevel }).pipe(
+          const launched = yield* rt.backend.launch({ name: options.name, id, implementation, parent: rt.address, logLevel: rt.config.logLevel, bounds: b }).pipe(
             Scope.extend(childScope)
           )
           if (launched.kind !== "thread") rt.childPids.add(launched.pid)
@@ -210,7 +242,8 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
           channel: booted.channel,
           scope: childScope,
           cancelling: false,
-          task: undefined
+          task: undefined,
+          ending: undefined
         }
         children.set(id, child)
         // A child whose process ends without being asked to is an error of the nursery.
@@ -252,23 +285,39 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope): Effect.Effect<State> 
           const { portal, child } = yield* start(implementation, options)
           const call = (portal as any)[endpoint](...args) as Effect.Effect<unknown, unknown>
           const outcome = yield* Deferred.make<unknown, unknown>()
-          const fiber = yield* call.pipe(
-            Effect.exit,
+          const call$ = yield* Effect.forkIn(call, scope)
+          child.task = call$
+          // The outcome resolves on every path — also when the call's fiber is interrupted before it
+          // ever ran (the nursery closing at once), so it is set from the fiber's observer: the
+          // call's result or error, or ContextCancelled naming this actor when it was cancelled.
+          call$.addObserver((exit) => {
+            child.task = undefined
+            Deferred.unsafeDone(
+              outcome,
+              Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+                ? Exit.fail(new ContextCancelled({
+                  canceller: rt.self.id,
+                  src: child.aid.id,
+                  message: `${String(endpoint)} in ${child.aid.id} was cancelled by its nursery (${rt.self.id})`
+                }))
+                : exit
+            )
+          })
+          // Then: a failure is the nursery's, and the actor is done (a cancelled task's actor is
+          // ended by whoever cancelled it).
+          const fiber = yield* Fiber.await(call$).pipe(
             Effect.flatMap((exit) =>
-              Effect.gen(function*() {
-                yield* Deferred.done(outcome, exit)
-                if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) yield* fail(exit.cause, false)
-                child.task = undefined
-                yield* cancelChild(rt, child, "task done")
-              })
+              Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+                ? Effect.void
+                : Effect.zipRight(Exit.isFailure(exit) ? fail(exit.cause, false) : Effect.void, cancelChild(rt, child, "task done"))
             ),
             Effect.forkIn(scope)
           )
-          child.task = fiber
           tasks.push(fiber)
           return { ...(portal as object), result: Deferred.await(outcome) } as any
         }),
       children: Effect.sync(() => [...children.values()].map((c) => c.aid)),
+      failures: Effect.sync(() => [...errors]),
       cancel: cancelAll
     }
     return { nursery, errors, failed, tasks: () => [...tasks], cancelAll }
@@ -282,7 +331,7 @@ export const make = (): Effect.Effect<Nursery, never, Troupe | Scope.Scope> =>
   Effect.gen(function*() {
     const rt = yield* Troupe
     const scope = yield* Effect.scope
-    const state = yield* makeState(rt, scope)
+    const state = yield* makeState(rt, scope, false)
     yield* Effect.addFinalizer(() => state.cancelAll)
     return state.nursery
   })
@@ -297,7 +346,7 @@ export const open = <A, E, R>(
   Effect.scoped(Effect.gen(function*() {
     const rt = yield* Troupe
     const scope = yield* Effect.scope
-    const state = yield* makeState(rt, scope)
+    const state = yield* makeState(rt, scope, true)
     yield* Effect.addFinalizer(() => state.cancelAll)
     const bodyFiber = yield* Effect.fork(body(state.nursery))
     const bodyExit = yield* Effect.raceFirst(
@@ -305,8 +354,12 @@ export const open = <A, E, R>(
       Deferred.await(state.failed).pipe(Effect.zipRight(Fiber.interrupt(bodyFiber)))
     )
     if (Exit.isSuccess(bodyExit)) {
-      // Tasks run to completion (tractor's run_in_actor): every error is collected.
-      yield* Effect.forEach(state.tasks(), Fiber.await, { concurrency: "unbounded", discard: true })
+      // Tasks run to completion (tractor's run_in_actor): every error is collected — unless a
+      // daemon dies meanwhile, which ends the wait (one-cancels-all).
+      yield* Effect.raceFirst(
+        Effect.forEach(state.tasks(), Fiber.await, { concurrency: "unbounded", discard: true }),
+        Deferred.await(state.failed)
+      )
     }
     yield* state.cancelAll
     const bodyCause = Exit.isFailure(bodyExit) && !(Cause.isInterruptedOnly(bodyExit.cause) && state.errors.length > 0)

@@ -11,6 +11,7 @@
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Implementation } from "./Actor.js"
+import type { ActorBounds } from "./Bounds.js"
 import type { ActorFailure } from "./Errors.js"
 import type { Address } from "./Protocol.js"
 import type { Connection } from "./Transport.js"
@@ -25,6 +26,8 @@ export interface LaunchRequest {
   readonly parent: Address
   /** Minimum log level name for the child's logger (`Warning`, `Debug`, ...). */
   readonly logLevel: string
+  /** The parent's actor bounds: the child's channel to it must use the same limits from its first frame. */
+  readonly bounds: ActorBounds
 }
 
 export interface LaunchedActor {
@@ -38,8 +41,13 @@ export interface LaunchedActor {
   /** Completes when the actor's process (or thread) has exited, with a description (`exited 1`, `signaled SIGKILL`, `terminated`). */
   readonly exited: Effect.Effect<string>
   readonly hasExited: () => boolean
-  /** Run the termination ladder now (bounded by `@troupe/process` bounds; a worker: `terminate()`). Idempotent. */
-  readonly terminate: (reason: string) => Effect.Effect<void>
+  /**
+   * Run the termination ladder now (bounded by `@troupe/process` bounds; a worker: `terminate()`).
+   * `force`: skip the gentle rungs and SIGKILL the group at once — for an actor that did not
+   * acknowledge a cancel, whose event loop is not running (a Node process in a synchronous loop
+   * never runs its SIGTERM handler). Idempotent.
+   */
+  readonly terminate: (reason: string, options?: { readonly force?: boolean }) => Effect.Effect<void>
   /** Last lines written to stderr (for boot failures). */
   readonly stderrTail: () => string
   /**

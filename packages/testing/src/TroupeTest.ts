@@ -20,6 +20,8 @@ export type Capability =
   | "own-process"
   /** The actor's `pid` can be signalled (kill(2)) without touching the test process. */
   | "signal-by-pid"
+  /** The channel to the actor carries length-prefixed frames (a socket), so `maxFrameBytes` applies. */
+  | "framed-channel"
 
 export interface Config {
   readonly backend: "process" | "worker"
@@ -30,7 +32,8 @@ export interface Config {
 
 const workerLacks: Partial<Record<Capability, string>> = {
   "own-process": "a worker actor runs in its parent's process (process.pid inside it is the parent's; its pid is its thread id)",
-  "signal-by-pid": "a worker actor's pid is a thread id of the test process: kill(2) on it would signal the test process itself"
+  "signal-by-pid": "a worker actor's pid is a thread id of the test process: kill(2) on it would signal the test process itself",
+  "framed-channel": "a worker actor's parent channel is a MessagePort: structured clone, no frames, no frame limit"
 }
 
 /** Every backend × transport the end-to-end suite runs over. */

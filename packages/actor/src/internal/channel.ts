@@ -17,10 +17,12 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { MsgTypeError, ProtocolError, TransportClosed } from "../Errors.js"
 import * as P from "../Protocol.js"
 import type { Connection, WriteError } from "../Transport.js"
+import { boxOne } from "./boxing.js"
 import { Session } from "./session.js"
 
 export interface ChannelHandlers {
@@ -149,16 +151,24 @@ export const make = (
       isClosed: () => closed
     }
 
-    /** A message we queued could not be delivered: its session ends with a typed error on both sides. */
+    /**
+     * A message we queued could not be delivered (a value a MessagePort cannot clone): its session
+     * ends with a typed error on this side and — unless the remote never heard of it (a `Start`)
+     * — on the remote side too, so nobody waits for what will not come.
+     */
     const undeliverable = (msg: P.Message, error: ProtocolError) => {
       if (msg[0] < P.MsgType.Start || msg[0] > P.MsgType.Credit) return
       const cid = msg[1] as number
       const s = sessions.get(cid)
-      const part = msg[0] === P.MsgType.Start ? "payload" : msg[0] === P.MsgType.Yield ? "element" : "value"
-      const err = new MsgTypeError({ side: "local", endpoint: s?.endpoint ?? `#${cid}`, part, message: error.message })
+      const part = msg[0] === P.MsgType.Start ? "payload" : msg[0] === P.MsgType.Yield ? "element" : msg[0] === P.MsgType.Started ? "started" : "value"
+      const endpoint = s?.endpoint ?? `session ${cid}`
       if (s !== undefined) {
-        s.finish({ _tag: "Failed", error: err })
-        if (s.side === "server" && s.fiber !== undefined) s.fiber.unsafeInterruptAsFork(interruptor)
+        s.finish({ _tag: "Failed", error: new MsgTypeError({ side: "local", endpoint, part, message: error.message }) })
+        if (s.side === "server") s.fiber?.unsafeInterruptAsFork(interruptor)
+      }
+      if (msg[0] !== P.MsgType.Start) {
+        const remoteView = new MsgTypeError({ side: "remote", endpoint, part, message: `${local.id} could not send it: ${error.message}` })
+        conn.write(P.error(cid, [boxOne(remoteView, local.id, Schema.Never)]))
       }
     }
 

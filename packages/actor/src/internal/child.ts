@@ -40,7 +40,14 @@ export const ChildArgs = Schema.parseJson(Schema.Struct({
   parent: Address,
   parentPid: Schema.Number,
   id: Schema.String,
-  name: Schema.String
+  name: Schema.String,
+  /** The parent's connection limits (`Bounds.limits`), in force from the first frame. */
+  limits: Schema.Struct({
+    maxFrameBytes: Schema.Number,
+    maxQueuedBytes: Schema.Number,
+    maxUnattachedMessages: Schema.Number,
+    flushMs: Schema.Number
+  })
 }))
 export type ChildArgs = typeof ChildArgs.Type
 

@@ -10,6 +10,7 @@
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import * as Process from "@troupe/process/Process"
+import { limits } from "../../Bounds.js"
 import { ActorFailure } from "../../Errors.js"
 import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
 import { lineSplitter, tailKeeper } from "../lines.js"
@@ -31,7 +32,7 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       const cmd = yield* childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy()).pipe(
         Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
       )
-      const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name })
+      const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name, limits: limits(request.bounds) })
       const handle = yield* Process.spawn({
         command: process.execPath,
         args: [...cmd.args, "--troupe-child", childArgs],
@@ -54,7 +55,7 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         kind: "process",
         exited: Effect.map(handle.exit, describeExit),
         hasExited: () => exited !== undefined,
-        terminate: (reason) => Effect.asVoid(handle.terminate(reason)),
+        terminate: (reason, options) => Effect.asVoid(handle.terminate(reason, options?.force === true ? "SIGKILL" : undefined)),
         stderrTail: tail.text
       }
       return launched

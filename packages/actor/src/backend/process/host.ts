@@ -8,7 +8,7 @@
  */
 import * as Schema from "effect/Schema"
 import { native } from "@troupe/process/Native"
-import { defaultActorBounds, limits } from "../../Bounds.js"
+import { defaultActorBounds } from "../../Bounds.js"
 import { ChildArgs, type Host } from "../../internal/child.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { backend as processBackend } from "./ProcessBackend.js"
@@ -22,7 +22,7 @@ export const processHost = (): Host => {
     pid: process.pid,
     backend: processBackend,
     spawnedBy: "process",
-    parent: SocketTransport.connect(args.parent, limits(defaultActorBounds), defaultActorBounds.handshakeMs),
+    parent: SocketTransport.connect(args.parent, args.limits, defaultActorBounds.handshakeMs),
     setup: (stop) => {
       // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent
       // channel reaches EOF (always). If the parent died before prctl, exit now.

@@ -138,9 +138,9 @@ export const make = (options: Options = {}): SpawnBackend => ({
 
       // The actor channel: a MessageChannel, one end to the worker, the other served by the parent's runtime.
       const { port1, port2 } = new MessageChannel()
-      const connection = yield* PortTransport.fromPort(port1, `worker ${request.name}`, limits(actorBounds))
+      const connection = yield* PortTransport.fromPort(port1, `worker ${request.name}`, limits(request.bounds))
       const boot: WorkerBoot = {
-        args: JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name }),
+        args: JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name, limits: limits(request.bounds) }),
         entry,
         // 15 bytes: `[name]`, or the name cut to fit.
         title: request.name.length <= 13 ? `[${request.name}]` : request.name.slice(0, 15),

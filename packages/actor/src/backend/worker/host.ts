@@ -9,7 +9,7 @@
  */
 import * as Schema from "effect/Schema"
 import { parentPort } from "node:worker_threads"
-import { defaultActorBounds, limits } from "../../Bounds.js"
+import { defaultActorBounds } from "../../Bounds.js"
 import { ChildArgs, type Host } from "../../internal/child.js"
 import * as PortTransport from "../../transport/PortTransport.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
@@ -20,7 +20,7 @@ import * as WorkerBackend from "./WorkerBackend.js"
 export const workerHost = (boot: WorkerBoot): Host => {
   const args = Schema.decodeUnknownSync(ChildArgs)(boot.args)
   const entry = boot.entry._tag === "bundle" ? "bundle" : "loader"
-  const connLimits = limits(defaultActorBounds)
+  const connLimits = args.limits
   return {
     args,
     bundle: boot.entry._tag === "bundle" ? boot.entry.path : undefined,
