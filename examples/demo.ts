@@ -5,10 +5,11 @@
  *   pnpm demo --dir ~/src --actors 4
  *   pnpm demo --fail-after 500              # one actor throws: one-cancels-all, clean teardown
  *
- * The root opens a nursery of N `Hasher` actors (examples/hashtree/Hasher.ts), streams file
- * paths to them over context streams with backpressure, folds the `(path, bytes, sha256)` they
- * stream back into one Merkle-style digest, then checks it against a single-process pass over
- * the same tree. Ctrl-C at any point tears everything down (exit 130); a second Ctrl-C kills
+ * The root opens a nursery of N `Hasher` actors (examples/hashtree/Hasher.ts) and hands them
+ * directories over context streams with backpressure; each lists and hashes what it is given and
+ * streams back the `(path, bytes, sha256)` of its files and the subdirectories it found (handed
+ * out in turn). The root folds the results into one Merkle-style digest, then checks it against a
+ * single-process pass over the same tree. Ctrl-C at any point tears everything down (exit 130); a second Ctrl-C kills
  * the actors outright.
  */
 import * as Cause from "effect/Cause"
@@ -34,7 +35,7 @@ import { int, ms, type Row, table } from "./hashtree/Summary.js"
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 
 const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|worker] [--fail-after K]
-                 [--batch N] [--window N] [--throttle-ms MS]
+                 [--window N] [--throttle-ms MS]
 
   --dir PATH       tree to hash (default: this repository's node_modules/.pnpm, the real
                    files behind pnpm's symlinks)
@@ -42,9 +43,8 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|wor
   --backend NAME   how actors are started: process (default: a Node process each) or worker
                    (a worker_threads Worker each, in this process; forkserver: not yet)
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
-  --batch N        paths per stream message (default 32)
-  --window N       path batches in flight per actor (default 4)
-  --throttle-ms MS each actor pauses MS after each batch (to watch, or Ctrl-C, a small tree)
+  --window N       directories in flight per actor (default 32)
+  --throttle-ms MS each actor pauses MS after each file (to watch, or Ctrl-C, a small tree)
 `
 
 interface Args {
@@ -52,7 +52,6 @@ interface Args {
   readonly actors: number
   readonly backend: "process" | "worker"
   readonly failAfter: number | null
-  readonly batch: number
   readonly window: number
   readonly throttleMs: number
 }
@@ -88,7 +87,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     return n
   }
   for (const k of Object.keys(values)) {
-    if (!["dir", "actors", "backend", "fail-after", "batch", "window", "throttle-ms"].includes(k)) die(`unknown option --${k}`)
+    if (!["dir", "actors", "backend", "fail-after", "window", "throttle-ms"].includes(k)) die(`unknown option --${k}`)
   }
   const dir = resolve(values["dir"] ?? defaultDir)
   if (!existsSync(dir) || !statSync(dir).isDirectory()) die(`not a directory: ${dir}`)
@@ -103,8 +102,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     actors: int("actors", availableParallelism(), 1),
     backend,
     failAfter: values["fail-after"] === undefined ? null : int("fail-after", 0, 0),
-    batch: int("batch", 32, 1),
-    window: int("window", 4, 1),
+    window: int("window", 32, 1),
     throttleMs: int("throttle-ms", 0, 0)
   }
 }
@@ -145,7 +143,7 @@ const logger = Logger.make(({ annotations, logLevel, message }) => {
 const main = Effect.gen(function*() {
   out.write(
     `troupe demo: content-hashing ${args.dir}\n` +
-      `  ${args.actors} actor${args.actors === 1 ? "" : "s"} (backend: ${args.backend}), batches of ${args.batch} paths, window ${args.window}` +
+      `  ${args.actors} actor${args.actors === 1 ? "" : "s"} (backend: ${args.backend}), window ${args.window} directories` +
       `${args.failAfter === null ? "" : `, hasher-1 fails after ${args.failAfter} files`}\n`
   )
   const registrar = (yield* Troupe.Troupe).registrarAddress
@@ -157,7 +155,6 @@ const main = Effect.gen(function*() {
       {
         root: args.dir,
         actors: args.actors,
-        batch: args.batch,
         window: args.window,
         throttleMs: args.throttleMs,
         failAfter: args.failAfter,

@@ -1,11 +1,12 @@
 /**
  * The hashing actor. One context endpoint, `hash`: the actor reports its pid (`started`; a
- * worker actor's is its thread id), then
- * the caller streams batches of file paths (relative to `root`) to it and it streams back batches
- * of `(path, bytes, sha256)`, both directions under the runtime's credit backpressure (the caller
- * can have at most `window` batches in flight to this actor; the actor at most the caller's
- * window of result batches). When the caller closes its sending half, the actor finishes what
- * it holds and returns its totals.
+ * worker actor's is its thread id), then the caller streams directories (relative to `root`) to
+ * it and it streams back, per directory, the `(path, bytes, sha256)` of every file in it and the
+ * subdirectories it found — which the caller hands out again, to whichever actor has room. The
+ * walk itself is spread over the actors, so the caller only folds results. Both directions run
+ * under the runtime's credit backpressure (the caller has at most `window` directories in flight
+ * to this actor). When the caller closes its sending half, the actor finishes what it holds and
+ * returns its totals.
  *
  * `failAfter: K` makes this actor throw (an untyped `Error`, so it crosses the wire as a
  * `RemoteActorError` with the remote stack) when it is about to hash file K + 1.
@@ -15,6 +16,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Actor, Endpoint, Troupe } from "@troupe/actor"
 import { hashFile } from "./HashFile.js"
+import { listDir } from "./Walker.js"
 
 export const FileHashSchema = Schema.Struct({
   path: Schema.String,
@@ -23,6 +25,18 @@ export const FileHashSchema = Schema.Struct({
   error: Schema.NullOr(Schema.String)
 })
 
+/** One directory done: its files' hashes and what else it held. */
+export const DirResultSchema = Schema.Struct({
+  files: Schema.Array(FileHashSchema),
+  /** Its subdirectories (relative to the root): more work for the caller to hand out. */
+  dirs: Schema.Array(Schema.String),
+  /** Entries that are neither files nor directories (symlinks, sockets, fifos, devices). */
+  skippedEntries: Schema.Number,
+  /** The directory could not be read. */
+  unreadable: Schema.Boolean
+})
+export type DirResult = typeof DirResultSchema.Type
+
 export const Hasher = Actor.define("Hasher", {
   hash: Endpoint.context({
     payload: Schema.Struct({
@@ -30,14 +44,15 @@ export const Hasher = Actor.define("Hasher", {
       root: Schema.String,
       /** Throw after this many files (`--fail-after`); `null`: never. */
       failAfter: Schema.NullOr(Schema.Number),
-      /** Receive window for path batches (caller → actor). */
+      /** Receive window for directories (caller → actor). */
       window: Schema.Number,
-      /** Pause this long after each batch (`--throttle-ms`: makes a small tree last long enough to watch or interrupt). */
+      /** Pause this long after each file (`--throttle-ms`: makes a small tree last long enough to watch or interrupt). */
       throttleMs: Schema.Number
     }),
     started: Schema.Struct({ pid: Schema.Number }),
-    send: Schema.Array(Schema.String),
-    receive: Schema.Array(FileHashSchema),
+    /** A directory to list and hash, relative to `root` (`""`: the root). */
+    send: Schema.String,
+    receive: DirResultSchema,
     /** Totals, and the time spent hashing vs the time the stream was open (ms). */
     success: Schema.Struct({ files: Schema.Number, bytes: Schema.Number, busyMs: Schema.Number, openMs: Schema.Number })
   })
@@ -67,15 +82,30 @@ export const HasherLive = Hasher.implement(import.meta.url, {
           if (failAfter !== null && files >= failAfter) failInjected(failAfter, path)
           files++
           return hashFile(path, root)
-        }).pipe(Effect.tap((r) => Effect.sync(() => (bytes += r.bytes))))
+        }).pipe(Effect.tap((r) => {
+          bytes += r.bytes
+          return throttleMs > 0 ? Effect.sleep(throttleMs) : Effect.void
+        }))
+      const hashDir = (dir: string) =>
+        Effect.suspend(() => {
+          const listing = listDir(root, dir)
+          return Effect.map(
+            Effect.forEach(listing.files, hashOne),
+            (files): DirResult => ({ files, dirs: listing.dirs, skippedEntries: listing.skippedEntries, unreadable: listing.unreadable })
+          )
+        })
+      // What arrived in one message is done together and answered in one message.
       yield* stream.receive.pipe(
-        Stream.mapEffect((batch) =>
+        Stream.chunks,
+        Stream.runForEach((dirs) =>
           Effect.suspend(() => {
             const t0 = performance.now()
-            return Effect.forEach(batch, hashOne).pipe(Effect.ensuring(Effect.sync(() => (busyMs += performance.now() - t0))))
-          }).pipe(Effect.tap(() => (throttleMs > 0 ? Effect.sleep(throttleMs) : Effect.void)))
-        ),
-        Stream.runForEach((results) => stream.send(results))
+            return Effect.forEach(dirs, hashDir).pipe(
+              Effect.ensuring(Effect.sync(() => (busyMs += performance.now() - t0))),
+              Effect.flatMap((results) => stream.sendAll(results))
+            )
+          })
+        )
       )
       return { files, bytes, busyMs, openMs: performance.now() - opened }
     })

@@ -1,38 +1,36 @@
 /**
- * The parallel pass: a nursery of N `Hasher` actors fed by one walker.
+ * The parallel pass: a nursery of N `Hasher` actors that walk and hash the tree between them.
  *
- *   walker ──batches──▶ bounded queue ──▶ one sender per actor ──context stream──▶ Hasher i
- *   fold ◀──────────────────────────── result batches ◀────────context stream──── Hasher i
+ *   work queue (directories) ──▶ one sender per actor ──context stream──▶ Hasher i
+ *   fold + subdirectories back into the queue ◀── per-directory results ◀── Hasher i
  *
- * Each actor's sender takes the next batch from the shared queue only when the actor has
- * granted credit for it, so a faster actor takes more batches (work balancing falls out of the
- * backpressure) and the walker is never more than the queue plus the windows ahead of the
- * hashing. Results are folded into one `TreeDigest` as they arrive, in whatever order.
+ * The queue starts with the root directory; every result brings the directory's file hashes
+ * (folded into one `TreeDigest` as they arrive, in whatever order) and its subdirectories, which
+ * go back into the queue. Each actor's sender takes the next directory only when the actor has
+ * granted credit for it, so a faster actor takes more (work balancing falls out of the
+ * backpressure), and the root does little but fold. The run ends when every directory handed
+ * out has been reported (a count of directories queued or in flight reaches zero).
  *
  * Supervision is the nursery's: any actor failing fails the body, which cancels every actor
  * (one-cancels-all) and reaps every process before `Nursery.open` returns.
  */
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { Nursery, type Troupe } from "@troupe/actor"
-import { HasherLive } from "./Hasher.js"
+import { type DirResult, HasherLive } from "./Hasher.js"
 import { cpuMs, liveThreads } from "./ProcTree.js"
 import type { ProgressState } from "./Progress.js"
 import { TreeDigest } from "./TreeDigest.js"
-import { makeStats, walk, type WalkStats } from "./Walker.js"
+import { makeStats, type WalkStats } from "./Walker.js"
 
 export interface ParallelOptions {
   readonly root: string
   readonly actors: number
-  /** Paths per message. */
-  readonly batch: number
-  /** Path batches in flight per actor (the actor's receive window). */
+  /** Directories in flight per actor (the actor's receive window). */
   readonly window: number
-  /** Each actor pauses this long after each batch (0: never). */
+  /** Each actor pauses this long after each file (0: never). */
   readonly throttleMs: number
   /** Make the first actor throw after this many files. */
   readonly failAfter: number | null
@@ -98,18 +96,25 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
         const t1 = performance.now()
         options.progress.startedAt = t1
         options.progress.phase = "hashing"
-        const queue = yield* Queue.bounded<Option.Option<ReadonlyArray<string>>>(options.actors * 2)
-        const feed = walk(options.root, stats).pipe(
-          Stream.mapChunks((paths) => {
-            options.progress.walked += paths.length
-            return paths
-          }),
-          Stream.grouped(options.batch),
-          Stream.runForEach((chunk) => Queue.offer(queue, Option.some(Chunk.toReadonlyArray(chunk)))),
-          Effect.zipRight(Effect.sync(() => (options.progress.walkDone = true))),
-          // One end marker per actor: each sender stops at the first it takes.
-          Effect.zipRight(Effect.forEach(portals, () => Queue.offer(queue, Option.none()), { discard: true }))
-        )
+        // Directories to hand out; `null` tells a sender to stop. `open` counts directories queued
+        // or in flight: it is raised when one is queued and lowered when its result is folded, so
+        // it reaches zero exactly when the whole tree is done (never while a result is on its way).
+        const queue = yield* Queue.unbounded<string | null>()
+        let open = 1
+        queue.unsafeOffer("")
+        const folded = (result: DirResult) => {
+          if (result.unreadable) stats.unreadableDirs++
+          else stats.dirs++
+          stats.skippedEntries += result.skippedEntries
+          stats.files += result.files.length
+          options.progress.walked += result.files.length
+          for (const d of result.dirs) queue.unsafeOffer(d)
+          open += result.dirs.length - 1
+          if (open === 0) {
+            options.progress.walkDone = true
+            for (let i = 0; i < portals.length; i++) queue.unsafeOffer(null)
+          }
+        }
 
         const drive = (portal: (typeof portals)[number], index: number) =>
           Effect.scoped(Effect.gen(function*() {
@@ -121,31 +126,45 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
               throttleMs: options.throttleMs
             })
             const stream = yield* ctx.openStream({ window: options.window * 2 })
-            const sender = yield* Effect.gen(function*() {
+            // Several directories per message when that many are waiting (each message costs a
+            // system call and a wake-up on both sides; a directory holds ~5 files on average).
+            const sender = Effect.gen(function*() {
               for (;;) {
-                const next = yield* Queue.take(queue)
-                if (Option.isNone(next)) break
-                yield* stream.send(next.value)
+                const next = yield* Queue.takeBetween(queue, 1, options.window)
+                const dirs = [...next]
+                const end = dirs.indexOf(null)
+                if (end >= 0) {
+                  // Put back what another sender may need (its own end marker is among them).
+                  for (const d of dirs.slice(end + 1)) queue.unsafeOffer(d)
+                  if (end > 0) yield* stream.sendAll(dirs.slice(0, end) as Array<string>)
+                  break
+                }
+                yield* stream.sendAll(dirs as Array<string>)
               }
               yield* stream.close
-            }).pipe(Effect.forkScoped)
+            })
             let files = 0
             let bytes = 0
-            yield* stream.receive.pipe(
-              Stream.runForEach((batch) =>
+            const receiver = stream.receive.pipe(
+              Stream.runForEach((result) =>
                 Effect.sync(() => {
                   let b = 0
-                  for (const r of batch) {
+                  for (const r of result.files) {
                     tree.addResult(r)
                     b += r.bytes
                   }
-                  files += batch.length
+                  files += result.files.length
                   bytes += b
-                  options.progress.count(name, batch.length, b)
+                  options.progress.count(name, result.files.length, b)
+                  folded(result)
                 })
               )
             )
-            yield* Fiber.join(sender)
+            // The actor's results end this drive (its stream ends when it is done or has failed:
+            // `ctx.result` says which); a failing sender fails it too (and so the body).
+            const sending = yield* Effect.fork(sender)
+            yield* Effect.raceFirst(receiver, Fiber.join(sending).pipe(Effect.zipRight(Effect.never)))
+            yield* Fiber.interrupt(sending)
             const totals = yield* ctx.result
             if (totals.files !== files) {
               return yield* Effect.dieMessage(`${name}: hashed ${totals.files} files but ${files} results arrived`)
@@ -153,7 +172,7 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
             return { name, pid: portal.actor.pid, files, bytes, busyMs: totals.busyMs, openMs: totals.openMs }
           }))
 
-        const [, ...done] = yield* Effect.all([feed, ...portals.map(drive)], { concurrency: "unbounded" })
+        const done = yield* Effect.all(portals.map(drive), { concurrency: "unbounded" })
         timings.hashMs = performance.now() - t1
         const rootCpu = process.cpuUsage(cpu0.root)
         const perActor = done.map((d, i) => ({ ...d, cpuMs: cpuMs(d.pid) - cpu0.actors[i]! }))

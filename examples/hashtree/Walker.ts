@@ -18,7 +18,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { type Dir, type Dirent, lstatSync, opendirSync } from "node:fs"
+import { type Dir, type Dirent, lstatSync, opendirSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 
 export interface WalkStats {
@@ -112,3 +112,40 @@ export const walk = (root: string, stats: WalkStats = makeStats()): Stream.Strea
       Effect.flatMap(pull, (out) => (out.length === 0 ? Effect.fail(Option.none()) : Effect.succeed(Chunk.unsafeFromArray(out))))
     )
   }))
+
+/** One directory's entries, classified as `walk` does (relative paths; symlinks and others skipped). */
+export interface Listing {
+  readonly files: ReadonlyArray<string>
+  readonly dirs: ReadonlyArray<string>
+  /** Entries that are neither: symlinks, sockets, fifos, devices. */
+  readonly skippedEntries: number
+  /** The directory could not be read (EACCES, vanished): it counts as unreadable, with nothing in it. */
+  readonly unreadable: boolean
+}
+
+/**
+ * List one directory `rel` (relative to `root`, `""` for the root itself) without descending:
+ * the unit of work when the walk itself is spread over several workers (each lists what it is
+ * given and hands the subdirectories back). Together, listings from `""` down visit exactly the
+ * files `walk` emits.
+ */
+export const listDir = (root: string, rel: string): Listing => {
+  const abs = rel === "" ? root : `${root}/${rel}`
+  let entries: Array<Dirent>
+  try {
+    entries = readdirSync(abs, { withFileTypes: true })
+  } catch {
+    return { files: [], dirs: [], skippedEntries: 0, unreadable: true }
+  }
+  const files: Array<string> = []
+  const dirs: Array<string> = []
+  let skippedEntries = 0
+  for (const entry of entries) {
+    const path = rel === "" ? entry.name : `${rel}/${entry.name}`
+    const kind = kindOf(entry, () => `${root}/${path}`)
+    if (kind === "dir") dirs.push(path)
+    else if (kind === "file") files.push(path)
+    else skippedEntries++
+  }
+  return { files, dirs, skippedEntries, unreadable: false }
+}

@@ -110,7 +110,7 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
 
   it("--fail-after 5: one-cancels-all, the error names the actor with its remote stack, non-zero exit, nothing left", async () => {
     const t0 = Date.now()
-    const run = runDemo(["--fail-after", "5", "--batch", "4"], 40_000)
+    const run = runDemo(["--fail-after", "5"], 40_000)
     const r = await run.done
     const context = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`
     expect(r.code, context).toBe(1)
@@ -128,9 +128,9 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
   }, 45_000)
 
   it("SIGINT mid-run: every actor is cancelled and reaped, exit code 130", async () => {
-    // Throttled so the run is still going when the signal lands (400 files / 4 per batch / 2
-    // actors × 100 ms ≈ 5 s of hashing).
-    const run = runDemo(["--batch", "4", "--throttle-ms", "100"], 40_000)
+    // Throttled so the run is still going when the signal lands (400 files × 25 ms / 2 actors
+    // ≈ 5 s of hashing).
+    const run = runDemo(["--throttle-ms", "25"], 40_000)
     const pids = await Promise.race([
       run.pids,
       run.done.then((r) => Promise.reject(new Error(`demo ended before its actors were up:\n${r.stdout}\n${r.stderr}`)))

@@ -14,7 +14,7 @@ import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/P
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
 import { digestOf, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
-import { makeStats, pullSize, walk } from "../../examples/hashtree/Walker.js"
+import { listDir, makeStats, pullSize, walk } from "../../examples/hashtree/Walker.js"
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex")
 
@@ -57,6 +57,23 @@ describe("walker", () => {
       expect(stats.files).toBe(files.size)
       expect(stats.skippedEntries).toBe(3)
       expect(stats.unreadableDirs).toBe(0)
+    }))
+
+  it.effect("listDir from the root down visits exactly the files walk emits (the actors' unit of work)", () =>
+    Effect.gen(function*() {
+      const walked = Chunk.toReadonlyArray(yield* Stream.runCollect(walk(dir))).slice().sort()
+      const listed: Array<string> = []
+      let skipped = 0
+      const pending = [""]
+      while (pending.length > 0) {
+        const l = listDir(dir, pending.pop()!)
+        listed.push(...l.files)
+        pending.push(...l.dirs)
+        skipped += l.skippedEntries
+      }
+      expect(listed.sort()).toEqual(walked)
+      expect(skipped).toBeGreaterThan(0) // the symlinks
+      expect(listDir(dir, "no/such/dir")).toMatchObject({ files: [], dirs: [], unreadable: true })
     }))
 
   it.effect("each run walks afresh", () =>
