@@ -8,7 +8,7 @@
  *
  * Defaults follow tractor (see `shared/reference/tractor-semantics.md` §4): cancel ack 0.5 s
  * (`Portal.cancel_timeout`), nursery cancel 3 s (`ActorNursery.cancel`), handshake 10 s
- * (`_PRE_REG_HANDSHAKE_TIMEOUT`), registrar unregister 0.5 s, stream window 64 (`msg_buffer_size`).
+ * (`_PRE_REG_HANDSHAKE_TIMEOUT`), stream window 64 (`msg_buffer_size`).
  *
  * @since 0.1.0
  */
@@ -38,8 +38,6 @@ export interface ActorBounds {
   readonly bootMs: number
   /** A peer's first frame (`Hello`) must arrive within this. Default 10000 ms. */
   readonly handshakeMs: number
-  /** On exit, unregistering from the registrar waits at most this. Default 500 ms. */
-  readonly registrarUnregisterMs: number
   /**
    * A child whose parent died (parent channel EOF or parent-death signal) runs its own
    * teardown and exits; if that takes longer than this it exits anyway (code 70). Default 5000 ms.
@@ -72,7 +70,6 @@ export const defaultActorBounds: ActorBounds = {
   nurseryCancelMs: 3000,
   bootMs: 10_000,
   handshakeMs: 10_000,
-  registrarUnregisterMs: 500,
   parentDeathExitMs: 5000,
   listenerCloseMs: 500,
   flushMs: 200,
