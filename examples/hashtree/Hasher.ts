@@ -94,15 +94,15 @@ export const HasherLive = Hasher.implement(import.meta.url, {
             (files): DirResult => ({ files, dirs: listing.dirs, skippedEntries: listing.skippedEntries, unreadable: listing.unreadable })
           )
         })
-      // What arrived in one message is done together and answered in one message.
+      // Each directory is answered as soon as it is done (the runtime coalesces what is sent in
+      // one tick into one write, so small directories still share a system call).
       yield* stream.receive.pipe(
-        Stream.chunks,
-        Stream.runForEach((dirs) =>
+        Stream.runForEach((dir) =>
           Effect.suspend(() => {
             const t0 = performance.now()
-            return Effect.forEach(dirs, hashDir).pipe(
+            return hashDir(dir).pipe(
               Effect.ensuring(Effect.sync(() => (busyMs += performance.now() - t0))),
-              Effect.flatMap((results) => stream.sendAll(results))
+              Effect.flatMap((result) => stream.send(result))
             )
           })
         )
