@@ -56,6 +56,25 @@ for (const config of matrix) {
           expect(yield* names).toEqual(["root"])
         })), 30_000)
 
+    liveIf(config, "signal-by-pid")("a lookup right after a SIGKILL answers none, or the next live instance", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const first = yield* nursery.start(GreeterLive, { name: "twin" })
+          const second = yield* nursery.start(GreeterLive, { name: "twin" })
+          const lonely = yield* nursery.start(GreeterLive, { name: "lonely" })
+          for (const p of [first, second, lonely]) guard.track(p.actor.pid)
+          // No wait after the kills: the entries may still be there; the answers must not fail.
+          process.kill(first.actor.pid, "SIGKILL")
+          process.kill(lonely.actor.pid, "SIGKILL")
+          yield* Effect.scoped(Effect.gen(function*() {
+            const twin = yield* Registrar.findActor("twin", Greeter)
+            expect(twin._tag).toBe("Some")
+            if (twin._tag === "Some") expect(yield* twin.value.pid()).toBe(second.actor.pid)
+            expect((yield* Registrar.findActor("lonely", Greeter))._tag).toBe("None")
+          }))
+        })), 30_000)
+
     liveIf(config, "own-process")("waitForActor wakes on registration", () =>
       root(config, (guard) =>
         Effect.gen(function*() {

@@ -80,13 +80,16 @@ export const makeRegistry: Effect.Effect<Registry, never, Scope.Scope> = Effect.
     })
   const add = (info: ActorInfo) => SubscriptionRef.update(entries, (m) => new Map(m).set(info.id, info))
   const byName = (m: ReadonlyMap<string, ActorInfo>, name: string) => [...m.values()].filter((i) => i.name === name)
+  // An entry outlives a SIGKILLed actor by the few ms its death watch takes: lookups check the
+  // process itself (a worker actor's pid is a thread id: its connection is its watch).
+  const live = (i: ActorInfo) => i.backend === "worker" || i.pid === process.pid || Liveness.isAlive(i.pid)
   const client: RegistrarClient = {
     register: add,
     unregister: remove,
-    find: (name) => Effect.map(SubscriptionRef.get(entries), (m) => byName(m, name)),
+    find: (name) => Effect.map(SubscriptionRef.get(entries), (m) => byName(m, name).filter(live)),
     wait: (name) =>
       entries.changes.pipe(
-        Stream.map((m) => byName(m, name)[0]),
+        Stream.map((m) => byName(m, name).filter(live)[0]),
         Stream.filter((i): i is ActorInfo => i !== undefined),
         Stream.runHead,
         Effect.flatMap(Option.match({ onNone: () => Effect.never, onSome: Effect.succeed }))
@@ -130,13 +133,20 @@ export const portalTo = <D extends Actor.Definition<any, any>>(
     return Portal.make(channel, definition, Portal.peerHooks(channel, rt.config.bounds))
   })
 
-/** Find a live actor named `name` and open a portal to it (first registered wins); `None` if there is none. */
+/**
+ * Find a live actor named `name` and open a portal to it; `None` if there is none. Instances are
+ * tried in registration order: one that cannot be reached (it died a moment ago) is skipped.
+ */
 export const findActor = <D extends Actor.Definition<any, any>>(name: string, definition: D) =>
   Effect.gen(function*() {
     const rt = yield* Troupe
     const found = yield* rt.registrar.find(name)
-    if (found.length === 0) return Option.none<Portal.Portal<D>>()
-    return Option.some(yield* portalTo(found[0]!, definition))
+    for (const info of found) {
+      const portal = yield* Effect.option(portalTo(info, definition))
+      if (Option.isSome(portal)) return portal
+      yield* Effect.logDebug(`registrar: ${info.id} is registered but cannot be reached; trying the next`)
+    }
+    return Option.none<Portal.Portal<D>>()
   })
 
 /** Wait until an actor named `name` is registered, then open a portal to it. */
