@@ -188,7 +188,15 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
         const childScope = yield* Scope.fork(childrenScope, ExecutionStrategy.sequential)
         const booted = yield* Effect.scoped(Effect.gen(function*() {
           const rendezvous = yield* rt.expectChild(id)
-          const launched = yield* rt.backend.launch({ name: options.name, id, implementation, parent: rt.address, logLevel: rt.config.logLevel, bounds: b }).pipe(
+          const launched = yield* rt.backend.launch({
+            name: options.name,
+            id,
+            implementation,
+            parent: rt.address,
+            logLevel: rt.config.logLevel,
+            bounds: b,
+            bootKey: rendezvous.bootKey
+          }).pipe(
             Scope.extend(childScope)
           )
           if (launched.kind !== "thread") rt.childPids.add(launched.pid)
@@ -215,6 +223,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
             transport: rt.config.transport,
             registrar: rt.registrarAddress,
             socketDir: rt.config.socketDir,
+            secret: rt.config.secret,
             bounds: { ...b },
             logLevel: rt.config.logLevel
           }))

@@ -66,6 +66,8 @@ export const SpawnSpec = Schema.Struct({
   transport: Schema.Literal("uds", "tcp"),
   registrar: Schema.NullOr(Address),
   socketDir: Schema.String,
+  /** The tree's shared secret when one is configured (connections then authenticate); never on a command line. */
+  secret: Schema.NullOr(Schema.String),
   /** Actor bounds (`Bounds`) and ladder bounds (`Bounds.Ladder`), ms / bytes / messages. */
   bounds: Schema.Record({ key: Schema.String, value: Schema.Number }),
   logLevel: Schema.String
@@ -88,7 +90,10 @@ export const MsgType = {
   CancelAck: 11,
   Credit: 12,
   ActorCancel: 13,
-  ActorCancelAck: 14
+  ActorCancelAck: 14,
+  AuthRequest: 15,
+  AuthChallenge: 16,
+  AuthProof: 17
 } as const
 export type MsgType = typeof MsgType
 
@@ -122,6 +127,15 @@ export type Credit = readonly [MsgType["Credit"], cid: number, amount: number]
 /** Cancel the whole actor (tractor `Actor.cancel`); acknowledged once its tasks are interrupted. */
 export type ActorCancel = readonly [MsgType["ActorCancel"], req: number, canceller: string]
 export type ActorCancelAck = readonly [MsgType["ActorCancelAck"], req: number]
+/**
+ * Authentication (only when a secret is configured), before `Hello`: the connecting side names
+ * its key (`null`: the shared secret; a child's id: its boot key) and a nonce; the accepting side
+ * answers with its nonce and an HMAC-SHA256 proving it knows the key; the connecting side proves
+ * it too. See `internal/auth.ts`.
+ */
+export type AuthRequest = readonly [MsgType["AuthRequest"], keyId: string | null, nonce: string]
+export type AuthChallenge = readonly [MsgType["AuthChallenge"], nonce: string, mac: string]
+export type AuthProof = readonly [MsgType["AuthProof"], mac: string]
 
 export type Message =
   | Hello
@@ -139,6 +153,9 @@ export type Message =
   | Credit
   | ActorCancel
   | ActorCancelAck
+  | AuthRequest
+  | AuthChallenge
+  | AuthProof
 
 /** Messages that belong to a session (second element: `cid`). */
 export type SessionMessage = Started | Yield | Stop | Return | ErrorMsg | Cancel | CancelAck | Credit
@@ -160,6 +177,9 @@ export const cancelAck = (cid: number): CancelAck => [MsgType.CancelAck, cid]
 export const credit = (cid: number, amount: number): Credit => [MsgType.Credit, cid, amount]
 export const actorCancel = (req: number, canceller: string): ActorCancel => [MsgType.ActorCancel, req, canceller]
 export const actorCancelAck = (req: number): ActorCancelAck => [MsgType.ActorCancelAck, req]
+export const authRequest = (keyId: string | null, nonce: string): AuthRequest => [MsgType.AuthRequest, keyId, nonce]
+export const authChallenge = (nonce: string, mac: string): AuthChallenge => [MsgType.AuthChallenge, nonce, mac]
+export const authProof = (mac: string): AuthProof => [MsgType.AuthProof, mac]
 
 /** The name of a message's type (logs, errors). */
 export const typeName = (t: number): string => Object.keys(MsgType).find((k) => MsgType[k as keyof MsgType] === t) ?? `#${t}`
@@ -194,5 +214,8 @@ export const Message = Schema.Union(
   tuple(MsgType.CancelAck, Cid),
   tuple(MsgType.Credit, Cid, CreditAmount),
   tuple(MsgType.ActorCancel, Cid, Schema.String),
-  tuple(MsgType.ActorCancelAck, Cid)
+  tuple(MsgType.ActorCancelAck, Cid),
+  tuple(MsgType.AuthRequest, Schema.NullOr(Schema.String), Schema.String),
+  tuple(MsgType.AuthChallenge, Schema.String, Schema.String),
+  tuple(MsgType.AuthProof, Schema.String)
 )

@@ -21,6 +21,7 @@ import * as Actor from "./Actor.js"
 import * as Endpoint from "./Endpoint.js"
 import { defaultActorBounds, limits } from "./Bounds.js"
 import { type ActorError, type ProtocolError, TransportError } from "./Errors.js"
+import * as Auth from "./internal/auth.js"
 import * as Channel from "./internal/channel.js"
 import * as Portal from "./Portal.js"
 import { Address } from "./Protocol.js"
@@ -163,11 +164,14 @@ export const waitForActor = <D extends Actor.Definition<any, any>>(name: string,
  */
 export const listAt = (
   address: Address,
-  timeoutMs = 5000
+  timeoutMs = 5000,
+  /** The tree's secret, when it has one (its connections then authenticate). */
+  secret?: string
 ): Effect.Effect<ReadonlyArray<ActorInfo>, TransportError | ProtocolError | ActorError> =>
   Effect.scoped(Effect.gen(function*() {
     const self = { name: "troupe-ps", id: `troupe-ps@${process.pid}-${Date.now()}`, pid: process.pid }
     const conn = yield* SocketTransport.connect(address, limits(defaultActorBounds), timeoutMs)
+    if (secret !== undefined) yield* Auth.connectWith(conn, { id: null, secret }, timeoutMs)
     const hello = yield* Channel.handshake(conn, self, "peer", true, timeoutMs)
     const ch = yield* Channel.make(conn, self, hello[1], true, {})
     const portal = Portal.make(ch, RegistrarApi, Portal.peerHooks(ch, defaultActorBounds), prefix)

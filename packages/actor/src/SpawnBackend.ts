@@ -28,6 +28,11 @@ export interface LaunchRequest {
   readonly logLevel: string
   /** The parent's actor bounds: the child's channel to it must use the same limits from its first frame. */
   readonly bounds: ActorBounds
+  /**
+   * With a secret configured: the one-time key the child proves on its first connection to the
+   * parent. A backend hands it over privately (a process child: its environment, never argv).
+   */
+  readonly bootKey?: string | undefined
 }
 
 export interface LaunchedActor {

@@ -12,15 +12,18 @@
  *
  * @since 0.1.0
  */
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import type { Implementation } from "./Actor.js"
 import * as ProcessBackend from "./backend/process/ProcessBackend.js"
 import * as WorkerBackend from "./backend/worker/WorkerBackend.js"
 import { type ActorBounds, Bounds, merge } from "./Bounds.js"
-import { ActorFailure, type TransportError } from "./Errors.js"
+import { ActorFailure, TransportError } from "./Errors.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
 import { runMain as runMainImpl } from "./internal/main.js"
 import * as Runtime from "./internal/runtime.js"
@@ -62,7 +65,16 @@ export interface Options {
   readonly socketDir?: string
   /** Log level name for children. Default `TROUPE_LOG_LEVEL` or `"Warning"`. */
   readonly logLevel?: string
+  /**
+   * The tree's shared secret (default `TROUPE_SECRET`, if set). With one, every socket connection
+   * to or from any actor of the tree authenticates first (HMAC-SHA256 challenge-response, see
+   * `docs/protocol.md`): a peer without it can neither call, cancel nor register. Children get it
+   * in their spawn spec, never on a command line. Required when `listen` binds TCP outside loopback.
+   */
+  readonly secret?: string | Redacted.Redacted<string>
 }
+
+const loopback = (hostname: string) => hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.")
 
 /** A backend that cannot start children (an actor that only serves, or in-process tests). */
 export const noBackend: SpawnBackend = {
@@ -83,6 +95,15 @@ const backendOf = (b: Options["backend"]): SpawnBackend =>
 export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const bounds = merge(yield* Bounds, options.bounds)
+    const configured = options.secret ?? Option.getOrUndefined(yield* Config.option(Config.redacted("TROUPE_SECRET")).pipe(Effect.orDie))
+    const secret = configured === undefined ? undefined : typeof configured === "string" ? configured : Redacted.value(configured)
+    const listen = options.listen
+    if (listen?._tag === "TcpAddress" && !loopback(listen.hostname) && secret === undefined) {
+      return yield* Effect.fail(new TransportError({
+        address: `tcp:${listen.hostname}:${listen.port}`,
+        reason: "a listener outside loopback needs a secret (Troupe.layer({ secret }) or TROUPE_SECRET)"
+      }))
+    }
     const socketDir = options.socketDir ?? (yield* privateSocketDir)
     const name = options.name ?? "root"
     return yield* Runtime.make({
@@ -94,7 +115,8 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
       listen: options.listen,
       bounds,
       backend: backendOf(options.backend),
-      logLevel: options.logLevel ?? process.env["TROUPE_LOG_LEVEL"] ?? "Warning"
+      logLevel: options.logLevel ?? process.env["TROUPE_LOG_LEVEL"] ?? "Warning",
+      secret
     })
   })
 

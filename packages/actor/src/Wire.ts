@@ -4,7 +4,7 @@
  *
  * - **Validation** (`validate`): the fast path for every incoming message, on every transport. The
  *   frequent messages (`Start`, `Yield`, `Return`, `Credit`, …) are checked by hand, the rare ones
- *   with structured fields (`Hello`, `SpawnSpec`, `Ready`, `Error`) through the `Protocol.Message`
+ *   (`Hello`, `SpawnSpec`, `Ready`, `Error`, authentication) through the `Protocol.Message`
  *   schema; either way it accepts and rejects exactly what `Protocol.Message` does (property test
  *   in `test/actor/wire.test.ts`).
  * - **Frames** (sockets): a 4-byte little-endian unsigned body length, then a msgpack body
@@ -76,7 +76,10 @@ export const validate = (u: unknown): Message | ProtocolError => {
     case MsgType.SpawnSpec:
     case MsgType.Ready:
     case MsgType.BootFailed:
-    case MsgType.Error: {
+    case MsgType.Error:
+    case MsgType.AuthRequest:
+    case MsgType.AuthChallenge:
+    case MsgType.AuthProof: {
       const r = decodeReference(u)
       return Either.isRight(r)
         ? r.right as Message

@@ -212,6 +212,10 @@ export const make = (
         case P.MsgType.BootFailed:
           handlers.onControl?.(msg)
           return
+        case P.MsgType.AuthRequest:
+        case P.MsgType.AuthChallenge:
+        case P.MsgType.AuthProof:
+          return // authentication belongs before the handshake; late ones mean nothing
         default: {
           const s = sessions.get(msg[1])
           if (s === undefined) return // late messages for a forgotten session

@@ -123,6 +123,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       bounds,
       backend: host.backend,
       logLevel: s.logLevel,
+      secret: s.secret ?? undefined,
       parent: parent.remote.id,
       parentChannel: { channel: parent, address: args.parent },
       spawnedBy: host.spawnedBy,

@@ -23,6 +23,8 @@ export interface RuntimeConfig {
   readonly bounds: ActorBounds
   /** Effect log level name for children (`Warning` by default). */
   readonly logLevel: string
+  /** The tree's shared secret when one is configured: every socket connection authenticates. */
+  readonly secret: string | null
 }
 
 export interface ChildRendezvous {
@@ -30,6 +32,8 @@ export interface ChildRendezvous {
   readonly channel: Effect.Effect<Channel>
   /** Control messages from the child (`Ready`, `BootFailed`). */
   readonly control: Effect.Effect<Message>
+  /** With a secret configured: the one-time key the child proves on its first connection (give it in its environment). */
+  readonly bootKey: string | undefined
 }
 
 export interface TroupeRuntime {
@@ -45,7 +49,10 @@ export interface TroupeRuntime {
   readonly info: ActorInfo
   /** Open a channel to another actor's listener for the current scope; the peer may call back on it. */
   readonly connect: (address: Address) => Effect.Effect<Channel, TransportError | ProtocolError | TransportClosed, Scope.Scope>
-  /** Serve a connection a backend established (a worker's `MessagePort`) as if the listener had accepted it. */
+  /**
+   * Serve a connection a backend established (a worker's `MessagePort`) as if the listener had
+   * accepted it — without authentication: nobody else can reach such a connection.
+   */
   readonly accept: (conn: Connection) => Effect.Effect<void, never, Scope.Scope>
   /** Expect child `id` to connect back (boot rendezvous), for the current scope. */
   readonly expectChild: (id: string) => Effect.Effect<ChildRendezvous, never, Scope.Scope>

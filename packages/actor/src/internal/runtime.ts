@@ -20,6 +20,7 @@ import * as Registrar from "../Registrar.js"
 import type { SpawnBackend } from "../SpawnBackend.js"
 import type * as Transport from "../Transport.js"
 import * as SocketTransport from "../transport/SocketTransport.js"
+import * as Auth from "./auth.js"
 import * as Channel from "./channel.js"
 import { type ChildRendezvous, Troupe, type TroupeRuntime } from "./context.js"
 import { type Resolved, serve, type ServeContext } from "./server.js"
@@ -36,6 +37,8 @@ export interface RuntimeOptions {
   readonly bounds: ActorBounds
   readonly backend: SpawnBackend
   readonly logLevel: string
+  /** The tree's shared secret, when configured: every socket connection authenticates (`internal/auth.ts`). */
+  readonly secret?: string | undefined
   /** The parent actor's id (children), for the registry. */
   readonly parent?: string | undefined
   /**
@@ -66,6 +69,7 @@ export const processChildPids: Set<number> = new Set()
 interface Pending {
   readonly channel: Deferred.Deferred<Channel.Channel>
   readonly control: Queue.Queue<Message>
+  readonly bootKey: string | undefined
 }
 
 export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, TransportError, Scope.Scope> =>
@@ -162,8 +166,13 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       Effect.acquireRelease(Effect.sync(() => channels.add(ch)), () => Effect.sync(() => channels.delete(ch)))
 
     // Each connection handshakes, then is a peer or a booting child.
-    const accept = (conn: Transport.Connection) =>
+    const secret = options.secret
+    /** Keys a connecting peer may prove: the shared secret, or a booting child's boot key. */
+    const keyOf = (keyId: string | null) => (keyId === null ? secret : pending.get(keyId)?.bootKey)
+    /** `private`: a connection a backend established itself (a worker's port): nobody else can reach it. */
+    const accept = (conn: Transport.Connection, isPrivate: boolean) =>
       Effect.gen(function*() {
+        if (secret !== undefined && !isPrivate) yield* Auth.acceptWith(conn, keyOf, bounds.handshakeMs)
         const hello = yield* Channel.handshake(conn, self, "peer", false, bounds.handshakeMs)
         const aid = hello[1]
         yield* Deferred.await(ready)
@@ -183,11 +192,15 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
           yield* ch.closed
         }
       }).pipe(
-        Effect.catchAll((e) => Effect.logDebug(`connection dropped before handshake: ${e.message}`))
+        Effect.catchAll((e) =>
+          e._tag === "ProtocolError" && secret !== undefined
+            ? Effect.logWarning(`connection refused: ${e.message}`)
+            : Effect.logDebug(`connection dropped before handshake: ${e.message}`)
+        )
       )
 
     // Accept loop. If it fails the actor cannot be reached any more: it shuts down (logged).
-    yield* listener.run(accept).pipe(
+    yield* listener.run((conn) => accept(conn, false)).pipe(
       Effect.catchAll((e) =>
         Effect.logError(`listener failed: ${e.message}; shutting down`).pipe(
           Effect.zipRight(Deferred.done(shutdown, Exit.succeed(`listener failed: ${e.message}`)))
@@ -199,6 +212,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     const connect = (address: Address) =>
       Effect.gen(function*() {
         const conn = yield* SocketTransport.connect(address, connLimits, bounds.handshakeMs)
+        if (secret !== undefined) yield* Auth.connectWith(conn, { id: null, secret }, bounds.handshakeMs)
         const hello = yield* Channel.handshake(conn, self, "peer", true, bounds.handshakeMs)
         const ch = yield* Channel.make(conn, self, hello[1], true, handlers())
         yield* track(ch)
@@ -208,9 +222,13 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     const expectChild = (id: string) =>
       Effect.acquireRelease(
         Effect.gen(function*() {
-          const p: Pending = { channel: yield* Deferred.make<Channel.Channel>(), control: yield* Queue.unbounded<Message>() }
+          const p: Pending = {
+            channel: yield* Deferred.make<Channel.Channel>(),
+            control: yield* Queue.unbounded<Message>(),
+            bootKey: secret === undefined ? undefined : Auth.freshSecret()
+          }
           pending.set(id, p)
-          const r: ChildRendezvous = { channel: Deferred.await(p.channel), control: Queue.take(p.control) }
+          const r: ChildRendezvous = { channel: Deferred.await(p.channel), control: Queue.take(p.control), bootKey: p.bootKey }
           return r
         }),
         () => Effect.sync(() => pending.delete(id))
@@ -255,9 +273,9 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
 
     runtime = {
       self,
-      accept: (conn) => Effect.asVoid(Effect.forkScoped(accept(conn))),
+      accept: (conn) => Effect.asVoid(Effect.forkScoped(accept(conn, true))),
       address: listener.address,
-      config: { transport: options.transport, socketDir: options.socketDir, bounds, logLevel: options.logLevel },
+      config: { transport: options.transport, socketDir: options.socketDir, bounds, logLevel: options.logLevel, secret: secret ?? null },
       backend: options.backend,
       registrarAddress,
       registrar: registrarClient,

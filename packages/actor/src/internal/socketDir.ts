@@ -1,6 +1,7 @@
 /**
  * The private directory of a root's UDS socket files: `<tmpdir>/troupe-<uid>/<pid>-<id>`, mode
- * 0700, removed when the root's scope closes. Creating one also sweeps directories left by roots
+ * 0700 under a per-user base that must be ours and not writable by others, removed when the
+ * root's scope closes (each socket file is 0600). Creating one also sweeps directories left by roots
  * that were killed (SIGKILL skips their cleanup; tractor issue #454): entries whose pid is dead
  * and that are older than a minute (so the children of a just-killed root, still tearing down,
  * keep their socket files).
@@ -11,7 +12,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Liveness from "@troupe/process/Liveness"
 import { randomUUID } from "node:crypto"
-import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs"
+import { lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { TransportError } from "../Errors.js"
 
@@ -37,10 +38,29 @@ const sweepStale = (base: string): void => {
   }
 }
 
+/**
+ * The per-user base directory: created 0700, and refused when someone else owns it or it is
+ * writable by others (another user could then replace our sockets).
+ */
+const checkedBase = (base: string, uid: number): TransportError | undefined => {
+  try {
+    mkdirSync(base, { recursive: true, mode: 0o700 })
+    const st = lstatSync(base)
+    if (!st.isDirectory()) return new TransportError({ address: base, reason: "not a directory" })
+    if (st.uid !== uid) return new TransportError({ address: base, reason: `owned by uid ${st.uid}, not ${uid}: refusing to use it` })
+    if ((st.mode & 0o022) !== 0) return new TransportError({ address: base, reason: `mode ${(st.mode & 0o777).toString(8)} lets others write: refusing to use it` })
+    return undefined
+  } catch (e) {
+    return new TransportError({ address: base, reason: String(e) })
+  }
+}
+
 /** A fresh private socket directory for the current scope. */
 export const privateSocketDir: Effect.Effect<string, TransportError, Scope.Scope> = Effect.suspend(() => {
   const uid = typeof process.getuid === "function" ? process.getuid() : 0
   const base = `${tmpdir()}/troupe-${uid}`
+  const refused = checkedBase(base, uid)
+  if (refused !== undefined) return Effect.fail(refused)
   sweepStale(base)
   const dir = `${base}/${process.pid}-${randomUUID().slice(0, 8)}`
   return Effect.as(

@@ -36,7 +36,13 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       const handle = yield* Process.spawn({
         command: process.execPath,
         args: [...cmd.args, "--troupe-child", childArgs],
-        env: { ...process.env, TROUPE_ACTOR: request.id, TROUPE_LOG_LEVEL: request.logLevel },
+        env: {
+          ...process.env,
+          TROUPE_ACTOR: request.id,
+          TROUPE_LOG_LEVEL: request.logLevel,
+          // Read once and removed by the child (host.ts); /proc/<pid>/environ is the owner's only.
+          ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
+        },
         stdout: { onChunk: lineSplitter(log("stdout")) },
         stderr: {
           onChunk: lineSplitter((line) => {

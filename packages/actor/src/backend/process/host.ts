@@ -6,23 +6,34 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { native } from "@troupe/process/Native"
 import { defaultActorBounds } from "../../Bounds.js"
+import { TransportError } from "../../Errors.js"
+import * as Auth from "../../internal/auth.js"
 import { ChildArgs, type Host } from "../../internal/child.js"
+import { formatAddress } from "../../Protocol.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { backend as processBackend } from "./ProcessBackend.js"
 
 export const processHost = (): Host => {
   const i = process.argv.indexOf("--troupe-child")
   const args = Schema.decodeUnknownSync(ChildArgs)(i >= 0 ? process.argv[i + 1] : undefined)
+  // The one-time boot key (a secret is configured): taken out of the environment at once, so
+  // nothing this actor starts inherits it.
+  const bootKey = process.env["TROUPE_BOOT_KEY"]
+  delete process.env["TROUPE_BOOT_KEY"]
   return {
     args,
     bundle: process.argv[1]?.endsWith(".mjs") ? process.argv[1] : undefined,
     pid: process.pid,
     backend: processBackend,
     spawnedBy: "process",
-    parent: SocketTransport.connect(args.parent, args.limits, defaultActorBounds.handshakeMs),
+    parent: SocketTransport.connect(args.parent, args.limits, defaultActorBounds.handshakeMs).pipe(
+      Effect.tap((conn) => (bootKey === undefined ? Effect.void : Auth.connectWith(conn, { id: args.id, secret: bootKey }, defaultActorBounds.handshakeMs))),
+      Effect.mapError((e) => (e._tag === "TransportError" ? e : new TransportError({ address: formatAddress(args.parent), reason: e.message })))
+    ),
     setup: (stop) => {
       // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent
       // channel reaches EOF (always). If the parent died before prctl, exit now.
