@@ -1,7 +1,7 @@
 // Layer 1, in one process: frames, transport, the actor-side server and typed portals.
 // Two runtimes talk over a real socket (UDS and TCP); no child process is involved.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Fiber, Schema, Stream } from "effect"
+import { Arbitrary, Cause, Chunk, Effect, Exit, FastCheck as fc, Fiber, Schema, Stream } from "effect"
 import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { connect as netConnect } from "node:net"
 import { tmpdir } from "node:os"
@@ -25,6 +25,17 @@ const pair = (transport: "uds" | "tcp") =>
     const channel = yield* client.connect(server.address)
     const portal = Portal.make(channel, Greeter, Portal.peerHooks(channel, client.config.bounds))
     return { server, client, channel, portal }
+  })
+
+/** Write raw bytes to a listener and end our side; resolves once the connection is closed. */
+const sendAndHangUp = (address: Protocol.Address, bytes: Uint8Array) =>
+  Effect.async<"closed">((resume) => {
+    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
+    sock.on("connect", () => sock.end(bytes))
+    sock.on("data", () => {})
+    sock.on("error", () => {})
+    sock.on("close", () => resume(Effect.succeed("closed")))
+    return Effect.sync(() => sock.destroy())
   })
 
 /** Write raw bytes to a listener; resolves when the server closes the connection. */
@@ -167,6 +178,38 @@ for (const transport of transports) {
         expect(yield* rawSend(server.address, helloThenJunk).pipe(Effect.timeout(5000))).toBe("closed")
         expect(yield* portal.greet("still here")).toBe("hello still here")
       }), 15_000)
+
+    it.scopedLive("fuzzed input from a stranger (random bytes, corrupted and truncated frames, messages out of place) never reaches past its connection: the parent's next call is answered", () =>
+      Effect.gen(function*() {
+        const { server, portal } = yield* pair(transport)
+        const packable = Arbitrary.make(Protocol.Message).filter((m) => {
+          try {
+            Wire.pack(m)
+            return true
+          } catch {
+            return false
+          }
+        })
+        const input = fc.oneof(
+          fc.uint8Array({ minLength: 1, maxLength: 512 }),
+          fc.tuple(fc.array(packable, { minLength: 1, maxLength: 3 }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()).map(
+            ([ms, at, byte, corrupt]) => {
+              // A Hello first (so later messages reach the dispatcher), then messages of any kind.
+              const bytes = Uint8Array.from(Buffer.concat([
+                Wire.encodeFrame(Protocol.hello({ name: "fuzz", id: "fuzz@1", pid: 1 }, "peer"), 1 << 20) as Uint8Array,
+                ...ms.map((m) => Wire.encodeFrame(m, 1 << 24) as Uint8Array)
+              ]))
+              if (corrupt) bytes[at % bytes.length] = byte
+              return bytes
+            }
+          )
+        )
+        const samples = fc.sample(input, { numRuns: 60, seed: 20261202 })
+        for (const bytes of samples) {
+          expect(yield* sendAndHangUp(server.address, bytes).pipe(Effect.timeout(5000))).toBe("closed")
+          expect(yield* portal.greet("still")).toBe("hello still")
+        }
+      }), 60_000)
 
     it.scopedLive("interrupting a call and a stream cancels the remote task (acknowledged)", () =>
       Effect.gen(function*() {
