@@ -2,7 +2,8 @@
 // transport, under the process-leak guard (and, for worker actors, the worker-leak check).
 import { it } from "@effect/vitest"
 import { Effect, type Layer, type Scope } from "effect"
-import { Troupe } from "../../packages/actor/src/index.js"
+import { connect as netConnect } from "node:net"
+import { type Protocol, Troupe } from "../../packages/actor/src/index.js"
 import type { ActorBounds } from "../../packages/actor/src/Bounds.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 
@@ -56,4 +57,28 @@ export const timed = <A, E, R>(eff: Effect.Effect<A, E, R>) =>
     const t0 = Date.now()
     const a = yield* eff
     return [a, Date.now() - t0] as const
+  })
+
+const rawConnect = (address: Protocol.Address) =>
+  address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
+
+/** Write raw bytes to a listener (as a stranger); resolves when the listener closes the connection. */
+export const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
+  Effect.async<"closed">((resume) => {
+    const sock = rawConnect(address)
+    sock.on("connect", () => sock.write(bytes))
+    sock.on("error", () => {})
+    sock.on("close", () => resume(Effect.succeed("closed")))
+    return Effect.sync(() => sock.destroy())
+  })
+
+/** Write raw bytes to a listener and end our side; resolves once the connection is closed. */
+export const sendAndHangUp = (address: Protocol.Address, bytes: Uint8Array) =>
+  Effect.async<"closed">((resume) => {
+    const sock = rawConnect(address)
+    sock.on("connect", () => sock.end(bytes))
+    sock.on("data", () => {})
+    sock.on("error", () => {})
+    sock.on("close", () => resume(Effect.succeed("closed")))
+    return Effect.sync(() => sock.destroy())
   })

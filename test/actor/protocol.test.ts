@@ -3,10 +3,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Cause, Chunk, Effect, Exit, FastCheck as fc, Fiber, Schema, Stream } from "effect"
 import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs"
-import { connect as netConnect } from "node:net"
 import { tmpdir } from "node:os"
 import * as Process from "../../packages/process/src/Process.js"
 import { Actor, Endpoint, Portal, Protocol, Troupe, Wire } from "../../packages/actor/src/index.js"
+import { rawSend, sendAndHangUp } from "./_harness.js"
 import { Greeter, GreeterLive, Overloaded } from "./fixtures/greeter.js"
 
 const transports = ["uds", "tcp"] as const
@@ -27,26 +27,7 @@ const pair = (transport: "uds" | "tcp") =>
     return { server, client, channel, portal }
   })
 
-/** Write raw bytes to a listener and end our side; resolves once the connection is closed. */
-const sendAndHangUp = (address: Protocol.Address, bytes: Uint8Array) =>
-  Effect.async<"closed">((resume) => {
-    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
-    sock.on("connect", () => sock.end(bytes))
-    sock.on("data", () => {})
-    sock.on("error", () => {})
-    sock.on("close", () => resume(Effect.succeed("closed")))
-    return Effect.sync(() => sock.destroy())
-  })
 
-/** Write raw bytes to a listener; resolves when the server closes the connection. */
-const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
-  Effect.async<"closed">((resume) => {
-    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
-    sock.on("connect", () => sock.write(bytes))
-    sock.on("error", () => {})
-    sock.on("close", () => resume(Effect.succeed("closed")))
-    return Effect.sync(() => sock.destroy())
-  })
 
 describe("socket directories", () => {
   it.scopedLive("a root sweeps the socket directory a killed root left behind", () =>

@@ -1,13 +1,12 @@
 // End to end: the registrar (embedded in the root) and bad input to a child's listener.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import { connect as netConnect } from "node:net"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Nursery, Protocol, Registrar, Troupe, Wire } from "../../packages/actor/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
-import { label, liveIf, matrix, root } from "./_harness.js"
+import { label, liveIf, matrix, rawSend, root } from "./_harness.js"
 import { Greeter, GreeterLive } from "./fixtures/greeter.js"
 
 const names = Effect.map(Registrar.listActors, (l) => l.map((i) => i.name).sort())
@@ -23,15 +22,6 @@ const until = <A, E, R>(eff: Effect.Effect<A, E, R>, pred: (a: A) => boolean, ms
     return -1
   })
 
-/** Write raw bytes to a listener; resolves when the peer closes the connection. */
-const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
-  Effect.async<"closed">((resume) => {
-    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
-    sock.on("connect", () => sock.write(bytes))
-    sock.on("error", () => {})
-    sock.on("close", () => resume(Effect.succeed("closed")))
-    return Effect.sync(() => sock.destroy())
-  })
 
 for (const config of matrix) {
   describe(`registrar (${label(config)})`, () => {

@@ -4,26 +4,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, type Layer, type Scope } from "effect"
 import { chownSync, chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs"
-import { connect as netConnect } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Nursery, Protocol, Registrar, Troupe, Wire } from "../../packages/actor/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
-import { label, matrix } from "./_harness.js"
+import { label, matrix, rawSend } from "./_harness.js"
 import { ErrorerLive } from "./fixtures/errorer.js"
 import { GreeterLive } from "./fixtures/greeter.js"
 
 const secret = "s3cret-for-the-test-only"
 
-/** Write raw bytes to a listener; resolves when the peer closes the connection. */
-const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
-  Effect.async<"closed">((resume) => {
-    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
-    sock.on("connect", () => sock.write(bytes))
-    sock.on("error", () => {})
-    sock.on("close", () => resume(Effect.succeed("closed")))
-    return Effect.sync(() => sock.destroy())
-  })
 
 const frame = (m: Protocol.Message) => Wire.encodeFrame(m, 1 << 20) as Uint8Array
 

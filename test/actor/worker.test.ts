@@ -5,12 +5,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Fiber, type Layer, type Scope } from "effect"
 import { existsSync, readFileSync } from "node:fs"
-import { connect as netConnect } from "node:net"
 import * as Liveness from "../../packages/process/src/Liveness.js"
 import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
 import { Nursery, Protocol, Registrar, Troupe, Wire } from "../../packages/actor/src/index.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
-import { root, timed } from "./_harness.js"
+import { rawSend, root, timed } from "./_harness.js"
 import { GreeterLive } from "./fixtures/greeter.js"
 import { ThreadsLive } from "./fixtures/threads.js"
 
@@ -43,15 +42,6 @@ const rootWithProcessGrandchildren = <A, E>(body: (guard: ProcessGuard.Guard) =>
     )
   )
 
-/** Write raw bytes to a listener; resolves when the peer closes the connection. */
-const rawSend = (address: Protocol.Address, bytes: Uint8Array) =>
-  Effect.async<"closed">((resume) => {
-    const sock = address._tag === "UnixAddress" ? netConnect(address.path) : netConnect(address.port, address.hostname)
-    sock.on("connect", () => sock.write(bytes))
-    sock.on("error", () => {})
-    sock.on("close", () => resume(Effect.succeed("closed")))
-    return Effect.sync(() => sock.destroy())
-  })
 
 describe("worker backend", () => {
   it.live("an actor is a thread of this process: its pid is the thread id, gone once the nursery closed", () =>

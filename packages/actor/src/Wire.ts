@@ -29,12 +29,20 @@ const decodeReference = Schema.decodeUnknownEither(MessageSchema)
 const invalid = (u: unknown, why: string): ProtocolError =>
   new ProtocolError({ reason: "MalformedFrame", message: `${why}: ${preview(u)}` })
 
+const safeString = (e: unknown): string => {
+  try {
+    return String(e)
+  } catch {
+    return "(unprintable)"
+  }
+}
+
 const preview = (u: unknown): string => {
   try {
     const s = JSON.stringify(u, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))
     return s === undefined ? String(u) : s.length > 200 ? `${s.slice(0, 200)}…` : s
   } catch {
-    return String(u)
+    return safeString(u)
   }
 }
 
@@ -80,10 +88,16 @@ export const validate = (u: unknown): Message | ProtocolError => {
     case MsgType.AuthRequest:
     case MsgType.AuthChallenge:
     case MsgType.AuthProof: {
-      const r = decodeReference(u)
-      return Either.isRight(r)
-        ? r.right as Message
-        : new ProtocolError({ reason: "MalformedFrame", message: ParseResult.TreeFormatter.formatErrorSync(r.left).slice(0, 500) })
+      // The schema can throw on hostile values (an object whose `toString` is not a function,
+      // met while it formats a discriminator): that is a malformed message too.
+      try {
+        const r = decodeReference(u)
+        return Either.isRight(r)
+          ? r.right as Message
+          : new ProtocolError({ reason: "MalformedFrame", message: ParseResult.TreeFormatter.formatErrorSync(r.left).slice(0, 500) })
+      } catch (e) {
+        return new ProtocolError({ reason: "MalformedFrame", message: `unreadable message: ${safeString(e)}` })
+      }
     }
     default:
       return invalid(u, "unknown message type")

@@ -18,6 +18,7 @@ import * as Endpoint from "../Endpoint.js"
 import type { AnySchema } from "../Endpoint.js"
 import { builtinErrors, RemoteActorError } from "../Errors.js"
 import type { ErrorInfo } from "../Protocol.js"
+import { codecOf } from "./codec.js"
 import { mapStack } from "./stackmap.js"
 
 const isRemote = (u: unknown): u is RemoteActorError =>
@@ -70,9 +71,10 @@ export const boxCause = (cause: Cause.Cause<unknown>, self: string, errorSchema:
 /** Unbox one `ErrorInfo` into the declared error class, a runtime error, or `RemoteActorError`. */
 export const unboxOne = (info: ErrorInfo, errorSchema: AnySchema): unknown => {
   if (info.encoded !== undefined) {
-    const declared = Schema.decodeUnknownEither(Endpoint.schema(errorSchema))(info.encoded)
+    // (Untrusted: the codecs never throw, whatever the peer put there.)
+    const declared = codecOf(errorSchema).decode(info.encoded)
     if (Either.isRight(declared)) return declared.right
-    const builtin = Schema.decodeUnknownEither(builtinErrors)(info.encoded)
+    const builtin = codecOf(builtinErrors).decode(info.encoded)
     if (Either.isRight(builtin)) return builtin.right
   }
   return new RemoteActorError({

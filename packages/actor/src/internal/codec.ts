@@ -11,24 +11,50 @@ import * as Schema from "effect/Schema"
 import type { AnySchema } from "../Endpoint.js"
 import { MsgTypeError } from "../Errors.js"
 
+/** Why a value was refused: the schema's `ParseError`, or what it threw on a hostile value. */
+export type CodecError = ParseResult.ParseError | { readonly _tag: "Thrown"; readonly message: string }
+
 export interface Codec {
-  readonly encode: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
-  readonly decode: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>
+  readonly encode: (u: unknown) => Either.Either<unknown, CodecError>
+  readonly decode: (u: unknown) => Either.Either<unknown, CodecError>
 }
 
 const cache = new WeakMap<object, Codec>()
+
+const safe = (f: (u: unknown) => Either.Either<unknown, ParseResult.ParseError>) => (u: unknown): Either.Either<unknown, CodecError> => {
+  // A schema can throw on a value built to break it (an object whose `toString` is not a
+  // function, met while formatting): decoding untrusted input must not throw past here.
+  try {
+    return f(u)
+  } catch (e) {
+    let message: string
+    try {
+      message = String(e)
+    } catch {
+      message = "(unprintable)"
+    }
+    return Either.left({ _tag: "Thrown", message: `the schema threw: ${message}` })
+  }
+}
 
 export const codecOf = (schema: AnySchema): Codec => {
   let c = cache.get(schema)
   if (c === undefined) {
     const s = schema as Schema.Schema<any, any, never>
-    c = { encode: Schema.encodeUnknownEither(s), decode: Schema.decodeUnknownEither(s) }
+    c = { encode: safe(Schema.encodeUnknownEither(s)), decode: safe(Schema.decodeUnknownEither(s)) }
     cache.set(schema, c)
   }
   return c
 }
 
-export const formatError = (e: ParseResult.ParseError): string => ParseResult.TreeFormatter.formatErrorSync(e)
+export const formatError = (e: CodecError): string => {
+  if (e._tag === "Thrown") return e.message
+  try {
+    return ParseResult.TreeFormatter.formatErrorSync(e)
+  } catch {
+    return "a value its schema refuses (the error could not be formatted)"
+  }
+}
 
 /** Encode with `schema`; a value that does not fit fails the sender (`MsgTypeError`, side local). */
 export const encodeOrFail = (schema: AnySchema, value: unknown, endpoint: string, part: string): Effect.Effect<unknown, MsgTypeError> => {

@@ -8,7 +8,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { type ProtocolError, TransportClosed } from "../Errors.js"
+import { ProtocolError, TransportClosed } from "../Errors.js"
 import type { Message } from "../Protocol.js"
 import type { Connection, Limits, Receiver, WriteError } from "../Transport.js"
 
@@ -21,8 +21,25 @@ export abstract class ConnectionCore implements Connection {
 
   constructor(readonly label: string, protected readonly limits: Limits) {}
 
-  /** Queue a message for this tick's flush; or why not. */
+  private flushScheduled = false
+
+  /** Queue a message for this tick's flush (calling `scheduleFlush`); or why not. */
   protected abstract enqueue(msg: Message): WriteError | undefined
+  /** Hand everything queued to the carrier (one write / one postMessage). */
+  protected abstract flushQueued(): void
+
+  /** Flush once at the end of this tick: whatever is written until then goes out together. */
+  protected scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    process.nextTick(this.runFlush)
+  }
+
+  /** Flush now (and cancel the scheduled one's work: it will find nothing queued). */
+  protected readonly runFlush = (): void => {
+    this.flushScheduled = false
+    this.flushQueued()
+  }
   /** Bytes accepted by `write` and not yet handed to the kernel. */
   protected abstract pendingBytes(): number
   /** Stop the carrier: `graceful` flushes first (bounded by `flushMs`). */
@@ -65,7 +82,21 @@ export abstract class ConnectionCore implements Connection {
   /** Hand one incoming message on (or hold it while nobody is attached). */
   protected deliver(msg: Message): void {
     const r = this.receiver
-    if (r !== undefined) return r.onMessage(msg)
+    if (r !== undefined) {
+      try {
+        return r.onMessage(msg)
+      } catch (e) {
+        // A bug met while handling a peer's message: drop that connection, keep the actor.
+        let why: string
+        try {
+          why = String(e)
+        } catch {
+          why = "(unprintable)"
+        }
+        Effect.runFork(Effect.logError(`${this.label}: handling a message threw (${why}); dropping the connection`))
+        return this.violation(new ProtocolError({ reason: "UnexpectedMessage", message: why }))
+      }
+    }
     if (this.held.length >= this.limits.maxUnattachedMessages) {
       this.markClosed(`${this.limits.maxUnattachedMessages} messages arrived before the handshake completed`)
       Effect.runFork(this.shutdown(false))

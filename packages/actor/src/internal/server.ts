@@ -96,6 +96,17 @@ export const serve = (channel: Channel, start: P.Start, session: Session, ctx: S
   })
 }
 
+/** The handler's result, encoded for the wire; a value its schema refuses fails the handler (side local). */
+const encodeSuccess = (schema: Endpoint.AnySchema, endpoint: string) => {
+  const encode = codecOf(schema).encode
+  return (value: unknown): Effect.Effect<unknown, MsgTypeError> => {
+    const r = encode(value)
+    return Either.isRight(r)
+      ? Effect.succeed(r.right)
+      : Effect.fail(new MsgTypeError({ side: "local", endpoint, part: "success", message: formatError(r.left) }))
+  }
+}
+
 const handlerBody = (
   channel: Channel,
   session: Session,
@@ -106,15 +117,8 @@ const handlerBody = (
 ): Effect.Effect<unknown, unknown, any> => {
   const name = session.endpoint
   switch (ep._tag) {
-    case "Call": {
-      const encode = codecOf(ep.success).encode
-      return Effect.flatMap(handler(payload) as Effect.Effect<unknown, unknown, any>, (value) => {
-        const r = encode(value)
-        return Either.isRight(r)
-          ? Effect.succeed(r.right)
-          : Effect.fail(new MsgTypeError({ side: "local", endpoint: name, part: "success", message: formatError(r.left) }))
-      })
-    }
+    case "Call":
+      return Effect.flatMap(handler(payload) as Effect.Effect<unknown, unknown, any>, encodeSuccess(ep.success, name))
     case "Stream": {
       const encode = codecOf(ep.element).encode
       const stream = handler(payload) as Stream.Stream<unknown, unknown, any>
@@ -175,13 +179,7 @@ const handlerBody = (
           return Effect.interrupt
         })
       }
-      const encode = codecOf(ep.success).encode
-      return Effect.flatMap(handler(child) as Effect.Effect<unknown, unknown, any>, (value) => {
-        const r = encode(value)
-        return Either.isRight(r)
-          ? Effect.succeed(r.right)
-          : Effect.fail(new MsgTypeError({ side: "local", endpoint: name, part: "success", message: formatError(r.left) }))
-      })
+      return Effect.flatMap(handler(child) as Effect.Effect<unknown, unknown, any>, encodeSuccess(ep.success, name))
     }
   }
 }

@@ -23,7 +23,6 @@ import { validate } from "../Wire.js"
 
 class PortConnection extends ConnectionCore {
   private queue: Array<Message> = []
-  private scheduled = false
 
   constructor(private readonly port: MessagePort, label: string, limits: Limits) {
     super(label, limits)
@@ -42,15 +41,11 @@ class PortConnection extends ConnectionCore {
 
   protected enqueue(msg: Message): WriteError | undefined {
     this.queue.push(msg)
-    if (!this.scheduled) {
-      this.scheduled = true
-      process.nextTick(this.flush)
-    }
+    this.scheduleFlush()
     return undefined
   }
 
-  private readonly flush = (): void => {
-    this.scheduled = false
+  protected flushQueued(): void {
     const batch = this.queue
     if (batch.length === 0) return
     this.queue = []
@@ -74,7 +69,7 @@ class PortConnection extends ConnectionCore {
 
   protected shutdown(_graceful: boolean): Effect.Effect<void> {
     return Effect.sync(() => {
-      this.flush()
+      this.runFlush()
       this.port.close()
     })
   }

@@ -35,7 +35,6 @@ const JOIN_BYTES = 64 * 1024
 class SocketConnection extends ConnectionCore {
   private queue: Array<Uint8Array> = []
   private queued = 0
-  private scheduled = false
   private readonly decoder: FrameDecoder
 
   constructor(private readonly socket: net.Socket, label: string, limits: Limits) {
@@ -59,15 +58,11 @@ class SocketConnection extends ConnectionCore {
     if (frame instanceof ProtocolError) return frame
     this.queue.push(frame)
     this.queued += frame.length
-    if (!this.scheduled) {
-      this.scheduled = true
-      process.nextTick(this.flush)
-    }
+    this.scheduleFlush()
     return undefined
   }
 
-  private readonly flush = (): void => {
-    this.scheduled = false
+  protected flushQueued(): void {
     const frames = this.queue
     if (frames.length === 0) return
     const n = this.queued
@@ -95,7 +90,7 @@ class SocketConnection extends ConnectionCore {
         socket.destroy()
         return resume(Effect.void)
       }
-      this.flush()
+      this.runFlush()
       const done = () => {
         clearTimeout(timer)
         socket.destroy()
