@@ -81,7 +81,7 @@ interface Target extends Liveness.ProcessRef {
 /** How old a shared /proc snapshot may be while teardowns wait (ms); decisions use fresh scans. */
 const SHARED_SCAN_MS = 25
 /** After the group is gone, how long output may take to reach EOF before orphan writers are looked for (ms). */
-const EOF_GRACE_MS = 20
+const EOF_GRACE_MS = 100
 
 /**
  * Live processes the ladder is responsible for: the group, plus the leader's descendants
