@@ -30,27 +30,44 @@ export const ref = (pid: number): ProcessRef | undefined => {
 /** True while the process runs (not a zombie) and is still the one named by `startTime`. */
 export const isAlive = (pid: number, startTime?: number): boolean => procfs.isAlive(pid, startTime)
 
-const openPidfd = (p: ProcessRef): number | undefined => {
-  if (!capabilities.pidfd) return undefined
+/**
+ * A pidfd for `p`: the fd; `"gone"` when the process no longer exists (ESRCH, or the pid now
+ * names another process); `"poll"` when pidfds cannot be used for it (no addon, or pidfd_open
+ * failed for another reason — EMFILE, EPERM, … — which is logged once and falls back to
+ * polling: only ESRCH means gone).
+ */
+const openPidfd = (p: ProcessRef): number | "gone" | "poll" => {
+  if (!capabilities.pidfd) return "poll"
   let fd: number
   try {
     fd = native!.pidfdOpen(p.pid)
-  } catch {
-    return undefined // ESRCH: already gone
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === "ESRCH") return "gone"
+    warnOnce(code ?? String(e))
+    return "poll"
   }
   // The pid may have been recycled before pidfd_open: check it still names the same process.
   if (!procfs.isAlive(p.pid, p.startTime)) {
     native!.closeFd(fd)
-    return undefined
+    return "gone"
   }
   return fd
+}
+
+const warned = new Set<string>()
+const warnOnce = (code: string): void => {
+  if (warned.has(code)) return
+  warned.add(code)
+  process.emitWarning(`pidfd_open failed with ${code}: exit waits poll /proc instead`, { code: "TROUPE_PIDFD_FALLBACK" })
 }
 
 const pollExit = (p: ProcessRef): Effect.Effect<void> =>
   Effect.suspend(() => {
     let delay = 5
     const loop: Effect.Effect<void> = Effect.suspend(() => {
-      if (!procfs.isAlive(p.pid, p.startTime)) return Effect.void
+      // "unknown" (no descriptor to read /proc with, say) is not an exit: keep polling.
+      if (procfs.probe(p.pid, p.startTime) === "gone") return Effect.void
       const d = delay
       delay = Math.min(delay * 2, 100)
       return Effect.zipRight(Effect.sleep(Duration.millis(d)), loop)
@@ -60,19 +77,27 @@ const pollExit = (p: ProcessRef): Effect.Effect<void> =>
 
 /**
  * Completes when the process has exited (terminated or zombie) or is no longer the same
- * process. Interruptible: interrupting it closes the watch and the pidfd.
+ * process. Interruptible. The pidfd and its watch are released on every path: when the exit is
+ * seen, when the wait is interrupted, and if the watch cannot be set up.
  */
 export const awaitExit = (p: ProcessRef): Effect.Effect<void> =>
   Effect.suspend(() => {
     const fd = openPidfd(p)
-    if (fd === undefined) return capabilities.pidfd ? Effect.void : pollExit(p)
-    return Effect.async<void>((resume) => {
-      const watch = native!.pidfdWatch(fd, () => resume(Effect.void))
-      return Effect.sync(() => {
-        watch.close()
-        native!.closeFd(fd)
-      })
-    })
+    if (fd === "gone") return Effect.void
+    if (fd === "poll") return pollExit(p)
+    return Effect.acquireUseRelease(
+      Effect.succeed(fd),
+      (fd) =>
+        Effect.async<void>((resume) => {
+          // The watch is closed before the pidfd (release below) on both paths.
+          const watch = native!.pidfdWatch(fd, () => {
+            watch.close()
+            resume(Effect.void)
+          })
+          return Effect.sync(() => watch.close())
+        }),
+      (fd) => Effect.sync(() => native!.closeFd(fd))
+    )
   })
 
 /** `awaitExit` within `timeoutMs`: `true` if it exited in time. */
@@ -86,7 +111,8 @@ export const awaitExitWithin = (p: ProcessRef, timeoutMs: number): Effect.Effect
  */
 export const signal = (p: ProcessRef, sig: NodeJS.Signals): boolean => {
   const fd = openPidfd(p)
-  if (fd !== undefined) {
+  if (fd === "gone") return false
+  if (fd !== "poll") {
     try {
       native!.pidfdSendSignal(fd, signalNumber(sig))
       return true

@@ -45,6 +45,24 @@ export const readStat = (pid: number): ProcStat | undefined => {
   }
 }
 
+/**
+ * `isAlive` that can say "cannot tell": `unknown` when `/proc/<pid>/stat` could not be read for
+ * another reason than the process being gone (EMFILE, ENFILE, …) — a caller waiting for an exit
+ * must then keep waiting, not take it for one.
+ */
+export const probe = (pid: number, startTime?: number): "alive" | "gone" | "unknown" => {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8")
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === "ENOENT" || code === "ESRCH" ? "gone" : "unknown"
+  }
+  const stat = parseStat(pid, text)
+  if (isExitedState(stat)) return "gone"
+  return startTime === undefined || stat!.startTime === startTime ? "alive" : "gone"
+}
+
 /** Exited or gone: missing from /proc, or a zombie (Z) / dead (X). */
 export const isExitedState = (stat: ProcStat | undefined): boolean =>
   stat === undefined || stat.state === "Z" || stat.state === "X"
