@@ -7,7 +7,7 @@ import { Cause, Chunk, Effect, Exit, Fiber, type Layer, type Scope } from "effec
 import { existsSync, readFileSync } from "node:fs"
 import * as Liveness from "../../packages/process/src/Liveness.js"
 import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
-import { Nursery, Protocol, Registrar, Troupe, Wire } from "../../packages/actor/src/index.js"
+import { Bounds, Nursery, Protocol, Registrar, Troupe, Wire } from "../../packages/actor/src/index.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 import { rawSend, root, timed } from "./_harness.js"
 import { GreeterLive } from "./fixtures/greeter.js"
@@ -194,6 +194,24 @@ describe("worker backend", () => {
         // SIGTERM at once (not after terminateGraceMs), then reaped by this thread.
         expect(yield* within(() => reaped(pid), 8000)).toBeGreaterThanOrEqual(0)
       })), 30_000)
+
+  it.live("a SIGTERM-ignoring process left by a terminated worker is SIGKILLed after terminateGraceMs (the teardown's waits are bounded)", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const t = yield* nursery.start(ThreadsLive, { name: "spawner" })
+        guard.track(t.actor.pid)
+        const ctx = yield* t.holdStubborn()
+        const pid = ctx.first
+        guard.track(pid)
+        const call = yield* Effect.fork(t.busy(60_000))
+        yield* Effect.sleep(300)
+        const t0 = Date.now()
+        yield* Fiber.interrupt(call) // escalates to terminate(): the worker's own ladder never runs
+        // SIGTERM is ignored; SIGKILL follows terminateGraceMs (500 ms here), not the process's 60 s.
+        expect(yield* within(() => !Liveness.isAlive(pid), 15_000)).toBeGreaterThanOrEqual(0)
+        expect(Date.now() - t0).toBeLessThan(15_000)
+      }).pipe(Effect.provide(Bounds.Ladder.layer({ terminateGraceMs: 500 })))), 45_000)
 
   it.live("loader entry: a worker loads the TypeScript module through tsx", () =>
     ProcessGuard.guarded(() =>

@@ -249,6 +249,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
             if (setsid.has(ref.pid)) Liveness.signalGroup(ref.pid, "SIGTERM")
           }
           const gone = yield* Effect.forEach(orphans, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
+            Effect.interruptible, // teardown runs uninterruptibly: only an interruptible wait can be timed
             Effect.timeoutOption(ladder.terminateGraceMs)
           )
           if (Option.isNone(gone)) {
@@ -270,6 +271,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
             { concurrency: "unbounded", discard: true }
           )
           const dead = yield* Effect.forEach(live, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
+            Effect.interruptible,
             Effect.timeoutOption(ladder.killGraceMs)
           )
           if (Option.isNone(dead)) {
@@ -294,7 +296,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
             const t0 = Date.now()
             worker.terminate().catch(() => {})
             const bound = ladder.killGraceMs + ladder.drainGraceMs
-            const gone = yield* Deferred.await(exitDone).pipe(Effect.timeoutOption(bound))
+            const gone = yield* Deferred.await(exitDone).pipe(Effect.interruptible, Effect.timeoutOption(bound))
             if (Option.isNone(gone)) {
               yield* Effect.logError(
                 `worker ${request.id} still running ${bound} ms after terminate() (stuck outside JavaScript, or starved ` +
@@ -307,7 +309,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
               )
             }
           } else {
-            yield* Deferred.await(exitDone).pipe(Effect.timeoutOption(ladder.drainGraceMs))
+            yield* Deferred.await(exitDone).pipe(Effect.interruptible, Effect.timeoutOption(ladder.drainGraceMs))
           }
           yield* cleanupSubtree
         })
