@@ -104,6 +104,7 @@ for (const config of matrix) {
           expect(err.reason).toBe("died before the handshake")
           expect(err.exit).toBe("exited 3")
           expect(err.stderr).toContain("dying during module load")
+          expect(err.stderr).toContain("last words without a newline") // the final line is flushed at EOF
           expect(took).toBeLessThan(20_000) // at once: not after the boot bound (60 s here)
         }), { bounds: { bootMs: 60_000 } }), 60_000)
   })

@@ -23,7 +23,11 @@ export type Output =
   | "discard"
   | "inherit"
   | { readonly file: string }
-  | { readonly onChunk: (chunk: Uint8Array) => void }
+  | {
+    readonly onChunk: (chunk: Uint8Array) => void
+    /** Called once when the output ends (EOF, or closed after the drain bound): flush what you hold. */
+    readonly onEnd?: () => void
+  }
 
 export interface OutputChannel {
   /** What to put in `child_process.spawn`'s `stdio` array. */
@@ -52,8 +56,11 @@ export const make = (output: Output, fd: 1 | 2): Effect.Effect<OutputChannel> =>
     let reader: Readable | undefined
     let inode: number | undefined
     let ended = false
+    const onEnd = typeof output === "object" && "onChunk" in output ? output.onEnd : undefined
     const finish = () => {
+      if (ended) return
       ended = true
+      onEnd?.()
       mailbox.unsafeDone(Exit.void)
       Deferred.unsafeDone(done, Exit.void)
     }

@@ -7,8 +7,11 @@
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
+import * as LadderBounds from "@troupe/process/Bounds"
 import * as Process from "@troupe/process/Process"
 import { limits } from "../../Bounds.js"
 import { ActorFailure } from "../../Errors.js"
@@ -33,6 +36,19 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
       )
       const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name, limits: limits(request.bounds) })
+      // Both outputs at EOF (their last lines, newline or not, handed on): `exited` waits for it
+      // (bounded), so a boot failure's stderr tail has the child's last words.
+      const outputEnded = yield* Deferred.make<void>()
+      let open = 2
+      const ended = () => {
+        if (--open === 0) Deferred.unsafeDone(outputEnded, Exit.void)
+      }
+      const outLines = lineSplitter(log("stdout"))
+      const errLines = lineSplitter((line) => {
+        tail.push(line)
+        onErrLine(line)
+      })
+      const ladder = yield* LadderBounds.Bounds
       const handle = yield* Process.spawn({
         command: process.execPath,
         args: [...cmd.args, "--troupe-child", childArgs],
@@ -43,23 +59,22 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
           // Read once and removed by the child (host.ts); /proc/<pid>/environ is the owner's only.
           ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
         },
-        stdout: { onChunk: lineSplitter(log("stdout")) },
-        stderr: {
-          onChunk: lineSplitter((line) => {
-            tail.push(line)
-            onErrLine(line)
-          })
-        }
+        stdout: { onChunk: outLines, onEnd: () => (outLines.flush(), ended()) },
+        stderr: { onChunk: errLines, onEnd: () => (errLines.flush(), ended()) }
       }).pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `spawn failed: ${e.message}` })))
       let exited: string | undefined
       yield* handle.exit.pipe(
         Effect.tap((s) => Effect.sync(() => (exited = describeExit(s)))),
         Effect.forkScoped
       )
+      const exitedAndDrained = Effect.zipLeft(
+        Effect.map(handle.exit, describeExit),
+        Deferred.await(outputEnded).pipe(Effect.interruptible, Effect.timeoutOption(ladder.drainGraceMs))
+      )
       const launched: LaunchedActor = {
         pid: handle.pid,
         kind: "process",
-        exited: Effect.map(handle.exit, describeExit),
+        exited: exitedAndDrained,
         hasExited: () => exited !== undefined,
         terminate: (reason, options) => Effect.asVoid(handle.terminate(reason, options?.force === true ? "SIGKILL" : undefined)),
         stderrTail: tail.text
