@@ -32,6 +32,13 @@ export interface LadderBounds {
    * to reach EOF so buffered output is delivered. Then they are closed (logged). Default 1000 ms.
    */
   readonly drainGraceMs: number
+  /**
+   * A `stream` output's bytes read from the child and not yet taken by its reader. Unread
+   * (nobody has started reading): the rest is discarded, logged — the child never blocks on an
+   * output nobody reads. Being read: the child is backpressured at this bound (reading resumes
+   * at half), as a pipe would. Default 16 MiB. (Not a wait: a limit.)
+   */
+  readonly maxBufferedOutputBytes: number
 }
 
 export const defaultLadderBounds: LadderBounds = {
@@ -40,7 +47,8 @@ export const defaultLadderBounds: LadderBounds = {
   killGraceMs: 1000,
   postExitGraceMs: 200,
   postExitGraceMaxMs: 2000,
-  drainGraceMs: 1000
+  drainGraceMs: 1000,
+  maxBufferedOutputBytes: 16 * 1024 * 1024
 }
 
 /**

@@ -112,8 +112,8 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     yield* Native.logCapabilities
     const bounds = Bounds.merge(yield* Bounds.Bounds, options.bounds)
     const command = commandLine(options)
-    const out = yield* output.make(options.stdout ?? "stream", 1)
-    const err = yield* output.make(options.stderr ?? "stream", 2)
+    const out = yield* output.make(options.stdout ?? "stream", 1, bounds.maxBufferedOutputBytes)
+    const err = yield* output.make(options.stderr ?? "stream", 2, bounds.maxBufferedOutputBytes)
     const channels = [out, err]
     const exit = yield* Deferred.make<ExitStatus>()
     const requested = yield* Deferred.make<{ readonly reason: string; readonly startAt?: "SIGTERM" | "SIGKILL" }>()

@@ -48,12 +48,23 @@ export interface OutputChannel {
   readonly forceClose: () => void
 }
 
-export const make = (output: Output, fd: 1 | 2): Effect.Effect<OutputChannel> =>
+/**
+ * `maxBuffered` bounds what a `stream` output holds that its reader has not taken (bytes). An
+ * output nobody has started to read is still drained — the child never blocks on it — and what
+ * exceeds the bound is discarded (logged once: nobody is listening). Once the stream is being
+ * read, a reader slower than the child backpressures it, as a pipe would: reading pauses at the
+ * bound and resumes at half of it.
+ */
+export const make = (output: Output, fd: 1 | 2, maxBuffered: number): Effect.Effect<OutputChannel> =>
   Effect.gen(function*() {
     const done = yield* Deferred.make<void>()
     const mailbox = yield* Mailbox.make<Uint8Array>()
     let last = Date.now()
     let reader: Readable | undefined
+    let buffered = 0
+    let pulled = false
+    let paused = false
+    let discarded = 0
     let inode: number | undefined
     let ended = false
     const onEnd = typeof output === "object" && "onChunk" in output ? output.onEnd : undefined
@@ -64,8 +75,32 @@ export const make = (output: Output, fd: 1 | 2): Effect.Effect<OutputChannel> =>
       mailbox.unsafeDone(Exit.void)
       Deferred.unsafeDone(done, Exit.void)
     }
+    const offer = (chunk: Uint8Array) => {
+      if (buffered + chunk.length > maxBuffered) {
+        if (!pulled) {
+          if (discarded === 0) {
+            Effect.runFork(Effect.logWarning(`fd ${fd}: unread output over ${maxBuffered} bytes; discarding what nobody reads`))
+          }
+          discarded += chunk.length
+          return
+        }
+        if (!paused) {
+          paused = true
+          reader?.pause()
+        }
+      }
+      buffered += chunk.length
+      mailbox.unsafeOffer(chunk)
+    }
+    const taken = (bytes: number) => {
+      buffered -= bytes
+      if (paused && buffered <= maxBuffered / 2) {
+        paused = false
+        reader?.resume()
+      }
+    }
     const deliver = output === "stream"
-      ? (chunk: Uint8Array) => void mailbox.unsafeOffer(chunk)
+      ? offer
       : typeof output === "object" && "onChunk" in output
       ? output.onChunk
       : (_: Uint8Array) => {}
@@ -82,7 +117,17 @@ export const make = (output: Output, fd: 1 | 2): Effect.Effect<OutputChannel> =>
     }
 
     const base = {
-      stream: Mailbox.toStream(mailbox),
+      stream: Stream.suspend(() => {
+        pulled = true
+        return Mailbox.toStream(mailbox).pipe(
+          Stream.mapChunks((chunks) => {
+            let n = 0
+            for (const c of chunks) n += c.length
+            taken(n)
+            return chunks
+          })
+        )
+      }),
       eof: Deferred.await(done),
       isOpen: () => !ended,
       lastActivity: () => last,
