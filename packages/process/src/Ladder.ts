@@ -92,10 +92,14 @@ const targetsOf = (t: LadderTarget, shared = false): Array<Target> => {
   // Fast path, no scan: the leader is gone (its children were re-parented when it exited, so
   // it has no descendants to find) and kill(-pgid, 0) says the group has no member left, not
   // even a zombie. The usual case after a graceful exit.
-  if (!procfs.isAlive(t.leader.pid, t.leader.startTime) && !Liveness.groupExists(t.pgid)) return []
+  const leaderAlive = procfs.isAlive(t.leader.pid, t.leader.startTime)
+  if (!leaderAlive && !Liveness.groupExists(t.pgid)) return []
   const from = (snap: ReadonlyArray<procfs.ProcStat>) => {
     const seen = new Map<number, Target>()
-    for (const s of [...procfs.groupMembers(t.pgid, snap), ...procfs.descendants(t.leader.pid, snap)]) {
+    // Descendants only of the leader itself: once it is gone (or its pid names another process
+    // now, after a reap and a reuse) its children were re-parented, and a stranger's are not ours.
+    const descendants = leaderAlive ? procfs.descendants(t.leader.pid, snap) : []
+    for (const s of [...procfs.groupMembers(t.pgid, snap), ...descendants]) {
       if (s.pid !== process.pid && (!shared || procfs.isAlive(s.pid, s.startTime))) {
         seen.set(s.pid, { pid: s.pid, startTime: s.startTime, inGroup: s.pgrp === t.pgid })
       }
