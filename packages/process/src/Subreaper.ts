@@ -14,6 +14,7 @@
  */
 import { Effect, Layer, Schema, type Scope } from "effect"
 import * as Bounds from "./Bounds.js"
+import * as ChildRegistry from "./ChildRegistry.js"
 import { completes } from "./internal/bounded.js"
 import * as procfs from "./internal/procfs.js"
 import * as Liveness from "./Liveness.js"
@@ -24,22 +25,13 @@ export class SubreaperUnavailable extends Schema.TaggedError<SubreaperUnavailabl
   message: Schema.String
 }) {}
 
-/** Pids of the children `child_process` tracks (its `ChildProcess` handles). */
-const trackedByNode = (): Set<number> => {
-  const handles = (process as unknown as { _getActiveHandles(): Array<unknown> })._getActiveHandles()
-  const out = new Set<number>()
-  for (const h of handles) {
-    const pid = (h as { pid?: unknown } | null)?.pid
-    if (h !== null && (h as object).constructor?.name === "ChildProcess" && typeof pid === "number") out.add(pid)
-  }
-  return out
-}
-
-/** Our children that `child_process` did not start: adopted orphans (zombies included). */
-export const adopted = (): Array<procfs.ProcStat> => {
-  const tracked = trackedByNode()
-  return procfs.snapshot().filter((s) => s.ppid === process.pid && !tracked.has(s.pid))
-}
+/**
+ * Our children that nobody in this process started: adopted orphans (zombies included). What a
+ * thread of this process started is in `ChildRegistry` (every `ChildProcess` spawned while the
+ * mode is on, and what worker threads report) and is left to whoever started it.
+ */
+export const adopted = (): Array<procfs.ProcStat> =>
+  procfs.snapshot().filter((s) => s.ppid === process.pid && !ChildRegistry.has(s.pid))
 
 /** Reap adopted zombies, one specific pid at a time. Returns the reaped pids. */
 export const reapAdopted = (): Array<number> => {
@@ -72,6 +64,17 @@ const release = Effect.gen(function*() {
   native!.setChildSubreaper(false)
 })
 
+/** Pids of the `ChildProcess` handles alive now (children started before the registry was installed). */
+const childHandles = (): Array<number> => {
+  const handles = (process as unknown as { _getActiveHandles(): Array<unknown> })._getActiveHandles()
+  const out: Array<number> = []
+  for (const h of handles) {
+    const pid = (h as { pid?: unknown } | null)?.pid
+    if (h !== null && (h as object).constructor?.name === "ChildProcess" && typeof pid === "number") out.push(pid)
+  }
+  return out
+}
+
 /**
  * Turn subreaper mode on for the scope's lifetime.
  * Fails with `SubreaperUnavailable` when the addon is not loaded.
@@ -84,10 +87,17 @@ export const enable: Effect.Effect<void, SubreaperUnavailable, Scope.Scope> = Ef
   const onChild = () => void reapAdopted()
   yield* Effect.acquireRelease(
     Effect.sync(() => {
+      ChildRegistry.install()
+      // Children started before the mode was on: Node's live ChildProcess handles.
+      for (const pid of childHandles()) ChildRegistry.add(pid)
       binding.setChildSubreaper(true)
       process.on("SIGCHLD", onChild)
     }),
-    () => release.pipe(Effect.ensuring(Effect.sync(() => process.off("SIGCHLD", onChild))))
+    () =>
+      release.pipe(Effect.ensuring(Effect.sync(() => {
+        process.off("SIGCHLD", onChild)
+        ChildRegistry.uninstall()
+      })))
   )
 })
 

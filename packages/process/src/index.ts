@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as Bounds from "./Bounds.js"
+export * as ChildRegistry from "./ChildRegistry.js"
 export * as CommandExecutor from "./CommandExecutor.js"
 export * as ExitStatus from "./ExitStatus.js"
 export * as Ladder from "./Ladder.js"

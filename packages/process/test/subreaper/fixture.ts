@@ -5,7 +5,7 @@
  * Prints one JSON line.
  */
 import { Effect } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as procfs from "../../src/internal/procfs.js"
 import * as Process from "../../src/Process.js"
 import * as Subreaper from "../../src/Subreaper.js"
@@ -26,10 +26,21 @@ const program = Effect.gen(function*() {
     }
     // A child Node tracks is never reaped behind its back: its exit status still arrives.
     const own = spawnSync("sh", ["-c", "exit 5"])
-    return { escapee, adopted, ownStatus: own.status }
+    // Nor one it does not keep a handle for (unref'd): not adopted, not signalled at release.
+    const quiet = spawn("sh", ["-c", "sleep 0.5; exit 7"], { stdio: "ignore" })
+    quiet.unref()
+    const quietExit = new Promise<{ code: number | null; signal: string | null }>((r) =>
+      quiet.once("exit", (code, signal) => r({ code, signal }))
+    )
+    yield* Effect.sleep("50 millis")
+    const quietAdopted = Subreaper.adopted().some((s) => s.pid === quiet.pid)
+    return { escapee, adopted, ownStatus: own.status, quietAdopted, quietExit }
   }))
+  const keepAlive = setTimeout(() => {}, 5000)
+  const quiet = yield* Effect.promise(() => adoptedPids.quietExit)
+  clearTimeout(keepAlive)
   const after = procfs.readStat(adoptedPids.escapee)
-  return { ...adoptedPids, escapeeAfter: after === undefined ? "gone" : after.state }
+  return { ...adoptedPids, quietExit: quiet, escapeeAfter: after === undefined ? "gone" : after.state }
 })
 
 Effect.runPromise(program).then(

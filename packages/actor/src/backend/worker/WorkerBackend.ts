@@ -38,6 +38,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { isMainThread, MessageChannel, parentPort, Worker, workerData } from "node:worker_threads"
 import * as LadderBounds from "@troupe/process/Bounds"
+import * as ChildRegistry from "@troupe/process/ChildRegistry"
 import * as Ladder from "@troupe/process/Ladder"
 import * as Liveness from "@troupe/process/Liveness"
 import { native } from "@troupe/process/Native"
@@ -188,6 +189,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
             spawned.set(m.pid, m.startTime)
             unreaped.add(m.pid)
             processChildPids.add(m.pid) // a second SIGINT in Troupe.runMain kills its group too
+            ChildRegistry.add(m.pid) // ours: subreaper mode must not reap it behind the worker's back
             break
           case "actor":
             actors.add(m.pid)
@@ -196,6 +198,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
             unreaped.delete(m.pid)
             actors.delete(m.pid)
             processChildPids.delete(m.pid)
+            ChildRegistry.remove(m.pid)
             break
         }
         // This thread is itself a worker actor: the thread above cleans up after it too.
@@ -282,6 +285,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
           for (const pid of unreaped) {
             reapIfZombie(pid, spawned.get(pid) ?? 0)
             processChildPids.delete(pid)
+            ChildRegistry.remove(pid)
           }
         }
       })
