@@ -40,7 +40,8 @@ export interface OrphanKill {
 
 export interface TeardownReport {
   readonly pid: number
-  readonly pgid: number
+  /** The process group signalled; `null` when the leader had none of its own (signalled one by one). */
+  readonly pgid: number | null
   /** Why teardown ran: `exited` (leader exited on its own), `interrupted`, `timeout`, `scope closed`, … */
   readonly reason: string
   /** The leader's exit, when it exited (before or during teardown). */
@@ -59,7 +60,12 @@ export interface TeardownReport {
 }
 
 export interface LadderTarget {
-  readonly pgid: number
+  /**
+   * The process group to signal with kill(-pgid) — only one the leader created (pgid = its pid;
+   * every `Process.spawn` is setsid'd). `undefined`: the leader and its descendants are signalled
+   * one by one (a process in someone else's group, e.g. an adopted orphan).
+   */
+  readonly pgid: number | undefined
   readonly leader: Liveness.ProcessRef
   /** Inodes of the pipes (or socketpair ends) the children write our stdout/stderr to. */
   readonly outputInodes: ReadonlySet<number>
@@ -93,15 +99,19 @@ const targetsOf = (t: LadderTarget, shared = false): Array<Target> => {
   // it has no descendants to find) and kill(-pgid, 0) says the group has no member left, not
   // even a zombie. The usual case after a graceful exit.
   const leaderAlive = procfs.isAlive(t.leader.pid, t.leader.startTime)
-  if (!leaderAlive && !Liveness.groupExists(t.pgid)) return []
+  if (!leaderAlive && (t.pgid === undefined || !Liveness.groupExists(t.pgid))) return []
   const from = (snap: ReadonlyArray<procfs.ProcStat>) => {
     const seen = new Map<number, Target>()
     // Descendants only of the leader itself: once it is gone (or its pid names another process
     // now, after a reap and a reuse) its children were re-parented, and a stranger's are not ours.
     const descendants = leaderAlive ? procfs.descendants(t.leader.pid, snap) : []
-    for (const s of [...procfs.groupMembers(t.pgid, snap), ...descendants]) {
+    const leader = leaderAlive && t.pgid === undefined
+      ? snap.filter((s) => s.pid === t.leader.pid && s.startTime === t.leader.startTime)
+      : []
+    const members = t.pgid === undefined ? [] : procfs.groupMembers(t.pgid, snap)
+    for (const s of [...members, ...leader, ...descendants]) {
       if (s.pid !== process.pid && (!shared || procfs.isAlive(s.pid, s.startTime))) {
-        seen.set(s.pid, { pid: s.pid, startTime: s.startTime, inGroup: s.pgrp === t.pgid })
+        seen.set(s.pid, { pid: s.pid, startTime: s.startTime, inGroup: t.pgid !== undefined && s.pgrp === t.pgid })
       }
     }
     return [...seen.values()]
@@ -116,7 +126,8 @@ const targetsOf = (t: LadderTarget, shared = false): Array<Target> => {
  */
 const awaitGone = (
   scan: () => Array<Liveness.ProcessRef>,
-  sig: NodeJS.Signals,
+  /** Sent to members that appear meanwhile; `undefined`: none (a quiet rung). */
+  sig: NodeJS.Signals | undefined,
   signalled: Map<number, Liveness.ProcessRef>,
   ms: number
 ): Effect.Effect<boolean> =>
@@ -126,7 +137,7 @@ const awaitGone = (
       if (live.length === 0) return Effect.succeed(true)
       for (const p of live) {
         if (!signalled.has(p.pid)) {
-          Liveness.signal(p, sig)
+          if (sig !== undefined) Liveness.signal(p, sig)
           signalled.set(p.pid, p)
         }
       }
@@ -137,6 +148,14 @@ const awaitGone = (
     })
     return yield* within(loop, ms).pipe(Effect.map(Option.getOrElse(() => false)))
   })
+
+export interface RunOptions {
+  /**
+   * The first rung only waits, without its signal: the target is already ending by itself (an
+   * actor whose parent died runs its own teardown; a signal would cut it short).
+   */
+  readonly quietFirstRung?: boolean
+}
 
 /**
  * Run the ladder on `target`. Bounded by the sum of the bounds in `bounds` (plus scan time);
@@ -149,7 +168,8 @@ export const run = (
   leader: () => ExitStatus | undefined,
   priorSteps: ReadonlyArray<TeardownStep> = [],
   /** Skip the gentler rungs, e.g. when the caller already sent SIGTERM and waited. */
-  startAt: "SIGINT" | "SIGTERM" | "SIGKILL" = "SIGINT"
+  startAt: "SIGINT" | "SIGTERM" | "SIGKILL" = "SIGINT",
+  options: RunOptions = {}
 ): Effect.Effect<TeardownReport> =>
   Effect.gen(function*() {
     const started = yield* now
@@ -168,16 +188,21 @@ export const run = (
     ]
     const first = ladder.findIndex(([sig]) => sig === startAt)
     if (first > 0) ladder.splice(0, first)
+    let rung = 0
     for (const [sig, grace] of ladder) {
       const live = scan()
       if (live.length === 0) break
       const t0 = yield* now
-      Liveness.signalGroup(target.pgid, sig)
-      for (const p of live) {
-        if (!p.inGroup) Liveness.signal(p, sig) // descendants that left the group
+      // A target already ending by itself (options.quietFirstRung) is only waited for at first.
+      const quiet = rung++ === 0 && options.quietFirstRung === true
+      if (!quiet) {
+        if (target.pgid !== undefined) Liveness.signalGroup(target.pgid, sig)
+        for (const p of live) {
+          if (!p.inGroup) Liveness.signal(p, sig) // descendants that left the group
+        }
       }
       const perStep = new Map<number, Liveness.ProcessRef>(live.map((p) => [p.pid, p]))
-      const gone = yield* awaitGone(sharedScan, sig, perStep, grace)
+      const gone = yield* awaitGone(sharedScan, quiet ? undefined : sig, perStep, grace)
       for (const [pid, p] of perStep) signalled.set(pid, p)
       steps.push({ step: sig, targets: live.map((p) => p.pid), durationMs: (yield* now) - t0, outcome: gone ? "done" : "escalated" })
       if (gone) break
@@ -223,7 +248,7 @@ export const run = (
     const killed = [...signalled.values()].filter((p) => !Liveness.isAlive(p.pid, p.startTime)).map((p) => p.pid)
     return {
       pid: target.leader.pid,
-      pgid: target.pgid,
+      pgid: target.pgid ?? null,
       reason,
       leader: leader(),
       steps,
@@ -234,3 +259,25 @@ export const run = (
       durationMs: (yield* now) - started
     }
   }).pipe(Effect.uninterruptible)
+
+/**
+ * The ladder on several targets at once (each as `run`, concurrently; bounded like one). The
+ * one implementation of SIGTERM → SIGKILL: nurseries, `Subreaper` and the worker backend's
+ * clean-up all come here.
+ */
+export const runAll = (
+  targets: ReadonlyArray<LadderTarget & { readonly options?: RunOptions }>,
+  bounds: LadderBounds,
+  reason: string,
+  startAt: "SIGINT" | "SIGTERM" | "SIGKILL" = "SIGINT"
+): Effect.Effect<ReadonlyArray<TeardownReport>> =>
+  Effect.forEach(targets, (t) => run(t, bounds, reason, () => undefined, [], startAt, t.options ?? {}), { concurrency: "unbounded" })
+
+/** A target without outputs of ours: a process (its own group when it leads one) and its descendants. */
+export const processTarget = (leader: Liveness.ProcessRef, ownGroup: boolean): LadderTarget => ({
+  pgid: ownGroup ? leader.pid : undefined,
+  leader,
+  outputInodes: new Set(),
+  outputOpen: () => false,
+  drain: () => Effect.succeed(true)
+})

@@ -15,9 +15,8 @@
 import { Effect, Layer, Schema, type Scope } from "effect"
 import * as Bounds from "./Bounds.js"
 import * as ChildRegistry from "./ChildRegistry.js"
-import { completes } from "./internal/bounded.js"
 import * as procfs from "./internal/procfs.js"
-import * as Liveness from "./Liveness.js"
+import * as Ladder from "./Ladder.js"
 import { native } from "./Native.js"
 import { nativeLoadError } from "./internal/native.js"
 
@@ -50,15 +49,15 @@ export const reapAdopted = (): Array<number> => {
 
 const release = Effect.gen(function*() {
   const bounds = yield* Bounds.Bounds
-  for (const [sig, ms] of [["SIGTERM", bounds.terminateGraceMs], ["SIGKILL", bounds.killGraceMs]] as const) {
-    const live = adopted().filter((s) => !procfs.isExitedState(s))
-    if (live.length === 0) break
-    for (const s of live) Liveness.signal({ pid: s.pid, startTime: s.startTime }, sig)
-    const gone = yield* completes(
-      Effect.forEach(live, (s) => Liveness.awaitExit({ pid: s.pid, startTime: s.startTime }), { discard: true }),
-      ms
+  // The ladder on every adopted process still alive: its own group when it leads one (a setsid
+  // escapee), else it and its descendants one by one (never a group that is not its own).
+  const live = adopted().filter((s) => !procfs.isExitedState(s))
+  if (live.length > 0) {
+    yield* Ladder.runAll(
+      live.map((s) => Ladder.processTarget({ pid: s.pid, startTime: s.startTime }, s.pgrp === s.pid)),
+      bounds,
+      "subreaper released"
     )
-    if (!gone) yield* Effect.logWarning(`subreaper: adopted processes survived ${sig} for ${ms} ms`)
   }
   reapAdopted()
   native!.setChildSubreaper(false)

@@ -89,15 +89,6 @@ const reapIfZombie = (pid: number, startTime: number): void => {
   }
 }
 
-/** The process ladder on one process group (processes are started in their own group: pgid = pid). */
-const ladderTarget = (ref: Liveness.ProcessRef): Ladder.LadderTarget => ({
-  pgid: ref.pid,
-  leader: ref,
-  outputInodes: new Set(),
-  outputOpen: () => false,
-  drain: () => Effect.succeed(true)
-})
-
 const entryOf = (request: LaunchRequest, strategy: EntryStrategy): Effect.Effect<WorkerEntry, ActorFailure> =>
   strategy === "loader"
     ? Effect.succeed({ _tag: "loader", childEntry: loaderEntryPath })
@@ -245,41 +236,19 @@ export const make = (options: Options = {}): SpawnBackend => ({
             `worker ${request.id} (${exited ?? "running"}) left ${orphans.length} process(es) it started: ` +
               `${orphans.map((r) => r.pid).join(", ")}; SIGTERM (to those that are not actors), SIGKILL after ${ladder.terminateGraceMs} ms`
           )
-          const setsid = new Set(orphans.filter((r) => readStat(r.pid)?.pgrp === r.pid).map((r) => r.pid))
-          for (const ref of orphans) {
-            if (actors.has(ref.pid)) continue
-            Liveness.signal(ref, "SIGTERM")
-            if (setsid.has(ref.pid)) Liveness.signalGroup(ref.pid, "SIGTERM")
-          }
-          const gone = yield* Effect.forEach(orphans, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
-            Effect.interruptible, // teardown runs uninterruptibly: only an interruptible wait can be timed
-            Effect.timeoutOption(ladder.terminateGraceMs)
+          // The ladder on each (its own group when it leads one: every Process.spawn does). Actor
+          // processes are already tearing themselves down: their first rung only waits.
+          const reports = yield* Ladder.runAll(
+            orphans.map((ref) => ({
+              ...Ladder.processTarget(ref, readStat(ref.pid)?.pgrp === ref.pid),
+              options: { quietFirstRung: actors.has(ref.pid) }
+            })),
+            ladder,
+            `worker ${request.id} gone`,
+            "SIGTERM"
           )
-          if (Option.isNone(gone)) {
-            const still = left()
-            yield* Effect.logWarning(
-              `worker ${request.id}: ${still.length} process(es) still running ${ladder.terminateGraceMs} ms later ` +
-                `(${still.map((r) => r.pid).join(", ")}); SIGKILL`
-            )
-            for (const ref of still) Liveness.signal(ref, "SIGKILL")
-          }
-          // The last rung on what is still there: live leaders with their group and descendants;
-          // for a leader that ended, what its group still holds (a group id is not reused while
-          // it has members, so this cannot reach a stranger).
-          const live = orphans.filter((ref) => Liveness.isAlive(ref.pid, ref.startTime))
-          for (const ref of orphans) if (setsid.has(ref.pid) && !live.includes(ref)) Liveness.signalGroup(ref.pid, "SIGKILL")
-          yield* Effect.forEach(
-            live,
-            (ref) => Ladder.run(ladderTarget(ref), ladder, `worker ${request.id} gone`, () => undefined, [], "SIGKILL"),
-            { concurrency: "unbounded", discard: true }
-          )
-          const dead = yield* Effect.forEach(live, Liveness.awaitExit, { concurrency: "unbounded", discard: true }).pipe(
-            Effect.interruptible,
-            Effect.timeoutOption(ladder.killGraceMs)
-          )
-          if (Option.isNone(dead)) {
-            yield* Effect.logError(`worker ${request.id}: survivors after SIGKILL: ${left().map((r) => r.pid).join(", ")}`)
-          }
+          const survivors = reports.flatMap((r) => r.survivors)
+          if (survivors.length > 0) yield* Effect.logError(`worker ${request.id}: survivors after SIGKILL: ${survivors.join(", ")}`)
         }
         if (exited !== undefined) {
           for (const pid of unreaped) {
