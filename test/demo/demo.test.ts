@@ -37,6 +37,8 @@ interface Run {
   readonly child: ChildProcess
   /** Resolves with the actor pids once the demo prints them. */
   readonly pids: Promise<ReadonlyArray<number>>
+  /** Resolves once a progress line counts at least one file hashed. */
+  readonly progressed: Promise<void>
   readonly done: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string }>
 }
 
@@ -50,10 +52,13 @@ const runDemo = (args: ReadonlyArray<string>, timeoutMs: number): Run => {
   let stderr = ""
   let onPids: (pids: ReadonlyArray<number>) => void = () => {}
   const pids = new Promise<ReadonlyArray<number>>((r) => (onPids = r))
+  let onProgress: () => void = () => {}
+  const progressed = new Promise<void>((r) => (onProgress = r))
   child.stdout!.on("data", (d) => {
     stdout += String(d)
     const m = stdout.match(/^actor pids: ([\d ]+)$/m)
     if (m) onPids(m[1]!.trim().split(/\s+/).map(Number))
+    if (/^progress: [1-9][\d,]* files hashed/m.test(stdout)) onProgress()
   })
   child.stderr!.on("data", (d) => (stderr += String(d)))
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
@@ -64,7 +69,7 @@ const runDemo = (args: ReadonlyArray<string>, timeoutMs: number): Run => {
       resolve({ code, signal, stdout, stderr })
     })
   })
-  return { child, pids, done }
+  return { child, pids, progressed, done }
 }
 
 /** Live (non-zombie) according to /proc. */
@@ -128,14 +133,14 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
   }, 45_000)
 
   it("SIGINT mid-run: every actor is cancelled and reaped, exit code 130", async () => {
-    // Throttled so the run is still going when the signal lands (400 files × 25 ms / 2 actors
-    // ≈ 5 s of hashing).
-    const run = runDemo(["--throttle-ms", "25"], 40_000)
-    const pids = await Promise.race([
-      run.pids,
-      run.done.then((r) => Promise.reject(new Error(`demo ended before its actors were up:\n${r.stdout}\n${r.stderr}`)))
-    ])
-    await new Promise((r) => setTimeout(r, 700))
+    // Throttled so the run is still going when the signal lands (400 files × 40 ms / 2 actors
+    // ≈ 8 s of hashing). The signal goes once a progress line shows work done (a directory's
+    // results come back when the whole directory is hashed, so a fixed delay raced a loaded
+    // machine: CI once sent it before the first directory was done).
+    const run = runDemo(["--throttle-ms", "40"], 40_000)
+    const ended = run.done.then((r) => Promise.reject(new Error(`demo ended too early:\n${r.stdout}\n${r.stderr}`)))
+    const pids = await Promise.race([run.pids, ended])
+    await Promise.race([ended, run.progressed])
     expect(pids.every(alive)).toBe(true)
     const sentAt = Date.now()
     run.child.kill("SIGINT")
