@@ -3,8 +3,8 @@
  * msgpack ping-pong between two processes over the same kind of socket, and Node's own IPC.
  *
  * - troupe: a root runtime per transport (`Troupe.layer({ transport })`), one `Bench` actor in a
- *   nursery each; sequential `portal.echo(small(i))` calls (a call is `Start` → `StartAck` +
- *   `Return`, each payload checked against its Schema on both sides).
+ *   nursery each; sequential `portal.echo(small(i))` calls (a call is `Start` → `Return`,
+ *   one frame each way, each payload checked against its Schema on both sides).
  * - raw UDS / raw TCP + msgpack: bench/fixtures/raw-peer.mjs (msgpackr, 4-byte LE length frames,
  *   the same framing as troupe; TCP without Nagle, as troupe), one frame out, one frame back.
  * - Node IPC: `child_process.fork` + `process.send` (JSON over a pipe), echo child.

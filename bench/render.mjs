@@ -267,7 +267,7 @@ const actorCallSection = (r) => {
 
 Sequential calls with a \`{ i, s }\` payload (~30 bytes of msgpack), each timed on its own, after ${r.warmup} warm-up calls per
 implementation; the implementations take turns in ${r.rounds} rounds (rotating order) of ${r.perRound} calls. troupe: one
-\`Bench\` actor per root runtime (\`Troupe.layer({ transport })\`), \`portal.echo(payload)\` — \`Start\` → \`StartAck\` + \`Return\`, the payload
+\`Bench\` actor per root runtime (\`Troupe.layer({ transport })\`), \`portal.echo(payload)\` — \`Start\` → \`Return\` (one frame each way), the payload
 checked against its Schema on both sides. Raw: a peer process speaking the same framing (4-byte LE length + msgpackr, no
 records) echoes each frame; TCP without Nagle, as troupe. Node IPC: \`fork\` + \`process.send\` (JSON over a pipe).
 *CPU per call*: user + system time of the calling (bench) process and of the other process over the measured calls
@@ -351,14 +351,50 @@ is a floor for the wall time.
 ${moduleFooter(r)}`
 }
 
-const notMeasuredSection = () => `## 8. Not measured (yet)
+const peersSection = (r) => {
+  const head = "## 8. troupe against its peers: @effect/rpc, @effect/platform Worker, piscina, tinypool"
+  if (r === undefined || r.error) return `${head}\n\n${failed("peers", r)}`
+  const calls = r.calls.map((c) => [
+    c.impl,
+    c.perCallMs ? us(c.perCallMs.median) : "–",
+    c.perCallMs ? us(c.perCallMs.p90) : "–",
+    c.ratioRaw === undefined ? "–" : `${ratio(c.ratioRaw)} ${c.baseline === "uds" ? "UDS" : "port"}`,
+    c.cpuPerCallUs === undefined ? "–" : String(c.cpuPerCallUs),
+    count(c.burstCallsPerS.median),
+    c.burstCallsPerS.n > 1 ? `${count(c.burstCallsPerS.min)}–${count(c.burstCallsPerS.max)}` : "–"
+  ])
+  const streams = r.streams.map((s) => [
+    s.impl,
+    count(s.msgsPerS.median),
+    s.msgsPerS.n > 1 ? `${count(s.msgsPerS.min)}–${count(s.msgsPerS.max)}` : "–",
+    ratio(s.ratioRawOne),
+    ratio(s.ratioRpcChunked)
+  ])
+  const errors = r.errors.length === 0 ? "Every stream run delivered every message." : `**Count mismatches:** ${r.errors.map(esc).join("; ")}.`
+  return `${head}
 
-| benchmark of issue #4 | status |
-| --- | --- |
-| spawn → first call, call round trip, stream throughput and teardown on the **worker** backend; raw \`new Worker\` and raw \`MessagePort\` baselines | not measured: sections 4–7 cover the process backend only. The \`worker_threads\` backend (\`Troupe.layer({ backend: "worker" })\`) landed in b916d28 while these benchmarks were written; its rows are still to be added |
-| spawn → first call, call round trip on a **forkserver** backend | not measured: there is no forkserver backend |
-| many small calls on the **worker** backend vs **piscina** and **tinypool** (tasks/s, 2 threads) | not measured: as above (and piscina / tinypool are not dependencies of the bench yet) |
-`
+One process (this bench) calls: raw peers (4-byte LE length + msgpackr over a Unix socket to another process; a worker
+thread echoing on its \`MessagePort\`), troupe's \`Bench\` actor on the process backend (UDS) and the worker backend
+(\`MessagePort\`, payloads checked against their Schema on both sides), @effect/rpc over a Unix socket with msgpack
+serialization (server in another process), @effect/platform's \`Worker.makePool\` on \`NodeWorker\` (structured clone, no
+schema), piscina and tinypool (a task returning its argument). Payload \`{ i, s }\` (~30 bytes of msgpack).
+*Sequential*: ${r.rounds} rounds (rotating order) of ${r.perRound} calls each after ${r.warmup} warm-up calls; each call timed on its own; ×
+raw against the raw peer of the same kind (UDS for processes, \`MessagePort\` for threads). *CPU per call*: user + system
+of both sides over the sequential calls (a thread peer runs in this process, which \`process.cpuUsage\` counts whole).
+*In flight*: ${count(r.total)} calls with ${r.depth} in flight, calls/s, once per round (the median over rounds); the worker rows with 2
+threads compare with piscina/tinypool with 2 threads.
+
+${table(["implementation", "sequential median (µs)", "p90 (µs)", "× raw", "CPU per call (µs)", `${r.depth} in flight (calls/s)`, "range"], calls)}
+
+One-way stream of ${count(r.streamN)} small messages, actor (server) → this process, ${r.streamReps} run(s) each after a warm-up run, round
+robin. "chunks of 1": one message per stream element and per \`Stream\` chunk (raw: one frame per message); "chunks of
+${r.chunk}": the producing \`Stream\` has chunks of ${r.chunk} elements — @effect/rpc sends one frame per chunk, troupe still one
+\`Yield\` per element (written to the socket together when ready together), raw one frame per ${r.chunk} messages.
+
+${table(["implementation", "messages/s (median)", "range", "× raw, one frame per message", "× @effect/rpc, chunks of " + r.chunk], streams)}
+
+${errors} ${moduleFooter(r)}`
+}
 
 const glance = (results) => {
   const sp = results["actor-spawn"]
@@ -406,10 +442,10 @@ ${table(["", "troupe", "raw", "troupe ÷ raw"], lines)}
 export const render = ({ machine, results }) =>
   `# Benchmarks
 
-Generated by \`pnpm bench\` (\`node bench/run.mjs\`; \`--quick\` for a ~1 min smoke run that prints without writing this file) —
+Generated by \`pnpm bench\` (\`node bench/run.mjs\`; \`--quick\` for a ~2 min smoke run that prints without writing this file) —
 all numbers below come from one run on the machine described. Do not edit by hand. Sections 1–3: the process layer
-(\`@troupe/process\`); sections 4–7: the actor runtime (\`@troupe/actor\`, process backend); section 8: what issue #4 asks
-for that cannot be measured yet.
+(\`@troupe/process\`); sections 4–7: the actor runtime (\`@troupe/actor\`, process backend); section 8: troupe (process and
+worker backends) against the peers a user would pick instead, with raw UDS and \`MessagePort\` baselines.
 
 These are wall-clock figures on a shared 2-core machine (see the load average): medians and p90 are reported, ratios are of
 medians measured in the same run, and no figure here is asserted by a test.
@@ -423,4 +459,4 @@ ${actorSpawnSection(results["actor-spawn"])}
 ${actorCallSection(results["actor-call"])}
 ${actorStreamSection(results["actor-stream"])}
 ${actorTeardownSection(results["actor-teardown"], machine.cores)}
-${notMeasuredSection()}`
+${peersSection(results.peers)}`

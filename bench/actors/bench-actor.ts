@@ -23,7 +23,10 @@ const Produce = Schema.Struct({ n: Schema.Number, batch: Schema.Number })
 export const Bench = Actor.define("Bench", {
   echo: Endpoint.call({ payload: Small, success: Small }),
   pid: Endpoint.call({ success: Schema.Number }),
-  /** `n` messages, one per stream element (one `Yield` frame each). */
+  /**
+   * `n` messages, one per stream element (one `Yield` each), produced as a `Stream` whose chunks
+   * hold `batch` elements (1: one element per chunk).
+   */
   produce: Endpoint.stream({ payload: Produce, element: Small }),
   /** `n` messages in elements of `batch` messages. */
   produceBatched: Endpoint.stream({ payload: Produce, element: Schema.Array(Small) }),
@@ -40,7 +43,7 @@ export const Bench = Actor.define("Bench", {
 export const BenchLive = Bench.implement(import.meta.url, {
   echo: (m) => Effect.succeed(m),
   pid: () => Effect.succeed(process.pid),
-  produce: ({ n }) => Stream.range(0, n - 1).pipe(Stream.map(small)),
+  produce: ({ batch, n }) => Stream.range(0, n - 1).pipe(Stream.map(small), Stream.rechunk(Math.max(1, batch))),
   produceBatched: ({ batch, n }) =>
     Stream.range(0, Math.ceil(n / batch) - 1).pipe(
       Stream.map((k) => Array.from({ length: Math.min(batch, n - k * batch) }, (_, j) => small(k * batch + j)))

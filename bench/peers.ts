@@ -1,0 +1,370 @@
+/**
+ * troupe against the peers a user would pick instead, in one interleaved run with the raw
+ * baselines (issue 7's table):
+ *
+ * - raw: two processes speaking 4-byte-LE-length + msgpackr over a Unix socket
+ *   (bench/fixtures/raw-peer.mjs), and a worker thread echoing on its `MessagePort`
+ *   (bench/fixtures/port-echo.mjs);
+ * - troupe: the `Bench` actor (bench/actors/bench-actor.ts) on the process backend (UDS) and on
+ *   the worker backend (`MessagePort`), payloads checked against their Schema on both sides;
+ * - @effect/rpc 0.76 over a Unix socket with msgpack serialization, server in a child process
+ *   (bench/fixtures/rpc-server.ts);
+ * - @effect/platform's `Worker.makePool` on `NodeWorker` (bench/fixtures/platform-worker.mjs);
+ * - piscina and tinypool with 1 and 2 threads (bench/fixtures/echo-task.mjs).
+ *
+ * Three measures:
+ * 1. sequential call round trip: each call timed on its own; CPU per call of both sides (a
+ *    thread peer's CPU is in this process: `process.cpuUsage` counts every thread);
+ * 2. `TOTAL` calls with `DEPTH` in flight (calls/s);
+ * 3. a one-way stream of small messages, actor → caller: one message per element / frame, and
+ *    a `Stream` in chunks of 100 (@effect/rpc sends one frame per chunk; troupe one `Yield`
+ *    per element, written together when they are ready together).
+ *
+ * Implementations take turns in rounds (rotating order). Prints `BENCH_JSON {...}`.
+ */
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as NodeWorker from "@effect/platform-node/NodeWorker"
+import * as PlatformWorker from "@effect/platform/Worker"
+import { RpcClient, RpcSerialization } from "@effect/rpc"
+import { Nursery, Troupe } from "@troupe/actor"
+import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
+import { spawn } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
+import { Piscina } from "piscina"
+import { Tinypool } from "tinypool"
+import { captureLogs, cpuOf, logs, ownCpu, prepareTroupeBundle, startRawPeer } from "./actor-lib.js"
+import { BenchLive, type Small, small } from "./actors/bench-actor.js"
+import { BenchRpcs } from "./fixtures/rpc-group.js"
+import { emit, now, quick, reapLeftovers, round, sleepMs, summarize, within } from "./lib.js"
+
+const SEQ_CALLS = quick ? 400 : 3000
+const ROUNDS = quick ? 2 : 6
+const WARMUP = quick ? 100 : 500
+const TOTAL = quick ? 4000 : 20_000
+const DEPTH = 64
+const STREAM_N = quick ? 40_000 : 200_000
+const STREAM_REPS = quick ? 1 : 3
+const CHUNK = 100
+const BUDGET_MS = quick ? 20_000 : 120_000
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
+
+interface Peer {
+  readonly name: string
+  /** "process": the other side is `peerPid`; "thread": it runs in this process. */
+  readonly kind: "process" | "thread"
+  readonly threads: number
+  readonly baseline: "uds" | "port"
+  readonly peerPid?: number
+  /** `k` sequential calls; the time of each (ms). */
+  readonly seq?: (k: number) => Promise<Array<number>>
+  /** `total` calls with `depth` in flight; the elapsed time (ms). */
+  readonly burst: (total: number, depth: number) => Promise<number>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Promise-based and Effect-based drivers
+
+const promiseSeq = (call: (x: Small) => Promise<unknown>) => async (k: number) => {
+  const out = new Array<number>(k)
+  for (let i = 0; i < k; i++) {
+    const t0 = now()
+    await call(small(i))
+    out[i] = now() - t0
+  }
+  return out
+}
+
+const promiseBurst = (call: (x: Small) => Promise<unknown>) => async (total: number, depth: number) => {
+  const t0 = now()
+  let next = 0
+  const lane = async () => {
+    while (next < total) await call(small(next++))
+  }
+  await Promise.all(Array.from({ length: depth }, lane))
+  return now() - t0
+}
+
+type Runner = { readonly runPromise: <A, E>(e: Effect.Effect<A, E, never>) => Promise<A> }
+
+const effectSeq = (rt: Runner, call: (x: Small) => Effect.Effect<unknown, unknown>) => (k: number) =>
+  rt.runPromise(Effect.gen(function*() {
+    const out = new Array<number>(k)
+    for (let i = 0; i < k; i++) {
+      const t0 = now()
+      yield* call(small(i))
+      out[i] = now() - t0
+    }
+    return out
+  }))
+
+const effectBurst = (rt: Runner, call: (i: number) => Effect.Effect<unknown, unknown>) => (total: number, depth: number) =>
+  rt.runPromise(Effect.gen(function*() {
+    const t0 = now()
+    yield* Effect.forEach(Array.from({ length: total }, (_, i) => i), call, { concurrency: depth, discard: true })
+    return now() - t0
+  }))
+
+// ---------------------------------------------------------------------------------------------
+
+const cleanups: Array<() => Promise<unknown>> = []
+
+const rawUds = async () => {
+  const peer = await startRawPeer("uds")
+  cleanups.push(peer.close)
+  const conn = await peer.connect({ op: "echo" })
+  cleanups.push(async () => conn.close())
+  // Replies come back in order: a FIFO of waiters.
+  const waiting: Array<() => void> = []
+  conn.onMessage = () => waiting.shift()!()
+  const call = (x: Small) =>
+    new Promise<void>((r) => {
+      waiting.push(r)
+      conn.send(x)
+    })
+  return { peer, call }
+}
+
+const troupeActors = async (backend: "process" | "worker", count: number) => {
+  const rt = ManagedRuntime.make(Troupe.layer({ backend, transport: "uds" }).pipe(Layer.provideMerge(captureLogs)))
+  const scope = Effect.runSync(Scope.make())
+  const portals = await rt.runPromise(
+    Effect.flatMap(Nursery.make(), (n) => Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) => n.start(BenchLive, { name: `${backend}-${i}` }))).pipe(
+      Scope.extend(scope)
+    )
+  )
+  cleanups.push(async () => {
+    await rt.runPromise(Scope.close(scope, Exit.void))
+    await rt.dispose()
+  })
+  return { rt, portals }
+}
+
+const rpcPeer = async () => {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-bench-rpc-"))
+  const path = join(dir, "rpc.sock")
+  const child = spawn(process.execPath, ["--import", "tsx", here("./fixtures/rpc-server.ts"), path], { stdio: ["pipe", "inherit", "inherit"] })
+  const exited = new Promise<void>((r) => child.once("exit", () => r()))
+  cleanups.push(async () => {
+    child.stdin!.end()
+    if ((await within(exited, 3000)) === undefined) {
+      child.kill("SIGKILL")
+      await within(exited, 2000)
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const t0 = now()
+  while (!existsSync(path)) {
+    if (now() - t0 > 30_000 || child.exitCode !== null) throw new Error("rpc server did not come up")
+    await sleepMs(20)
+  }
+  const rt = ManagedRuntime.make(
+    RpcClient.layerProtocolSocket().pipe(Layer.provide([RpcSerialization.layerMsgPack, NodeSocket.layerNet({ path })]))
+  )
+  const scope = Effect.runSync(Scope.make())
+  const client = await rt.runPromise(Scope.extend(RpcClient.make(BenchRpcs), scope))
+  cleanups.push(async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await rt.dispose()
+  })
+  return { rt, client, pid: child.pid! }
+}
+
+const platformPool = async (threads: number) => {
+  const url = new URL("./fixtures/platform-worker.mjs", import.meta.url)
+  const rt = ManagedRuntime.make(NodeWorker.layer(() => new Worker(url)))
+  const scope = Effect.runSync(Scope.make())
+  const pool = await rt.runPromise(
+    Scope.extend(PlatformWorker.makePool<Small, Small, never>({ size: threads, concurrency: DEPTH }), scope)
+  )
+  cleanups.push(async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await rt.dispose()
+  })
+  return { rt, pool }
+}
+
+const rawPort = async () => {
+  const w = new Worker(here("./fixtures/port-echo.mjs"))
+  cleanups.push(() => w.terminate())
+  const waiting: Array<() => void> = []
+  w.on("message", () => waiting.shift()!())
+  await new Promise<void>((r) => {
+    waiting.push(r)
+    w.postMessage(small(0))
+  })
+  return (x: Small) =>
+    new Promise<void>((r) => {
+      waiting.push(r)
+      w.postMessage(x)
+    })
+}
+
+const main = async () => {
+  const started = now()
+  await prepareTroupeBundle()
+  const peers: Array<Peer> = []
+  try {
+    const uds = await rawUds()
+    peers.push({ name: "raw UDS + msgpack", kind: "process", threads: 1, baseline: "uds", peerPid: uds.peer.pid, seq: promiseSeq(uds.call), burst: promiseBurst(uds.call) })
+    const port = await rawPort()
+    peers.push({ name: "raw `MessagePort` (worker thread)", kind: "thread", threads: 1, baseline: "port", seq: promiseSeq(port), burst: promiseBurst(port) })
+
+    const tp = await troupeActors("process", 1)
+    const p0 = tp.portals[0]!
+    peers.push({ name: "troupe, process backend (UDS)", kind: "process", threads: 1, baseline: "uds", peerPid: p0.actor.pid, seq: effectSeq(tp.rt, p0.echo), burst: effectBurst(tp.rt, (i) => p0.echo(small(i))) })
+    const tw = await troupeActors("worker", 2)
+    const w0 = tw.portals[0]!
+    peers.push({ name: "troupe, worker backend (1 actor)", kind: "thread", threads: 1, baseline: "port", seq: effectSeq(tw.rt, w0.echo), burst: effectBurst(tw.rt, (i) => w0.echo(small(i))) })
+    peers.push({ name: "troupe, worker backend (2 actors, round robin)", kind: "thread", threads: 2, baseline: "port", burst: effectBurst(tw.rt, (i) => tw.portals[i % 2]!.echo(small(i))) })
+
+    const rpc = await rpcPeer()
+    peers.push({ name: "@effect/rpc (UDS, msgpack)", kind: "process", threads: 1, baseline: "uds", peerPid: rpc.pid, seq: effectSeq(rpc.rt, rpc.client.echo), burst: effectBurst(rpc.rt, (i) => rpc.client.echo(small(i))) })
+
+    const pw = await platformPool(1)
+    peers.push({ name: "@effect/platform Worker (1 thread)", kind: "thread", threads: 1, baseline: "port", seq: effectSeq(pw.rt, pw.pool.executeEffect), burst: effectBurst(pw.rt, (i) => pw.pool.executeEffect(small(i))) })
+
+    for (const threads of [1, 2]) {
+      const filename = here("./fixtures/echo-task.mjs")
+      const pis = new Piscina({ filename, minThreads: threads, maxThreads: threads })
+      cleanups.push(() => pis.destroy())
+      const pcall = (x: Small) => pis.run(x)
+      peers.push({ name: `piscina (${threads} thread${threads > 1 ? "s" : ""})`, kind: "thread", threads, baseline: "port", ...(threads === 1 ? { seq: promiseSeq(pcall) } : {}), burst: promiseBurst(pcall) })
+      const tiny = new Tinypool({ filename, minThreads: threads, maxThreads: threads })
+      cleanups.push(() => tiny.destroy())
+      const tcall = (x: Small) => tiny.run(x)
+      peers.push({ name: `tinypool (${threads} thread${threads > 1 ? "s" : ""})`, kind: "thread", threads, baseline: "port", ...(threads === 1 ? { seq: promiseSeq(tcall) } : {}), burst: promiseBurst(tcall) })
+    }
+
+    // Warm-up (JIT, pools at their size).
+    for (const p of peers) {
+      if (p.seq) await p.seq(WARMUP)
+      await p.burst(Math.min(TOTAL, 2000), DEPTH)
+    }
+
+    const seqSamples = new Map<string, Array<number>>()
+    const cpu = new Map<string, { own: number; peer: number; calls: number }>()
+    const bursts = new Map<string, Array<number>>()
+    const perRound = Math.ceil(SEQ_CALLS / ROUNDS)
+    const t0 = now()
+    let rounds = 0
+    for (; rounds < ROUNDS && (rounds < 2 || now() - t0 < BUDGET_MS); rounds++) {
+      for (let k = 0; k < peers.length; k++) {
+        const p = peers[(rounds + k) % peers.length]!
+        if (p.seq) {
+          const c0 = ownCpu()
+          const q0 = p.peerPid === undefined ? 0 : cpuOf(p.peerPid)
+          const s = await p.seq(perRound)
+          const c = cpu.get(p.name) ?? { own: 0, peer: 0, calls: 0 }
+          c.own += ownCpu() - c0
+          c.peer += p.peerPid === undefined ? 0 : cpuOf(p.peerPid) - q0
+          c.calls += s.length
+          cpu.set(p.name, c)
+          seqSamples.set(p.name, [...(seqSamples.get(p.name) ?? []), ...s])
+        }
+        const ms = await p.burst(TOTAL, DEPTH)
+        bursts.set(p.name, [...(bursts.get(p.name) ?? []), (TOTAL / ms) * 1000])
+      }
+    }
+    const median = (xs: ReadonlyArray<number>) => summarize(xs).median
+    const baseMedian = { uds: median(seqSamples.get(peers[0]!.name)!), port: median(seqSamples.get(peers[1]!.name)!) }
+    const calls = peers.map((p) => {
+      const s = seqSamples.get(p.name)
+      const c = cpu.get(p.name)
+      const b = bursts.get(p.name)!
+      return {
+        impl: p.name,
+        kind: p.kind,
+        threads: p.threads,
+        baseline: p.baseline,
+        perCallMs: s === undefined ? undefined : summarize(s),
+        ratioRaw: s === undefined ? undefined : round(median(s) / baseMedian[p.baseline], 2),
+        cpuPerCallUs: c === undefined ? undefined : round(((c.own + c.peer) / c.calls) * 1000, 0),
+        burstCallsPerS: summarize(b)
+      }
+    })
+
+    // Streams: actor → caller, one message per element, and chunks of CHUNK.
+    const streamPeer = await startRawPeer("uds")
+    cleanups.push(streamPeer.close)
+    const rawProduce = async (batch: number) => {
+      const conn = await streamPeer.connect({ op: "produce", n: STREAM_N, batch })
+      let count = 0
+      const done = new Promise<number>((resolve) => {
+        conn.onMessage = (m) => {
+          if (Array.isArray(m)) count += m.length
+          else if (m !== null && typeof m === "object" && "end" in m) resolve(count)
+          else count++
+        }
+      })
+      const n = await done
+      conn.close()
+      return n
+    }
+    const streams: Array<{ name: string; chunk: number; run: () => Promise<number> }> = [
+      { name: "raw UDS + msgpack, one frame per message", chunk: 1, run: () => rawProduce(1) },
+      { name: `raw UDS + msgpack, one frame per ${CHUNK} messages`, chunk: CHUNK, run: () => rawProduce(CHUNK) },
+      { name: "troupe `Endpoint.stream`, process backend, chunks of 1", chunk: 1, run: () => tp.rt.runPromise(Stream.runCount(p0.produce({ n: STREAM_N, batch: 1 }))) },
+      { name: `troupe \`Endpoint.stream\`, process backend, chunks of ${CHUNK}`, chunk: CHUNK, run: () => tp.rt.runPromise(Stream.runCount(p0.produce({ n: STREAM_N, batch: CHUNK }))) },
+      { name: "troupe `Endpoint.stream`, worker backend, chunks of 1", chunk: 1, run: () => tw.rt.runPromise(Stream.runCount(w0.produce({ n: STREAM_N, batch: 1 }))) },
+      { name: `troupe \`Endpoint.stream\`, worker backend, chunks of ${CHUNK}`, chunk: CHUNK, run: () => tw.rt.runPromise(Stream.runCount(w0.produce({ n: STREAM_N, batch: CHUNK }))) },
+      { name: "@effect/rpc stream (UDS, msgpack), chunks of 1", chunk: 1, run: () => rpc.rt.runPromise(Stream.runCount(rpc.client.produce({ n: STREAM_N, chunk: 1 }))) },
+      { name: `@effect/rpc stream (UDS, msgpack), chunks of ${CHUNK}`, chunk: CHUNK, run: () => rpc.rt.runPromise(Stream.runCount(rpc.client.produce({ n: STREAM_N, chunk: CHUNK }))) }
+    ]
+    const rates = new Map<string, Array<number>>()
+    const errors: Array<string> = []
+    for (const s of streams) await s.run() // warm-up
+    for (let r = 0; r < STREAM_REPS; r++) {
+      for (let k = 0; k < streams.length; k++) {
+        const s = streams[(r + k) % streams.length]!
+        const t = now()
+        const n = await s.run()
+        const ms = now() - t
+        if (n !== STREAM_N) errors.push(`${s.name}: ${n} of ${STREAM_N}`)
+        rates.set(s.name, [...(rates.get(s.name) ?? []), (STREAM_N / ms) * 1000])
+      }
+    }
+    const rawOne = median(rates.get(streams[0]!.name)!)
+    const rpcChunked = median(rates.get(streams[7]!.name)!)
+    const streamRows = streams.map((s) => ({
+      impl: s.name,
+      chunk: s.chunk,
+      msgsPerS: summarize(rates.get(s.name)!),
+      ratioRawOne: round(median(rates.get(s.name)!) / rawOne, 2),
+      ratioRpcChunked: round(median(rates.get(s.name)!) / rpcChunked, 2)
+    }))
+
+    for (const c of cleanups.reverse()) await c()
+    cleanups.length = 0
+    const leftovers = await reapLeftovers("peers")
+    await emit({
+      module: "peers",
+      seqCalls: SEQ_CALLS,
+      rounds,
+      perRound,
+      warmup: WARMUP,
+      total: TOTAL,
+      depth: DEPTH,
+      streamN: STREAM_N,
+      streamReps: STREAM_REPS,
+      chunk: CHUNK,
+      calls,
+      streams: streamRows,
+      errors,
+      logs,
+      leftovers,
+      wallMs: now() - started
+    })
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => {})
+  }
+}
+
+main().catch(async (e: unknown) => {
+  const leftovers = await reapLeftovers("peers")
+  await emit({ module: "peers", error: String(e instanceof Error ? e.stack : e), leftovers })
+})
