@@ -36,12 +36,17 @@ for (const config of matrix) {
           expect(rounds).toBe(10)
         })), 30_000)
 
-    it.live("a child's logs reach the parent's Logger, annotated with the actor (name, id, pid)", () =>
+    it.live("a child's log records reach the parent's Logger as records: own level, annotations, spans, actor name/id/pid", () =>
       root(config, (guard) =>
         Effect.gen(function*() {
-          const lines: Array<{ message: string; annotations: Record<string, unknown> }> = []
-          const capture = Logger.make(({ annotations, message }) => {
-            lines.push({ message: String(message), annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+          const lines: Array<{ message: string; level: string; annotations: Record<string, unknown>; spans: Array<string> }> = []
+          const capture = Logger.make(({ annotations, logLevel, message, spans }) => {
+            lines.push({
+              message: Array.isArray(message) ? message.join(" ") : String(message),
+              level: logLevel.label,
+              annotations: Object.fromEntries(HashMap.toEntries(annotations)),
+              spans: [...spans].map((s) => s.label)
+            })
           })
           yield* Effect.gen(function*() {
             const nursery = yield* Nursery.make()
@@ -49,15 +54,36 @@ for (const config of matrix) {
             guard.track(greeter.actor.pid)
             yield* greeter.log("hello from the child")
             const deadline = Date.now() + 5000
-            while (!lines.some((l) => l.message.includes("hello from the child")) && Date.now() < deadline) {
+            while (!lines.some((l) => l.message === "hello from the child") && Date.now() < deadline) {
               yield* Effect.sleep(20)
             }
-            const line = lines.find((l) => l.message.includes("hello from the child"))!
-            expect(line.annotations).toMatchObject({ actor: "chatty", stream: "stderr" })
-            expect(line.message).toContain(`id=${greeter.actor.id}`)
-            expect(line.message).toContain(`pid=${greeter.actor.pid}`)
-            expect(line.message).toContain("level=WARN")
+            const line = lines.find((l) => l.message === "hello from the child")
+            expect(line, JSON.stringify(lines)).toBeDefined()
+            expect(line!.level).toBe("WARN")
+            expect(line!.annotations).toMatchObject({ actor: "chatty", id: greeter.actor.id, pid: greeter.actor.pid, topic: "greeting" })
+            expect(line!.spans).toContain("greeter.log")
           }).pipe(Effect.scoped, Effect.provide(Logger.add(capture)))
+        })), 30_000)
+
+    it.live("a grandchild's log records are relayed to the root, keeping the grandchild's annotations", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const records: Array<{ message: string; level: string; actor: unknown }> = []
+          const capture = Logger.make(({ annotations, logLevel, message }) => {
+            records.push({
+              message: Array.isArray(message) ? message.join(" ") : String(message),
+              level: logLevel.label,
+              actor: HashMap.get(annotations, "actor").pipe((o) => (o._tag === "Some" ? o.value : undefined))
+            })
+          })
+          yield* Effect.gen(function*() {
+            const nursery = yield* Nursery.make()
+            const relay = yield* nursery.start(RelayLive, { name: "relay-2" })
+            yield* Effect.exit(relay.relay(2))
+            const deadline = Date.now() + 5000
+            while (!records.some((r) => r.message === "bottom reached") && Date.now() < deadline) yield* Effect.sleep(20)
+          }).pipe(Effect.scoped, Effect.provide(Logger.add(capture)))
+          expect(records.find((r) => r.message === "bottom reached"), JSON.stringify(records)).toMatchObject({ level: "WARN", actor: "relay-0" })
         })), 30_000)
 
     it.live("runInActor: the result is awaitable and the actor exits after it", () =>

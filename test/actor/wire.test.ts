@@ -136,7 +136,7 @@ const mutated = fc.tuple(valid, fc.nat(), oddValue, fc.constantFrom("replace", "
 const random = fc.oneof(
   fc.anything(),
   fc.array(oddValue, { maxLength: 7 }),
-  fc.tuple(fc.integer({ min: -1, max: 16 }), oddValue, oddValue, oddValue)
+  fc.tuple(fc.integer({ min: -1, max: 19 }), oddValue, oddValue, oddValue)
 )
 
 describe("Wire.validate against Protocol.Message", () => {

@@ -93,7 +93,8 @@ export const MsgType = {
   ActorCancelAck: 14,
   AuthRequest: 15,
   AuthChallenge: 16,
-  AuthProof: 17
+  AuthProof: 17,
+  Log: 18
 } as const
 export type MsgType = typeof MsgType
 
@@ -137,6 +138,25 @@ export type AuthRequest = readonly [MsgType["AuthRequest"], keyId: string | null
 export type AuthChallenge = readonly [MsgType["AuthChallenge"], nonce: string, mac: string]
 export type AuthProof = readonly [MsgType["AuthProof"], mac: string]
 
+/** Effect log level labels (`LogLevel.label`), as a `Log` carries them. */
+export const LogLevelLabel = Schema.Literal("ALL", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "OFF")
+export type LogLevelLabel = typeof LogLevelLabel.Type
+
+/**
+ * Child → parent: one log record of the child's (or, relayed, of its subtree's), re-emitted by
+ * the parent through its own `Logger` with this level. `annotations` are plain values (what
+ * msgpack and a `MessagePort` both carry); `spans` are `[label, startTime ms since the epoch]`,
+ * innermost first; `cause` is the pretty-printed cause, when the record has one.
+ */
+export type Log = readonly [
+  MsgType["Log"],
+  level: LogLevelLabel,
+  message: string,
+  annotations: { readonly [key: string]: unknown },
+  spans: ReadonlyArray<readonly [label: string, startTime: number]>,
+  cause: string | null
+]
+
 export type Message =
   | Hello
   | SpawnSpecMsg
@@ -156,6 +176,7 @@ export type Message =
   | AuthRequest
   | AuthChallenge
   | AuthProof
+  | Log
 
 /** Messages that belong to a session (second element: `cid`). */
 export type SessionMessage = Started | Yield | Stop | Return | ErrorMsg | Cancel | CancelAck | Credit
@@ -180,6 +201,13 @@ export const actorCancelAck = (req: number): ActorCancelAck => [MsgType.ActorCan
 export const authRequest = (keyId: string | null, nonce: string): AuthRequest => [MsgType.AuthRequest, keyId, nonce]
 export const authChallenge = (nonce: string, mac: string): AuthChallenge => [MsgType.AuthChallenge, nonce, mac]
 export const authProof = (mac: string): AuthProof => [MsgType.AuthProof, mac]
+export const log = (
+  level: LogLevelLabel,
+  message: string,
+  annotations: { readonly [key: string]: unknown },
+  spans: ReadonlyArray<readonly [string, number]>,
+  cause: string | null
+): Log => [MsgType.Log, level, message, annotations, spans, cause]
 
 /** The name of a message's type (logs, errors). */
 export const typeName = (t: number): string => Object.keys(MsgType).find((k) => MsgType[k as keyof MsgType] === t) ?? `#${t}`
@@ -217,5 +245,13 @@ export const Message = Schema.Union(
   tuple(MsgType.ActorCancelAck, Cid),
   tuple(MsgType.AuthRequest, Schema.NullOr(Schema.String), Schema.String),
   tuple(MsgType.AuthChallenge, Schema.String, Schema.String),
-  tuple(MsgType.AuthProof, Schema.String)
+  tuple(MsgType.AuthProof, Schema.String),
+  tuple(
+    MsgType.Log,
+    LogLevelLabel,
+    Schema.String,
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+    Schema.Array(Schema.Tuple(Schema.String, Schema.Number)),
+    Schema.NullOr(Schema.String)
+  )
 )

@@ -4,7 +4,7 @@
  *
  * - **Validation** (`validate`): the fast path for every incoming message, on every transport. The
  *   frequent messages (`Start`, `Yield`, `Return`, `Credit`, …) are checked by hand, the rare ones
- *   (`Hello`, `SpawnSpec`, `Ready`, `Error`, authentication) through the `Protocol.Message`
+ *   (`Hello`, `SpawnSpec`, `Ready`, `Error`, authentication, `Log`) through the `Protocol.Message`
  *   schema; either way it accepts and rejects exactly what `Protocol.Message` does (property test
  *   in `test/actor/wire.test.ts`).
  * - **Frames** (sockets): a 4-byte little-endian unsigned body length, then a msgpack body
@@ -87,7 +87,8 @@ export const validate = (u: unknown): Message | ProtocolError => {
     case MsgType.Error:
     case MsgType.AuthRequest:
     case MsgType.AuthChallenge:
-    case MsgType.AuthProof: {
+    case MsgType.AuthProof:
+    case MsgType.Log: {
       // The schema can throw on hostile values (an object whose `toString` is not a function,
       // met while it formats a discriminator): that is a malformed message too.
       try {

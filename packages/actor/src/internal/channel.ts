@@ -32,6 +32,8 @@ export interface ChannelHandlers {
   readonly onActorCancel?: (channel: Channel, canceller: string) => Effect.Effect<void>
   /** Non-session control messages (`SpawnSpec`, `Ready`, `BootFailed`). */
   readonly onControl?: (msg: P.Message) => void
+  /** A `Log` record arrived (only a child's channel has this; elsewhere they are dropped). Must not throw. */
+  readonly onLog?: (channel: Channel, msg: P.Log) => void
 }
 
 export interface Channel {
@@ -211,6 +213,9 @@ export const make = (
         case P.MsgType.Ready:
         case P.MsgType.BootFailed:
           handlers.onControl?.(msg)
+          return
+        case P.MsgType.Log:
+          handlers.onLog?.(channel, msg)
           return
         case P.MsgType.AuthRequest:
         case P.MsgType.AuthChallenge:

@@ -32,6 +32,7 @@ import { Address, bootFailed, type Message, MsgType, ready, type SpawnSpec } fro
 import type { SpawnBackend } from "../SpawnBackend.js"
 import type { Connection } from "../Transport.js"
 import * as Channel from "./channel.js"
+import { relayLogger } from "./logRelay.js"
 import * as Runtime from "./runtime.js"
 import { useBundleSourceMap } from "./stackmap.js"
 
@@ -93,6 +94,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
   host.setup?.((reason) => Deferred.unsafeDone(stop, Exit.succeed(reason)))
   const self = { name: args.name, id: args.id, pid: host.pid }
 
+  let logTo: Channel.Channel | undefined
   const program = Effect.gen(function*() {
     const bounds0 = defaultActorBounds
     const conn = yield* host.parent
@@ -102,6 +104,8 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       onControl: (m) => control.unsafeOffer(m)
     }
     const parent = yield* Channel.make(conn, self, hello[1], true, proxy)
+    // From here on, log records go to the parent as structured records (internal/logRelay.ts).
+    logTo = parent
     const spec = yield* Queue.take(control).pipe(
       Effect.raceFirst(parent.closed.pipe(Effect.zipRight(Effect.fail("parent closed the channel before the spawn spec")))),
       Effect.timeoutFail({ duration: bounds0.bootMs, onTimeout: () => `no spawn spec within ${bounds0.bootMs} ms` })
@@ -154,7 +158,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     program.pipe(
       Effect.annotateLogs({ actor: self.name, id: self.id, pid: self.pid }),
       Logger.withMinimumLogLevel(level),
-      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withLeveledConsole(Logger.logfmtLogger)))
+      Effect.provide(Logger.replace(Logger.defaultLogger, relayLogger(() => logTo, Logger.withLeveledConsole(Logger.logfmtLogger))))
     )
   ).addObserver((exit) => {
     // In a worker, process.exit ends this worker only (its parent thread sees the code).

@@ -22,6 +22,7 @@ import type * as Transport from "../Transport.js"
 import * as SocketTransport from "../transport/SocketTransport.js"
 import * as Auth from "./auth.js"
 import * as Channel from "./channel.js"
+import * as LogRelay from "./logRelay.js"
 import { type ChildRendezvous, Troupe, type TroupeRuntime } from "./context.js"
 import { type Resolved, serve, type ServeContext } from "./server.js"
 
@@ -70,6 +71,8 @@ interface Pending {
   readonly channel: Deferred.Deferred<Channel.Channel>
   readonly control: Queue.Queue<Message>
   readonly bootKey: string | undefined
+  /** The spawning fiber's runtime: a child's `Log` records are re-emitted in it. */
+  readonly logRuntime: Runtime.Runtime<never>
 }
 
 export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, TransportError, Scope.Scope> =>
@@ -182,7 +185,11 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
             yield* Effect.logWarning(`unexpected child ${aid.id} connected; dropping`)
             return yield* conn.close("unexpected child")
           }
-          const ch = yield* Channel.make(conn, self, aid, false, handlers((m) => p.control.unsafeOffer(m)))
+          const ch = yield* Channel.make(conn, self, aid, false, {
+            ...handlers((m) => p.control.unsafeOffer(m)),
+            // Re-emitted where the spawn was asked for (its logger and annotations), as its output lines are.
+            onLog: LogRelay.reemit(p.logRuntime)
+          })
           yield* track(ch)
           yield* Deferred.succeed(p.channel, ch)
           yield* ch.closed
@@ -225,7 +232,8 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
           const p: Pending = {
             channel: yield* Deferred.make<Channel.Channel>(),
             control: yield* Queue.unbounded<Message>(),
-            bootKey: secret === undefined ? undefined : Auth.freshSecret()
+            bootKey: secret === undefined ? undefined : Auth.freshSecret(),
+            logRuntime: yield* Effect.runtime<never>()
           }
           pending.set(id, p)
           const r: ChildRendezvous = { channel: Deferred.await(p.channel), control: Queue.take(p.control), bootKey: p.bootKey }
