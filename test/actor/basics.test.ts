@@ -1,6 +1,6 @@
 // End to end, child processes: basics and errors. Runs over every backend × transport.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, HashMap, Logger, Schema, Stream } from "effect"
+import { Cause, Chunk, Effect, Exit, HashMap, Logger, Schema, Stream, Tracer } from "effect"
 import { Actor, Bounds, Endpoint, Nursery, Portal, Registrar } from "../../packages/actor/src/index.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
@@ -84,6 +84,35 @@ for (const config of matrix) {
             while (!records.some((r) => r.message === "bottom reached") && Date.now() < deadline) yield* Effect.sleep(20)
           }).pipe(Effect.scoped, Effect.provide(Logger.add(capture)))
           expect(records.find((r) => r.message === "bottom reached"), JSON.stringify(records)).toMatchObject({ level: "WARN", actor: "relay-0" })
+        })), 30_000)
+
+    it.live("traces cross the boundary: a call made in a span runs under a server span whose parent is the caller's client span", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const native = yield* Effect.tracer
+          const made: Array<{ name: string; spanId: string; traceId: string; parent: string | null }> = []
+          const recording = Tracer.make({
+            context: native.context,
+            span: (name, parent, context, links, startTime, kind) => {
+              const span = native.span(name, parent, context, links, startTime, kind)
+              made.push({ name, spanId: span.spanId, traceId: span.traceId, parent: parent._tag === "Some" ? parent.value.spanId : null })
+              return span
+            }
+          })
+          const nursery = yield* Nursery.make()
+          const greeter = yield* nursery.start(GreeterLive, { name: "traced" })
+          guard.track(greeter.actor.pid)
+          // Outside any span: no trace travels and the handler runs in no span.
+          expect(yield* greeter.span()).toBeNull()
+          const { info, outer } = yield* Effect.gen(function*() {
+            const outer = yield* Effect.currentSpan
+            const info = yield* greeter.span()
+            return { outer, info }
+          }).pipe(Effect.withSpan("test.root"), Effect.withTracer(recording))
+          const client = made.find((s) => s.name === "troupe.call span")
+          expect(client, JSON.stringify(made)).toBeDefined()
+          expect(client!.parent).toBe(outer.spanId)
+          expect(info).toMatchObject({ traceId: outer.traceId, name: "troupe.serve span", parentSpanId: client!.spanId })
         })), 30_000)
 
     it.live("runInActor: the result is awaitable and the actor exits after it", () =>

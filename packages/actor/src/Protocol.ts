@@ -14,7 +14,7 @@
  *
  * ```
  * opener                                          server
- *   [Start, cid, endpoint, kind, payload, window] →
+ *   [Start, cid, endpoint, kind, payload, window, trace?] →
  *                                 ← [Started, cid, value]              (contexts)
  *   [Yield, cid, values] / [Stop, cid] / [Credit, cid, n]  ⇄  the same  (streams)
  *   [Cancel, cid, canceller] →
@@ -111,8 +111,13 @@ export type SpawnSpecMsg = readonly [MsgType["SpawnSpec"], spec: SpawnSpec]
 export type Ready = readonly [MsgType["Ready"], address: Address]
 /** Child → parent: boot failed (module/export missing, bind failed). */
 export type BootFailed = readonly [MsgType["BootFailed"], message: string]
-/** Open session `cid`. `window`: the receive window granted for a server stream (`-1` unlimited, `0` none). */
-export type Start = readonly [MsgType["Start"], cid: number, endpoint: string, kind: Kind, payload: unknown, window: number]
+/** The caller's span (W3C trace context ids, as `Tracer.ExternalSpan`): `[traceId, spanId, sampled]`. */
+export type TraceContext = readonly [traceId: string, spanId: string, sampled: boolean]
+/**
+ * Open session `cid`. `window`: the receive window granted for a server stream (`-1` unlimited,
+ * `0` none). `trace`, present only when the caller runs in a span: the handler's span is its child.
+ */
+export type Start = readonly [MsgType["Start"], cid: number, endpoint: string, kind: Kind, payload: unknown, window: number, trace?: TraceContext]
 export type Started = readonly [MsgType["Started"], cid: number, value: unknown]
 /** One or more stream elements (one frame per chunk), in order. */
 export type Yield = readonly [MsgType["Yield"], cid: number, values: ReadonlyArray<unknown>]
@@ -186,8 +191,8 @@ export const hello = (aid: Aid, role: "peer" | "child"): Hello => [MsgType.Hello
 export const spawnSpec = (spec: SpawnSpec): SpawnSpecMsg => [MsgType.SpawnSpec, spec]
 export const ready = (address: Address): Ready => [MsgType.Ready, address]
 export const bootFailed = (message: string): BootFailed => [MsgType.BootFailed, message]
-export const start = (cid: number, endpoint: string, kind: Kind, payload: unknown, window: number): Start =>
-  [MsgType.Start, cid, endpoint, kind, payload, window]
+export const start = (cid: number, endpoint: string, kind: Kind, payload: unknown, window: number, trace?: TraceContext): Start =>
+  trace === undefined ? [MsgType.Start, cid, endpoint, kind, payload, window] : [MsgType.Start, cid, endpoint, kind, payload, window, trace]
 export const started = (cid: number, value: unknown): Started => [MsgType.Started, cid, value]
 export const yieldValues = (cid: number, values: ReadonlyArray<unknown>): Yield => [MsgType.Yield, cid, values]
 export const stop = (cid: number): Stop => [MsgType.Stop, cid]
@@ -223,7 +228,7 @@ export const CreditAmount = Schema.Union(Schema.Literal(-1), Schema.Number.pipe(
 /** `-1` (unlimited), `0` (none: calls and contexts) or a positive safe integer. */
 export const Window = Schema.Union(Schema.Literal(-1, 0), Schema.Number.pipe(Schema.int(), Schema.positive()))
 
-const tuple = <T extends number, E extends ReadonlyArray<Schema.Schema.Any>>(t: T, ...elements: E) =>
+const tuple = <T extends number, E extends ReadonlyArray<Schema.Schema.Any | Schema.Element<Schema.Schema.Any, "?">>>(t: T, ...elements: E) =>
   Schema.Tuple(Schema.Literal(t), ...elements)
 
 /** The reference definition of every message (see the module docs). */
@@ -232,7 +237,15 @@ export const Message = Schema.Union(
   tuple(MsgType.SpawnSpec, SpawnSpec),
   tuple(MsgType.Ready, Address),
   tuple(MsgType.BootFailed, Schema.String),
-  tuple(MsgType.Start, Cid, Schema.String, Schema.Literal(0, 1, 2), Schema.Unknown, Window),
+  tuple(
+    MsgType.Start,
+    Cid,
+    Schema.String,
+    Schema.Literal(0, 1, 2),
+    Schema.Unknown,
+    Window,
+    Schema.optionalElement(Schema.Tuple(Schema.String, Schema.String, Schema.Boolean))
+  ),
   tuple(MsgType.Started, Cid, Schema.Unknown),
   tuple(MsgType.Yield, Cid, Schema.NonEmptyArray(Schema.Unknown)),
   tuple(MsgType.Stop, Cid),

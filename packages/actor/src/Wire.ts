@@ -23,6 +23,8 @@ import { type Message, Message as MessageSchema, MsgType } from "./Protocol.js"
 
 const isCid = (u: unknown): u is number => typeof u === "number" && Number.isSafeInteger(u) && u >= 0
 const isString = (u: unknown): u is string => typeof u === "string"
+const isTrace = (u: unknown): boolean =>
+  Array.isArray(u) && u.length === 3 && isString(u[0]) && isString(u[1]) && typeof u[2] === "boolean"
 
 const decodeReference = Schema.decodeUnknownEither(MessageSchema)
 
@@ -57,7 +59,7 @@ export const validate = (u: unknown): Message | ProtocolError => {
     case MsgType.Start: {
       const k = u[3]
       const w = u[5]
-      return n === 6 && isCid(u[1]) && isString(u[2]) && (k === 0 || k === 1 || k === 2) &&
+      return (n === 6 || (n === 7 && isTrace(u[6]))) && isCid(u[1]) && isString(u[2]) && (k === 0 || k === 1 || k === 2) &&
           typeof w === "number" && Number.isSafeInteger(w) && w >= -1
         ? (u as unknown as Message)
         : invalid(u, "bad Start")

@@ -42,7 +42,7 @@ export interface Channel {
   readonly connection: Connection
   readonly write: (msg: P.Message) => WriteError | undefined
   /** Open a session as its opener: registers it and writes `Start` (or returns why it could not). */
-  readonly open: (endpoint: string, kind: P.SessionKind, payload: unknown, window: number) => Session | WriteError
+  readonly open: (endpoint: string, kind: P.SessionKind, payload: unknown, window: number, trace?: P.TraceContext) => Session | WriteError
   /** Drop a session from the table (late messages for it are ignored). */
   readonly forget: (cid: number) => void
   /** Ask the remote actor to cancel itself; `true` if it acknowledged within `timeoutMs` (or is gone). */
@@ -120,11 +120,11 @@ export const make = (
       remote,
       connection: conn,
       write: conn.write,
-      open: (endpoint, kind, payload, window) => {
+      open: (endpoint, kind, payload, window, trace) => {
         if (closed) return new TransportClosed({ peer: remote.id, reason: "channel closed" })
         const cid = nextCid
         nextCid += 2
-        const e = conn.write(P.start(cid, endpoint, P.Kind[kind], payload, window))
+        const e = conn.write(P.start(cid, endpoint, P.Kind[kind], payload, window, trace))
         if (e !== undefined) return e
         const session = new Session(cid, endpoint, kind, "opener", remote)
         sessions.set(cid, session)

@@ -9,11 +9,13 @@
  *
  * @internal
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type * as ActorContext from "../ActorContext.js"
 import type { ActorBounds } from "../Bounds.js"
 import type * as Endpoint from "../Endpoint.js"
@@ -50,12 +52,30 @@ export const cancelRemote = (channel: Channel, session: Session, hooks: Hooks): 
     )
   }).pipe(Effect.ensuring(Effect.sync(() => channel.forget(session.cid))))
 
+/**
+ * Run `f` with the trace context to send in `Start`: when the caller runs in a span, the session
+ * runs in a client span (`troupe.<kind> <endpoint>`) whose ids travel, and the handler's span is
+ * its child; otherwise `undefined` and no span at all (no cost on the untraced path).
+ */
+const traced = <A, E, R>(
+  kind: P.SessionKind,
+  wire: string,
+  remote: string,
+  f: (trace: P.TraceContext | undefined) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    if (!Context.getOption(fiber.currentContext, Tracer.ParentSpan).pipe(Option.isSome)) return f(undefined)
+    return Effect.flatMap(Effect.currentSpan.pipe(Effect.orDie), (span) => f([span.traceId, span.spanId, span.sampled])).pipe(
+      Effect.withSpan(`troupe.${kind} ${wire}`, { kind: "client", attributes: { "troupe.actor": remote, "troupe.endpoint": wire } })
+    )
+  })
+
 /** Why a session could not be opened: a payload too large for a frame is the caller's typing problem. */
 const openError = (wire: string, e: ProtocolError | TransportClosed): MsgTypeError | TransportClosed =>
   e instanceof ProtocolError ? new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: e.message }) : e
 
-const open = (channel: Channel, wire: string, kind: P.SessionKind, payload: unknown, window: number) => {
-  const s = channel.open(wire, kind, payload, window)
+const open = (channel: Channel, wire: string, kind: P.SessionKind, payload: unknown, window: number, trace: P.TraceContext | undefined) => {
+  const s = channel.open(wire, kind, payload, window, trace)
   return s instanceof Session ? Effect.succeed(s) : Effect.fail(openError(wire, s))
 }
 
@@ -82,10 +102,10 @@ const resultOf = (channel: Channel, session: Session, success: Endpoint.AnySchem
 export const call = (channel: Channel, ep: Endpoint.Call<any, any, any>, wire: string, hooks: Hooks) => {
   const encode = codecOf(ep.payload).encode
   return (payload?: unknown): Effect.Effect<any, any> =>
-    Effect.suspend(() => {
+    traced("call", wire, channel.remote.id, (trace) => {
       const enc = encode(payload)
       if (Either.isLeft(enc)) return Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: formatError(enc.left) }))
-      const s = channel.open(wire, "call", enc.right, 0)
+      const s = channel.open(wire, "call", enc.right, 0, trace)
       if (!(s instanceof Session)) return Effect.fail(openError(wire, s))
       return Effect.async<Final>((resume) => {
         s.onFinal((final) => resume(Effect.succeed(final)))
@@ -102,7 +122,7 @@ export const stream = (channel: Channel, ep: Endpoint.Stream<any, any, any>, wir
     Effect.gen(function*() {
       const encoded = yield* encodePayload(ep.payload, payload, wire)
       const session = yield* Effect.acquireRelease(
-        open(channel, wire, "stream", encoded, MsgStream.windowAmount(window)),
+        traced("stream", wire, channel.remote.id, (trace) => open(channel, wire, "stream", encoded, MsgStream.windowAmount(window), trace)),
         (session) => cancelRemote(channel, session, hooks)
       )
       const s = MsgStream.make<unknown, never, unknown>({
@@ -130,7 +150,7 @@ export const context = (channel: Channel, ep: Endpoint.Context<any, any, any, an
   Effect.gen(function*() {
     const encoded = yield* encodePayload(ep.payload, payload, wire)
     const session = yield* Effect.acquireRelease(
-      open(channel, wire, "context", encoded, 0),
+      traced("context", wire, channel.remote.id, (trace) => open(channel, wire, "context", encoded, 0, trace)),
       (session) => cancelRemote(channel, session, hooks)
     )
     const started = yield* session.awaitStarted.pipe(

@@ -16,6 +16,7 @@ import type * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type * as ActorContext from "../ActorContext.js"
 import type * as Endpoint from "../Endpoint.js"
 import { ContextCancelled, MsgTypeError, RemoteActorError, UnknownEndpoint } from "../Errors.js"
@@ -80,8 +81,15 @@ export const serve = (channel: Channel, start: P.Start, session: Session, ctx: S
     return failWith(channel, session, new MsgTypeError({ side: "remote", endpoint: name, part: "payload", message }), ctx)
   }
 
-  const body = handlerBody(channel, session, ep, resolved.handler, decoded.right, ctx)
-  const fiber = Runtime.runFork(ctx.runtime)(Effect.scoped(body))
+  const body = Effect.scoped(handlerBody(channel, session, ep, resolved.handler, decoded.right, ctx))
+  const trace = start[6]
+  const fiber = Runtime.runFork(ctx.runtime)(
+    trace === undefined ? body : Effect.withSpan(body, `troupe.serve ${name}`, {
+      kind: "server",
+      parent: Tracer.externalSpan({ traceId: trace[0], spanId: trace[1], sampled: trace[2] }),
+      attributes: { "troupe.actor": ctx.actorId, "troupe.caller": channel.remote.id, "troupe.endpoint": name }
+    })
+  )
   session.fiber = fiber
   fiber.addObserver((exit: Exit.Exit<unknown, unknown>) => {
     if (channel.isClosed()) return session.finish(ended)
