@@ -158,6 +158,33 @@ const examples: ReadonlyArray<Example> = [
     }
   },
   {
+    file: "services.ts",
+    modules: ["inventory.ts"],
+    check: (out) => {
+      const m = out.match(/^Stock built in pid (\d+): the actor's own \(actor pid (\d+); this root is pid (\d+)\)$/m)
+      expect(m).not.toBeNull()
+      expect(m![1]).toBe(m![2])
+      expect(m![1]).not.toBe(m![3])
+      expect(out).toMatch(/^take apple × 3 → 7 left$/m)
+      expect(out).toMatch(/^take pear × 5 failed with OutOfStock \(2 left\)$/m)
+      expect(out).toMatch(/^log record: WARN "low stock" .*sku=apple/m)
+      expect(out).toMatch(/^log record: WARN "low stock" .*actor=inventory/m)
+    }
+  },
+  {
+    file: "tracing.ts",
+    modules: [],
+    check: (out) => {
+      const trace = out.match(/^checkout span ([0-9a-f]+), trace ([0-9a-f]+)$/m)
+      expect(trace).not.toBeNull()
+      const client = out.match(/^span ended here: troupe\.call span \(client\) span ([0-9a-f]+), parent ([0-9a-f]+), trace ([0-9a-f]+)$/m)
+      expect(client).not.toBeNull()
+      expect(client![2]).toBe(trace![1])
+      expect(client![3]).toBe(trace![2])
+      expect(out).toMatch(new RegExp(`^in the actor \\(pid \\d+\\): troupe\\.serve span, parent ${client![1]}, trace ${trace![2]}$`, "m"))
+    }
+  },
+  {
     file: "process-exec.ts",
     modules: [],
     check: (out) => {

@@ -15,9 +15,24 @@
  * (found by the parent); only declared endpoints are callable. Handlers run with the actor's
  * `Troupe` runtime (open nurseries, find peers) and a `Scope` that closes when the task ends.
  *
+ * Handlers may use services of their own from a `Layer` that is built **in the actor's own
+ * process (or worker thread) at boot**, once, before it answers `Ready`; a handler that needs a
+ * service the layer does not provide is a compile error:
+ *
+ * ```ts
+ * export const RepoLive = Repo.withLayer(DbLive).implement(import.meta.url, {
+ *   get: (id) => Effect.flatMap(Db, (db) => db.get(id))
+ * })
+ * ```
+ *
+ * A layer that fails to build fails the `start` with `ActorFailure` (its cause, remote stack
+ * included, in the reason) within the spawn bounds; its finalizers run when the actor ends
+ * (after its tasks are cancelled), within `Bounds.parentDeathExitMs`.
+ *
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as ActorContext from "./ActorContext.js"
@@ -33,7 +48,7 @@ export const ImplementationTypeId: unique symbol = Symbol.for("@troupe/actor/Imp
 
 export type Endpoints = Readonly<Record<string, Endpoint.Any>>
 
-/** What a handler may use: the actor runtime, and a scope that ends with the task. */
+/** What a handler may use: the actor runtime, and a scope that ends with the task (a stream handler's: when the stream ends). */
 export type HandlerEnv = Troupe | Scope.Scope
 
 type T<S> = S extends { readonly Type: infer A } ? A : never
@@ -42,14 +57,15 @@ type T<S> = S extends { readonly Type: infer A } ? A : never
  * A handler fails with the endpoint's declared errors, or with any runtime `ActorError` (a
  * failed call to another actor is relayed as `RemoteActorError` with this actor on its path).
  */
-export type Handler<E> = E extends Endpoint.Call<infer P, infer S, infer Er>
-  ? (payload: T<P>) => Effect.Effect<T<S>, T<Er> | HandlerError, HandlerEnv>
-  : E extends Endpoint.Stream<infer P, infer A, infer Er> ? (payload: T<P>) => Stream.Stream<T<A>, T<Er> | HandlerError, Troupe>
+export type Handler<E, R = never> = E extends Endpoint.Call<infer P, infer S, infer Er>
+  ? (payload: T<P>) => Effect.Effect<T<S>, T<Er> | HandlerError, HandlerEnv | R>
+  : E extends Endpoint.Stream<infer P, infer A, infer Er> ? (payload: T<P>) => Stream.Stream<T<A>, T<Er> | HandlerError, HandlerEnv | R>
   : E extends Endpoint.Context<infer P, infer St, infer Snd, infer Rcv, infer S, infer Er>
-    ? (ctx: ActorContext.Child<T<P>, T<St>, T<Snd>, T<Rcv>>) => Effect.Effect<T<S>, T<Er> | HandlerError, HandlerEnv>
+    ? (ctx: ActorContext.Child<T<P>, T<St>, T<Snd>, T<Rcv>>) => Effect.Effect<T<S>, T<Er> | HandlerError, HandlerEnv | R>
   : never
 
-export type Handlers<Eps extends Endpoints> = { readonly [K in keyof Eps]: Handler<Eps[K]> }
+/** Handlers for every endpoint; `R`: services they may use beyond `HandlerEnv` (from the implementation's layer). */
+export type Handlers<Eps extends Endpoints, R = never> = { readonly [K in keyof Eps]: Handler<Eps[K], R> }
 
 export interface Definition<Name extends string = string, Eps extends Endpoints = Endpoints> {
   readonly [TypeId]: typeof TypeId
@@ -57,6 +73,14 @@ export interface Definition<Name extends string = string, Eps extends Endpoints 
   readonly endpoints: Eps
   /** Bind handlers to this definition; `moduleUrl` is `import.meta.url` of the exporting module. */
   readonly implement: (moduleUrl: string, handlers: Handlers<Eps>) => Implementation<Definition<Name, Eps>>
+  /**
+   * Handlers that use the services `layer` provides (`ROut`), built in the actor's own process at
+   * boot: `Repo.withLayer(DbLive).implement(import.meta.url, handlers)`. (Two steps, so an
+   * implementation that starts actors of its own kind still types: its type never waits on its handlers'.)
+   */
+  readonly withLayer: <ROut, E>(layer: Layer.Layer<ROut, E, never>) => {
+    readonly implement: (moduleUrl: string, handlers: Handlers<Eps, ROut>) => Implementation<Definition<Name, Eps>>
+  }
 }
 
 export interface Implementation<D extends Definition<any, any> = Definition> {
@@ -64,7 +88,9 @@ export interface Implementation<D extends Definition<any, any> = Definition> {
   readonly definition: D
   /** The module that exports this implementation (file URL). */
   readonly moduleUrl: string
-  readonly handlers: Handlers<D["endpoints"]>
+  readonly handlers: Handlers<D["endpoints"], any>
+  /** The handlers' services, built in the actor's own process at boot; `undefined`: none. */
+  readonly layer: Layer.Layer<unknown, unknown, never> | undefined
 }
 
 /** Names a portal uses for itself; an endpoint may not take them. */
@@ -79,11 +105,15 @@ export const define = <const Name extends string, const Eps extends Endpoints>(n
     [TypeId]: TypeId,
     name,
     endpoints,
-    implement: (moduleUrl, handlers) => ({
-      [ImplementationTypeId]: ImplementationTypeId,
-      definition,
-      moduleUrl,
-      handlers
+    implement: (moduleUrl, handlers) => ({ [ImplementationTypeId]: ImplementationTypeId, definition, moduleUrl, handlers, layer: undefined }),
+    withLayer: (layer) => ({
+      implement: (moduleUrl, handlers) => ({
+        [ImplementationTypeId]: ImplementationTypeId,
+        definition,
+        moduleUrl,
+        handlers,
+        layer: layer as Layer.Layer<unknown, unknown, never>
+      })
     })
   }
   return definition

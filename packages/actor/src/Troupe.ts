@@ -27,6 +27,7 @@ import { ActorFailure, TransportError } from "./Errors.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
 import { runMain as runMainImpl } from "./internal/main.js"
 import * as Runtime from "./internal/runtime.js"
+import { buildServices } from "./internal/services.js"
 import { privateSocketDir } from "./internal/socketDir.js"
 import type { Address, Aid } from "./Protocol.js"
 import type { SpawnBackend } from "./SpawnBackend.js"
@@ -106,9 +107,11 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
     }
     const socketDir = options.socketDir ?? (yield* privateSocketDir)
     const name = options.name ?? "root"
+    const services = yield* buildServices(options.implementation).pipe(Effect.orDieWith((message) => new Error(message)))
     return yield* Runtime.make({
       self: { name, id: `${name}@${randomUUID()}`, pid: process.pid },
       implementation: options.implementation,
+      services,
       transport: options.transport ?? "uds",
       socketDir,
       registrar: options.registrar ?? "embedded",

@@ -34,6 +34,7 @@ import type { Connection } from "../Transport.js"
 import * as Channel from "./channel.js"
 import { relayLogger } from "./logRelay.js"
 import * as Runtime from "./runtime.js"
+import { buildServices } from "./services.js"
 import { useBundleSourceMap } from "./stackmap.js"
 
 /** What the parent tells a child on its command line (or in `workerData`). */
@@ -118,9 +119,15 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       parent.write(bootFailed(impl))
       return yield* Effect.fail(impl)
     }
+    // The handlers' services, built here (in this process or thread), in this actor's scope: its
+    // finalizers run after the tasks are cancelled, under the hard exit bound.
+    const services = yield* buildServices(impl).pipe(
+      Effect.tapError((e) => Effect.sync(() => parent.write(bootFailed(e))))
+    )
     const runtime = yield* Runtime.make({
       self,
       implementation: impl,
+      services,
       transport: s.transport,
       socketDir: s.socketDir,
       registrar: s.registrar ?? "embedded",

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -29,6 +30,8 @@ import { type Resolved, serve, type ServeContext } from "./server.js"
 export interface RuntimeOptions {
   readonly self: Aid
   readonly implementation: Implementation<any> | undefined
+  /** The implementation's services (its layer, built by the caller in this actor's scope), for the handlers. */
+  readonly services?: Context.Context<never> | undefined
   readonly transport: Transport.TransportKind
   readonly socketDir: string
   /** `"embedded"`: host the registrar here; an address: use that one. */
@@ -123,7 +126,11 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     const serveContext = (channel: Channel.Channel): ServeContext => ({
       actorId: self.id,
       resolve: resolve(channel),
-      runtime: handlerRuntime ??= Runtime.provideService(base, Troupe, runtime),
+      runtime: handlerRuntime ??= Runtime.make({
+        context: Context.merge(Context.add(base.context, Troupe, runtime), options.services ?? Context.empty()),
+        fiberRefs: base.fiberRefs,
+        runtimeFlags: base.runtimeFlags
+      }),
       streamWindow: bounds.streamWindow
     })
     /** Accepted connections wait for this (their messages are held) until the runtime is complete. */
