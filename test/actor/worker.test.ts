@@ -64,6 +64,17 @@ describe("worker backend", () => {
         expect(yield* within(() => !isThreadOfThisProcess(tid), 5000)).toBeGreaterThanOrEqual(0)
       })), 30_000)
 
+  it.live("a worker's boot is bounded by bootMs alone: its port exists before it runs, so handshakeMs does not cut a slow boot short", () =>
+    // handshakeMs far below any worker's boot time; before the fix the parent dropped the port
+    // when it ran out and the worker died "closed during handshake" (seen under load, 200 actors).
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const t = yield* nursery.start(GreeterLive, { name: "slow-boot" })
+        guard.track(t.actor.pid)
+        expect(yield* t.greet("ada")).toBe("hello ada")
+      }), { bounds: { handshakeMs: 1, bootMs: 30_000 } }), 40_000)
+
   it.live("an uncaught exception in a worker is a death like a process's: ActorFailure, exited 1, the error on stderr", () =>
     root(config, (guard) =>
       Effect.gen(function*() {

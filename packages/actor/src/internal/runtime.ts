@@ -183,7 +183,9 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     const accept = (conn: Transport.Connection, isPrivate: boolean) =>
       Effect.gen(function*() {
         if (secret !== undefined && !isPrivate) yield* Auth.acceptWith(conn, keyOf, bounds.handshakeMs)
-        const hello = yield* Channel.handshake(conn, self, "peer", false, bounds.handshakeMs)
+        // A private connection (a worker's port) exists before its child runs: its Hello comes
+        // once the child has booted, so the wait is part of the boot and bounded as one (bootMs).
+        const hello = yield* Channel.handshake(conn, self, "peer", false, isPrivate ? bounds.bootMs : bounds.handshakeMs)
         const aid = hello[1]
         yield* Deferred.await(ready)
         if (hello[2] === "child") {
