@@ -22,10 +22,10 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as ActorContext from "./ActorContext.js"
 import type * as Endpoint from "./Endpoint.js"
-import type { ActorError, ProtocolError, TransportError } from "./Errors.js"
+import type { ActorError, ActorRestarting, ProtocolError, TransportError } from "./Errors.js"
 
 /** Runtime errors a handler may fail with besides its declared ones (they are boxed for the caller). */
-export type HandlerError = ActorError | TransportError | ProtocolError
+export type HandlerError = ActorError | ActorRestarting | TransportError | ProtocolError
 import type { Troupe } from "./internal/context.js"
 
 export const TypeId: unique symbol = Symbol.for("@troupe/actor/Actor")
