@@ -122,6 +122,21 @@ export class TransportError extends Schema.TaggedError<TransportError>()("Transp
 }
 
 /**
+ * A context used out of order by its own code (tractor raises `RuntimeError` for the same):
+ * `started()` called twice, the stream opened before `started()`, or opened twice. A handler that
+ * does not handle it fails with it, and the caller gets it decoded into this class.
+ */
+export class ContextMisuse extends Schema.TaggedError<ContextMisuse>()("ContextMisuse", {
+  endpoint: Schema.String,
+  /** What was done out of order. */
+  misuse: Schema.Literal("started called twice", "openStream before started", "openStream called twice")
+}) {
+  override get message(): string {
+    return `${this.endpoint}: ${this.misuse}`
+  }
+}
+
+/**
  * A call through a supervisor's stable handle (`Supervisor.Handle`) while its child is between
  * incarnations: the old one died and the next is not up yet (backoff, boot). Raised at once,
  * never after a wait (OTP: a call to a restarting process fails with `noproc`); retry it with a
@@ -167,4 +182,4 @@ export class SupervisorGaveUp extends Schema.TaggedError<SupervisorGaveUp>()("Su
 export type ActorError = RemoteActorError | ContextCancelled | MsgTypeError | UnknownEndpoint | TransportClosed | ActorFailure
 
 /** The runtime's own errors that round-trip by tag. */
-export const builtinErrors = Schema.Union(ContextCancelled, MsgTypeError, UnknownEndpoint, ActorFailure, ActorTooSlow, ActorRestarting)
+export const builtinErrors = Schema.Union(ContextCancelled, MsgTypeError, UnknownEndpoint, ActorFailure, ActorTooSlow, ActorRestarting, ContextMisuse)
