@@ -2,11 +2,28 @@
 // undeclared error without a cast (boxed as RemoteActorError with its type name), declared errors
 // decode into their class, and misusing a context (`started` twice, the stream before `started`)
 // is a typed ContextMisuse. Process and worker backends.
-import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { ContextMisuse, Nursery, RemoteActorError } from "../../packages/actor/src/index.js"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
+import { Cause, Chunk, Effect, Exit } from "effect"
+import { type ActorError, ContextMisuse, Nursery, RemoteActorError } from "../../packages/actor/src/index.js"
 import { label, matrix, root } from "./_harness.js"
+import { GreeterLive, Overloaded } from "./fixtures/greeter.js"
 import { Declared, MisuseLive } from "./fixtures/misuse.js"
+
+type ErrorOf<T> = T extends Effect.Effect<any, infer E, any> ? E : never
+
+describe("Nursery.open's error type", () => {
+  it("is the body's errors, the runtime's ActorError, and the declared errors its tasks may fail with (no unknown)", () => {
+    const daemonsOnly = Nursery.open((n) => Effect.asVoid(n.start(GreeterLive, { name: "g" })))
+    expectTypeOf<ErrorOf<typeof daemonsOnly>>().toEqualTypeOf<ActorError>()
+    const withBody = Nursery.open(() => Effect.fail("body" as const))
+    expectTypeOf<ErrorOf<typeof withBody>>().toEqualTypeOf<ActorError | "body">()
+    const withTasks = Nursery.open((n: Nursery.Nursery<Overloaded>) => Effect.asVoid(n.runInActor(GreeterLive, "greet", "x", { name: "t" })))
+    expectTypeOf<ErrorOf<typeof withTasks>>().toEqualTypeOf<ActorError | Overloaded>()
+    // A task whose endpoint declares an error the nursery does not list does not compile.
+    // @ts-expect-error greet declares Overloaded
+    Nursery.open((n) => n.runInActor(GreeterLive, "greet", "x", { name: "t" }))
+  })
+})
 
 for (const config of matrix.filter((c) => c.transport === "uds")) {
   describe(`error shapes (${label(config)})`, () => {
@@ -25,6 +42,21 @@ for (const config of matrix.filter((c) => c.transport === "uds")) {
           const plain = yield* Effect.flip(m.failPlain())
           expect(plain).toBeInstanceOf(RemoteActorError)
           expect(plain).toMatchObject({ type: "RangeError", message: "plain failure" })
+        })), 30_000)
+
+    it.live("a task's declared error fails Nursery.open with its own class, typed without a cast", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const exit = yield* Effect.exit(Nursery.open((n: Nursery.Nursery<Overloaded>) =>
+            Effect.gen(function*() {
+              const t = yield* n.runInActor(GreeterLive, "greet", "", { name: "overloaded" })
+              guard.track(t.actor.pid)
+            })
+          ))
+          expect(Exit.isFailure(exit)).toBe(true)
+          const failures: ReadonlyArray<ActorError | Overloaded> = Exit.isFailure(exit) ? Chunk.toReadonlyArray(Cause.failures(exit.cause)) : []
+          expect(failures).toHaveLength(1)
+          expect(failures[0]).toBeInstanceOf(Overloaded)
         })), 30_000)
 
     it.live("started() twice and openStream before started() are a typed ContextMisuse, on both sides", () =>

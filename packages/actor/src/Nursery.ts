@@ -34,7 +34,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type * as Actor from "./Actor.js"
-import { ActorFailure, ContextCancelled } from "./Errors.js"
+import { ActorFailure, type ActorError, ContextCancelled } from "./Errors.js"
 import * as Spawn from "./internal/spawn.js"
 import * as Portal from "./Portal.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
@@ -49,20 +49,38 @@ type CallKeys<D extends Actor.Definition<any, any>> = {
 type CallOf<D extends Actor.Definition<any, any>, K extends keyof D["endpoints"]> = Portal.Client<D["endpoints"][K]> extends
   (...args: infer A) => Effect.Effect<infer S, infer E> ? { args: A; success: S; error: E } : never
 
+/** The call endpoints of `D` whose errors are all runtime errors or `TaskError`. */
+type TaskKeys<D extends Actor.Definition<any, any>, TaskError> = {
+  [K in CallKeys<D>]: [Exclude<CallOf<D, K>["error"], ActorError>] extends [TaskError] ? K : never
+}[CallKeys<D>]
+
+/**
+ * What a nursery fails with besides its body's errors: `ActorFailure` (a daemon died unasked),
+ * and a failed task's error — a runtime `ActorError` (`RemoteActorError` for an undeclared one) or
+ * one of `TaskError`, the declared errors its tasks may fail with.
+ */
+export type NurseryError<TaskError = never> = ActorError | TaskError
+
 /** A task's portal: the actor, plus the outcome of its one call. */
 export type TaskPortal<D extends Actor.Definition<any, any>, K extends keyof D["endpoints"]> = Portal.Portal<D> & {
   /** The call's outcome (awaits it). */
   readonly result: Effect.Effect<CallOf<D, K>["success"], CallOf<D, K>["error"]>
 }
 
-export interface Nursery {
+/**
+ * A nursery. `TaskError` lists the declared errors its tasks (`runInActor`) may fail with: a task
+ * whose endpoint declares an error outside it does not compile. Name it by annotating the body's
+ * parameter: `Nursery.open((n: Nursery.Nursery<Overloaded>) => ...)`. Default: none (tasks whose
+ * endpoints declare no error).
+ */
+export interface Nursery<TaskError = never> {
   /** Start a long-lived (daemon) actor; returns once it is booted and registered. Fails with `ActorFailure`. */
   readonly start: <D extends Actor.Definition<any, any>>(
     implementation: Actor.Implementation<D>,
     options: StartOptions
   ) => Effect.Effect<Portal.Portal<D>, ActorFailure>
   /** Start an actor that runs one call of `endpoint` and then is cancelled (tractor `run_in_actor`). */
-  readonly runInActor: <D extends Actor.Definition<any, any>, K extends CallKeys<D>>(
+  readonly runInActor: <D extends Actor.Definition<any, any>, K extends TaskKeys<D, TaskError>>(
     implementation: Actor.Implementation<D>,
     endpoint: K,
     ...args: [...CallOf<D, K>["args"], options: StartOptions]
@@ -73,13 +91,13 @@ export interface Nursery {
    * What failed so far, in arrival order: daemons that died unasked (`ActorFailure`) and failed
    * tasks. `Nursery.open` fails with these; with `Nursery.make` they are logged and kept here.
    */
-  readonly failures: Effect.Effect<ReadonlyArray<Cause.Cause<unknown>>>
+  readonly failures: Effect.Effect<ReadonlyArray<Cause.Cause<NurseryError<TaskError>>>>
   /** Cancel every child now (bounded; see the module docs). */
   readonly cancel: Effect.Effect<void>
 }
 
 interface State {
-  readonly nursery: Nursery
+  readonly nursery: Nursery<any>
   /** Errors in arrival order. */
   readonly errors: Array<Cause.Cause<unknown>>
   /** Completes at the first error that must interrupt the body (daemon death). */
@@ -148,7 +166,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
       })
     })
 
-    const nursery: Nursery = {
+    const nursery: Nursery<any> = {
       start: (implementation, options) => Effect.map(start(implementation, options), (r) => r.portal),
       runInActor: (implementation, endpoint, ...rest) =>
         Effect.gen(function*() {
@@ -199,7 +217,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
  * A nursery for the current scope, without a body: closing the scope cancels and reaps every
  * child. Task errors surface from their `result`; nothing interrupts the caller.
  */
-export const make = (): Effect.Effect<Nursery, never, Troupe | Scope.Scope> =>
+export const make = <TaskError = never>(): Effect.Effect<Nursery<TaskError>, never, Troupe | Scope.Scope> =>
   Effect.gen(function*() {
     const rt = yield* Troupe
     const scope = yield* Effect.scope
@@ -212,9 +230,9 @@ export const make = (): Effect.Effect<Nursery, never, Troupe | Scope.Scope> =>
  * Run `body` with a supervised nursery (one-cancels-all, see the module docs). Succeeds with the
  * body's value when nothing failed; otherwise fails with every error, body's first.
  */
-export const open = <A, E, R>(
-  body: (nursery: Nursery) => Effect.Effect<A, E, R>
-): Effect.Effect<A, unknown, R | Troupe> =>
+export const open = <A, E, R, TaskError = never>(
+  body: (nursery: Nursery<TaskError>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | NurseryError<TaskError>, R | Troupe> =>
   Effect.scoped(Effect.gen(function*() {
     const rt = yield* Troupe
     const scope = yield* Effect.scope
@@ -239,5 +257,5 @@ export const open = <A, E, R>(
       : []
     const all = [...bodyCause, ...state.errors]
     if (all.length === 0) return (bodyExit as Exit.Success<A, E>).value
-    return yield* Effect.failCause(all.reduce((a, b) => Cause.parallel(a, b)))
+    return yield* Effect.failCause(all.reduce((a, b) => Cause.parallel(a, b)) as Cause.Cause<E | NurseryError<TaskError>>)
   }))
