@@ -2,7 +2,7 @@
 // on the process and worker backends. Crashes are real exits of the child (`process.exit(3)`),
 // and every incarnation's pid is tracked: the harness checks none is left.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, Schedule } from "effect"
+import { Cause, Chunk, Effect, Exit, Metric, Schedule } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,7 +19,7 @@ const failuresOf = (exit: Exit.Exit<unknown, unknown>): Array<any> =>
   Exit.isFailure(exit) ? [...Chunk.toReadonlyArray(Cause.failures(exit.cause))] : []
 
 /** Poll `cond` every 20 ms until it holds; dies after `ms` (a loaded machine gets a wide bound). */
-const until = <E, R>(what: string, cond: Effect.Effect<boolean, E, R>, ms = 20_000) =>
+const until = <E, R>(what: string, cond: Effect.Effect<boolean, E, R>, ms = 45_000) =>
   Effect.gen(function*() {
     const deadline = Date.now() + ms
     while (!(yield* cond)) {
@@ -57,6 +57,8 @@ for (const config of configs) {
           if (config.backend === "process") yield* ProcessBackend.prepare(FlakyLive)
           const file = yield* budgetFile(2)
           const starts: Array<string> = []
+          const counter = Supervisor.metrics.restarts.pipe(Metric.tagged("supervisor", "sup"), Metric.tagged("child", "flaky"))
+          const countedBefore = (yield* Metric.value(counter)).count
           yield* Supervisor.open({ name: "sup", strategy: "one-for-one", intensity: 5, periodMs: 60_000, backoff: Schedule.spaced(50) }, (sup) =>
             Effect.gen(function*() {
               const a = yield* sup.supervise(FlakyLive, { name: "steady-a", onStart: arming(guard, undefined, starts) })
@@ -79,8 +81,9 @@ for (const config of configs) {
               expect(yield* a.incarnation).toBe(1)
               expect(yield* b.incarnation).toBe(1)
               expect(starts).toEqual(["steady-a#1", "flaky#1", "steady-b#1", "flaky#2", "flaky#3"])
+              expect((yield* Metric.value(counter)).count - countedBefore).toBe(2)
             }))
-        })), 60_000)
+        })), 90_000)
 
     it.live("intensity exceeded: the supervisor stops its children and fails; its parent nursery sees one error with the last cause", () =>
       root(config, (guard) =>
@@ -108,7 +111,7 @@ for (const config of configs) {
           expect(gaveUp.lastFailure).toMatchObject({ actor: "flaky", reason: "crashed", exit: "exited 3" })
           // The first incarnation and two restarts, then the give-up.
           expect(starts.filter((s) => s.startsWith("flaky"))).toEqual(["flaky#1", "flaky#2", "flaky#3"])
-        })), 60_000)
+        })), 90_000)
 
     for (const strategy of ["one-for-all", "rest-for-one"] as const) {
       it.live(`${strategy}: the others are stopped last-started first, then the group starts again in start order`, () =>
@@ -134,7 +137,7 @@ for (const config of configs) {
                 expect(yield* Effect.all([b.whoami(), c.whoami()])).toEqual([expect.stringMatching(/^b@/), expect.stringMatching(/^c@/)])
                 expect((yield* sup.children).map((ch) => ch.state)).toEqual(["running", "running", "running"])
               }))
-          })), 60_000)
+          })), 90_000)
     }
 
     it.live("restart types: a transient child ending normally is not restarted (one ending abnormally is); a temporary child never is", () =>
@@ -156,7 +159,7 @@ for (const config of configs) {
               expect(yield* broken.whoami()).toMatch(/^broken@/)
               expect(starts).toEqual(["done#1", "broken#1", "once#1", "broken#2"])
             }))
-        })), 60_000)
+        })), 90_000)
 
     it.live("a crash loop keeps to its backoff schedule (exponential, capped)", () =>
       root(config, (guard) =>
@@ -167,13 +170,13 @@ for (const config of configs) {
           yield* Supervisor.open({ strategy: "one-for-one", intensity: 10, periodMs: 60_000, backoff }, (sup) =>
             Effect.gen(function*() {
               const flaky = yield* sup.supervise(FlakyLive, { name: "looping", onStart: arming(guard, file, starts, 30) })
-              yield* until("4 restarts", Effect.map(Effect.all([sup.restarts, flaky.state]), ([r, s]) => r.length === 4 && s === "running"), 30_000)
+              yield* until("4 restarts", Effect.map(Effect.all([sup.restarts, flaky.state]), ([r, s]) => r.length === 4 && s === "running"))
               const restarts = yield* sup.restarts
               expect(restarts.map((r) => r.delayMs)).toEqual([150, 300, 600, 600])
               // Loosely: no restart came before its delay was over.
               for (const r of restarts) expect(r.doneAt - r.at).toBeGreaterThanOrEqual(r.delayMs)
             }))
-        })), 60_000)
+        })), 90_000)
 
     it.live("a call between incarnations fails at once with ActorRestarting; the handle reaches the next incarnation", () =>
       root(config, (guard) =>
@@ -192,7 +195,7 @@ for (const config of configs) {
               expect(yield* flaky.whoami()).toMatch(/^slow-to-return@/)
               expect(yield* flaky.incarnation).toBe(2)
             }))
-        })), 60_000)
+        })), 90_000)
 
     it.live("closing a supervisor while a restart is pending is bounded and leaves nothing; Supervisor.make reports a give-up through `failure`", () =>
       root(config, (guard) =>
@@ -215,6 +218,6 @@ for (const config of configs) {
             return yield* Effect.flip(sup.failure)
           }))
           expect(error).toMatchObject({ _tag: "SupervisorGaveUp", supervisor: "made", restarts: 0, reason: "intensity exceeded" })
-        })), 60_000)
+        })), 90_000)
   })
 }

@@ -63,6 +63,12 @@ import type * as Portal from "./Portal.js"
 export type { ChildState, Handle } from "./internal/handle.js"
 export type { RestartEvent, Restart, Strategy } from "./internal/supervisor.js"
 
+/**
+ * The supervisors' counters (Effect `Metric.counter`s in the default registry): `restarts` tagged
+ * `supervisor` and `child` (one per child started again), `giveUps` tagged `supervisor`.
+ */
+export const metrics = { restarts: Engine.restartsTotal, giveUps: Engine.giveUpsTotal } as const
+
 export interface Options {
   /** Named in logs and in `SupervisorGaveUp`. Default `"supervisor"`. */
   readonly name?: string

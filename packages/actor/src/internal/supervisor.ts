@@ -81,8 +81,10 @@ export interface Config {
   readonly gaveUp: (error: SupervisorGaveUp) => Effect.Effect<unknown>
 }
 
-const restartsTotal = Metric.counter("troupe_supervisor_restarts", { description: "children restarted by supervisors", incremental: true })
-const giveUpsTotal = Metric.counter("troupe_supervisor_give_ups", { description: "supervisors that exceeded their restart intensity", incremental: true })
+/** Restarts made, tagged `supervisor` and `child` (Effect `Metric`, the default registry). */
+export const restartsTotal = Metric.counter("troupe_supervisor_restarts", { description: "children restarted by supervisors", incremental: true })
+/** Give-ups, tagged `supervisor`. */
+export const giveUpsTotal = Metric.counter("troupe_supervisor_give_ups", { description: "supervisors that exceeded their restart intensity", incremental: true })
 
 export const make = (config: Config) => {
   const { rt } = config
