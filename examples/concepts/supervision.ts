@@ -1,8 +1,9 @@
 // supervision.ts — restarts, OTP style: a supervisor restarts a child that crashed (one-for-one:
 // its sibling keeps running), reached through a stable handle; a call made while the child
 // restarts fails at once with ActorRestarting, and a retry reaches the next incarnation. Then a
-// supervisor whose child crashes more often than its intensity allows gives up: its parent
-// nursery fails with one SupervisorGaveUp carrying the last crash (one-cancels-all takes over).
+// supervisor whose child crashes more often than its intensity allows (here: at all) gives up:
+// its parent nursery fails with one SupervisorGaveUp carrying the last crash (one-cancels-all
+// takes over).
 //
 //   npx tsx examples/concepts/supervision.ts
 import { Cause, Console, Effect, Exit, Schedule } from "effect"
@@ -44,15 +45,13 @@ const program = Effect.gen(function*() {
       }
     }))
 
-  // 2. Intensity 1 within 5 s: the second crash is one too many. The supervisor stops its
-  //    children and fails; the nursery around it sees that one error.
+  // 2. Intensity 0 (OTP: no restart allowed): the first crash is one too many. The supervisor
+  //    stops its children and fails; the nursery around it sees that one error.
   const exit = yield* Nursery.open(() =>
-    Supervisor.open({ name: "fragile", strategy: "one-for-one", intensity: 1, periodMs: 5000, backoff: Schedule.spaced(100) }, (sup) =>
+    Supervisor.open({ name: "fragile", strategy: "one-for-one", intensity: 0, periodMs: 5000 }, (sup) =>
       Effect.gen(function*() {
         const worker = yield* sup.supervise(CrashyLive, { name: "worker", onStart: track })
-        yield* worker.crash("first")
-        while ((yield* worker.incarnation) < 2 || (yield* worker.state) !== "running") yield* Effect.sleep(10)
-        yield* worker.crash("second")
+        yield* worker.crash("beyond repair")
         return yield* Effect.never
       }))
   ).pipe(Effect.exit)
