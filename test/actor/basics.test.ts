@@ -118,7 +118,8 @@ for (const config of matrix) {
     it.live("runInActor: the result is awaitable and the actor exits after it", () =>
       root(config, (guard) =>
         Effect.gen(function*() {
-          const value = yield* Nursery.open((n) =>
+          // `greet` declares Overloaded: the nursery's failure type names it.
+          const value = yield* Nursery.open((n: Nursery.Nursery<Overloaded>) =>
             Effect.gen(function*() {
               const task = yield* n.runInActor(GreeterLive, "greet", "bob", { name: "task" })
               guard.track(task.actor.pid)

@@ -146,6 +146,23 @@ const examples: ReadonlyArray<Example> = [
     }
   },
   {
+    file: "supervision.ts",
+    modules: ["crashy.ts"],
+    check: (out) => {
+      expect(out).toMatch(/^started cache \(pid \d+\) and mailer \(pid \d+\)$/m)
+      expect(out).toMatch(/^a call while cache restarts: ActorRestarting \(true\)$/m)
+      const before = number(out, /^cache restarted: pid (\d+) → /m)
+      const after = number(out, /^cache restarted: pid \d+ → pid (\d+) \(incarnation 2\)$/m)
+      expect(after).not.toBe(before)
+      expect(number(out, /^mailer untouched: pid (\d+) \(incarnation 1\)$/m)).toBe(number(out, /and mailer \(pid (\d+)\)/))
+      expect(out).toMatch(/^restart log: cache exited 1, restarted \[cache\] after 200 ms$/m)
+      expect(out).toMatch(/^the nursery failed with 1 error\(s\)$/m)
+      expect(out).toMatch(/^SupervisorGaveUp: fragile \(intensity exceeded, 0 restart\(s\) within 5000 ms\)$/m)
+      expect(out).toMatch(/^last failure: worker crashed \(exited 1\)$/m)
+      expect(out).toMatch(/^incarnations started: 4; actor processes still alive: 0$/m)
+    }
+  },
+  {
     file: "registrar.ts",
     modules: ["peer.ts"],
     check: (out) => {

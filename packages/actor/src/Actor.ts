@@ -37,10 +37,10 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as ActorContext from "./ActorContext.js"
 import type * as Endpoint from "./Endpoint.js"
-import type { ActorError, ProtocolError, TransportError } from "./Errors.js"
+import type { ActorError, ActorRestarting, ContextMisuse, ProtocolError, TransportError } from "./Errors.js"
 
-/** Runtime errors a handler may fail with besides its declared ones (they are boxed for the caller). */
-export type HandlerError = ActorError | TransportError | ProtocolError
+/** Runtime errors a handler commonly fails with besides its declared ones (boxed for the caller, like any undeclared error). */
+export type HandlerError = ActorError | ActorRestarting | ContextMisuse | TransportError | ProtocolError
 import type { Troupe } from "./internal/context.js"
 
 export const TypeId: unique symbol = Symbol.for("@troupe/actor/Actor")
@@ -54,14 +54,18 @@ export type HandlerEnv = Troupe | Scope.Scope
 type T<S> = S extends { readonly Type: infer A } ? A : never
 
 /**
- * A handler fails with the endpoint's declared errors, or with any runtime `ActorError` (a
- * failed call to another actor is relayed as `RemoteActorError` with this actor on its path).
+ * A handler fails with the endpoint's declared errors, which reach the caller decoded into their
+ * class, or with anything else — a runtime `ActorError` (a failed call to another actor is relayed
+ * as `RemoteActorError` with this actor on its path), or any undeclared error — which reaches the
+ * caller boxed as `RemoteActorError` with its type name (`_tag`, or the `Error`'s `name`) and
+ * message (tractor's default). So the error channel is `unknown`: no cast is needed for an
+ * undeclared failure (e.g. `Nursery.open`'s).
  */
-export type Handler<E, R = never> = E extends Endpoint.Call<infer P, infer S, infer Er>
-  ? (payload: T<P>) => Effect.Effect<T<S>, T<Er> | HandlerError, HandlerEnv | R>
-  : E extends Endpoint.Stream<infer P, infer A, infer Er> ? (payload: T<P>) => Stream.Stream<T<A>, T<Er> | HandlerError, HandlerEnv | R>
-  : E extends Endpoint.Context<infer P, infer St, infer Snd, infer Rcv, infer S, infer Er>
-    ? (ctx: ActorContext.Child<T<P>, T<St>, T<Snd>, T<Rcv>>) => Effect.Effect<T<S>, T<Er> | HandlerError, HandlerEnv | R>
+export type Handler<E, R = never> = E extends Endpoint.Call<infer P, infer S, infer _Er>
+  ? (payload: T<P>) => Effect.Effect<T<S>, unknown, HandlerEnv | R>
+  : E extends Endpoint.Stream<infer P, infer A, infer _Er> ? (payload: T<P>) => Stream.Stream<T<A>, unknown, HandlerEnv | R>
+  : E extends Endpoint.Context<infer P, infer St, infer Snd, infer Rcv, infer S, infer _Er>
+    ? (ctx: ActorContext.Child<T<P>, T<St>, T<Snd>, T<Rcv>>) => Effect.Effect<T<S>, unknown, HandlerEnv | R>
   : never
 
 /** Handlers for every endpoint; `R`: services they may use beyond `HandlerEnv` (from the implementation's layer). */

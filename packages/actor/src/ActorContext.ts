@@ -16,7 +16,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { ActorError, MsgTypeError, TransportClosed } from "./Errors.js"
+import type { ActorError, ContextMisuse, MsgTypeError, TransportClosed } from "./Errors.js"
 import type { MsgStream, Window } from "./MsgStream.js"
 import type { Aid } from "./Protocol.js"
 
@@ -25,10 +25,16 @@ export interface Child<P, St, In, Out> {
   readonly payload: P
   /** Who opened the context. */
   readonly caller: Aid
-  /** Report the first value (once; before `openStream`). Validated against the schema before it is sent. */
-  readonly started: (value: St) => Effect.Effect<void, MsgTypeError | TransportClosed>
-  /** Open this side of the bidirectional stream (grants the caller a window). Once. */
-  readonly openStream: (options?: { readonly window?: Window }) => Effect.Effect<MsgStream<In, Out>, never, Scope.Scope>
+  /**
+   * Report the first value (once; before `openStream`). Validated against the schema before it is
+   * sent. A second call fails with `ContextMisuse` (nothing is sent).
+   */
+  readonly started: (value: St) => Effect.Effect<void, MsgTypeError | TransportClosed | ContextMisuse>
+  /**
+   * Open this side of the bidirectional stream (grants the caller a window). Once, after
+   * `started`: otherwise fails with `ContextMisuse`.
+   */
+  readonly openStream: (options?: { readonly window?: Window }) => Effect.Effect<MsgStream<In, Out>, ContextMisuse, Scope.Scope>
   /** Cancel this task from inside: the caller gets `ContextCancelled` with this actor as canceller. */
   readonly cancel: Effect.Effect<never>
 }

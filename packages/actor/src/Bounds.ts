@@ -79,6 +79,23 @@ export const defaultActorBounds: ActorBounds = {
   maxUnattachedMessages: 1024
 }
 
+/**
+ * Defaults of a `Supervisor` (each can be set per supervisor). OTP's supervisor defaults are
+ * intensity 1 within 5 s; troupe allows 3 (a process restart costs a boot, not a spawn of a green
+ * thread), and spaces restarts with an exponential backoff (OTP has none; tractor has no
+ * supervisors, issue #22).
+ */
+export const supervisorDefaults = {
+  /** Restarts allowed within `periodMs`; one more and the supervisor gives up. Default 3. */
+  intensity: 3,
+  /** The sliding window of the intensity, ms. Default 5000 ms (OTP `period`). */
+  periodMs: 5000,
+  /** First backoff delay between a crash and its restart, ms; doubled each restart. Default 100 ms. */
+  backoffBaseMs: 100,
+  /** Largest backoff delay, ms. Default 5000 ms. */
+  backoffCapMs: 5000
+} as const
+
 /** The actor bounds in effect; provide `Bounds.layer({...})` (or `Troupe.layer({ bounds })`) to change them. */
 export class Bounds extends Context.Reference<Bounds>()("@troupe/actor/Bounds", {
   defaultValue: (): ActorBounds => defaultActorBounds

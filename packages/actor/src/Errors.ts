@@ -121,8 +121,65 @@ export class TransportError extends Schema.TaggedError<TransportError>()("Transp
   }
 }
 
+/**
+ * A context used out of order by its own code (tractor raises `RuntimeError` for the same):
+ * `started()` called twice, the stream opened before `started()`, or opened twice. A handler that
+ * does not handle it fails with it, and the caller gets it decoded into this class.
+ */
+export class ContextMisuse extends Schema.TaggedError<ContextMisuse>()("ContextMisuse", {
+  endpoint: Schema.String,
+  /** What was done out of order. */
+  misuse: Schema.Literal("started called twice", "openStream before started", "openStream called twice")
+}) {
+  override get message(): string {
+    return `${this.endpoint}: ${this.misuse}`
+  }
+}
+
+/**
+ * A call through a supervisor's stable handle (`Supervisor.Handle`) while its child is between
+ * incarnations: the old one died and the next is not up yet (backoff, boot). Raised at once,
+ * never after a wait (OTP: a call to a restarting process fails with `noproc`); retry it with a
+ * `Schedule` if the call is safe to repeat.
+ */
+export class ActorRestarting extends Schema.TaggedError<ActorRestarting>()("ActorRestarting", {
+  /** The supervised child's name. */
+  actor: Schema.String,
+  /** The incarnation that ended (1 = the first start). */
+  incarnation: Schema.Number,
+  /** Why it is restarting (the last incarnation's exit, or a restart of a sibling). */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `actor ${this.actor} is restarting (incarnation ${this.incarnation} ended: ${this.reason})`
+  }
+}
+
+/**
+ * A supervisor exceeded its restart intensity (more than `intensity` restarts within `periodMs`,
+ * OTP's `MaxR`/`MaxT`) or its backoff schedule ended: it stopped every child and failed, so its
+ * owner's strategy applies (escalation). Carries the last failure that made it give up.
+ */
+export class SupervisorGaveUp extends Schema.TaggedError<SupervisorGaveUp>()("SupervisorGaveUp", {
+  supervisor: Schema.String,
+  /** The child whose failure made it give up. */
+  child: Schema.String,
+  /** Restarts made within the last `periodMs` before giving up. */
+  restarts: Schema.Number,
+  periodMs: Schema.Number,
+  /** Why: `intensity exceeded` or `backoff schedule ended`. */
+  reason: Schema.String,
+  /** The last failure (usually an `ActorFailure` with the child's exit and stderr tail). */
+  lastFailure: Schema.Unknown
+}) {
+  override get message(): string {
+    const last = this.lastFailure instanceof Error ? this.lastFailure.message : String(this.lastFailure)
+    return `supervisor ${this.supervisor} gave up (${this.reason}: ${this.restarts} restart(s) within ${this.periodMs} ms) after ${this.child} failed: ${last}`
+  }
+}
+
 /** Runtime errors that may end any remote call, besides the endpoint's declared errors. */
 export type ActorError = RemoteActorError | ContextCancelled | MsgTypeError | UnknownEndpoint | TransportClosed | ActorFailure
 
 /** The runtime's own errors that round-trip by tag. */
-export const builtinErrors = Schema.Union(ContextCancelled, MsgTypeError, UnknownEndpoint, ActorFailure, ActorTooSlow)
+export const builtinErrors = Schema.Union(ContextCancelled, MsgTypeError, UnknownEndpoint, ActorFailure, ActorTooSlow, ActorRestarting, ContextMisuse)

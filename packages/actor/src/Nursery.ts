@@ -32,24 +32,15 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import { randomUUID } from "node:crypto"
 import type * as Actor from "./Actor.js"
-import { ActorFailure, ContextCancelled } from "./Errors.js"
-import type { Channel } from "./internal/channel.js"
+import { ActorFailure, type ActorError, ContextCancelled } from "./Errors.js"
+import * as Spawn from "./internal/spawn.js"
 import * as Portal from "./Portal.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
-import { type Aid, MsgType, spawnSpec } from "./Protocol.js"
-import type { LaunchedActor } from "./SpawnBackend.js"
+import type { Aid } from "./Protocol.js"
 
-export interface StartOptions {
-  /** The actor's name (its id is `name@uuid`). */
-  readonly name: string
-  /** The export to load when the module has several implementations of the same definition. */
-  readonly exportName?: string
-}
+export type StartOptions = Spawn.StartOptions
 
 type CallKeys<D extends Actor.Definition<any, any>> = {
   [K in keyof D["endpoints"]]: D["endpoints"][K] extends { readonly _tag: "Call" } ? K : never
@@ -58,20 +49,38 @@ type CallKeys<D extends Actor.Definition<any, any>> = {
 type CallOf<D extends Actor.Definition<any, any>, K extends keyof D["endpoints"]> = Portal.Client<D["endpoints"][K]> extends
   (...args: infer A) => Effect.Effect<infer S, infer E> ? { args: A; success: S; error: E } : never
 
+/** The call endpoints of `D` whose errors are all runtime errors or `TaskError`. */
+type TaskKeys<D extends Actor.Definition<any, any>, TaskError> = {
+  [K in CallKeys<D>]: [Exclude<CallOf<D, K>["error"], ActorError>] extends [TaskError] ? K : never
+}[CallKeys<D>]
+
+/**
+ * What a nursery fails with besides its body's errors: `ActorFailure` (a daemon died unasked),
+ * and a failed task's error — a runtime `ActorError` (`RemoteActorError` for an undeclared one) or
+ * one of `TaskError`, the declared errors its tasks may fail with.
+ */
+export type NurseryError<TaskError = never> = ActorError | TaskError
+
 /** A task's portal: the actor, plus the outcome of its one call. */
 export type TaskPortal<D extends Actor.Definition<any, any>, K extends keyof D["endpoints"]> = Portal.Portal<D> & {
   /** The call's outcome (awaits it). */
   readonly result: Effect.Effect<CallOf<D, K>["success"], CallOf<D, K>["error"]>
 }
 
-export interface Nursery {
+/**
+ * A nursery. `TaskError` lists the declared errors its tasks (`runInActor`) may fail with: a task
+ * whose endpoint declares an error outside it does not compile. Name it by annotating the body's
+ * parameter: `Nursery.open((n: Nursery.Nursery<Overloaded>) => ...)`. Default: none (tasks whose
+ * endpoints declare no error).
+ */
+export interface Nursery<TaskError = never> {
   /** Start a long-lived (daemon) actor; returns once it is booted and registered. Fails with `ActorFailure`. */
   readonly start: <D extends Actor.Definition<any, any>>(
     implementation: Actor.Implementation<D>,
     options: StartOptions
   ) => Effect.Effect<Portal.Portal<D>, ActorFailure>
   /** Start an actor that runs one call of `endpoint` and then is cancelled (tractor `run_in_actor`). */
-  readonly runInActor: <D extends Actor.Definition<any, any>, K extends CallKeys<D>>(
+  readonly runInActor: <D extends Actor.Definition<any, any>, K extends TaskKeys<D, TaskError>>(
     implementation: Actor.Implementation<D>,
     endpoint: K,
     ...args: [...CallOf<D, K>["args"], options: StartOptions]
@@ -82,24 +91,13 @@ export interface Nursery {
    * What failed so far, in arrival order: daemons that died unasked (`ActorFailure`) and failed
    * tasks. `Nursery.open` fails with these; with `Nursery.make` they are logged and kept here.
    */
-  readonly failures: Effect.Effect<ReadonlyArray<Cause.Cause<unknown>>>
+  readonly failures: Effect.Effect<ReadonlyArray<Cause.Cause<NurseryError<TaskError>>>>
   /** Cancel every child now (bounded; see the module docs). */
   readonly cancel: Effect.Effect<void>
 }
 
-interface Child {
-  readonly aid: Aid
-  readonly launched: LaunchedActor
-  readonly channel: Channel
-  readonly scope: Scope.CloseableScope
-  cancelling: boolean
-  task: Fiber.RuntimeFiber<unknown, unknown> | undefined
-  /** Set once `endChild` runs: completes when it is done. */
-  ending: Deferred.Deferred<void> | undefined
-}
-
 interface State {
-  readonly nursery: Nursery
+  readonly nursery: Nursery<any>
   /** Errors in arrival order. */
   readonly errors: Array<Cause.Cause<unknown>>
   /** Completes at the first error that must interrupt the body (daemon death). */
@@ -108,57 +106,7 @@ interface State {
   readonly cancelAll: Effect.Effect<void>
 }
 
-/**
- * End one child (the nursery's escalation policy, tractor's `soft_kill` → `hard_kill`):
- * 1. ask it to cancel itself (`cancelActor`, acknowledged within `Bounds.actorCancelAckMs`);
- * 2. acknowledged: wait for its exit within `Bounds.nurseryCancelMs`, then the termination ladder
- *    (SIGTERM → SIGKILL) on what is left;
- * 3. not acknowledged: its event loop is not running — and a Node process in a synchronous loop
- *    never runs a SIGTERM handler either — so its group is SIGKILLed at once (a worker:
- *    `terminate()`), rather than after a SIGTERM grace it cannot use.
- * Each step is logged when its bound expires. Idempotent: concurrent callers share one run.
- */
-const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    if (child.ending !== undefined) return Deferred.await(child.ending)
-    const done = Deferred.unsafeMake<void>(FiberId.none)
-    child.ending = done
-    child.cancelling = true
-    const b = rt.config.bounds
-    const what = child.launched.kind === "thread" ? "worker" : "process"
-    return Effect.gen(function*() {
-      if (child.launched.hasExited()) return
-      if (!child.channel.isClosed()) {
-        const acked = yield* child.channel.cancelActor(b.actorCancelAckMs)
-        if (!acked) {
-          yield* Effect.logWarning(
-            `${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms: its event loop is not running; killing its ${what}`
-          )
-          return yield* child.launched.terminate(reason, { force: true })
-        }
-      }
-      const exited = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
-      if (Option.isNone(exited)) {
-        yield* Effect.logWarning(`${child.aid.id} still running ${b.nurseryCancelMs} ms after cancel (${reason}): terminating its ${what}`)
-        yield* child.launched.terminate(reason)
-      }
-    }).pipe(Effect.ensuring(Deferred.succeed(done, undefined)))
-  })
-
-/** Cancel a child's task (if any), end the child, release what its scope holds. */
-const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const b = rt.config.bounds
-    child.cancelling = true
-    if (child.task) {
-      // The task's own cancel escalates past cancelAckMs; this only bounds waiting for it here.
-      const ended = yield* Fiber.interrupt(child.task).pipe(Effect.interruptible, Effect.timeoutOption(b.cancelAckMs * 2))
-      if (Option.isNone(ended)) yield* Effect.logWarning(`${child.aid.id}: its task did not end within ${b.cancelAckMs * 2} ms; cancelling the actor`)
-    }
-    yield* endChild(rt, child, reason)
-    yield* Scope.close(child.scope, Exit.void)
-    rt.childPids.delete(child.launched.pid)
-  })
+const cancelChild = Spawn.cancelChild
 
 const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Effect.Effect<State> =>
   Effect.gen(function*() {
@@ -166,7 +114,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
     // Children's scopes (their processes) close after the graceful cancel, which the callers add
     // as a finalizer once this returns (finalizers run in reverse order).
     const childrenScope = yield* Scope.fork(scope, ExecutionStrategy.parallel)
-    const children = new Map<string, Child>()
+    const children = new Map<string, Spawn.Child>()
     const errors: Array<Cause.Cause<unknown>> = []
     const failed = yield* Deferred.make<void>()
     let closing = false
@@ -179,81 +127,14 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
       })
 
     /** A portal's cancel was not acknowledged: end the child (see `endChild`). */
-    const escalate = (child: Child) => (reason: string) => endChild(rt, child, reason)
+    const escalate = (child: Spawn.Child) => (reason: string) => Spawn.endChild(rt, child, reason)
 
     const start = <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, options: StartOptions) =>
       Effect.gen(function*() {
         if (closing) return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: "the nursery is closing" }))
-        const id = `${options.name}@${randomUUID()}`
-        const childScope = yield* Scope.fork(childrenScope, ExecutionStrategy.sequential)
-        const booted = yield* Effect.scoped(Effect.gen(function*() {
-          const rendezvous = yield* rt.expectChild(id)
-          const launched = yield* rt.backend.launch({
-            name: options.name,
-            id,
-            implementation,
-            parent: rt.address,
-            logLevel: rt.config.logLevel,
-            bounds: b,
-            bootKey: rendezvous.bootKey
-          }).pipe(
-            Scope.extend(childScope)
-          )
-          if (launched.kind !== "thread") rt.childPids.add(launched.pid)
-          // A backend that hands over an established connection (a worker's MessagePort) is served
-          // as if the listener had accepted it.
-          if (launched.connection !== undefined) yield* rt.accept(launched.connection).pipe(Scope.extend(childScope))
-          const died = (phase: string) =>
-            launched.exited.pipe(
-              Effect.flatMap((exit) =>
-                Effect.fail(new ActorFailure({ actor: options.name, reason: `died ${phase}`, exit, stderr: launched.stderrTail() }))
-              )
-            )
-          const channel = yield* Effect.raceFirst(rendezvous.channel, died("before the handshake")).pipe(
-            Effect.timeoutFail({
-              duration: b.bootMs,
-              onTimeout: () => new ActorFailure({ actor: options.name, reason: `no handshake within ${b.bootMs} ms` })
-            })
-          )
-          const specError = channel.write(spawnSpec({
-            name: options.name,
-            id,
-            definition: implementation.definition.name,
-            exportName: options.exportName ?? null,
-            transport: rt.config.transport,
-            registrar: rt.registrarAddress,
-            socketDir: rt.config.socketDir,
-            secret: rt.config.secret,
-            bounds: { ...b },
-            logLevel: rt.config.logLevel
-          }))
-          if (specError !== undefined) {
-            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `spawn spec not sent: ${specError.message}` }))
-          }
-          const reply = yield* Effect.raceFirst(rendezvous.control, died("during boot")).pipe(
-            Effect.timeoutFail({
-              duration: b.bootMs,
-              onTimeout: () => new ActorFailure({ actor: options.name, reason: `not ready within ${b.bootMs} ms` })
-            })
-          )
-          if (reply[0] === MsgType.BootFailed) {
-            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `boot failed: ${reply[1]}` }))
-          }
-          if (reply[0] !== MsgType.Ready) {
-            return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `unexpected message type ${reply[0]} during boot` }))
-          }
-          return { launched, channel }
-        })).pipe(Effect.onError(() => Scope.close(childScope, Exit.void)))
-
-        const child: Child = {
-          aid: booted.channel.remote,
-          launched: booted.launched,
-          channel: booted.channel,
-          scope: childScope,
-          cancelling: false,
-          task: undefined,
-          ending: undefined
-        }
+        const child: Spawn.Child = yield* Spawn.boot(rt, childrenScope, implementation, options)
+        const id = child.aid.id
+        const booted = { launched: child.launched, channel: child.channel }
         children.set(id, child)
         // A child whose process ends without being asked to is an error of the nursery.
         yield* booted.launched.exited.pipe(
@@ -285,7 +166,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
       })
     })
 
-    const nursery: Nursery = {
+    const nursery: Nursery<any> = {
       start: (implementation, options) => Effect.map(start(implementation, options), (r) => r.portal),
       runInActor: (implementation, endpoint, ...rest) =>
         Effect.gen(function*() {
@@ -336,7 +217,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
  * A nursery for the current scope, without a body: closing the scope cancels and reaps every
  * child. Task errors surface from their `result`; nothing interrupts the caller.
  */
-export const make = (): Effect.Effect<Nursery, never, Troupe | Scope.Scope> =>
+export const make = <TaskError = never>(): Effect.Effect<Nursery<TaskError>, never, Troupe | Scope.Scope> =>
   Effect.gen(function*() {
     const rt = yield* Troupe
     const scope = yield* Effect.scope
@@ -349,9 +230,9 @@ export const make = (): Effect.Effect<Nursery, never, Troupe | Scope.Scope> =>
  * Run `body` with a supervised nursery (one-cancels-all, see the module docs). Succeeds with the
  * body's value when nothing failed; otherwise fails with every error, body's first.
  */
-export const open = <A, E, R>(
-  body: (nursery: Nursery) => Effect.Effect<A, E, R>
-): Effect.Effect<A, unknown, R | Troupe> =>
+export const open = <A, E, R, TaskError = never>(
+  body: (nursery: Nursery<TaskError>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | NurseryError<TaskError>, R | Troupe> =>
   Effect.scoped(Effect.gen(function*() {
     const rt = yield* Troupe
     const scope = yield* Effect.scope
@@ -376,5 +257,5 @@ export const open = <A, E, R>(
       : []
     const all = [...bodyCause, ...state.errors]
     if (all.length === 0) return (bodyExit as Exit.Success<A, E>).value
-    return yield* Effect.failCause(all.reduce((a, b) => Cause.parallel(a, b)))
+    return yield* Effect.failCause(all.reduce((a, b) => Cause.parallel(a, b)) as Cause.Cause<E | NurseryError<TaskError>>)
   }))

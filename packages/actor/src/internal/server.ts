@@ -19,7 +19,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type * as ActorContext from "../ActorContext.js"
 import type * as Endpoint from "../Endpoint.js"
-import { ContextCancelled, MsgTypeError, RemoteActorError, UnknownEndpoint } from "../Errors.js"
+import { ContextCancelled, ContextMisuse, MsgTypeError, RemoteActorError, UnknownEndpoint } from "../Errors.js"
 import * as MsgStream from "../MsgStream.js"
 import * as P from "../Protocol.js"
 import { boxCause, boxOne } from "./boxing.js"
@@ -155,7 +155,7 @@ const handlerBody = (
         caller: channel.remote,
         started: (value) =>
           Effect.gen(function*() {
-            if (startedSent) return yield* Effect.dieMessage(`${name}: started() called twice`)
+            if (startedSent) return yield* Effect.fail(new ContextMisuse({ endpoint: name, misuse: "started called twice" }))
             const encoded = yield* encodeOrFail(ep.started, value, name, "started")
             startedSent = true
             const e = channel.write(P.started(session.cid, encoded))
@@ -165,8 +165,8 @@ const handlerBody = (
           }),
         openStream: (options) =>
           Effect.gen(function*() {
-            if (!startedSent) return yield* Effect.dieMessage(`${name}: openStream before started()`)
-            if (streamOpened) return yield* Effect.dieMessage(`${name}: openStream called twice`)
+            if (!startedSent) return yield* Effect.fail(new ContextMisuse({ endpoint: name, misuse: "openStream before started" }))
+            if (streamOpened) return yield* Effect.fail(new ContextMisuse({ endpoint: name, misuse: "openStream called twice" }))
             streamOpened = true
             const s = MsgStream.make<any, any, never>({
               channel,

@@ -1,0 +1,181 @@
+/**
+ * Starting and ending one child actor: what `Nursery` and `Supervisor` share.
+ *
+ * `boot` launches a child through the runtime's backend, waits for its handshake and `Ready`
+ * (each within `Bounds.bootMs`), in a scope of its own forked from the caller's. `endChild` is the
+ * escalation policy (tractor's `soft_kill` → `hard_kill`), `cancelChild` ends a child and releases
+ * its scope. Every wait is bounded by the runtime's bounds.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
+import type * as Actor from "../Actor.js"
+import { ActorFailure } from "../Errors.js"
+import { type Aid, MsgType, spawnSpec } from "../Protocol.js"
+import type { LaunchedActor } from "../SpawnBackend.js"
+import type { Channel } from "./channel.js"
+import type { TroupeRuntime } from "./context.js"
+
+export interface StartOptions {
+  /** The actor's name (its id is `name@uuid`). */
+  readonly name: string
+  /** The export to load when the module has several implementations of the same definition. */
+  readonly exportName?: string
+}
+
+export interface Child {
+  readonly aid: Aid
+  readonly launched: LaunchedActor
+  readonly channel: Channel
+  readonly scope: Scope.CloseableScope
+  /** Set when its owner asked it to end: its exit is then not a failure. */
+  cancelling: boolean
+  task: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /** Set once `endChild` runs: completes when it is done. */
+  ending: Deferred.Deferred<void> | undefined
+}
+
+/**
+ * Launch `implementation` as a child of this runtime, in a scope forked from `parent`; returns
+ * once it is booted and registered (`Ready`). Fails with `ActorFailure` when it dies before or
+ * during boot, reports `BootFailed`, or is not ready within `Bounds.bootMs` (its scope is then
+ * closed: nothing is left running).
+ */
+export const boot = <D extends Actor.Definition<any, any>>(
+  rt: TroupeRuntime,
+  parent: Scope.Scope,
+  implementation: Actor.Implementation<D>,
+  options: StartOptions
+): Effect.Effect<Child, ActorFailure> =>
+  Effect.gen(function*() {
+    const b = rt.config.bounds
+    const id = `${options.name}@${randomUUID()}`
+    const childScope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+    const booted = yield* Effect.scoped(Effect.gen(function*() {
+      const rendezvous = yield* rt.expectChild(id)
+      const launched = yield* rt.backend.launch({
+        name: options.name,
+        id,
+        implementation,
+        parent: rt.address,
+        logLevel: rt.config.logLevel,
+        bounds: b,
+        bootKey: rendezvous.bootKey
+      }).pipe(
+        Scope.extend(childScope)
+      )
+      if (launched.kind !== "thread") rt.childPids.add(launched.pid)
+      // A backend that hands over an established connection (a worker's MessagePort) is served
+      // as if the listener had accepted it.
+      if (launched.connection !== undefined) yield* rt.accept(launched.connection).pipe(Scope.extend(childScope))
+      const died = (phase: string) =>
+        launched.exited.pipe(
+          Effect.flatMap((exit) =>
+            Effect.fail(new ActorFailure({ actor: options.name, reason: `died ${phase}`, exit, stderr: launched.stderrTail() }))
+          )
+        )
+      const channel = yield* Effect.raceFirst(rendezvous.channel, died("before the handshake")).pipe(
+        Effect.timeoutFail({
+          duration: b.bootMs,
+          onTimeout: () => new ActorFailure({ actor: options.name, reason: `no handshake within ${b.bootMs} ms` })
+        })
+      )
+      const specError = channel.write(spawnSpec({
+        name: options.name,
+        id,
+        definition: implementation.definition.name,
+        exportName: options.exportName ?? null,
+        transport: rt.config.transport,
+        registrar: rt.registrarAddress,
+        socketDir: rt.config.socketDir,
+        secret: rt.config.secret,
+        bounds: { ...b },
+        logLevel: rt.config.logLevel
+      }))
+      if (specError !== undefined) {
+        return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `spawn spec not sent: ${specError.message}` }))
+      }
+      const reply = yield* Effect.raceFirst(rendezvous.control, died("during boot")).pipe(
+        Effect.timeoutFail({
+          duration: b.bootMs,
+          onTimeout: () => new ActorFailure({ actor: options.name, reason: `not ready within ${b.bootMs} ms` })
+        })
+      )
+      if (reply[0] === MsgType.BootFailed) {
+        return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `boot failed: ${reply[1]}` }))
+      }
+      if (reply[0] !== MsgType.Ready) {
+        return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `unexpected message type ${reply[0]} during boot` }))
+      }
+      return { launched, channel }
+    })).pipe(Effect.onError(() => Scope.close(childScope, Exit.void)))
+    return {
+      aid: booted.channel.remote,
+      launched: booted.launched,
+      channel: booted.channel,
+      scope: childScope,
+      cancelling: false,
+      task: undefined,
+      ending: undefined
+    }
+  })
+
+/**
+ * End one child (the escalation policy, tractor's `soft_kill` → `hard_kill`):
+ * 1. ask it to cancel itself (`cancelActor`, acknowledged within `Bounds.actorCancelAckMs`);
+ * 2. acknowledged: wait for its exit within `Bounds.nurseryCancelMs`, then the termination ladder
+ *    (SIGTERM → SIGKILL) on what is left;
+ * 3. not acknowledged: its event loop is not running — and a Node process in a synchronous loop
+ *    never runs a SIGTERM handler either — so its group is SIGKILLed at once (a worker:
+ *    `terminate()`), rather than after a SIGTERM grace it cannot use.
+ * Each step is logged when its bound expires. Idempotent: concurrent callers share one run.
+ */
+export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (child.ending !== undefined) return Deferred.await(child.ending)
+    const done = Deferred.unsafeMake<void>(FiberId.none)
+    child.ending = done
+    child.cancelling = true
+    const b = rt.config.bounds
+    const what = child.launched.kind === "thread" ? "worker" : "process"
+    return Effect.gen(function*() {
+      if (child.launched.hasExited()) return
+      if (!child.channel.isClosed()) {
+        const acked = yield* child.channel.cancelActor(b.actorCancelAckMs)
+        if (!acked) {
+          yield* Effect.logWarning(
+            `${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms: its event loop is not running; killing its ${what}`
+          )
+          return yield* child.launched.terminate(reason, { force: true })
+        }
+      }
+      const exited = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
+      if (Option.isNone(exited)) {
+        yield* Effect.logWarning(`${child.aid.id} still running ${b.nurseryCancelMs} ms after cancel (${reason}): terminating its ${what}`)
+        yield* child.launched.terminate(reason)
+      }
+    }).pipe(Effect.ensuring(Deferred.succeed(done, undefined)))
+  })
+
+/** Cancel a child's task (if any), end the child, release what its scope holds. */
+export const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const b = rt.config.bounds
+    child.cancelling = true
+    if (child.task) {
+      // The task's own cancel escalates past cancelAckMs; this only bounds waiting for it here.
+      const ended = yield* Fiber.interrupt(child.task).pipe(Effect.interruptible, Effect.timeoutOption(b.cancelAckMs * 2))
+      if (Option.isNone(ended)) yield* Effect.logWarning(`${child.aid.id}: its task did not end within ${b.cancelAckMs * 2} ms; cancelling the actor`)
+    }
+    yield* endChild(rt, child, reason)
+    yield* Scope.close(child.scope, Exit.void)
+    rt.childPids.delete(child.launched.pid)
+  })
