@@ -15,7 +15,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const conceptsDir = join(repoRoot, "examples", "concepts")
 
 /** A hung example is killed after this and reported with what it printed. */
-const runBoundMs = 30_000
+const runBoundMs = 60_000
 const testTimeoutMs = runBoundMs + 10_000
 
 interface Run {

@@ -65,6 +65,16 @@ export interface Connection {
   readonly isClosed: () => boolean
   /** Flush what is queued, then close (idempotent; bounded by `Bounds.flushMs`). */
   readonly close: (reason: string) => Effect.Effect<void>
+  /** What went through so far (plain counters; `Metrics` reads them when the connection ends). */
+  readonly stats: ConnectionStats
+}
+
+/** Messages and bytes through one connection (bytes: socket frames; a `MessagePort` counts none). */
+export interface ConnectionStats {
+  messagesIn: number
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
 }
 
 export interface Listener {

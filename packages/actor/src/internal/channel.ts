@@ -20,6 +20,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { MsgTypeError, ProtocolError, TransportClosed } from "../Errors.js"
+import * as Metrics from "./metrics.js"
 import * as P from "../Protocol.js"
 import type { Connection, WriteError } from "../Transport.js"
 import { boxOne } from "./boxing.js"
@@ -253,7 +254,7 @@ export const make = (
       Effect.sync(() => {
         conn.attach(undefined)
         shutdown("closed locally")
-      })
+      }).pipe(Effect.zipRight(Metrics.connectionEnded(remote.name, conn.stats)))
     )
     return channel
   })

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { ProtocolError, TransportClosed } from "../Errors.js"
 import type { Message } from "../Protocol.js"
-import type { Connection, Limits, Receiver, WriteError } from "../Transport.js"
+import type { Connection, ConnectionStats, Limits, Receiver, WriteError } from "../Transport.js"
 
 export abstract class ConnectionCore implements Connection {
   private receiver: Receiver | undefined
@@ -45,8 +45,14 @@ export abstract class ConnectionCore implements Connection {
   /** Stop the carrier: `graceful` flushes first (bounded by `flushMs`). */
   protected abstract shutdown(graceful: boolean): Effect.Effect<void>
 
-  readonly write = (msg: Message): WriteError | undefined =>
-    this.closeReason !== undefined ? new TransportClosed({ peer: this.label, reason: this.closeReason }) : this.enqueue(msg)
+  readonly stats: ConnectionStats = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 }
+
+  readonly write = (msg: Message): WriteError | undefined => {
+    if (this.closeReason !== undefined) return new TransportClosed({ peer: this.label, reason: this.closeReason })
+    const e = this.enqueue(msg)
+    if (e === undefined) this.stats.messagesOut++
+    return e
+  }
 
   readonly send = (msg: Message): Effect.Effect<void, WriteError> =>
     Effect.suspend(() => {
@@ -81,6 +87,7 @@ export abstract class ConnectionCore implements Connection {
 
   /** Hand one incoming message on (or hold it while nobody is attached). */
   protected deliver(msg: Message): void {
+    this.stats.messagesIn++
     const r = this.receiver
     if (r !== undefined) {
       try {

@@ -20,6 +20,7 @@ import type * as ActorContext from "../ActorContext.js"
 import type { ActorBounds } from "../Bounds.js"
 import type * as Endpoint from "../Endpoint.js"
 import { MsgTypeError, ProtocolError, type TransportClosed } from "../Errors.js"
+import * as Metrics from "./metrics.js"
 import * as MsgStream from "../MsgStream.js"
 import * as P from "../Protocol.js"
 import type { Channel } from "./channel.js"
@@ -46,6 +47,7 @@ export const cancelRemote = (channel: Channel, session: Session, hooks: Hooks): 
         Option.isSome(ended)
           ? Effect.void
           : Effect.logWarning(`cancel of ${session.endpoint} in ${channel.remote.id} not acknowledged within ${ms} ms: escalating`).pipe(
+            Effect.zipRight(Metrics.escalated("cancel-unacked")),
             Effect.zipRight(hooks.escalate(`cancel of ${session.endpoint} not acknowledged within ${ms} ms`))
           )
       )

@@ -14,11 +14,13 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import type * as Actor from "../Actor.js"
 import { ActorFailure } from "../Errors.js"
+import * as Metrics from "./metrics.js"
 import { type Aid, MsgType, spawnSpec } from "../Protocol.js"
 import type { LaunchedActor } from "../SpawnBackend.js"
 import type { Channel } from "./channel.js"
@@ -58,6 +60,7 @@ export const boot = <D extends Actor.Definition<any, any>>(
   Effect.gen(function*() {
     const b = rt.config.bounds
     const id = `${options.name}@${randomUUID()}`
+    const t0 = Date.now()
     const childScope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     const booted = yield* Effect.scoped(Effect.gen(function*() {
       const rendezvous = yield* rt.expectChild(id)
@@ -116,7 +119,27 @@ export const boot = <D extends Actor.Definition<any, any>>(
         return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `unexpected message type ${reply[0]} during boot` }))
       }
       return { launched, channel }
-    })).pipe(Effect.onError(() => Scope.close(childScope, Exit.void)))
+    })).pipe(
+      Effect.onError(() =>
+        Scope.close(childScope, Exit.void).pipe(
+          Effect.zipRight(Metric.increment(Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", backendOf(rt)), "outcome", "failed")))
+        )
+      )
+    )
+    // Metrics: the spawn, its time, and one more live actor until it exits or its scope is released.
+    const backend = Metrics.backendTag(booted.launched.kind)
+    yield* Metric.increment(Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", backend), "outcome", "ready"))
+    yield* Metric.update(Metric.tagged(Metrics.spawnDurationMs, "backend", backend), Date.now() - t0)
+    const live = Metric.tagged(Metrics.actorsLive, "backend", backend)
+    yield* Metric.increment(live)
+    let counted = true
+    const gone = Effect.suspend(() => {
+      if (!counted) return Effect.void
+      counted = false
+      return Metric.incrementBy(live, -1)
+    })
+    yield* Scope.addFinalizer(childScope, gone)
+    yield* booted.launched.exited.pipe(Effect.zipRight(gone), Effect.forkIn(childScope))
     return {
       aid: booted.channel.remote,
       launched: booted.launched,
@@ -127,6 +150,9 @@ export const boot = <D extends Actor.Definition<any, any>>(
       ending: undefined
     }
   })
+
+/** The backend tag of this runtime's spawns, before one has launched (a failed spawn). */
+const backendOf = (rt: TroupeRuntime): string => (rt.backend.name === "worker" ? "worker" : "process")
 
 /**
  * End one child (the escalation policy, tractor's `soft_kill` → `hard_kill`):
@@ -146,6 +172,7 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effec
     child.cancelling = true
     const b = rt.config.bounds
     const what = child.launched.kind === "thread" ? "worker" : "process"
+    const t0 = Date.now()
     return Effect.gen(function*() {
       if (child.launched.hasExited()) return
       if (!child.channel.isClosed()) {
@@ -154,15 +181,22 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effec
           yield* Effect.logWarning(
             `${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms: its event loop is not running; killing its ${what}`
           )
+          yield* Metrics.escalated("kill-unresponsive")
           return yield* child.launched.terminate(reason, { force: true })
         }
       }
       const exited = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
       if (Option.isNone(exited)) {
         yield* Effect.logWarning(`${child.aid.id} still running ${b.nurseryCancelMs} ms after cancel (${reason}): terminating its ${what}`)
+        yield* Metrics.escalated("terminate-after-cancel")
         yield* child.launched.terminate(reason)
       }
-    }).pipe(Effect.ensuring(Deferred.succeed(done, undefined)))
+    }).pipe(
+      Effect.ensuring(Effect.suspend(() =>
+        Metric.update(Metric.tagged(Metrics.teardownDurationMs, "backend", Metrics.backendTag(child.launched.kind)), Date.now() - t0)
+      )),
+      Effect.ensuring(Deferred.succeed(done, undefined))
+    )
   })
 
 /** Cancel a child's task (if any), end the child, release what its scope holds. */

@@ -42,6 +42,7 @@ class SocketConnection extends ConnectionCore {
     this.decoder = new FrameDecoder(limits.maxFrameBytes)
     socket.on("data", (chunk: Buffer) => {
       if (this.isClosed()) return
+      this.stats.bytesIn += chunk.length
       const e = this.decoder.push(chunk, this.onFrame)
       if (e !== undefined) this.violation(e)
     })
@@ -69,6 +70,7 @@ class SocketConnection extends ConnectionCore {
     this.queue = []
     this.queued = 0
     if (this.socket.destroyed) return
+    this.stats.bytesOut += n
     if (frames.length === 1) this.socket.write(frames[0]!)
     else if (n <= JOIN_BYTES) this.socket.write(Buffer.concat(frames, n))
     else {

@@ -1,0 +1,61 @@
+// troupe's metrics (Metrics.ts): spawns, live actors, spawn and teardown times, escalations and
+// per-actor message counters, read from Effect's default metric registry as deltas.
+import { describe, expect } from "@effect/vitest"
+import { Effect, Metric } from "effect"
+import { Metrics, Nursery } from "../../packages/actor/src/index.js"
+import { label, liveIf, matrix, root } from "./_harness.js"
+import { GreeterLive } from "./fixtures/greeter.js"
+
+const counter = (m: Metric.Metric.Counter<number>) => Effect.map(Metric.value(m), (s) => s.count)
+const histogramCount = (m: Metric.Metric.Histogram<number>) => Effect.map(Metric.value(m), (s) => s.count)
+const gauge = (m: Metric.Metric.Gauge<number>) => Effect.map(Metric.value(m), (s) => s.value)
+
+for (const config of matrix) {
+  const backend = config.backend === "worker" ? "worker" : "process"
+  const spawned = Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", backend), "outcome", "ready")
+  const live = Metric.tagged(Metrics.actorsLive, "backend", backend)
+  const spawnTime = Metric.tagged(Metrics.spawnDurationMs, "backend", backend)
+  const teardownTime = Metric.tagged(Metrics.teardownDurationMs, "backend", backend)
+  const killed = Metric.tagged(Metrics.escalationsTotal, "step", "kill-unresponsive")
+
+  describe(`metrics (${label(config)})`, () => {
+    liveIf(config)("spawns, live actors, spawn and teardown times, escalations and per-actor message counts", () =>
+      root(config, (guard) =>
+        Effect.gen(function*() {
+          const before = {
+            spawned: yield* counter(spawned),
+            live: yield* gauge(live),
+            spawnTime: yield* histogramCount(spawnTime),
+            teardownTime: yield* histogramCount(teardownTime),
+            killed: yield* counter(killed)
+          }
+          const name = `metered-${backend}-${config.transport}`
+          yield* Nursery.open((n) =>
+            Effect.gen(function*() {
+              const a = yield* n.start(GreeterLive, { name })
+              const wedged = yield* n.start(GreeterLive, { name: `${name}-wedged` })
+              guard.track(a.actor.pid)
+              guard.track(wedged.actor.pid)
+              expect(yield* counter(spawned)).toBe(before.spawned + 2)
+              expect(yield* gauge(live)).toBe(before.live + 2)
+              for (let i = 0; i < 5; i++) yield* a.greet(`n${i}`)
+              // A synchronous busy loop: its cancel is never acknowledged, so it is killed at once.
+              yield* Effect.fork(wedged.busy(60_000))
+              yield* Effect.sleep(300)
+            })
+          ).pipe(Effect.ignore)
+          expect(yield* gauge(live)).toBe(before.live)
+          expect(yield* histogramCount(spawnTime)).toBe(before.spawnTime + 2)
+          expect(yield* histogramCount(teardownTime)).toBe(before.teardownTime + 2)
+          expect(yield* counter(killed)).toBe(before.killed + 1)
+          // The 5 calls and the boot/cancel exchange went through the child's channel.
+          const msgsOut = yield* counter(Metric.tagged(Metrics.messagesOutTotal, "actor", name))
+          const msgsIn = yield* counter(Metric.tagged(Metrics.messagesInTotal, "actor", name))
+          expect(msgsOut).toBeGreaterThanOrEqual(6)
+          expect(msgsIn).toBeGreaterThanOrEqual(6)
+          const bytesOut = yield* counter(Metric.tagged(Metrics.bytesOutTotal, "actor", name))
+          if (backend === "process") expect(bytesOut).toBeGreaterThan(0)
+          else expect(bytesOut).toBe(0) // a MessagePort carries no frames
+        })), 60_000)
+  })
+}
