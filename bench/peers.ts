@@ -26,7 +26,7 @@ import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import * as PlatformWorker from "@effect/platform/Worker"
 import { RpcClient, RpcSerialization } from "@effect/rpc"
-import { Nursery, Troupe } from "@troupe/actor"
+import { ActorPool, Nursery, Troupe } from "@troupe/actor"
 import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
@@ -221,6 +221,10 @@ const main = async () => {
     const w0 = tw.portals[0]!
     peers.push({ name: "troupe, worker backend (1 actor)", kind: "thread", threads: 1, baseline: "port", seq: effectSeq(tw.rt, w0.echo), burst: effectBurst(tw.rt, (i) => w0.echo(small(i))) })
     peers.push({ name: "troupe, worker backend (2 actors, round robin)", kind: "thread", threads: 2, baseline: "port", burst: effectBurst(tw.rt, (i) => tw.portals[i % 2]!.echo(small(i))) })
+    const poolScope = Effect.runSync(Scope.make())
+    const pool = await tw.rt.runPromise(Scope.extend(ActorPool.make(BenchLive, { name: "bench-pool", size: 2 }), poolScope))
+    cleanups.push(() => tw.rt.runPromise(Scope.close(poolScope, Exit.void)))
+    peers.push({ name: "troupe `ActorPool`, worker backend (2 actors)", kind: "thread", threads: 2, baseline: "port", burst: effectBurst(tw.rt, (i) => pool.run((a) => a.echo(small(i)))) })
 
     const rpc = await rpcPeer()
     peers.push({ name: "@effect/rpc (UDS, msgpack)", kind: "process", threads: 1, baseline: "uds", peerPid: rpc.pid, seq: effectSeq(rpc.rt, rpc.client.echo), burst: effectBurst(rpc.rt, (i) => rpc.client.echo(small(i))) })

@@ -175,6 +175,17 @@ const examples: ReadonlyArray<Example> = [
     }
   },
   {
+    file: "pool.ts",
+    modules: [],
+    check: (out) => {
+      const lines = [...out.matchAll(/^task (\d) → (crunch-[12])$/gm)]
+      expect(lines).toHaveLength(6)
+      expect(new Set(lines.map((m) => m[2])).size).toBe(2)
+      expect(out).toMatch(/^6 tasks × 300 ms on 2 actors took [\d.]+ s$/m)
+      expect(out).toMatch(/^after the cancel: \{"running":0,"waiting":0\}$/m)
+    }
+  },
+  {
     file: "services.ts",
     modules: ["inventory.ts"],
     check: (out) => {

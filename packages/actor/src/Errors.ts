@@ -178,6 +178,19 @@ export class SupervisorGaveUp extends Schema.TaggedError<SupervisorGaveUp>()("Su
   }
 }
 
+/**
+ * `ActorPool.run` found every actor busy and `maxQueue` tasks already waiting (piscina's
+ * `maxQueue`): the task was not queued.
+ */
+export class PoolQueueFull extends Schema.TaggedError<PoolQueueFull>()("PoolQueueFull", {
+  pool: Schema.String,
+  maxQueue: Schema.Number
+}) {
+  override get message(): string {
+    return `pool ${this.pool}: every actor busy and ${this.maxQueue} task(s) already waiting`
+  }
+}
+
 /** Runtime errors that may end any remote call, besides the endpoint's declared errors. */
 export type ActorError = RemoteActorError | ContextCancelled | MsgTypeError | UnknownEndpoint | TransportClosed | ActorFailure
 

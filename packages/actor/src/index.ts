@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as Actor from "./Actor.js"
+export * as ActorPool from "./ActorPool.js"
 export * as ActorContext from "./ActorContext.js"
 export * as Bounds from "./Bounds.js"
 export * as Endpoint from "./Endpoint.js"

@@ -262,7 +262,7 @@ export const make = (config: Config) => {
         }
         yield* startIncarnation(slot)
         slots.push(slot)
-        yield* log(`started ${slot.name} (${slot.restart})`)
+        yield* Effect.logDebug(`supervisor ${config.name}: started ${slot.name} (${slot.restart})`)
         return slot
       })),
     /** Stop pending restarts (bounded), then every child (each bounded like a nursery's child). */

@@ -1,0 +1,77 @@
+// ActorPool: pull-based dispatch over N actors, a bounded queue, per-task cancellation, and an
+// actor that dies mid-task restarted while the pool goes on. Every backend × transport.
+import { describe, expect } from "@effect/vitest"
+import { Effect, Exit, Fiber, Schedule } from "effect"
+import { ActorPool, PoolQueueFull, type Supervisor } from "../../packages/actor/src/index.js"
+import { label, liveIf, matrix, root } from "./_harness.js"
+import { type Greeter, GreeterLive } from "./fixtures/greeter.js"
+
+for (const config of matrix) {
+  describe(`ActorPool (${label(config)})`, () => {
+    liveIf(config)("pull-based: tasks go to whichever actor is free — fast tasks flow past a slow one; at most size × concurrency run", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const pool = yield* ActorPool.make(GreeterLive, { name: "p", size: 2 })
+          let peak = 0
+          const whoRan = (a: Supervisor.Handle<typeof Greeter>) =>
+            Effect.zipLeft(Effect.map(a.actor, (aid) => aid.id), Effect.flatMap(pool.load, (l) => Effect.sync(() => (peak = Math.max(peak, l.running)))))
+          // One actor is held for 3 s by a blocking task; 20 quick tasks meanwhile all go to the other.
+          const slow = yield* Effect.fork(pool.run((a) => Effect.zipRight(a.busy(3000), Effect.map(a.actor, (aid) => aid.id))))
+          yield* Effect.sleep(300)
+          const quick = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), () => pool.run((a) => Effect.zipLeft(whoRan(a), a.greet("x"))), {
+            concurrency: "unbounded"
+          })
+          const slowId = yield* Fiber.join(slow)
+          expect(new Set(quick).size).toBe(1)
+          expect(quick[0]).not.toBe(slowId)
+          expect(peak).toBeLessThanOrEqual(2)
+          // Afterwards both actors take tasks again.
+          const later = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), () => pool.run((a) => Effect.zipLeft(whoRan(a), Effect.sleep(100))), {
+            concurrency: "unbounded"
+          })
+          expect(new Set(later).size).toBe(2)
+        })), 90_000)
+
+    liveIf(config)("a bounded queue: past maxQueue waiting tasks, run fails with PoolQueueFull (nothing queued)", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const pool = yield* ActorPool.make(GreeterLive, { name: "q", size: 1, maxQueue: 1 })
+          const first = yield* Effect.fork(pool.run((a) => a.sleepForever()))
+          const second = yield* Effect.fork(pool.run((a) => a.greet("second")))
+          yield* Effect.sleep(200)
+          expect(yield* pool.load).toEqual({ running: 1, waiting: 1 })
+          const third = yield* Effect.flip(pool.run((a) => a.greet("third")))
+          expect(third).toBeInstanceOf(PoolQueueFull)
+          yield* Fiber.interrupt(first)
+          expect(yield* Fiber.join(second)).toBe("hello second")
+        })), 60_000)
+
+    liveIf(config)("per-task cancellation: interrupting run cancels the task in its actor, and the actor takes the next task", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const pool = yield* ActorPool.make(GreeterLive, { name: "c", size: 1 })
+          const task = yield* Effect.fork(pool.run((a) => a.sleepForever()))
+          yield* Effect.sleep(300)
+          const exit = yield* Fiber.interrupt(task)
+          expect(Exit.isInterrupted(exit)).toBe(true)
+          expect(yield* pool.run((a) => a.interrupted())).toBe(1)
+          expect(yield* pool.load).toEqual({ running: 0, waiting: 0 })
+        })), 60_000)
+
+    liveIf(config)("an actor that dies mid-task fails that task; the pool restarts it and goes on", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const pool = yield* ActorPool.make(GreeterLive, { name: "d", size: 1 })
+          const first = yield* pool.run((a) => Effect.map(a.actor, (aid) => aid.id))
+          const died = yield* pool.run((a) => Effect.zipRight(a.exitWith(3), a.sleepForever())).pipe(Effect.flip)
+          expect(["ActorFailure", "TransportClosed", "ActorRestarting"]).toContain((died as { _tag: string })._tag)
+          // The next incarnation answers (a task handed the actor while it restarts fails: retried).
+          const restarting = (e: unknown) => ["ActorFailure", "TransportClosed", "ActorRestarting"].includes((e as { _tag?: string })._tag ?? "")
+          const next = yield* pool.run((a) => Effect.zipRight(a.greet("alive?"), Effect.map(a.actor, (aid) => aid.id))).pipe(
+            Effect.retry({ while: restarting, schedule: Schedule.spaced("50 millis"), times: 600 })
+          )
+          expect(next).not.toBe(first)
+          expect(yield* pool.run((a) => a.greet("again"))).toBe("hello again")
+        })), 60_000)
+  })
+}
