@@ -49,6 +49,16 @@ export const literal = <const L extends string>(name: string, values: ReadonlyAr
 
 const levelNames = ["All", "Trace", "Debug", "Info", "Warning", "Error", "Fatal", "None"] as const
 
+/**
+ * The level a name stands for: a `LogLevel` literal (`Warning`, `None`) or label (`WARN`, `OFF`),
+ * any case; undefined otherwise.
+ */
+export const parseLogLevel = (text: string): LogLevel.LogLevel | undefined => {
+  const t = text.trim().toLowerCase()
+  const name = levelNames.find((n) => n.toLowerCase() === t)
+  return name !== undefined ? LogLevel.fromLiteral(name) : LogLevel.allLevels.find((l) => l.label.toLowerCase() === t)
+}
+
 /** A log level name (`debug`, `Warning`, …, any case). */
 export const logLevel = (name: string): Config.Config<LogLevel.LogLevel> =>
   literal(name, levelNames).pipe(Config.map((l) => LogLevel.fromLiteral(l)))
