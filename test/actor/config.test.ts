@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, type Config, ConfigProvider, Effect, Exit, LogLevel, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { Troupe } from "../../packages/actor/src/index.js"
-import { defaultActorBounds } from "../../packages/actor/src/Bounds.js"
+import { defaultActorBounds, Ladder } from "../../packages/actor/src/Bounds.js"
 import * as TroupeConfig from "../../packages/actor/src/TroupeConfig.js"
 
 const docs = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8")
@@ -65,8 +65,12 @@ describe("configuration", () => {
     expect(Exit.isSuccess(registrar) && Option.isNone(registrar.value)).toBe(true)
     // Bounds: unset → none overridden (the documented defaults are defaultActorBounds).
     expect(read(TroupeConfig.bounds)).toEqual(Exit.succeed({}))
+    expect(read(TroupeConfig.ladderBounds)).toEqual(Exit.succeed({}))
     for (const key of Object.keys(defaultActorBounds) as Array<keyof typeof defaultActorBounds>) {
       expect(rows.get(TroupeConfig.boundVariable(key))?.default).toBe(String(defaultActorBounds[key]))
+    }
+    for (const key of Object.keys(Ladder.defaultLadderBounds) as Array<keyof Ladder.LadderBounds>) {
+      expect(rows.get(TroupeConfig.boundVariable(key))?.default).toBe(String(Ladder.defaultLadderBounds[key]))
     }
   })
 
@@ -78,6 +82,8 @@ describe("configuration", () => {
       TROUPE_MAX_FRAME_BYTES: "1024"
     })
     expect(exit).toEqual(Exit.succeed({ cancelAckMs: 2000, nurseryCancelMs: 750, bootMs: 500, maxFrameBytes: 1024 }))
+    expect(read(TroupeConfig.ladderBounds, { TROUPE_TERMINATE_GRACE: "5 seconds", TROUPE_POST_EXIT_GRACE_MAX: "300" }))
+      .toEqual(Exit.succeed({ terminateGraceMs: 5000, postExitGraceMaxMs: 300 }))
   })
 
   it("a wrong value names the variable and what it accepts", () => {
@@ -111,9 +117,16 @@ describe("configuration", () => {
 
   it.live("Troupe.layerConfig builds the runtime from configuration; overrides win", () =>
     Effect.gen(function*() {
-      const rt = yield* Effect.provide(Troupe.Troupe, Troupe.layerConfig({ bounds: { flushMs: 123 } })).pipe(
-        withEnv({ TROUPE_SPAWN_BACKEND: "none", TROUPE_LOG_LEVEL: "debug", TROUPE_CANCEL_ACK: "2 seconds", TROUPE_FLUSH: "999" })
+      const [rt, ladder] = yield* Effect.provide(Effect.all([Troupe.Troupe, Ladder.Bounds]), Troupe.layerConfig({ bounds: { flushMs: 123 } })).pipe(
+        withEnv({
+          TROUPE_SPAWN_BACKEND: "none",
+          TROUPE_LOG_LEVEL: "debug",
+          TROUPE_CANCEL_ACK: "2 seconds",
+          TROUPE_FLUSH: "999",
+          TROUPE_TERMINATE_GRACE: "5 seconds"
+        })
       )
+      expect(ladder).toEqual({ ...Ladder.defaultLadderBounds, terminateGraceMs: 5000 })
       expect(rt.config.bounds.cancelAckMs).toBe(2000)
       expect(rt.config.bounds.flushMs).toBe(123)
       expect(rt.config.bounds.bootMs).toBe(defaultActorBounds.bootMs)

@@ -23,7 +23,7 @@ import { randomUUID } from "node:crypto"
 import type { Implementation } from "./Actor.js"
 import * as ProcessBackend from "./backend/process/ProcessBackend.js"
 import * as WorkerBackend from "./backend/worker/WorkerBackend.js"
-import { type ActorBounds, Bounds, merge } from "./Bounds.js"
+import { type ActorBounds, Bounds, Ladder, merge } from "./Bounds.js"
 import { ActorFailure, TransportError } from "./Errors.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
 import { runMain as runMainImpl } from "./internal/main.js"
@@ -164,15 +164,24 @@ export const optionsConfig: Config.Config<Options> = Config.all({
 /**
  * The root runtime built from configuration (the environment, or the current `ConfigProvider`):
  * `Effect.provide(Troupe.layerConfig())`. `overrides` win over configured values (their `bounds`
- * are merged key by key). A wrong value fails the layer with a `ConfigError`, e.g.
+ * are merged key by key). It also provides the process ladder bounds (`TROUPE_TERMINATE_GRACE`,
+ * …) as the `Bounds.Ladder.Bounds` reference, for the runtime and the program. A wrong value fails the layer with a `ConfigError`, e.g.
  * `(Invalid data at TROUPE_SPAWN_BACKEND: "expected one of process, worker, none (any case); got 'thread'")`.
  */
-export const layerConfig = (overrides: Options = {}): Layer.Layer<Troupe, TransportError | ConfigError.ConfigError> =>
-  Layer.scoped(
+export const layerConfig = (
+  overrides: Options = {}
+): Layer.Layer<Troupe | Ladder.Bounds, TransportError | ConfigError.ConfigError> => {
+  const ladder = Layer.effect(
+    Ladder.Bounds,
+    Effect.map(TroupeConfig.ladderBounds, (configured) => Ladder.merge(Ladder.defaultLadderBounds, configured))
+  )
+  const troupe = Layer.scoped(
     Troupe,
     Effect.flatMap(optionsConfig, (configured) =>
       make({ ...configured, ...overrides, bounds: { ...configured.bounds, ...overrides.bounds } }))
   )
+  return Layer.merge(troupe.pipe(Layer.provide(ladder)), ladder)
+}
 
 /**
  * Run a root program (tractor's `trio.run` + KeyboardInterrupt handling): the first SIGINT or

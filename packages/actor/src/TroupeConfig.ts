@@ -22,7 +22,7 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import { type ActorBounds, defaultActorBounds } from "./Bounds.js"
+import { type ActorBounds, defaultActorBounds, Ladder } from "./Bounds.js"
 import type { Address } from "./Protocol.js"
 
 /** One configuration key as docs/configuration.md lists it. */
@@ -130,8 +130,11 @@ export const secret = Config.option(Config.redacted("TROUPE_SECRET"))
 
 const snake = (key: string) => key.replace(/Ms$/, "").replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()
 
-/** The environment variable of one actor bound: `cancelAckMs` → `TROUPE_CANCEL_ACK`. */
-export const boundVariable = (key: keyof ActorBounds): string => `TROUPE_${snake(key)}`
+/**
+ * The environment variable of one actor or ladder bound: `cancelAckMs` → `TROUPE_CANCEL_ACK`,
+ * `terminateGraceMs` → `TROUPE_TERMINATE_GRACE`, `maxFrameBytes` → `TROUPE_MAX_FRAME_BYTES`.
+ */
+export const boundVariable = (key: keyof ActorBounds | keyof Ladder.LadderBounds): string => `TROUPE_${snake(key)}`
 
 const isTime = (key: string) => key.endsWith("Ms")
 
@@ -139,18 +142,36 @@ const isTime = (key: string) => key.endsWith("Ms")
  * The actor bounds set in the environment (`TROUPE_CANCEL_ACK=2s`, `TROUPE_MAX_FRAME_BYTES=…`);
  * times accept `durationMs` input, limits `count`. Unset keys are left out (their defaults apply).
  */
-export const bounds: Config.Config<Partial<ActorBounds>> = Config.all(
-  Object.fromEntries((Object.keys(defaultActorBounds) as Array<keyof ActorBounds>).map((key) => [
-    key,
-    Config.option(isTime(key) ? durationMs(boundVariable(key)) : count(boundVariable(key)))
-  ]))
-).pipe(Config.map((entries) => {
-  const out: Record<string, number> = {}
-  for (const [k, v] of Object.entries(entries)) if (Option.isSome(v)) out[k] = v.value
-  return out as Partial<ActorBounds>
-}))
+const boundsOf = <B extends object>(defaults: B): Config.Config<Partial<B>> =>
+  Config.all(
+    Object.fromEntries((Object.keys(defaults) as Array<keyof B & string>).map((key) => [
+      key,
+      Config.option(isTime(key) ? durationMs(boundVariable(key as any)) : count(boundVariable(key as any)))
+    ]))
+  ).pipe(Config.map((entries) => {
+    const out: Record<string, number> = {}
+    for (const [k, v] of Object.entries(entries)) if (Option.isSome(v)) out[k] = v.value
+    return out as Partial<B>
+  }))
+
+export const bounds: Config.Config<Partial<ActorBounds>> = boundsOf(defaultActorBounds)
+
+/**
+ * The process ladder bounds set in the environment (`TROUPE_TERMINATE_GRACE=5s`,
+ * `TROUPE_MAX_BUFFERED_OUTPUT_BYTES=…`), as `bounds`. `Troupe.layerConfig` provides them as the
+ * `Bounds.Ladder.Bounds` reference.
+ */
+export const ladderBounds: Config.Config<Partial<Ladder.LadderBounds>> = boundsOf(Ladder.defaultLadderBounds)
 
 const unitOf = (key: string) => (isTime(key) ? "ms" : key.endsWith("Bytes") ? "bytes" : key === "streamWindow" ? "elements" : "messages")
+
+const boundKeys = <B extends Record<string, number>>(defaults: B): Array<KeyInfo> =>
+  Object.keys(defaults).map((key) => ({
+    name: boundVariable(key as keyof ActorBounds),
+    type: isTime(key) ? "duration" : "integer",
+    default: String(defaults[key]),
+    unit: unitOf(key)
+  }))
 
 /** Every key troupe reads, as docs/configuration.md lists it. */
 export const keys: ReadonlyArray<KeyInfo> = [
@@ -161,10 +182,6 @@ export const keys: ReadonlyArray<KeyInfo> = [
   { name: "TROUPE_CHILD_ENTRY", type: "bundle | loader", default: "bundle", unit: "-" },
   { name: "TROUPE_REGISTRAR", type: "address", default: "-", unit: "-" },
   { name: "TROUPE_SECRET", type: "string (secret)", default: "-", unit: "-" },
-  ...(Object.keys(defaultActorBounds) as Array<keyof ActorBounds>).map((key) => ({
-    name: boundVariable(key),
-    type: isTime(key) ? "duration" : "integer",
-    default: String(defaultActorBounds[key]),
-    unit: unitOf(key)
-  }))
+  ...boundKeys(defaultActorBounds as unknown as Record<string, number>),
+  ...boundKeys(Ladder.defaultLadderBounds as unknown as Record<string, number>)
 ]
