@@ -79,9 +79,13 @@ describe("configuration", () => {
       TROUPE_CANCEL_ACK: "2 seconds",
       TROUPE_NURSERY_CANCEL: "750",
       TROUPE_BOOT: "500 millis",
-      TROUPE_MAX_FRAME_BYTES: "1024"
+      TROUPE_MAX_FRAME_BYTES: "1024",
+      TROUPE_HANDSHAKE: "3s",
+      TROUPE_FLUSH: "250ms"
     })
-    expect(exit).toEqual(Exit.succeed({ cancelAckMs: 2000, nurseryCancelMs: 750, bootMs: 500, maxFrameBytes: 1024 }))
+    expect(exit).toEqual(Exit.succeed({
+      cancelAckMs: 2000, nurseryCancelMs: 750, bootMs: 500, maxFrameBytes: 1024, handshakeMs: 3000, flushMs: 250
+    }))
     expect(read(TroupeConfig.ladderBounds, { TROUPE_TERMINATE_GRACE: "5 seconds", TROUPE_POST_EXIT_GRACE_MAX: "300" }))
       .toEqual(Exit.succeed({ terminateGraceMs: 5000, postExitGraceMaxMs: 300 }))
   })
@@ -91,7 +95,7 @@ describe("configuration", () => {
       `Invalid data at TROUPE_LOG: "expected one of All, Trace, Debug, Info, Warning, Error, Fatal, None (any case); got 'verbose'"`
     )
     expect(failure(TroupeConfig.bounds, { TROUPE_CANCEL_ACK: "soon" })).toMatch(
-      /TROUPE_CANCEL_ACK: "expected a number of milliseconds or a duration such as "2 seconds".*got 'soon'/
+      /TROUPE_CANCEL_ACK: "expected a number of milliseconds, or a duration such as 2s, 500ms, "2 seconds"; got 'soon'/
     )
     expect(failure(TroupeConfig.bounds, { TROUPE_STREAM_WINDOW: "-1" })).toMatch(/TROUPE_STREAM_WINDOW: "expected a non-negative integer; got '-1'/)
     expect(failure(TroupeConfig.registrar, { TROUPE_REGISTRAR: "tcp:nope" })).toMatch(/TROUPE_REGISTRAR: "expected unix:PATH/)

@@ -64,17 +64,19 @@ export const logLevel = (name: string): Config.Config<LogLevel.LogLevel> =>
   literal(name, levelNames).pipe(Config.map((l) => LogLevel.fromLiteral(l)))
 
 /**
- * A duration: a number of milliseconds (`500`) or an Effect duration string (`"2 seconds"`,
- * `"500 millis"`). Returns milliseconds.
+ * A duration: a number of milliseconds (`500`), a number with a unit (`500ms`, `2s`, `1m`, `1h`)
+ * or an Effect duration string (`"2 seconds"`, `"500 millis"`). Returns milliseconds.
  */
 export const durationMs = (name: string): Config.Config<number> =>
   Config.string(name).pipe(Config.mapOrFail((text) => {
     const t = text.trim()
     if (/^\d+(\.\d+)?$/.test(t)) return Either.right(Number(t))
+    const unit = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(t)
+    if (unit !== null) return Either.right(Number(unit[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit[2] as "ms"])
     const d = Duration.decodeUnknown(t)
     return Option.isSome(d) && Duration.isFinite(d.value)
       ? Either.right(Duration.toMillis(d.value))
-      : Either.left(invalid(`expected a number of milliseconds or a duration such as "2 seconds" or "500 millis"; got '${text}'`))
+      : Either.left(invalid(`expected a number of milliseconds, or a duration such as 2s, 500ms, "2 seconds"; got '${text}'`))
   }))
 
 /** A non-negative integer. */
