@@ -27,19 +27,19 @@ describe("troupe", () => {
     const r = troupe("--version")
     expect(r.status).toBe(0)
     expect(r.stdout.trim()).toBe(version)
-  }, 20_000)
+  }, 40_000)
 
   it("an unknown subcommand says so and exits 2", () => {
     const r = troupe("frobnicate")
     expect(r.status).toBe(2)
     expect(r.stderr).toMatch(/Invalid subcommand for troupe - use one of 'exec', 'ps'/)
     expect(r.stderr).toContain("see 'troupe --help'")
-  }, 20_000)
+  }, 40_000)
 
   it("generates shell completions", () => {
     const r = troupe("--completions", "bash")
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/complete .*troupe/)
     expect(r.stdout).toContain("exec")
-  }, 20_000)
+  }, 40_000)
 })

@@ -76,7 +76,7 @@ describe("troupe exec", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
-  }, 20_000)
+  }, 60_000)
 
   it("passes 5 MiB of stdout through byte-exact while stderr flows too", async () => {
     const script = "const b=Buffer.alloc(5*1024*1024);for(let i=0;i<b.length;i++)b[i]=(i*31+7)&255;" +
@@ -87,7 +87,7 @@ describe("troupe exec", () => {
     for (let i = 0; i < expected.length; i++) expected[i] = (i * 31 + 7) & 255
     expect(createHash("sha256").update(r.stdout).digest("hex")).toBe(createHash("sha256").update(expected).digest("hex"))
     expect(r.stderr.split("E").length - 1).toBe(100000)
-  }, 30_000)
+  }, 60_000)
 
   it("--timeout exits 124 and runs the ladder on a SIGTERM-ignorer within -k/--kill-after", async () => {
     const r = await troupe(["--timeout", "300ms", "-k", "300ms", "--report", "json", "--", "sh", "-c",
@@ -99,11 +99,11 @@ describe("troupe exec", () => {
     expect(report.steps.map((s: { step: string }) => s.step)).toEqual(["SIGTERM", "SIGKILL", "drain"])
     expect(report.survivors).toEqual([])
     await expectDead(pidsIn(r.stderr))
-  }, 30_000)
+  }, 60_000)
 
   it("durations take units; a bare number is seconds, as in timeout(1)", async () => {
-    // 1 = one second: a command done in 0.2 s is not timed out (as milliseconds it would be).
-    expect((await troupe(["-t", "1", "--", "sh", "-c", "sleep 0.2; exit 3"])).code).toBe(3)
+    // 3 = three seconds: a command done in 0.2 s is not timed out (as milliseconds it would be).
+    expect((await troupe(["-t", "3", "--", "sh", "-c", "sleep 0.2; exit 3"])).code).toBe(3)
     expect((await troupe(["-t", "0.2", "--", "sleep", "20"])).code).toBe(124)
     expect((await troupe(["--timeout", "200ms", "--", "sleep", "20"])).code).toBe(124)
     expect((await troupe(["--timeout", "2m", "--kill-after", "1s", "--", "true"])).code).toBe(0)
@@ -111,7 +111,7 @@ describe("troupe exec", () => {
     const bad = await troupe(["--timeout", "1x", "--", "true"])
     expect(bad.code).toBe(125)
     expect(bad.stderr).toMatch(/--timeout: invalid duration '1x'.*ms, s \(default\), m, h, d/)
-  }, 40_000)
+  }, 90_000)
 
   it("-s/--signal picks the signal sent on timeout; --preserve-status keeps the command's status", async () => {
     const onInt = ["sh", "-c", "trap 'exit 42' INT; sleep 20 & wait"]
@@ -128,7 +128,7 @@ describe("troupe exec", () => {
     const bad = await troupe(["-s", "NOPE", "--", "true"])
     expect(bad.code).toBe(125)
     expect(bad.stderr).toMatch(/--signal: unknown signal 'NOPE'/)
-  }, 60_000)
+  }, 120_000)
 
   it("kills a setsid escapee holding stdout after the command exits; the result line is kept", async () => {
     const r = await troupe(["--report", "json", "--", "sh", "-c",
@@ -140,7 +140,7 @@ describe("troupe exec", () => {
     expect(report.orphansKilled.length).toBeGreaterThan(0)
     expect(report.survivors).toEqual([])
     await expectDead(pidsIn(r.stderr))
-  }, 30_000)
+  }, 60_000)
 
   it("Ctrl-C: the first SIGINT is forwarded to the group as SIGINT and troupe exits 130", async () => {
     const tree = "trap 'echo GOT_INT >&2; exit 5' INT; echo PID $$ >&2; sleep 20 & wait"
@@ -150,7 +150,7 @@ describe("troupe exec", () => {
     await expectDead(pidsIn(r.stderr))
     const kept = await troupe(["--preserve-status", "--", "sh", "-c", tree], { signalAfterMs: 100 })
     expect(kept.code).toBe(5)
-  }, 45_000)
+  }, 90_000)
 
   it("Ctrl-C on a command that ignores it: the ladder after --kill-after, or at once on a second SIGINT; a third SIGKILLs", async () => {
     const tree = "trap '' TERM INT; echo PID $$ >&2; sleep 20 & echo PID $! >&2; wait"
@@ -164,7 +164,7 @@ describe("troupe exec", () => {
     expect(thrice.code).toBe(130)
     expect(thrice.ms).toBeLessThan(12_000) // far below the 30 s grace
     await expectDead(pidsIn(thrice.stderr))
-  }, 45_000)
+  }, 90_000)
 
   it("SIGTERM to troupe runs the ladder at once and exits 143", async () => {
     const r = await troupe(["--", "sh", "-c", "echo PID $$ >&2; sleep 20 & echo PID $! >&2; wait"], {
@@ -173,7 +173,7 @@ describe("troupe exec", () => {
     })
     expect(r.code).toBe(128 + 15)
     await expectDead(pidsIn(r.stderr))
-  }, 30_000)
+  }, 60_000)
 
   it("its own errors exit 125: unknown option, missing COMMAND, bad value, bad configuration", async () => {
     const unknown = await troupe(["--bogus", "--", "true"])
@@ -197,5 +197,5 @@ describe("troupe exec", () => {
       expect(text).toContain(word)
     }
     expect(text).not.toMatch(/\x1b\[/) // no escapes on a pipe
-  }, 20_000)
+  }, 60_000)
 })

@@ -92,7 +92,7 @@ describe("troupe ps", () => {
     expect(refused.status).toBe(1)
     expect(refused.stdout).toBe("")
     expect(refused.stderr).toBe(`troupe ps: cannot reach registrar tcp:127.0.0.1:${port}: connection refused\n`)
-  }, 40_000)
+  }, 60_000)
 
   it("usage and configuration errors exit 2", () => {
     const env = (extra: Record<string, string>) => {
