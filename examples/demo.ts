@@ -61,6 +61,11 @@ const die = (message: string): never => {
   process.exit(2)
 }
 
+const known = ["dir", "actors", "backend", "fail-after", "window", "throttle-ms"]
+
+/** `1 actor`, `2 actors`. */
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const defaultDir = existsSync(join(repoRoot, "node_modules", ".pnpm"))
     ? join(repoRoot, "node_modules", ".pnpm")
@@ -73,9 +78,12 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
       process.exit(0)
     }
     if (a === "--") continue
+    if (a.startsWith("-") && !a.startsWith("--")) die(`unknown option ${a}`)
     if (!a.startsWith("--")) die(`unexpected argument: ${a}`)
     const eq = a.indexOf("=")
-    const [key, value] = eq >= 0 ? [a.slice(2, eq), a.slice(eq + 1)] : [a.slice(2), argv[++i]]
+    const key = eq >= 0 ? a.slice(2, eq) : a.slice(2)
+    if (!known.includes(key)) die(`unknown option --${key}`)
+    const value = eq >= 0 ? a.slice(eq + 1) : argv[++i]
     if (value === undefined) die(`--${key} needs a value`)
     values[key] = value!
   }
@@ -85,9 +93,6 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     const n = Number(v)
     if (!Number.isInteger(n) || n < min) die(`--${key} must be an integer >= ${min}, got ${v}`)
     return n
-  }
-  for (const k of Object.keys(values)) {
-    if (!["dir", "actors", "backend", "fail-after", "window", "throttle-ms"].includes(k)) die(`unknown option --${k}`)
   }
   const dir = resolve(values["dir"] ?? defaultDir)
   if (!existsSync(dir) || !statSync(dir).isDirectory()) die(`not a directory: ${dir}`)
@@ -143,7 +148,7 @@ const logger = Logger.make(({ annotations, logLevel, message }) => {
 const main = Effect.gen(function*() {
   out.write(
     `troupe demo: content-hashing ${args.dir}\n` +
-      `  ${args.actors} actor${args.actors === 1 ? "" : "s"} (backend: ${args.backend}), window ${args.window} directories` +
+      `  ${plural(args.actors, "actor")} (backend: ${args.backend}), window ${args.window} directories` +
       `${args.failAfter === null ? "" : `, hasher-1 fails after ${args.failAfter} files`}\n`
   )
   const registrar = (yield* Troupe.Troupe).registrarAddress
@@ -162,9 +167,9 @@ const main = Effect.gen(function*() {
         onSpawned: (actors) =>
           Effect.sync(() => {
             actorPids = actors.map((a) => a.pid)
-            out.write(`${tty ? "\r\x1b[2K" : ""}actors up in ${ms(timings.spawnMs ?? 0)}: ${actors.map((a) => `${a.name} (${pidLabel} ${a.pid})`).join(", ")}\n`)
-            // Machine-readable, for scripts and the test suite.
-            out.write(`actor pids: ${actorPids.join(" ")}\n`)
+            out.write(`${tty ? "\r\x1b[2K" : ""}actors up in ${ms(timings.spawnMs ?? 0)}: ${actors.map((a) => a.name).join(", ")}\n`)
+            // Their pids (worker actors: thread ids), once, in the same order; scripts and the test suite read this line.
+            out.write(`actor ${pidLabel}s: ${actorPids.join(" ")}\n`)
           })
       },
       timings
@@ -199,7 +204,7 @@ const onSignal = (sig: NodeJS.Signals) => {
   if (signal !== null) {
     if (performance.now() - signalAt < repeatWindowMs) return
     // A second, deliberate signal: no more patience. Kill what we started and go.
-    process.stderr.write(`\n${sig} again: killing ${actorPids.length} actor(s) now\n`)
+    process.stderr.write(`\n${sig} again: killing ${plural(actorPids.length, "actor")} now\n`)
     // Worker actors are threads of this process: they end with it (kill(2) on a tid would signal us).
     if (args.backend === "process") {
       for (const pid of actorPids) {
@@ -265,7 +270,7 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
     const b = one.tree.digest()
     const hashMs = timings.hashMs ?? 0
     const endToEnd = performance.now() - runStartedAt - one.ms
-    out.write(`\ndigest (${args.actors} actors):    ${a}\n`)
+    out.write(`\ndigest (${plural(args.actors, "actor")}):    ${a}\n`)
     out.write(`digest (single process): ${b}\n`)
     if (a === b && par.tree.files === one.tree.files) out.write(`digests match ✓\n\n`)
     else {
@@ -301,7 +306,7 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
       leftRow,
       ...threadsRow
     )
-    out.write(`${table(`troupe demo: ${args.actors} actors over ${args.dir}`, rows)}\n`)
+    out.write(`${table(`troupe demo: ${plural(args.actors, "actor")} over ${args.dir}`, rows)}\n`)
   } else {
     code = signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {

@@ -22,7 +22,7 @@ const program = Effect.gen(function*() {
   yield* Console.log(`[run] ${ExitStatus.format(ran.status)}, stdout ${JSON.stringify(ran.stdout)}, stderr ${JSON.stringify(ran.stderr)}`)
   yield* Console.log(`[run] ${describe(ran.report)}`)
 
-  // 2. A timeout, as `troupe exec --timeout 1000 --grace 500`: the child ignores SIGTERM, so the
+  // 2. A timeout, as `troupe exec --timeout 1s --kill-after 500ms`: the child ignores SIGTERM, so the
   //    ladder sends SIGTERM to its whole group, waits `terminateGraceMs`, then SIGKILLs it (the
   //    escalation is logged as a warning).
   const stopped = yield* Effect.scoped(Effect.gen(function*() {

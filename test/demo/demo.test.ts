@@ -158,4 +158,23 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
     expect(processesLeft(r.stdout)).toBe(0)
     expectNoneAlive(pids)
   }, 45_000)
+
+  it("labels: 1 actor (singular), its pid printed once; an unknown flag says \"unknown option\"", async () => {
+    const run = runDemo(["--actors", "1"], 40_000)
+    const r = await run.done
+    const context = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`
+    expect(r.code, context).toBe(0)
+    expect(r.stdout, context).toMatch(/^digest \(1 actor\):\s+[0-9a-f]{64}$/m)
+    expect(r.stdout).toMatch(/troupe demo: 1 actor over /)
+    expect(r.stdout).not.toMatch(/\b1 actors\b/)
+    const [pid] = await run.pids
+    expect(r.stdout).toMatch(/^actors up in .*: hasher-1$/m)
+    // The pid appears on the "actor pids:" line and in the per-actor summary row, not twice at start.
+    expect(r.stdout.split("\n").filter((l) => l.includes(String(pid))).length, context).toBe(2)
+    for (const flag of [["-x"], ["--bogus"], ["--bogus", "1"], ["--bogus=1"]]) {
+      const bad = await runDemo(flag, 20_000).done
+      expect(bad.code, flag.join(" ")).toBe(2)
+      expect(bad.stderr, flag.join(" ")).toMatch(/^unknown option -/m)
+    }
+  }, 90_000)
 })

@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -22,7 +23,7 @@ import { randomUUID } from "node:crypto"
 import type { Implementation } from "./Actor.js"
 import * as ProcessBackend from "./backend/process/ProcessBackend.js"
 import * as WorkerBackend from "./backend/worker/WorkerBackend.js"
-import { type ActorBounds, Bounds, merge } from "./Bounds.js"
+import { type ActorBounds, Bounds, Ladder, merge } from "./Bounds.js"
 import { ActorFailure, TransportError } from "./Errors.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
 import { runMain as runMainImpl } from "./internal/main.js"
@@ -32,6 +33,7 @@ import { privateSocketDir } from "./internal/socketDir.js"
 import type { Address, Aid } from "./Protocol.js"
 import type { SpawnBackend } from "./SpawnBackend.js"
 import type { TransportKind } from "./Transport.js"
+import * as TroupeConfig from "./TroupeConfig.js"
 
 export { Troupe } from "./internal/context.js"
 export type { ChildRendezvous, RuntimeConfig, TroupeRuntime } from "./internal/context.js"
@@ -64,7 +66,10 @@ export interface Options {
   readonly implementation?: Implementation<any>
   /** Directory for UDS socket files. Default: a fresh private directory under the OS tmpdir, removed on close. */
   readonly socketDir?: string
-  /** Log level name for children. Default `TROUPE_LOG_LEVEL` or `"Warning"`. */
+  /**
+   * Log level of children: a `LogLevel` name or label, any case (`"Debug"`, `"warning"`, `"OFF"`).
+   * Default `TROUPE_LOG_LEVEL` (read through `TroupeConfig.childLogLevel`), else Warning.
+   */
   readonly logLevel?: string
   /**
    * The tree's shared secret (default `TROUPE_SECRET`, if set). With one, every socket connection
@@ -105,6 +110,10 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
         reason: "a listener outside loopback needs a secret (Troupe.layer({ secret }) or TROUPE_SECRET)"
       }))
     }
+    const logLevel = options.logLevel === undefined
+      ? yield* TroupeConfig.childLogLevel.pipe(Effect.orDie) // a wrong TROUPE_LOG_LEVEL names itself
+      : TroupeConfig.parseLogLevel(options.logLevel)
+    if (logLevel === undefined) return yield* Effect.dieMessage(`Troupe.layer: unknown logLevel '${options.logLevel}'`)
     const socketDir = options.socketDir ?? (yield* privateSocketDir)
     const name = options.name ?? "root"
     const services = yield* buildServices(options.implementation).pipe(Effect.orDieWith((message) => new Error(message)))
@@ -118,13 +127,61 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
       listen: options.listen,
       bounds,
       backend: backendOf(options.backend),
-      logLevel: options.logLevel ?? process.env["TROUPE_LOG_LEVEL"] ?? "Warning",
+      logLevel: logLevel.label, // what a child's TROUPE_LOG_LEVEL carries (internal/child.ts)
       secret
     })
   })
 
 /** The root runtime as a layer: `Effect.provide(Troupe.layer({ backend: "process" }))`. */
 export const layer = (options: Options = {}): Layer.Layer<Troupe, TransportError> => Layer.scoped(Troupe, make(options))
+
+/**
+ * The options `layerConfig` reads (see `TroupeConfig`): `TROUPE_SPAWN_BACKEND` with `TROUPE_CHILD_ENTRY`, `TROUPE_TRANSPORT`,
+ * `TROUPE_REGISTRAR` (unset: embedded), `TROUPE_LOG_LEVEL`, `TROUPE_SECRET`, and the actor bounds
+ * (`TROUPE_CANCEL_ACK`, …). Fails with a `ConfigError` naming the variable and what it accepts.
+ */
+export const optionsConfig: Config.Config<Options> = Config.all({
+  backend: TroupeConfig.spawnBackend,
+  entry: TroupeConfig.childEntry,
+  transport: TroupeConfig.transport,
+  registrar: TroupeConfig.registrar,
+  logLevel: TroupeConfig.childLogLevel,
+  secret: TroupeConfig.secret,
+  bounds: TroupeConfig.bounds
+}).pipe(Config.map((c): Options => ({
+  backend: c.backend === "none"
+    ? "none"
+    : c.backend === "worker"
+    ? WorkerBackend.make({ entry: c.entry })
+    : ProcessBackend.make({ entry: c.entry }),
+  transport: c.transport,
+  registrar: Option.getOrElse(c.registrar, () => "embedded" as const),
+  logLevel: c.logLevel.label,
+  bounds: c.bounds,
+  ...(Option.isSome(c.secret) ? { secret: c.secret.value } : {})
+})))
+
+/**
+ * The root runtime built from configuration (the environment, or the current `ConfigProvider`):
+ * `Effect.provide(Troupe.layerConfig())`. `overrides` win over configured values (their `bounds`
+ * are merged key by key). It also provides the process ladder bounds (`TROUPE_TERMINATE_GRACE`,
+ * …) as the `Bounds.Ladder.Bounds` reference, for the runtime and the program. A wrong value fails the layer with a `ConfigError`, e.g.
+ * `(Invalid data at TROUPE_SPAWN_BACKEND: "expected one of process, worker, none (any case); got 'thread'")`.
+ */
+export const layerConfig = (
+  overrides: Options = {}
+): Layer.Layer<Troupe | Ladder.Bounds, TransportError | ConfigError.ConfigError> => {
+  const ladder = Layer.effect(
+    Ladder.Bounds,
+    Effect.map(TroupeConfig.ladderBounds, (configured) => Ladder.merge(Ladder.defaultLadderBounds, configured))
+  )
+  const troupe = Layer.scoped(
+    Troupe,
+    Effect.flatMap(optionsConfig, (configured) =>
+      make({ ...configured, ...overrides, bounds: { ...configured.bounds, ...overrides.bounds } }))
+  )
+  return Layer.merge(troupe.pipe(Layer.provide(ladder)), ladder)
+}
 
 /**
  * Run a root program (tractor's `trio.run` + KeyboardInterrupt handling): the first SIGINT or

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url"
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..")
 await build({
-  entryPoints: [join(pkg, "src", "main.ts")],
+  entryPoints: [join(pkg, "src", "bin.ts")],
   outfile: join(pkg, "dist", "troupe.mjs"),
   bundle: true,
   platform: "node",

@@ -3,7 +3,8 @@
  * with parent links; an actor that exits disappears. The CLI runs as a child process (the
  * bundle built at install), the root is this test process.
  */
-import { execFile, spawnSync } from "node:child_process"
+import { execFile, spawn, spawnSync } from "node:child_process"
+import { type AddressInfo, createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { describe, expect, it } from "@effect/vitest"
@@ -58,6 +59,10 @@ describe("troupe ps", () => {
           const list = JSON.parse(r.stdout) as Array<ActorInfo>
           const tree = yield* troupe("ps", "--registrar", registrar)
           expect(tree.stdout).toMatch(/└─ ps-greeter\s+ps-greeter@\S+\s+\d+\s+process/)
+          // --watch --count 2: two trees, then exit 0.
+          const watched = yield* troupe("ps", "--registrar", registrar, "--watch", "--interval", "50ms", "--count", "2")
+          expect(watched.status).toBe(0)
+          expect(watched.stdout.match(/└─ ps-greeter/g)).toHaveLength(2)
           return { list, child: child.actor }
         }))
         const root = before.list.find((a) => a.parent === null)!
@@ -73,13 +78,56 @@ describe("troupe ps", () => {
         }
         expect(after.map((a) => a.name)).toEqual(["root"])
       }).pipe(Effect.provide(Troupe.layer({ backend: "process" })))
-    ), 60_000)
+    ), 90_000)
 
-  it("fails clearly without a registrar", () => {
+  it("an address that does not answer: one line naming it and the reason, exit 1", async () => {
     const r = troupeSync("ps", "--registrar", "unix:/nonexistent/troupe.sock")
     expect(r.status).toBe(1)
-    expect(r.stderr).toMatch(/^troupe ps: /)
-    const u = spawnSync(process.execPath, [bin, "ps"], { encoding: "utf8", timeout: 15_000, env: { ...process.env, TROUPE_REGISTRAR: "" } })
-    expect(u.status).toBe(125)
-  }, 20_000)
+    expect(r.stderr).toBe("troupe ps: cannot reach registrar unix:/nonexistent/troupe.sock: no such socket\n")
+    // A TCP port nobody listens on (taken from the kernel, then released).
+    const server = createServer()
+    const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)))
+    await new Promise((resolve) => server.close(resolve))
+    const refused = troupeSync("ps", "--json", "--registrar", `tcp:127.0.0.1:${port}`)
+    expect(refused.status).toBe(1)
+    expect(refused.stdout).toBe("")
+    expect(refused.stderr).toBe(`troupe ps: cannot reach registrar tcp:127.0.0.1:${port}: connection refused\n`)
+  }, 60_000)
+
+  it("usage and configuration errors exit 2", () => {
+    const env = (extra: Record<string, string>) => {
+      const e: Record<string, string | undefined> = { ...process.env, ...extra }
+      delete e["TROUPE_REGISTRAR"]
+      return { ...e, ...extra }
+    }
+    const none = spawnSync(process.execPath, [bin, "ps"], { encoding: "utf8", timeout: 15_000, env: env({}) })
+    expect(none.status).toBe(2)
+    expect(none.stderr).toMatch(/no registrar: pass --registrar ADDR .* or set TROUPE_REGISTRAR/)
+    const bad = spawnSync(process.execPath, [bin, "ps"], { encoding: "utf8", timeout: 15_000, env: env({ TROUPE_REGISTRAR: "tcp:nope" }) })
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toMatch(/TROUPE_REGISTRAR.*got 'tcp:nope'/)
+    const unknown = troupeSync("ps", "--bogus")
+    expect(unknown.status).toBe(2)
+    expect(unknown.stderr).toMatch(/--bogus/)
+    expect(unknown.stderr).toContain("troupe ps --help")
+    const help = troupeSync("ps", "--help")
+    expect(help.status).toBe(0)
+    for (const word of ["--registrar", "--json", "--watch", "TROUPE_REGISTRAR", "no such socket"]) expect(help.stdout).toContain(word)
+  }, 60_000)
+
+  it("--watch refreshes until Ctrl-C (exit 130), printing each failure as its one line", async () => {
+    const c = spawn(process.execPath, [bin, "ps", "--watch", "--interval", "100ms", "--registrar", "unix:/nonexistent/w.sock"], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let err = ""
+    const code = await new Promise<number | null>((resolve) => {
+      c.stderr.on("data", (d: Buffer) => {
+        err += d.toString()
+        if (err.split("\n").length > 3) c.kill("SIGINT")
+      })
+      c.on("close", resolve)
+    })
+    expect(code).toBe(130)
+    expect(err.split("\n").filter((l) => l !== "").every((l) => l === "troupe ps: cannot reach registrar unix:/nonexistent/w.sock: no such socket")).toBe(true)
+  }, 30_000)
 })

@@ -23,6 +23,7 @@ import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { childEntry } from "../../TroupeConfig.js"
 
 export type EntryStrategy = "bundle" | "loader"
 
@@ -105,5 +106,8 @@ export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect
     ? Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
     : Effect.map(bundleFor(moduleUrl), (path) => ({ args: [path] }))
 
-/** The entry strategy from `TROUPE_CHILD_ENTRY` (`bundle` | `loader`), default `bundle`. */
-export const defaultStrategy = (): EntryStrategy => (process.env["TROUPE_CHILD_ENTRY"] === "loader" ? "loader" : "bundle")
+/**
+ * The entry strategy from `TROUPE_CHILD_ENTRY` (`bundle` | `loader`, through `TroupeConfig.childEntry`),
+ * default `bundle`. A wrong value throws the `ConfigError` naming the variable and its accepted values.
+ */
+export const defaultStrategy = (): EntryStrategy => Effect.runSync(childEntry)
