@@ -23,8 +23,11 @@ const PlainLive = (plainModule as {
 const withLayer = (layer: Layer.Layer<Troupe.Troupe, unknown>) => <A, E>(body: Effect.Effect<A, E, Troupe.Troupe>) =>
   ProcessGuard.guarded(() => body.pipe(Effect.provide(layer)))
 
+// The loader entry compiles TypeScript in the child (seconds on a loaded machine): a wider boot wait.
 const withBackend = (backend: ProcessBackend.EntryStrategy) =>
-  withLayer(Troupe.layer({ backend: ProcessBackend.make({ entry: backend }) }) as Layer.Layer<Troupe.Troupe, unknown>)
+  withLayer(
+    Troupe.layer({ backend: ProcessBackend.make({ entry: backend }), bounds: { bootMs: 60_000, handshakeMs: 60_000 } }) as Layer.Layer<Troupe.Troupe, unknown>
+  )
 
 describe("child entry", () => {
   it.live("loader entry: node --import tsx loads the TypeScript module", () =>

@@ -12,6 +12,7 @@
 // old code cache is removed before the new bundle is renamed in.
 import { build } from "esbuild"
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 
@@ -56,7 +57,7 @@ const options = (format) => {
         }
         : { banner: { js: "import { createRequire as __troupeCr } from 'node:module'; const require = __troupeCr(import.meta.url);" } }),
       logLevel: "silent",
-      plugins: [{
+      plugins: [preResolvedAddon, {
         // Inside the bundle, `import.meta.url` stays each source file's own URL (addons, relative
         // files, nested actor definitions). Dependencies in node_modules are left alone.
         name: "troupe-import-meta-url",
@@ -72,6 +73,29 @@ const options = (format) => {
         }
       }]
     }
+  }
+}
+
+/**
+ * msgpackr's optional native extractor is found at load time by node-gyp-build (a search of
+ * prebuilds plus libc detection: ~25–35 ms of CPU per child). Resolve it here once, for this
+ * Node (the child runs the same executable; the cache key names its ABI): the bundle then
+ * requires the addon by path. If it cannot be resolved, the module is left alone (msgpackr falls
+ * back to JavaScript when the addon fails to load).
+ */
+const preResolvedAddon = {
+  name: "troupe-pre-resolved-addons",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]msgpackr-extract[\\/]index\.js$/ }, (args) => {
+      try {
+        const gyp = createRequire(args.path)("node-gyp-build-optional-packages")
+        const addon = gyp.path(dirname(args.path))
+        if (typeof addon !== "string" || !existsSync(addon)) return undefined
+        return { contents: `module.exports = require(${JSON.stringify(addon)})`, loader: "js" }
+      } catch {
+        return undefined
+      }
+    })
   }
 }
 

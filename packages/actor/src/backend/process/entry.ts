@@ -20,6 +20,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Process from "@troupe/process/Process"
+import { defaultBundleCacheBounds } from "../../Bounds.js"
+import * as BundleCache from "./bundleCache.js"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -44,11 +46,22 @@ const cacheDir = join(packageDir, "node_modules", ".cache", "troupe-child")
 
 const memo = new Map<string, Effect.Effect<string, string>>()
 
+/** The cache is pruned once per process, when it first needs a bundle. */
+let pruned = false
+const pruneOnce = (): void => {
+  if (pruned) return
+  pruned = true
+  BundleCache.prune(cacheDir, defaultBundleCacheBounds)
+}
+
 interface Meta {
   readonly inputs: Record<string, number>
   /** The bundle's path: `<key>.cjs` (run by load-bundle.cjs) or `<key>.mjs` (top-level await: plain ESM). */
   readonly bundle: string
 }
+
+/** The meta of a bundle `<key>.cjs` / `<key>.mjs`. */
+const metaOf = (bundlePath: string): string => bundlePath.replace(/\.[cm]js$/, ".json")
 
 /** The bundle `metaPath` describes, if it exists and none of its inputs changed since. */
 const upToDate = (metaPath: string): string | undefined => {
@@ -71,11 +84,14 @@ const upToDate = (metaPath: string): string | undefined => {
  */
 const bundle = (modulePath: string): Effect.Effect<string, string> =>
   Effect.gen(function*() {
-    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0v6`).digest("hex").slice(0, 16)
+    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0${process.versions.modules}\0v6`).digest("hex").slice(0, 16)
     const outBase = join(cacheDir, key)
     const meta = `${outBase}.json`
     const ready = upToDate(meta)
-    if (ready !== undefined) return ready
+    if (ready !== undefined) {
+      BundleCache.touch(meta)
+      return ready
+    }
     mkdirSync(cacheDir, { recursive: true })
     const r = yield* Process.run({
       command: process.execPath,
@@ -91,19 +107,30 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
 
 /**
  * The cached bundle of the child runtime with the module at `moduleUrl` (built on first use, or
- * when an input changed): plain ESM JavaScript, run by `node <bundle>` (process backend) or
- * imported by a worker (worker backend). One build at a time per module in this thread; a failed
- * build is retried next time.
+ * when an input changed; the cache is pruned to `Bounds.defaultBundleCacheBounds` on this
+ * process's first call, see `bundleCache.ts`): `<key>.cjs`, run by `load-bundle.cjs` (process
+ * and worker backends), or `<key>.mjs` (top-level await), run by `node <bundle>` or imported by a
+ * worker. One build at a time per module in this thread; a failed build is retried next time.
  */
 export const bundleFor = (moduleUrl: string): Effect.Effect<string, string> =>
   Effect.suspend(() => {
+    pruneOnce()
     const modulePath = fileURLToPath(moduleUrl)
     let cached = memo.get(modulePath)
     if (cached === undefined) {
       cached = Effect.runSync(Effect.cached(bundle(modulePath).pipe(Effect.tapError(() => Effect.sync(() => memo.delete(modulePath))))))
       memo.set(modulePath, cached)
     }
-    return cached
+    // Each use marks the entry used (another root prunes only what no one used for a while);
+    // an entry pruned anyway (or removed by hand) is built again.
+    return Effect.flatMap(cached, (path) => {
+      if (existsSync(path)) {
+        BundleCache.touch(metaOf(path))
+        return Effect.succeed(path)
+      }
+      memo.delete(modulePath)
+      return bundleFor(moduleUrl)
+    })
   })
 
 /** The node arguments that start a child running the actor module at `moduleUrl`. */
