@@ -11,7 +11,7 @@
 // Files move into place by atomic rename: the .map first, the bundle next, the meta last; the
 // old code cache is removed before the new bundle is renamed in.
 import { build } from "esbuild"
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -127,10 +127,9 @@ map.sources = map.sources.map((s) => (isAbsolute(s) || /^[a-z]+:/.test(s) ? s : 
 writeFileSync(`${tmp}.map`, JSON.stringify(map))
 writeFileSync(join(tmpDir, "meta.json"), JSON.stringify({ inputs, bundle: out }))
 renameSync(`${tmp}.map`, `${out}.map`)
-try {
-  unlinkSync(`${out}.v8cache`)
-} catch {
-  // none yet
+for (const f of readdirSync(dirname(out))) {
+  // The old code caches (`<bundle>.v8cache`, `<bundle>.<flags>.v8cache`).
+  if (f.startsWith(`${basename(out)}.`) && f.endsWith(".v8cache")) rmSync(join(dirname(out), f), { force: true })
 }
 renameSync(tmp, out)
 renameSync(join(tmpDir, "meta.json"), meta)

@@ -5,7 +5,10 @@
 //   require("load-bundle.cjs").run(<bundle.cjs>)                 (a worker actor)
 //
 // The source is compiled with `vm.Script` and the cache `<bundle>.v8cache` (20 bytes of the
-// source's SHA-1, then V8's data). A cache that is missing, for another source, or rejected by V8
+// source's SHA-1, then V8's data; `<bundle>.<flags hash>.v8cache` when Node runs with flags —
+// execArgv or NODE_OPTIONS —, since
+// V8 rejects a cache made under other flags and children with different flags would take turns
+// overwriting one file). A cache that is missing, for another source, or rejected by V8
 // (another Node version or V8 flags) is ignored; the child runtime then calls `booted()` once it
 // is Ready and a new cache is written — after boot, so it holds the functions boot compiled
 // lazily too — by an atomic rename (concurrent children of one bundle write whole files).
@@ -39,7 +42,9 @@ const writeCache = (script, digest, cacheFile) => {
 const run = (file) => {
   const source = readFileSync(file, "utf8")
   const digest = createHash("sha1").update(source).digest()
-  const cacheFile = `${file}.v8cache`
+  // V8 rejects a cache made under other flags: one cache per set of Node flags (none: `.v8cache`).
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join("\0").replace(/\0$/, "")
+  const cacheFile = flags === "" ? `${file}.v8cache` : `${file}.${createHash("sha1").update(flags).digest("hex").slice(0, 8)}.v8cache`
   let cachedData
   try {
     const buf = readFileSync(cacheFile)
