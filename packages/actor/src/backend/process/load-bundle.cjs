@@ -71,7 +71,19 @@ const run = (file) => {
   const fn = script.runInThisContext()
   const module = { exports: {} }
   const dir = dirname(file)
-  fn.call(module.exports, module.exports, createRequire(file), module, file, dir, { url: pathToFileURL(file).href, filename: file, dirname: dir })
+  const req = createRequire(file)
+  // `import.meta` of bundled dependencies (the bundle's own, as in an ES module bundle);
+  // `resolve` approximates ESM resolution with require's.
+  const meta = {
+    url: pathToFileURL(file).href,
+    filename: file,
+    dirname: dir,
+    resolve: (specifier) => {
+      const resolved = req.resolve(specifier)
+      return resolved.startsWith("node:") || !resolved.startsWith("/") ? resolved : pathToFileURL(resolved).href
+    }
+  }
+  fn.call(module.exports, module.exports, req, module, file, dir, meta)
 }
 
 module.exports = { run }
