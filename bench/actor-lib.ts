@@ -93,8 +93,8 @@ export const troupeBundle = (): { readonly path: string; readonly bytes: number 
   try {
     for (const f of readdirSync(dir)) {
       if (!f.endsWith(".json")) continue
-      const meta = JSON.parse(readFileSync(join(dir, f), "utf8")) as { inputs?: Record<string, number> }
-      const bundle = join(dir, f.replace(/\.json$/, ".mjs"))
+      const meta = JSON.parse(readFileSync(join(dir, f), "utf8")) as { inputs?: Record<string, number>; bundle?: string }
+      const bundle = meta.bundle ?? join(dir, f.replace(/\.json$/, ".mjs"))
       if (meta.inputs === undefined || !(actor in meta.inputs) || !existsSync(bundle)) continue
       const st = statSync(bundle)
       if (best === undefined || st.mtimeMs > best.mtime) best = { path: bundle, bytes: st.size, mtime: st.mtimeMs }

@@ -11,12 +11,15 @@
  *   `{ ready }`, gets one message, answers it with the actor's `echo` handler. Teardown: SIGTERM,
  *   await `'exit'`.
  * - raw, empty: the same protocol from a script with no imports (the floor: node's own boot).
+ * - bare node: `node -e ''` from spawn to exit, once per round (the issue's yardstick).
+ * - concurrent: 17 actors started at once in one nursery, each answering one call.
  *
  * Sequential samples after a warm-up, the implementations taking turns round-robin (the order
  * rotates every round). Prints `BENCH_JSON {...}` (see lib.ts).
  */
 import { Nursery } from "@troupe/actor"
 import { Effect, Exit, Scope } from "effect"
+import { spawn } from "node:child_process"
 import {
   ask,
   cpuOf,
@@ -24,6 +27,7 @@ import {
   logs,
   ownCpu,
   prepareRawBundle,
+  reapedChildrenCpu,
   prepareTroupeBundle,
   rawIpcEcho,
   terminate,
@@ -56,6 +60,20 @@ interface Impl {
   readonly name: string
   readonly run: () => Promise<Sample>
 }
+
+/** Actors started at once in the concurrent figure (the issue's nursery of 17). */
+const CONCURRENT = 17
+const CONCURRENT_ROUNDS = quick ? 1 : 3
+
+/** `node -e ''` from spawn to exit (node's own start), and its CPU (reaped children's, 10 ms ticks). */
+const bareNode = (): Promise<{ readonly ms: number; readonly cpuMs: number }> =>
+  new Promise((resolve, reject) => {
+    const c0 = reapedChildrenCpu()
+    const t0 = now()
+    const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" })
+    child.once("error", reject)
+    child.once("exit", () => resolve({ ms: now() - t0, cpuMs: reapedChildrenCpu() - c0 }))
+  })
 
 const main = async () => {
   const started = now()
@@ -104,13 +122,39 @@ const main = async () => {
 
   for (const impl of impls) for (let i = 0; i < WARMUP; i++) await impl.run()
   const samples = new Map<string, Array<Sample>>(impls.map((i) => [i.name, []]))
+  const bare: Array<{ readonly ms: number; readonly cpuMs: number }> = []
+  await bareNode()
   const t0 = now()
   let rounds = 0
   for (; rounds < N && (rounds < MIN_ROUNDS || now() - t0 < BUDGET_MS); rounds++) {
+    bare.push(await bareNode())
     for (let k = 0; k < impls.length; k++) {
       const impl = impls[(rounds + k) % impls.length]!
       samples.get(impl.name)!.push(await impl.run())
     }
+  }
+  // 17 actors started at once in one nursery, each answering one call: wall time until all have
+  // answered, and each child's CPU at its answer.
+  const concurrent: Array<{ readonly allMs: number; readonly cpuMsPerActor: number }> = []
+  for (let r = 0; r < CONCURRENT_ROUNDS; r++) {
+    bare.push(await bareNode())
+    concurrent.push(
+      await rt.runPromise(Effect.scoped(Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const t = now()
+        const cpus = yield* Effect.forEach(
+          Array.from({ length: CONCURRENT }, (_, i) => i),
+          (i) =>
+            Effect.gen(function*() {
+              const portal = yield* nursery.start(BenchLive, { name: `c${i}` })
+              yield* portal.echo(small(i))
+              return cpuOf(portal.actor.pid)
+            }),
+          { concurrency: "unbounded" }
+        )
+        return { allMs: now() - t, cpuMsPerActor: cpus.reduce((a, b) => a + b, 0) / cpus.length }
+      })))
+    )
   }
   await rt.dispose()
   const leftovers = await reapLeftovers("actor-spawn")
@@ -143,6 +187,12 @@ const main = async () => {
     troupeBundle: { bytes: troupeBundle()?.bytes ?? null, buildOrCheckMs: round(troupeBuildMs, 0) },
     rawBundle: { bytes: raw.bytes, buildOrCheckMs: round(raw.buildMs, 0) },
     rows,
+    bareNode: { ms: summarize(bare.map((b) => b.ms)), cpuMs: summarize(bare.map((b) => b.cpuMs)) },
+    concurrent: {
+      actors: CONCURRENT,
+      allMs: summarize(concurrent.map((c) => c.allMs)),
+      cpuMsPerActor: summarize(concurrent.map((c) => c.cpuMsPerActor))
+    },
     logs,
     leftovers,
     wallMs: now() - started

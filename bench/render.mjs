@@ -214,6 +214,20 @@ const moduleFooter = (r) => {
   return `${leftLine} ${logLine}\n`
 }
 
+/** The issue-8 yardsticks: bare \`node -e ''\` in the same run, and 17 actors started at once. */
+const bareAndConcurrent = (r) => {
+  if (r.bareNode === undefined) return ""
+  const troupe = r.rows[0]
+  const x = troupe.firstCall.median / r.bareNode.ms.median
+  const c = r.concurrent
+  return `
+Bare \`node -e ''\` (spawn → exit, once per round, same run): median ${fmt(r.bareNode.ms.median, 0)} ms, CPU ${fmt(r.bareNode.cpuMs.median, 0)} ms;
+troupe's spawn → first call answered is **${ratio(Math.round(x * 100) / 100)}** of it (goal ≤ 2×), its child CPU per boot **${fmt(troupe.childCpuMs.median, 0)} ms** (goal ≤ 150 ms).
+${c.actors} actors started at once in one nursery, each answering one call: all answered in median **${fmt(c.allMs.median, 0)} ms**
+(goal ≤ 2000 ms; n = ${c.allMs.n}), child CPU per actor ${fmt(c.cpuMsPerActor.median, 0)} ms.
+`
+}
+
 const actorSpawnSection = (r) => {
   const head = "## 4. Actor spawn → first call answered (process backend)"
   if (r === undefined || r.error) return `${head}\n\n${failed("actor-spawn", r)}`
@@ -235,8 +249,8 @@ From the spawn to the answer of the first call, one actor at a time, after ${r.w
 the implementations take turns round-robin (rotating order). troupe: \`Nursery.make()\` in a fresh scope,
 \`nursery.start(BenchLive)\` (spawn, connect back, handshake, spawn spec, child listener, registration, \`Ready\`), one
 \`echo\` call; the root runtime (\`Troupe.layer\`, its listener and registrar) is built once, before. The child runs troupe's
-esbuild bundle of the actor with plain \`node\` (the default entry, ${kb(r.troupeBundle?.bytes)}), built before anything is
-measured. Raw, same imports: \`child_process.fork\` (plain \`node\`) of one ESM bundle of the same actor module (effect,
+esbuild bundle of the actor (the default entry: minified CommonJS, ${kb(r.troupeBundle?.bytes)}, run by \`load-bundle.cjs\` with
+V8's code cache), built before anything is measured. Raw, same imports: \`child_process.fork\` (plain \`node\`) of one ESM bundle of the same actor module (effect,
 @troupe/actor, the handlers; ${kb(r.rawBundle?.bytes)}, same esbuild options) that sends \`{ ready }\`, receives one IPC message
 and answers it with the actor's own \`echo\` handler. Raw, no imports: the same protocol from an empty script (node's own
 boot). *Teardown*, measured separately after the answer: troupe closes the nursery's scope (\`cancelActor\`, the child's
@@ -246,7 +260,7 @@ ${table(["implementation", "first call answered: median (ms)", "p90 (ms)", "× r
 
 *CPU*: the child's user + system time when it answered (its whole boot; /proc, 10 ms ticks), and this (parent) process's
 from the spawn to the answer (medians).
-
+${bareAndConcurrent(r)}
 Processes alive after a teardown returned: ${r.rows.map((row) => row.leftAfterTeardown).reduce((a, b) => a + b, 0)}. ${moduleFooter(r)}`
 }
 

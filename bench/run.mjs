@@ -48,7 +48,7 @@ const modules = [
   { name: "exitwait-pidfd", file: "bench/exitwait.ts", env: {}, timeoutS: quick ? 15 : 25 },
   { name: "exitwait-fallback", file: "bench/exitwait.ts", env: { TROUPE_DISABLE_NATIVE: "1" }, timeoutS: quick ? 15 : 25 },
   { name: "hostile", file: "bench/hostile.ts", env: {}, timeoutS: quick ? 30 : 105 },
-  { name: "actor-spawn", file: "bench/actor-spawn.ts", env: {}, timeoutS: quick ? 25 : 60 },
+  { name: "actor-spawn", file: "bench/actor-spawn.ts", env: {}, timeoutS: quick ? 40 : 100 },
   { name: "actor-call", file: "bench/actor-call.ts", env: {}, timeoutS: quick ? 20 : 45 },
   { name: "actor-stream", file: "bench/actor-stream.ts", env: {}, timeoutS: quick ? 20 : 50 },
   { name: "actor-teardown", file: "bench/actor-teardown.ts", env: {}, timeoutS: quick ? 25 : 90 },

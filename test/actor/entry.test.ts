@@ -1,11 +1,17 @@
 // How a child loads its actor module: the default bundled entry, the loader entry
-// (`node --import tsx`), and an actor module written in plain JavaScript.
+// (`node --import tsx`), an actor module written in plain JavaScript, the bundle's V8 code cache
+// and the ES module fallback for top-level await.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, type Layer, type Schema } from "effect"
+import { bundleFor } from "../../packages/actor/src/backend/process/entry.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { type Actor, type Endpoint, Nursery, Troupe } from "../../packages/actor/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
+import { BootInfoLive } from "./fixtures/boot-info.js"
 import { GreeterLive } from "./fixtures/greeter.js"
+import { TlaLive } from "./fixtures/top-level-await.js"
 // @ts-expect-error a plain JavaScript module without declarations
 import * as plainModule from "./fixtures/plain.mjs"
 
@@ -14,11 +20,14 @@ const PlainLive = (plainModule as {
   PlainLive: Actor.Implementation<Actor.Definition<"Plain", { shout: Endpoint.Call<typeof Schema.String, typeof Schema.String, typeof Schema.Never> }>>
 }).PlainLive
 
+const withLayer = (layer: Layer.Layer<Troupe.Troupe, unknown>) => <A, E>(body: Effect.Effect<A, E, Troupe.Troupe>) =>
+  ProcessGuard.guarded(() => body.pipe(Effect.provide(layer)))
+
+// The loader entry compiles TypeScript in the child (seconds on a loaded machine): a wider boot wait.
 const withBackend = (backend: ProcessBackend.EntryStrategy) =>
-  <A, E>(body: Effect.Effect<A, E, Troupe.Troupe>) =>
-    ProcessGuard.guarded(() =>
-      body.pipe(Effect.provide(Troupe.layer({ backend: ProcessBackend.make({ entry: backend }) }) as Layer.Layer<Troupe.Troupe, unknown>))
-    )
+  withLayer(
+    Troupe.layer({ backend: ProcessBackend.make({ entry: backend }), bounds: { bootMs: 60_000, handshakeMs: 60_000 } }) as Layer.Layer<Troupe.Troupe, unknown>
+  )
 
 describe("child entry", () => {
   it.live("loader entry: node --import tsx loads the TypeScript module", () =>
@@ -35,4 +44,51 @@ describe("child entry", () => {
       const plain = yield* nursery.start(PlainLive, { name: "plain" })
       expect(yield* plain.shout("hey")).toBe("HEY!")
     }))), 60_000)
+})
+
+/** The cached bundle of `implementation` (built now if needed). */
+const bundleOf = (implementation: { readonly moduleUrl: string }) =>
+  Effect.mapError(bundleFor(implementation.moduleUrl), (e) => new Error(e))
+
+/** Wait (bounded) until `path` exists. */
+const appears = (path: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 200 && !existsSync(path); i++) yield* Effect.sleep("25 millis")
+    return existsSync(path)
+  })
+
+describe("child bundle: V8 code cache", () => {
+  it.live("written after the first boot, used by the next process and worker actors, ignored when it belongs to another source", () =>
+    withBackend("bundle")(Effect.scoped(Effect.gen(function*() {
+      const bundle = yield* bundleOf(BootInfoLive)
+      expect(bundle.endsWith(".cjs")).toBe(true)
+      const cache = `${bundle}.v8cache`
+      rmSync(cache, { force: true })
+      const nursery = yield* Nursery.make()
+      const first = yield* nursery.start(BootInfoLive, { name: "cold" })
+      expect(yield* first.info()).toEqual({ bundle, codeCache: "written after boot" })
+      expect(yield* appears(cache)).toBe(true)
+      const second = yield* nursery.start(BootInfoLive, { name: "warm" })
+      expect(yield* second.info()).toEqual({ bundle, codeCache: "used" })
+      const inWorker = yield* withLayer(Troupe.layer({ backend: WorkerBackend.make({ entry: "bundle" }) }))(Effect.scoped(Effect.gen(function*() {
+        const worker = yield* (yield* Nursery.make()).start(BootInfoLive, { name: "warm-worker" })
+        return yield* worker.info()
+      })))
+      expect(inWorker).toEqual({ bundle, codeCache: "used" })
+      // A cache whose digest names another source (a stale cache) is not handed to V8.
+      const data = readFileSync(cache)
+      data[0] = data[0]! ^ 0xff
+      writeFileSync(cache, data)
+      const third = yield* nursery.start(BootInfoLive, { name: "stale" })
+      expect((yield* third.info()).codeCache).toBe("written after boot")
+    }))), 90_000)
+
+  it.live("a module with top-level await is bundled as an ES module and runs without the cache", () =>
+    withBackend("bundle")(Effect.scoped(Effect.gen(function*() {
+      const bundle = yield* bundleOf(TlaLive)
+      expect(bundle.endsWith(".mjs")).toBe(true)
+      const nursery = yield* Nursery.make()
+      const tla = yield* nursery.start(TlaLive, { name: "tla" })
+      expect(yield* tla.hello()).toBe("awaited at load")
+    }))), 90_000)
 })

@@ -20,6 +20,7 @@ for (const config of matrix) {
       root(config, (guard) =>
         Effect.gen(function*() {
           let wedgedPid = 0
+          yield* ProcessBackend.prepare(GreeterLive) // bundling (a cold cache) is not what we time
           const [exit, took] = yield* timed(Effect.exit(Nursery.open((n) =>
             Effect.gen(function*() {
               const w = yield* n.start(GreeterLive, { name: "wedged" })

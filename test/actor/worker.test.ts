@@ -231,7 +231,10 @@ describe("worker backend", () => {
         const greeter = yield* nursery.start(GreeterLive, { name: "via-loader" })
         expect(yield* greeter.greet("tsx")).toBe("hello tsx")
       })).pipe(
-        Effect.provide(Troupe.layer({ backend: WorkerBackend.make({ entry: "loader" }) }) as Layer.Layer<Troupe.Troupe, unknown>),
+        // tsx compiles TypeScript in the worker (seconds on a loaded machine): a wider boot wait.
+        Effect.provide(
+          Troupe.layer({ backend: WorkerBackend.make({ entry: "loader" }), bounds: { bootMs: 45_000, handshakeMs: 45_000 } }) as Layer.Layer<Troupe.Troupe, unknown>
+        ),
         Effect.ensuring(TroupeTest.assertNoWorkersLeft(5000))
       )
     ), 60_000)

@@ -96,6 +96,28 @@ export const supervisorDefaults = {
   backoffCapMs: 5000
 } as const
 
+/**
+ * The process backend's cache of child bundles (`backend/process/bundleCache.ts`): one entry per
+ * actor module (bundle, source map, V8 code cache, meta; ~3–4 MB), pruned when a process first
+ * needs a bundle. Entries used least recently go first, until at most `maxEntries` and
+ * `maxBytes` remain; an entry used within `inUseGraceMs` (by any process: each use touches it)
+ * is never removed, so the bounds can be exceeded only by bundles in use.
+ */
+export interface BundleCacheBounds {
+  /** Entries kept. Default 32. */
+  readonly maxEntries: number
+  /** Bytes kept, all files of all entries. Default 256 MiB. */
+  readonly maxBytes: number
+  /** An entry (or a bundler's temporary directory) younger than this is left alone. Default 600000 ms (10 min). */
+  readonly inUseGraceMs: number
+}
+
+export const defaultBundleCacheBounds: BundleCacheBounds = {
+  maxEntries: 32,
+  maxBytes: 256 * 1024 * 1024,
+  inUseGraceMs: 10 * 60 * 1000
+}
+
 /** The actor bounds in effect; provide `Bounds.layer({...})` (or `Troupe.layer({ bounds })`) to change them. */
 export class Bounds extends Context.Reference<Bounds>()("@troupe/actor/Bounds", {
   defaultValue: (): ActorBounds => defaultActorBounds

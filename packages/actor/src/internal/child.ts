@@ -64,9 +64,25 @@ export interface Host {
   readonly spawnedBy: "process" | "worker"
   /** The connection to the parent (a socket to its listener, or a port it handed over). */
   readonly parent: Effect.Effect<Connection, TransportError, Scope.Scope>
+  /** Called once the child said `Ready` (the bundle loader writes its code cache then, see `bundleBoot`). */
+  readonly booted?: () => void
   /** A process host: arm the parent-death signal, name the process, and call `stop` on SIGINT/SIGTERM. */
   readonly setup?: (stop: (reason: string) => void) => void
 }
+
+/** What `backend/process/load-bundle.cjs` tells the code it runs (`globalThis[Symbol.for("troupe.childBundle")]`). */
+export interface BundleBoot {
+  /** The bundle's path. */
+  readonly bundle: string
+  /** Whether V8's code cache was used, or will be written after boot. */
+  readonly codeCache: "used" | "written after boot"
+  /** Boot is done: write the code cache if it was missing (once; later calls do nothing). */
+  readonly booted: () => void
+}
+
+/** The loader's record, when this code runs from a `.cjs` bundle through `load-bundle.cjs`. */
+export const bundleBoot = (): BundleBoot | undefined =>
+  (globalThis as { [k: symbol]: BundleBoot | undefined })[Symbol.for("troupe.childBundle")]
 
 const hardExit = (code: number, afterMs: number) =>
   setTimeout(() => {
@@ -148,6 +164,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     yield* runtime.adopt(parent)
     parent.write(ready(runtime.address))
     yield* Effect.logDebug(`ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms)`)
+    if (host.booted !== undefined) setImmediate(host.booted)
 
     const reason = yield* Effect.raceFirst(
       Deferred.await(stop),

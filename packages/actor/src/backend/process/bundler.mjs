@@ -1,64 +1,136 @@
 // One-shot bundler, run as its own process by entry.ts (so esbuild's service process lives and
 // dies inside a supervised process tree). Usage: node bundler.mjs '<json>'
-//   { modulePath, childRuntimePath, out, meta }
-// Bundles `import * as m from modulePath; main(m)` with the child runtime into `out` (atomic
-// rename) and writes the inputs' mtimes to `meta`.
+//   { modulePath, childRuntimePath, outBase, meta, minify }
+// Bundles `import * as m from modulePath; main(m)` with the child runtime into one file next to
+// `outBase` and writes `meta`: { inputs (each input's mtime), bundle (the file's path) }.
+//
+// The bundle is CommonJS wrapped in a function expression (`<outBase>.cjs`), run by
+// load-bundle.cjs through `vm.Script` so V8's code cache can be kept beside it (Node 20 has no
+// code cache for ES modules). A module graph with top-level await cannot be CommonJS: it is
+// bundled as ESM instead (`<outBase>.mjs`, run by plain `node`/`import()`, no code cache).
+// Files move into place by atomic rename: the .map first, the bundle next, the meta last; the
+// old code cache is removed before the new bundle is renamed in.
 import { build } from "esbuild"
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 
-const { modulePath, childRuntimePath, out, meta } = JSON.parse(process.argv[2])
+const { modulePath, childRuntimePath, outBase, meta, minify } = JSON.parse(process.argv[2])
 // Build into a private directory under the final names (the sourceMappingURL comment names the
-// map file), then move both into place: the .map first, the bundle last (atomic rename).
-const tmpDir = join(dirname(out), `.tmp-${process.pid}`)
+// map file), then move both into place.
+const tmpDir = join(dirname(outBase), `.tmp-${process.pid}`)
 mkdirSync(tmpDir, { recursive: true })
-const tmp = join(tmpDir, basename(out))
-const result = await build({
-  stdin: {
-    contents: `import * as m from ${JSON.stringify(modulePath)}\nimport { main } from ${JSON.stringify(childRuntimePath)}\nmain(m)\n`,
-    resolveDir: dirname(modulePath),
-    sourcefile: "troupe-child-entry.ts",
-    loader: "ts"
-  },
-  outfile: tmp,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  metafile: true,
-  sourcemap: "linked",
-  sourcesContent: false,
-  external: ["*.node", "esbuild"],
-  banner: { js: "import { createRequire as __troupeCr } from 'node:module'; const require = __troupeCr(import.meta.url);" },
-  logLevel: "error",
-  plugins: [{
-    // Inside the bundle, `import.meta.url` stays each source file's own URL (addons, relative
-    // files, nested actor definitions). Dependencies in node_modules are left alone.
-    name: "troupe-import-meta-url",
-    setup(b) {
-      b.onLoad({ filter: /\.(m?[jt]s|tsx)$/ }, (args) => {
-        if (args.path.includes("/node_modules/")) return undefined
-        const source = readFileSync(args.path, "utf8")
-        if (!source.includes("import.meta.url")) return undefined
-        const url = JSON.stringify(pathToFileURL(args.path).href)
-        const loader = /\.m?ts$/.test(args.path) ? "ts" : args.path.endsWith(".tsx") ? "tsx" : "js"
-        return { contents: source.replace(/import\.meta\.url/g, url), loader }
-      })
+
+/** The parameters the `.cjs` bundle's function takes (load-bundle.cjs passes them in this order). */
+const cjsParams = "exports, require, module, __filename, __dirname, __troupe_import_meta"
+
+const options = (format) => {
+  const tmp = join(tmpDir, `${basename(outBase)}.${format === "cjs" ? "cjs" : "mjs"}`)
+  return {
+    tmp,
+    build: {
+      stdin: {
+        contents: `import * as m from ${JSON.stringify(modulePath)}\nimport { main } from ${JSON.stringify(childRuntimePath)}\nmain(m)\n`,
+        resolveDir: dirname(modulePath),
+        sourcefile: "troupe-child-entry.ts",
+        loader: "ts"
+      },
+      outfile: tmp,
+      bundle: true,
+      platform: "node",
+      format,
+      target: "node20",
+      metafile: true,
+      // Smaller source: less for V8 to scan and to hash; names are kept for stacks and `.name`.
+      minify,
+      keepNames: minify,
+      sourcemap: "linked",
+      sourcesContent: false,
+      external: ["*.node", "esbuild"],
+      ...(format === "cjs"
+        ? {
+          // `import.meta` of dependencies: the bundle's own (as in the ESM bundle).
+          define: { "import.meta": "__troupe_import_meta" },
+          banner: { js: `(function (${cjsParams}) {"use strict";` },
+          footer: { js: "\n})" }
+        }
+        : { banner: { js: "import { createRequire as __troupeCr } from 'node:module'; const require = __troupeCr(import.meta.url);" } }),
+      logLevel: "silent",
+      plugins: [preResolvedAddon, {
+        // Inside the bundle, `import.meta.url` stays each source file's own URL (addons, relative
+        // files, nested actor definitions). Dependencies in node_modules are left alone.
+        name: "troupe-import-meta-url",
+        setup(b) {
+          b.onLoad({ filter: /\.(m?[jt]s|tsx)$/ }, (args) => {
+            if (args.path.includes("/node_modules/")) return undefined
+            const source = readFileSync(args.path, "utf8")
+            if (!source.includes("import.meta.url")) return undefined
+            const url = JSON.stringify(pathToFileURL(args.path).href)
+            const loader = /\.m?ts$/.test(args.path) ? "ts" : args.path.endsWith(".tsx") ? "tsx" : "js"
+            return { contents: source.replace(/import\.meta\.url/g, url), loader }
+          })
+        }
+      }]
     }
-  }]
-})
+  }
+}
+
+/**
+ * msgpackr's optional native extractor is found at load time by node-gyp-build (a search of
+ * prebuilds plus libc detection: ~25–35 ms of CPU per child). Resolve it here once, for this
+ * Node (the child runs the same executable; the cache key names its ABI): the bundle then
+ * requires the addon by path. If it cannot be resolved, the module is left alone (msgpackr falls
+ * back to JavaScript when the addon fails to load).
+ */
+const preResolvedAddon = {
+  name: "troupe-pre-resolved-addons",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]msgpackr-extract[\\/]index\.js$/ }, (args) => {
+      try {
+        const gyp = createRequire(args.path)("node-gyp-build-optional-packages")
+        const addon = gyp.path(dirname(args.path))
+        if (typeof addon !== "string" || !existsSync(addon)) return undefined
+        return { contents: `module.exports = require(${JSON.stringify(addon)})`, loader: "js" }
+      } catch {
+        return undefined
+      }
+    })
+  }
+}
+
+const isTopLevelAwait = (e) => Array.isArray(e?.errors) && e.errors.some((m) => /top-level await/i.test(m.text))
+
+let chosen = options("cjs")
+let result
+try {
+  result = await build(chosen.build)
+} catch (e) {
+  if (!isTopLevelAwait(e)) {
+    process.stderr.write(`${String(e?.message ?? e)}\n`)
+    process.exit(1)
+  }
+  chosen = options("esm")
+  result = await build({ ...chosen.build, logLevel: "error" })
+}
+const tmp = chosen.tmp
+const out = join(dirname(outBase), basename(tmp))
 const inputs = {}
 for (const file of Object.keys(result.metafile.inputs)) {
   const abs = isAbsolute(file) ? file : join(process.cwd(), file)
   if (existsSync(abs)) inputs[abs] = statSync(abs).mtimeMs
 }
-writeFileSync(meta, JSON.stringify({ inputs }))
 // The map's `sources` are relative to where it was written (tmpDir, one level below `out`):
 // make them absolute so remote stacks name the real files wherever the map ends up.
 const map = JSON.parse(readFileSync(`${tmp}.map`, "utf8"))
 map.sources = map.sources.map((s) => (isAbsolute(s) || /^[a-z]+:/.test(s) ? s : resolve(tmpDir, s)))
 writeFileSync(`${tmp}.map`, JSON.stringify(map))
+writeFileSync(join(tmpDir, "meta.json"), JSON.stringify({ inputs, bundle: out }))
 renameSync(`${tmp}.map`, `${out}.map`)
+for (const f of readdirSync(dirname(out))) {
+  // The old code caches (`<bundle>.v8cache`, `<bundle>.<flags>.v8cache`).
+  if (f.startsWith(`${basename(out)}.`) && f.endsWith(".v8cache")) rmSync(join(dirname(out), f), { force: true })
+}
 renameSync(tmp, out)
+renameSync(join(tmpDir, "meta.json"), meta)
 rmSync(tmpDir, { recursive: true, force: true })

@@ -3,11 +3,12 @@
  * for the worker backend, the same bundle or child entry, loaded in a Worker).
  *
  * - `bundle` (default): esbuild bundles the child runtime together with the actor's module into
- *   one ESM file (cached on disk, rebuilt when any input changes). The child runs it with plain
- *   `node` (a worker actor imports it): no loader, one copy of `effect`, ~0.3 s to boot instead
- *   of ~1.5 s through a loader.
- *   Works the same whether the parent runs TypeScript (vitest, tsx) or compiled JavaScript.
- *   `import.meta.url` keeps each source file's own URL inside the bundle.
+ *   one minified file (cached on disk, rebuilt when any input changes): CommonJS wrapped in a
+ *   function, run by `load-bundle.cjs` through `vm.Script` with V8's code cache kept beside it
+ *   (written after the first boot; Node 20 has no code cache for ES modules). A module graph with
+ *   top-level await is bundled as ESM instead and run by plain `node` (no code cache). No loader,
+ *   one copy of `effect`. Works the same whether the parent runs TypeScript (vitest, tsx) or
+ *   compiled JavaScript. `import.meta.url` keeps each source file's own URL inside the bundle.
  * - `loader` (`TROUPE_CHILD_ENTRY=loader`): `node --import tsx child-entry.ts --troupe-module <URL>`
  *   (the runtime ships as TypeScript sources, so the loader is always needed on this path; a
  *   worker uses tsx's `tsImport` on the same entry).
@@ -19,6 +20,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Process from "@troupe/process/Process"
+import { defaultBundleCacheBounds } from "../../Bounds.js"
+import * as BundleCache from "./bundleCache.js"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -37,25 +40,41 @@ const childRuntimePath = join(here, "..", "main.ts")
 /** The child entry of the `loader` strategy (TypeScript: needs tsx). */
 export const loaderEntryPath = join(here, "child-entry.ts")
 const bundlerPath = join(here, "bundler.mjs")
+/** Runs a `.cjs` bundle with V8's code cache (plain CommonJS: no loader needed). */
+export const bundleLoaderPath = join(here, "load-bundle.cjs")
 const packageDir = join(here, "..", "..", "..")
 const cacheDir = join(packageDir, "node_modules", ".cache", "troupe-child")
 
 const memo = new Map<string, Effect.Effect<string, string>>()
 
-interface Meta {
-  readonly inputs: Record<string, number>
+/** The cache is pruned once per process, when it first needs a bundle. */
+let pruned = false
+const pruneOnce = (): void => {
+  if (pruned) return
+  pruned = true
+  BundleCache.prune(cacheDir, defaultBundleCacheBounds)
 }
 
-const upToDate = (out: string, metaPath: string): boolean => {
-  if (!existsSync(out) || !existsSync(metaPath)) return false
+interface Meta {
+  readonly inputs: Record<string, number>
+  /** The bundle's path: `<key>.cjs` (run by load-bundle.cjs) or `<key>.mjs` (top-level await: plain ESM). */
+  readonly bundle: string
+}
+
+/** The meta of a bundle `<key>.cjs` / `<key>.mjs`. */
+const metaOf = (bundlePath: string): string => bundlePath.replace(/\.[cm]js$/, ".json")
+
+/** The bundle `metaPath` describes, if it exists and none of its inputs changed since. */
+const upToDate = (metaPath: string): string | undefined => {
   try {
     const meta = JSON.parse(readFileSync(metaPath, "utf8")) as Meta
+    if (typeof meta.bundle !== "string" || !existsSync(meta.bundle)) return undefined
     for (const [file, mtime] of Object.entries(meta.inputs)) {
-      if (statSync(file).mtimeMs !== mtime) return false
+      if (statSync(file).mtimeMs !== mtime) return undefined
     }
-    return true
+    return meta.bundle
   } catch {
-    return false
+    return undefined
   }
 }
 
@@ -66,37 +85,53 @@ const upToDate = (out: string, metaPath: string): boolean => {
  */
 const bundle = (modulePath: string): Effect.Effect<string, string> =>
   Effect.gen(function*() {
-    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0v5`).digest("hex").slice(0, 16)
-    const out = join(cacheDir, `${key}.mjs`)
-    const meta = join(cacheDir, `${key}.json`)
-    if (upToDate(out, meta)) return out
+    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0${process.versions.modules}\0v6`).digest("hex").slice(0, 16)
+    const outBase = join(cacheDir, key)
+    const meta = `${outBase}.json`
+    const ready = upToDate(meta)
+    if (ready !== undefined) {
+      BundleCache.touch(meta)
+      return ready
+    }
     mkdirSync(cacheDir, { recursive: true })
     const r = yield* Process.run({
       command: process.execPath,
-      args: [bundlerPath, JSON.stringify({ modulePath, childRuntimePath, out, meta })],
+      args: [bundlerPath, JSON.stringify({ modulePath, childRuntimePath, outBase, meta, minify: true })],
       cwd: packageDir
     }).pipe(Effect.mapError((e) => e.message))
-    if (r.status._tag !== "Exited" || r.status.code !== 0 || !existsSync(out)) {
+    const built = r.status._tag === "Exited" && r.status.code === 0 ? upToDate(meta) : undefined
+    if (built === undefined) {
       return yield* Effect.fail(`bundling ${modulePath} failed (${JSON.stringify(r.status)}): ${r.stderr.slice(-2000)}`)
     }
-    return out
+    return built
   })
 
 /**
  * The cached bundle of the child runtime with the module at `moduleUrl` (built on first use, or
- * when an input changed): plain ESM JavaScript, run by `node <bundle>` (process backend) or
- * imported by a worker (worker backend). One build at a time per module in this thread; a failed
- * build is retried next time.
+ * when an input changed; the cache is pruned to `Bounds.defaultBundleCacheBounds` on this
+ * process's first call, see `bundleCache.ts`): `<key>.cjs`, run by `load-bundle.cjs` (process
+ * and worker backends), or `<key>.mjs` (top-level await), run by `node <bundle>` or imported by a
+ * worker. One build at a time per module in this thread; a failed build is retried next time.
  */
 export const bundleFor = (moduleUrl: string): Effect.Effect<string, string> =>
   Effect.suspend(() => {
+    pruneOnce()
     const modulePath = fileURLToPath(moduleUrl)
     let cached = memo.get(modulePath)
     if (cached === undefined) {
       cached = Effect.runSync(Effect.cached(bundle(modulePath).pipe(Effect.tapError(() => Effect.sync(() => memo.delete(modulePath))))))
       memo.set(modulePath, cached)
     }
-    return cached
+    // Each use marks the entry used (another root prunes only what no one used for a while);
+    // an entry pruned anyway (or removed by hand) is built again.
+    return Effect.flatMap(cached, (path) => {
+      if (existsSync(path)) {
+        BundleCache.touch(metaOf(path))
+        return Effect.succeed(path)
+      }
+      memo.delete(modulePath)
+      return bundleFor(moduleUrl)
+    })
   })
 
 /** The node arguments that start a child running the actor module at `moduleUrl`. */
@@ -104,7 +139,7 @@ export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect
   strategy === "loader"
     // The runtime itself ships as TypeScript sources, so the loader is always needed here.
     ? Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
-    : Effect.map(bundleFor(moduleUrl), (path) => ({ args: [path] }))
+    : Effect.map(bundleFor(moduleUrl), (path) => ({ args: path.endsWith(".cjs") ? [bundleLoaderPath, path] : [path] }))
 
 /**
  * The entry strategy from `TROUPE_CHILD_ENTRY` (`bundle` | `loader`, through `TroupeConfig.childEntry`),

@@ -12,7 +12,7 @@ import { native } from "@troupe/process/Native"
 import { defaultActorBounds } from "../../Bounds.js"
 import { TransportError } from "../../Errors.js"
 import * as Auth from "../../internal/auth.js"
-import { ChildArgs, type Host } from "../../internal/child.js"
+import { bundleBoot, ChildArgs, type Host } from "../../internal/child.js"
 import { formatAddress } from "../../Protocol.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { backend as processBackend } from "./ProcessBackend.js"
@@ -24,9 +24,12 @@ export const processHost = (): Host => {
   // nothing this actor starts inherits it.
   const bootKey = process.env["TROUPE_BOOT_KEY"]
   delete process.env["TROUPE_BOOT_KEY"]
+  const loaded = bundleBoot()
   return {
     args,
-    bundle: process.argv[1]?.endsWith(".mjs") ? process.argv[1] : undefined,
+    // A `.cjs` bundle runs through load-bundle.cjs; a `.mjs` one (top-level await) is the main module.
+    bundle: loaded?.bundle ?? (process.argv[1]?.endsWith(".mjs") ? process.argv[1] : undefined),
+    ...(loaded !== undefined ? { booted: loaded.booted } : {}),
     pid: process.pid,
     backend: processBackend,
     spawnedBy: "process",

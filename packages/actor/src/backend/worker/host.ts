@@ -10,7 +10,7 @@
 import * as Schema from "effect/Schema"
 import { parentPort } from "node:worker_threads"
 import { defaultActorBounds } from "../../Bounds.js"
-import { ChildArgs, type Host } from "../../internal/child.js"
+import { bundleBoot, ChildArgs, type Host } from "../../internal/child.js"
 import * as PortTransport from "../../transport/PortTransport.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { backend as processBackend } from "../process/ProcessBackend.js"
@@ -21,9 +21,11 @@ export const workerHost = (boot: WorkerBoot): Host => {
   const args = Schema.decodeUnknownSync(ChildArgs)(boot.args)
   const entry = boot.entry._tag === "bundle" ? "bundle" : "loader"
   const connLimits = args.limits
+  const loaded = bundleBoot()
   return {
     args,
     bundle: boot.entry._tag === "bundle" ? boot.entry.path : undefined,
+    ...(loaded !== undefined ? { booted: loaded.booted } : {}),
     pid: currentThreadId() ?? process.pid,
     backend: boot.children === "process"
       ? markingActors(processBackend, parentPort!)

@@ -7,11 +7,13 @@
 //      reaping: a process started from a thread is a child of the whole process that only this
 //      thread's event loop waits for, so if the worker is terminated (it then runs no finalizer)
 //      the parent thread tears down and reaps the ones still alive;
-//   4. load the child runtime with the actor's module: the process backend's cached bundle, or
+//   4. load the child runtime with the actor's module: the process backend's cached bundle (a
+//      `.cjs` one through load-bundle.cjs, with V8's code cache), or
 //      (loader strategy) child-entry.ts through tsx's `tsImport`.
 // The child runtime (child.ts) then connects back to the parent's listener like a process child.
 import { ChildProcess } from "node:child_process"
 import { readFileSync, readlinkSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
 import { parentPort, workerData } from "node:worker_threads"
 
@@ -47,7 +49,10 @@ ChildProcess.prototype.spawn = function(...args) {
   return result
 }
 
-if (boot.entry._tag === "bundle") {
+if (boot.entry._tag === "bundle" && boot.entry.path.endsWith(".cjs")) {
+  // CommonJS bundle: compiled with V8's code cache (../process/load-bundle.cjs)
+  createRequire(import.meta.url)("../process/load-bundle.cjs").run(boot.entry.path)
+} else if (boot.entry._tag === "bundle") {
   await import(pathToFileURL(boot.entry.path).href)
 } else {
   const { tsImport } = await import("tsx/esm/api")

@@ -1,0 +1,98 @@
+// Runs a child bundle built by bundler.mjs in CommonJS form (a function expression, see there)
+// with V8's code cache (Node 20 has none for ES modules, nor `module.enableCompileCache`):
+//
+//   node load-bundle.cjs <bundle.cjs> --troupe-child <json>     (a process actor)
+//   require("load-bundle.cjs").run(<bundle.cjs>)                 (a worker actor)
+//
+// The source is compiled with `vm.Script` and the cache `<bundle>.v8cache` (20 bytes of the
+// source's SHA-1, then V8's data; `<bundle>.<flags hash>.v8cache` when Node runs with flags —
+// execArgv or NODE_OPTIONS —, since
+// V8 rejects a cache made under other flags and children with different flags would take turns
+// overwriting one file). A cache that is missing, for another source, or rejected by V8
+// (another Node version or V8 flags) is ignored; the child runtime then calls `booted()` once it
+// is Ready and a new cache is written — after boot, so it holds the functions boot compiled
+// lazily too — by an atomic rename (concurrent children of one bundle write whole files).
+// bundler.mjs removes the cache when it replaces the bundle; the digest guards the rest.
+"use strict"
+const { readFileSync, renameSync, unlinkSync, writeFileSync } = require("node:fs")
+const { createHash } = require("node:crypto")
+const { createRequire } = require("node:module")
+const { dirname } = require("node:path")
+const { pathToFileURL } = require("node:url")
+const vm = require("node:vm")
+const { threadId } = require("node:worker_threads")
+
+/** `globalThis[BOOT]`: what the child runtime reads (internal/child.ts `bundleBoot`). */
+const BOOT = Symbol.for("troupe.childBundle")
+
+const writeCache = (script, digest, cacheFile) => {
+  const tmp = `${cacheFile}.${process.pid}-${threadId}.tmp`
+  try {
+    writeFileSync(tmp, Buffer.concat([digest, script.createCachedData()]))
+    renameSync(tmp, cacheFile)
+  } catch {
+    // a read-only or vanished cache directory: run without a cache
+    try {
+      unlinkSync(tmp)
+    } catch {}
+  }
+}
+
+/** Compile and run the bundle at `file` (an absolute path). */
+const run = (file) => {
+  const source = readFileSync(file, "utf8")
+  const digest = createHash("sha1").update(source).digest()
+  // V8 rejects a cache made under other flags: one cache per set of Node flags (none: `.v8cache`).
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join("\0").replace(/\0$/, "")
+  const cacheFile = flags === "" ? `${file}.v8cache` : `${file}.${createHash("sha1").update(flags).digest("hex").slice(0, 8)}.v8cache`
+  let cachedData
+  try {
+    const buf = readFileSync(cacheFile)
+    if (buf.length > digest.length && buf.subarray(0, digest.length).equals(digest)) cachedData = buf.subarray(digest.length)
+  } catch {
+    // no cache yet
+  }
+  const script = new vm.Script(source, {
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER ?? ((specifier) => import(specifier))
+  })
+  const fresh = cachedData === undefined || script.cachedDataRejected === true
+  let pending = fresh
+  globalThis[BOOT] = {
+    bundle: file,
+    codeCache: fresh ? "written after boot" : "used",
+    booted: () => {
+      if (!pending) return
+      pending = false
+      writeCache(script, digest, cacheFile)
+    }
+  }
+  const fn = script.runInThisContext()
+  const module = { exports: {} }
+  const dir = dirname(file)
+  const req = createRequire(file)
+  // `import.meta` of bundled dependencies (the bundle's own, as in an ES module bundle);
+  // `resolve` approximates ESM resolution with require's.
+  const meta = {
+    url: pathToFileURL(file).href,
+    filename: file,
+    dirname: dir,
+    resolve: (specifier) => {
+      const resolved = req.resolve(specifier)
+      return resolved.startsWith("node:") || !resolved.startsWith("/") ? resolved : pathToFileURL(resolved).href
+    }
+  }
+  fn.call(module.exports, module.exports, req, module, file, dir, meta)
+}
+
+module.exports = { run }
+
+if (require.main === module) {
+  const file = process.argv[2]
+  if (file === undefined) {
+    process.stderr.write("troupe child: usage: load-bundle.cjs <bundle.cjs> …\n")
+    process.exit(2)
+  }
+  run(file)
+}
