@@ -1,6 +1,7 @@
 // Shared helpers of the cluster suites: process liveness by /proc, bounded polling.
 import { Duration, Effect } from "effect"
 import { spawn } from "node:child_process"
+import { createServer } from "node:net"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Liveness from "../../packages/process/src/Liveness.js"
@@ -62,3 +63,80 @@ export const runTs = (file: string, boundMs: number, env: Record<string, string>
       child.kill("SIGKILL")
     })
   })
+
+export interface Started {
+  readonly pid: number
+  readonly output: () => string
+  /** Whether the process has exited (by its `exit` event). */
+  readonly exited: () => boolean
+}
+
+/**
+ * Start `node --import tsx <file>` (scoped) and wait up to `readyMs` for `ready` in its stdout.
+ * Released: SIGTERM, up to `stopMs` for it to exit, then SIGKILL.
+ */
+export const startTs = (file: string, env: Record<string, string>, ready: RegExp, readyMs: number, stopMs = 15_000) =>
+  Effect.acquireRelease(
+    Effect.async<Started, Error>((resume) => {
+      const child = spawn(process.execPath, ["--import", "tsx", file], {
+        cwd: repoRoot,
+        env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let output = ""
+      let exited = false
+      let done = false
+      const started: Started = { pid: child.pid!, output: () => output, exited: () => exited }
+      const timer = setTimeout(() => {
+        if (done) return
+        done = true
+        child.kill("SIGKILL")
+        resume(Effect.fail(new Error(`${file} not ready within ${readyMs} ms:\n${output}`)))
+      }, readyMs)
+      const onData = (d: Buffer) => {
+        output += String(d)
+        if (!done && ready.test(output)) {
+          done = true
+          clearTimeout(timer)
+          resume(Effect.succeed(started))
+        }
+      }
+      child.stdout.on("data", onData)
+      child.stderr.on("data", onData)
+      child.on("exit", () => {
+        exited = true
+        if (!done) {
+          done = true
+          clearTimeout(timer)
+          resume(Effect.fail(new Error(`${file} exited before ready:\n${output}`)))
+        }
+      })
+    }),
+    (started) =>
+      Effect.gen(function*() {
+        if (started.exited()) return
+        try {
+          process.kill(started.pid, "SIGTERM")
+        } catch {
+          return
+        }
+        const until = Date.now() + stopMs
+        while (!started.exited() && Date.now() < until) yield* Effect.sleep(Duration.millis(100))
+        if (!started.exited()) {
+          try {
+            process.kill(started.pid, "SIGKILL")
+          } catch {
+            // gone meanwhile
+          }
+        }
+      })
+  )
+
+/** A free loopback TCP port (bound then released). */
+export const freePort = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const port = (server.address() as { port: number }).port
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})

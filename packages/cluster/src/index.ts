@@ -5,4 +5,6 @@
  */
 export * as Bounds from "./Bounds.js"
 export * as LocalRunner from "./LocalRunner.js"
+export * as Settings from "./Settings.js"
+export * as SqlRunner from "./SqlRunner.js"
 export * as TroupeEntity from "./TroupeEntity.js"
