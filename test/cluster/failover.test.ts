@@ -7,11 +7,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Fiber, Layer, Redacted } from "effect"
+import { readFileSync } from "node:fs"
 import { SqlRunner } from "../../packages/cluster/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
+import { descendants } from "../../packages/testing/src/ProcessGuard.js"
 import { alive, eventually, freePort, retryWithin, startTs } from "./_cluster.js"
-import { Tally } from "./fixtures/entity.js"
+import { Keeper, Tally } from "./fixtures/entity.js"
 
 const baseUrl = process.env.TROUPE_PG_URL
 const skipReason = "TROUPE_PG_URL is unset: start a private PostgreSQL with `export TROUPE_PG_URL=$(scripts/pg.sh)`"
@@ -72,6 +74,64 @@ describe.skipIf(baseUrl === undefined)("SQL runners: failover", () => {
           console.log(`failover after kill -9: killed runner's tree gone in ${treeGoneMs} ms; entity answering again after ${failoverMs} ms`)
         }
       }).pipe(Effect.scoped), { leakBoundMs: 20_000 }), 180_000)
+})
+
+/** Pids under `root` whose command line contains `needle`. */
+const under = (root: number, needle: string): Array<number> =>
+  [...descendants(root)].filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)
+    } catch {
+      return false
+    }
+  })
+
+describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAlive across kill -9", () => {
+  it.live("work accepted before the crash completes once from the caller's view; a keepAlive entity comes back on the survivor unasked", () =>
+    ProcessGuard.guarded((guard) =>
+      Effect.gen(function*() {
+        const url = yield* freshDatabase(baseUrl!)
+        const [portA, portB] = [yield* freePort, yield* freePort]
+        const [a, b] = yield* Effect.all([runner(url, portA), runner(url, portB)], { concurrency: 2 })
+        const clientNode = yield* Layer.build(SqlRunner.layerClient({ url }))
+        const tally = yield* Tally.client.pipe(Effect.provide(clientNode))
+        const keeper = yield* Keeper.client.pipe(Effect.provide(clientNode))
+        // a Tally entity and a Keeper entity hosted by runner A
+        let id: string | undefined
+        let kid: string | undefined
+        for (let i = 0; i < 40 && (id === undefined || kid === undefined); i++) {
+          const t = yield* retryWithin(tally(`p${i}`).Pids(), 30_000)
+          t.actors.forEach((p) => guard.track(p))
+          if (t.runner === a.pid && id === undefined) id = `p${i}`
+          const k = yield* retryWithin(keeper(`k${i}`).Pids(), 30_000)
+          k.actors.forEach((p) => guard.track(p))
+          if (k.runner === a.pid && kid === undefined) kid = `k${i}`
+        }
+        expect(id).toBeDefined()
+        expect(kid).toBeDefined()
+        const keeperBefore = yield* keeper(kid!).Pids()
+        // persisted work, in flight on A when A dies
+        const work = yield* Effect.fork(tally(id!).Work({ key: "job-1", ms: 4000 }))
+        yield* Effect.sleep("1500 millis")
+        const t0 = Date.now()
+        process.kill(a.pid, "SIGKILL")
+        yield* eventually("the killed runner's actors are gone", 10_000, () => !keeperBefore.actors.some(alive))
+        const done = yield* Fiber.join(work).pipe(Effect.timeout("90 seconds"))
+        const workMs = Date.now() - t0
+        expect(done.key).toBe("job-1")
+        expect(done.runner).toBe(b.pid)
+        guard.track(done.actor)
+        // the same key again: the stored reply, not a second execution
+        const again = yield* tally(id!).Work({ key: "job-1", ms: 4000 })
+        expect(again.nonce).toBe(done.nonce)
+        // the keepAlive entity is re-activated on B without any call: its new actor appears under B
+        yield* eventually("the keepAlive entity's tree is rebuilt on the survivor", 60_000, () => under(b.pid, `keeper-${kid}`).length > 0)
+        const keeperMs = Date.now() - t0
+        under(b.pid, `keeper-${kid}`).forEach((p) => guard.track(p))
+        const keeperAfter = yield* keeper(kid!).Pids()
+        expect(keeperAfter.runner).toBe(b.pid)
+        console.log(`after kill -9: persisted work completed on the survivor after ${workMs} ms (once); keepAlive entity re-activated unasked after ${keeperMs} ms`)
+      }).pipe(Effect.scoped), { leakBoundMs: 20_000 }), 240_000)
 })
 
 describe.skipIf(baseUrl !== undefined)("SQL runners: failover", () => {

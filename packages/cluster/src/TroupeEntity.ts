@@ -64,6 +64,12 @@ export interface Options {
   readonly disableFatalDefects?: boolean
   /** Retry policy for a failing `build` and, with fatal defects, entity restarts. */
   readonly defectRetryPolicy?: Schedule.Schedule<any, unknown>
+  /**
+   * Never passivate once activated (`Entity.keepAlive(true)`): with SQL message storage the
+   * cluster records it as a persisted message, so after a runner crash a survivor re-activates the
+   * entity (and builds its tree) without any client call. Default `false`.
+   */
+  readonly keepAlive?: boolean
 }
 
 const actorErrorTags = new Set(["RemoteActorError", "ContextCancelled", "MsgTypeError", "UnknownEndpoint", "TransportClosed", "ActorFailure"])
@@ -101,6 +107,7 @@ export const toLayer = <const Type extends string, Rpcs extends Rpc.Any, E, R>(
       )
       // The actors start with the entity, not with its first request.
       yield* cell.get
+      if (options.keepAlive === true) yield* Entity.keepAlive(true)
       yield* watch(cell).pipe(Effect.forkIn(scope))
       const handlers: Record<string, (request: any) => Effect.Effect<unknown, unknown, any>> = {}
       for (const tag of entity.protocol.requests.keys()) {
@@ -116,10 +123,12 @@ export const toLayer = <const Type extends string, Rpcs extends Rpc.Any, E, R>(
       return handlers as any
     }) as Effect.Effect<Entity.HandlersFrom<Rpcs>, never, any>,
     {
-      ...options,
+      ...clusterOptions(options),
       disableFatalDefects: options.disableFatalDefects ?? true
     }
   ) as any
+
+const clusterOptions = ({ keepAlive: _, ...rest }: Options) => rest
 
 /** Close and rebuild a tree whose actor died unasked, every `treeCheckIntervalMs`. */
 const watch = <H>(cell: Tree.TreeCell<H>) =>
