@@ -5,34 +5,14 @@
 // skipped without it. Each run uses a fresh database (dropped at the end), so both runners also
 // create the schema at once on an empty database.
 import { describe, expect, it } from "@effect/vitest"
-import * as SqlClient from "@effect/sql/SqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import { Effect, Fiber, Layer, Redacted } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import { readFileSync } from "node:fs"
 import { SqlRunner } from "../../packages/cluster/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { descendants } from "../../packages/testing/src/ProcessGuard.js"
-import { alive, eventually, freePort, retryWithin, startTs } from "./_cluster.js"
+import { alive, eventually, freePort, retryWithin } from "./_cluster.js"
+import { baseUrl, freshDatabase, runner, skipReason } from "./_sql.js"
 import { Keeper, Tally } from "./fixtures/entity.js"
-
-const baseUrl = process.env.TROUPE_PG_URL
-const skipReason = "TROUPE_PG_URL is unset: start a private PostgreSQL with `export TROUPE_PG_URL=$(scripts/pg.sh)`"
-
-/** A fresh database for one test, dropped (connections forced out) when the scope closes. */
-const freshDatabase = (url: string) =>
-  Effect.gen(function*() {
-    const name = `troupe_t${process.pid}_${Date.now()}`
-    const admin = Layer.fresh(PgClient.layer({ url: Redacted.make(url) }))
-    const run = (statement: string) =>
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(statement)).pipe(Effect.provide(admin), Effect.scoped)
-    yield* Effect.acquireRelease(run(`CREATE DATABASE ${name}`), () => Effect.ignore(run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
-    const u = new URL(url)
-    u.pathname = `/${name}`
-    return u.toString()
-  })
-
-const runner = (url: string, port: number) =>
-  startTs("test/cluster/fixtures/runner.ts", { TROUPE_PG_URL: url, RUNNER_PORT: String(port) }, /runner ready pid \d+/, 60_000)
 
 describe.skipIf(baseUrl === undefined)("SQL runners: failover", () => {
   it.live("kill -9 of the runner hosting an entity: its tree dies with it; the entity answers again on the survivor", () =>
