@@ -1,0 +1,104 @@
+/**
+ * A process as a runner of a troupe cluster: `@effect/cluster`'s socket runner (the
+ * `NodeClusterSocket` transport from `@effect/platform-node`, msgpack), runner and message storage
+ * in PostgreSQL (`@effect/sql-pg`), the `Settings.fastFailover` sharding settings, and the
+ * runner's `Troupe` root (built first, released last, so the entities' nurseries close while it is
+ * up). `layerClient` is a node that sends to entities without hosting any, with the same settings.
+ *
+ * Schema: the cluster's storage creates its tables on start with `CREATE TABLE IF NOT EXISTS`,
+ * which races when two runners start together on an empty database (a duplicate `pg_type` row).
+ * Both layers first create the schema under a PostgreSQL advisory lock (`pg_advisory_lock`, on a
+ * reserved connection, released with it), so concurrent starts serialize there.
+ *
+ * Errors: `SqlError` (connection, schema), `SocketServerError` (the runner's listener),
+ * `ConfigError` (`ShardingConfig` from the environment), `TransportError` (the troupe root).
+ *
+ * @since 0.1.0
+ */
+import * as MessageStorage from "@effect/cluster/MessageStorage"
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import type * as Runners from "@effect/cluster/Runners"
+import type * as Sharding from "@effect/cluster/Sharding"
+import * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import type * as SocketServer from "@effect/platform/SocketServer"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { type ConfigError, Effect, Layer, Option, Redacted } from "effect"
+import { Troupe, type TransportError } from "@troupe/actor"
+import * as Settings from "./Settings.js"
+
+export interface ClientOptions {
+  /** PostgreSQL URL (`postgres://user@host:port/db`). */
+  readonly url: string | Redacted.Redacted<string>
+  /** Overrides of `Settings.fastFailover`. */
+  readonly sharding?: Settings.Sharding
+}
+
+export interface Options extends ClientOptions {
+  /** Where other runners reach this one (host, port). */
+  readonly address: { readonly host: string; readonly port: number }
+  /** Where to listen, if not `address` (e.g. `0.0.0.0`). */
+  readonly listen?: { readonly host: string; readonly port: number }
+  /** Options of the runner's troupe root. Default: process backend. */
+  readonly troupe?: Troupe.Options
+}
+
+/** Advisory-lock key serializing schema creation (any constant shared by every node: "troupeCL"). */
+export const schemaLockKey = 0x74726f7570654376n
+
+const pg = (url: string | Redacted.Redacted<string>) =>
+  PgClient.layer({ url: typeof url === "string" ? Redacted.make(url) : url })
+
+/** Create the cluster's tables once, under the advisory lock (see the module docs). */
+export const schema: Layer.Layer<never, SqlError, SqlClient.SqlClient | ShardingConfig.ShardingConfig> = Layer
+  .effectDiscard(
+    Effect.scoped(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const conn = yield* sql.reserve
+      yield* conn.executeRaw(`SELECT pg_advisory_lock(${schemaLockKey})`, [])
+      yield* Effect.addFinalizer(() => Effect.ignore(conn.executeRaw(`SELECT pg_advisory_unlock(${schemaLockKey})`, [])))
+      // Built and released in this scope (before the unlock): only the tables stay.
+      yield* Effect.scoped(Layer.build(Layer.mergeAll(SqlMessageStorage.layer, SqlRunnerStorage.layer)))
+    }))
+  )
+
+const sharding = (options: ClientOptions, extra: Settings.Sharding) => ({ ...Settings.fastFailover, ...options.sharding, ...extra })
+
+/**
+ * This process as a runner: `Sharding` (+ `Runners`, `MessageStorage`), the `SqlClient`, and the
+ * runner's `Troupe` root. Provide entity layers (`TroupeEntity.toLayer`) with it.
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<
+  Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage | Troupe.Troupe | SqlClient.SqlClient,
+  SqlError | SocketServer.SocketServerError | ConfigError.ConfigError | TransportError
+> => {
+  const settings = sharding(options, {
+    runnerAddress: Option.some(RunnerAddress.make(options.address.host, options.address.port)),
+    ...(options.listen ? { runnerListenAddress: Option.some(RunnerAddress.make(options.listen.host, options.listen.port)) } : {})
+  })
+  return NodeClusterSocket.layer({ storage: "sql", shardingConfig: settings }).pipe(
+    Layer.provide(schema.pipe(Layer.provide(ShardingConfig.layer(settings)))),
+    Layer.provideMerge(pg(options.url)),
+    Layer.provideMerge(Troupe.layer(options.troupe))
+  )
+}
+
+/** A client-only node (hosts no entity; no troupe root): `Sharding` to send with, same settings. */
+export const layerClient = (
+  options: ClientOptions
+): Layer.Layer<
+  Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage | SqlClient.SqlClient,
+  SqlError | ConfigError.ConfigError
+> => {
+  const settings = sharding(options, {})
+  return NodeClusterSocket.layer({ storage: "sql", clientOnly: true, shardingConfig: settings }).pipe(
+    Layer.provide(schema.pipe(Layer.provide(ShardingConfig.layer(settings)))),
+    Layer.provideMerge(pg(options.url))
+  )
+}

@@ -1,0 +1,140 @@
+/**
+ * A troupe root as an `@effect/cluster` entity.
+ *
+ * `toLayer(entity, build)` registers `entity` (an `Entity.make(type, rpcs)`, RPC payloads and
+ * results are `effect/Schema`s) with the runner's `Sharding`. When the cluster activates an
+ * entity (first message, or a shard arriving on this runner), `build` runs in the entity's
+ * lifetime scope with a `Nursery` opened in that scope: it starts the actors the entity needs
+ * (on the `Troupe` root's backend: process or worker) and returns one handler per RPC, answered
+ * by those actors through their portals.
+ *
+ * Whatever ends the entity (idle passivation after `maxIdleTime`, shard hand-off, graceful runner
+ * shutdown, fencing on lost shard locks) closes its scope, which closes the nursery: every actor
+ * is cancelled over IPC then taken down by the termination ladder, within the nursery's bounds
+ * (`nurseryCancelMs`, `terminateGraceMs`, `killGraceMs`), leaving no process. A runner that dies
+ * (`kill -9`) takes its trees with it: every child exits within `parentDeathExitMs` (parent-death
+ * signal), so a survivor's new activation never overlaps an old tree for longer than that.
+ *
+ * Errors: a handler may fail with the RPC's declared error or with an `ActorError` (the actor's
+ * portal); an `ActorError` becomes a defect of the reply. Defects reach the caller (the client's
+ * call dies with them: `disableFatalDefects` defaults to `true` here, where the cluster's default
+ * would restart the entity and replay the request forever). An actor of the tree that dies
+ * unasked (a daemon's `ActorFailure` in the nursery's `failures`) gets the tree closed and built
+ * again (checked every `Bounds.treeCheckIntervalMs`). A `build` that fails is a defect: the
+ * cluster retries it with `defectRetryPolicy` (exponential from 500 ms, at most every 10 s).
+ *
+ * Streaming RPCs are not supported by this layer (calls only).
+ *
+ * @since 0.1.0
+ */
+import * as Entity from "@effect/cluster/Entity"
+import type { EntityAddress } from "@effect/cluster/EntityAddress"
+import type { Sharding } from "@effect/cluster/Sharding"
+import type * as Rpc from "@effect/rpc/Rpc"
+import { Cause, Duration, Effect, Exit, type Layer, type Schedule, Schedule as S, type Scope } from "effect"
+import type { ActorError, Nursery, Troupe } from "@troupe/actor"
+import * as Bounds from "./Bounds.js"
+import * as Tree from "./internal/tree.js"
+
+/** What `build` gets: the nursery of this activation, and who the entity is. */
+export interface EntityTree {
+  /** A nursery in the entity's lifetime scope (`Nursery.make`): its actors end with the entity. */
+  readonly nursery: Nursery.Nursery
+  /** The entity's address (type, id, shard). */
+  readonly address: EntityAddress
+  /** 1 for the first tree of this activation, then 2, 3… after an actor died and the tree was rebuilt. */
+  readonly generation: number
+}
+
+/** One handler per RPC: the RPC's success, or its error, or an `ActorError` (made a defect). */
+export type Handlers<Rpcs extends Rpc.Any> = {
+  readonly [C in Rpcs as C["_tag"]]: (
+    request: Entity.Request<C>
+  ) => Effect.Effect<Rpc.Success<C>, Rpc.Error<C> | ActorError, any>
+}
+
+export interface Options {
+  /** Passivate after this long without a message (default: `ShardingConfig.entityMaxIdleTime`, 1 min). */
+  readonly maxIdleTime?: Duration.DurationInput
+  /** Requests handled at once by one entity (default 1). */
+  readonly concurrency?: number | "unbounded"
+  /** Mailbox size per entity (default: `ShardingConfig.entityMailboxCapacity`, 4096). */
+  readonly mailboxCapacity?: number | "unbounded"
+  /** `true` (default here): a defect is the caller's reply; `false`: the cluster restarts the entity and replays. */
+  readonly disableFatalDefects?: boolean
+  /** Retry policy for a failing `build` and, with fatal defects, entity restarts. */
+  readonly defectRetryPolicy?: Schedule.Schedule<any, unknown>
+  /**
+   * Never passivate once activated (`Entity.keepAlive(true)`): with SQL message storage the
+   * cluster records it as a persisted message, so after a runner crash a survivor re-activates the
+   * entity (and builds its tree) without any client call. Default `false`.
+   */
+  readonly keepAlive?: boolean
+}
+
+const actorErrorTags = new Set(["RemoteActorError", "ContextCancelled", "MsgTypeError", "UnknownEndpoint", "TransportClosed", "ActorFailure"])
+
+/** `true` for the errors a portal raises (`ActorError`), which an RPC's schema does not declare. */
+export const isActorError = (u: unknown): u is ActorError =>
+  typeof u === "object" && u !== null && "_tag" in u && actorErrorTags.has((u as { _tag: string })._tag)
+
+/**
+ * Register `entity` with the runner's `Sharding`, its behaviour a troupe tree made by `build`.
+ * Requires `Troupe.Troupe` (the runner's troupe root, see `LocalRunner.layer` / `SqlRunner.layer`).
+ */
+export const toLayer = <const Type extends string, Rpcs extends Rpc.Any, E, R>(
+  entity: Entity.Entity<Type, Rpcs>,
+  build: (tree: EntityTree) => Effect.Effect<Handlers<Rpcs>, E, R>,
+  options: Options = {}
+): Layer.Layer<
+  never,
+  never,
+  | Exclude<R, Scope.Scope | Entity.CurrentAddress | Entity.CurrentRunnerAddress>
+  | Troupe.Troupe
+  | Sharding
+  | Rpc.Context<Rpcs>
+  | Rpc.Middleware<Rpcs>
+> =>
+  entity.toLayer(
+    Effect.gen(function*() {
+      const address = yield* Entity.CurrentAddress
+      const scope = yield* Effect.scope
+      const context = yield* Effect.context<any>()
+      const cell = yield* Tree.make<Handlers<Rpcs>, E, R>(
+        scope,
+        context,
+        (nursery, generation) => build({ nursery, address, generation })
+      )
+      // The actors start with the entity, not with its first request.
+      yield* cell.get
+      if (options.keepAlive === true) yield* Entity.keepAlive(true)
+      yield* watch(cell).pipe(Effect.forkIn(scope))
+      const handlers: Record<string, (request: any) => Effect.Effect<unknown, unknown, any>> = {}
+      for (const tag of entity.protocol.requests.keys()) {
+        handlers[tag] = (request) =>
+          Effect.flatMap(cell.get, (tree) =>
+            (tree.handlers as any)[tag](request).pipe(
+              Effect.catchIf(isActorError, (e: ActorError) => Effect.die(e)),
+              Effect.onExit((exit) =>
+                Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? cell.checkBroken(tree.generation) : Effect.void
+              )
+            ))
+      }
+      return handlers as any
+    }) as Effect.Effect<Entity.HandlersFrom<Rpcs>, never, any>,
+    {
+      ...clusterOptions(options),
+      disableFatalDefects: options.disableFatalDefects ?? true
+    }
+  ) as any
+
+const clusterOptions = ({ keepAlive: _, ...rest }: Options) => rest
+
+/** Close and rebuild a tree whose actor died unasked, every `treeCheckIntervalMs`. */
+const watch = <H>(cell: Tree.TreeCell<H>) =>
+  Effect.gen(function*() {
+    const tree = yield* cell.current
+    if (tree === undefined) return
+    const broken = yield* cell.checkBroken(tree.generation)
+    if (broken) yield* cell.get.pipe(Effect.catchAllCause((cause) => Effect.logError("troupe entity: rebuilding the tree failed", cause)))
+  }).pipe(Effect.repeat(S.spaced(Duration.millis(Bounds.treeCheckIntervalMs))), Effect.asVoid)
