@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { ChaosLive } from "./fixtures/chaos-actor.js"
-import { loadAverage } from "./procfs.js"
+import { killAll, loadAverage, taggedProcesses } from "./procfs.js"
 import { type Outcome, runScenario } from "./run.js"
 import { type Backend, describe, generate } from "./scenario.js"
 
@@ -25,6 +25,14 @@ const maxMinutes = Number(opt("max-minutes") ?? Infinity)
 
 export const replayCommand = (seed: number) =>
   `npx -y pnpm@10 chaos --seed ${seed} --runs 1${backends ? ` --backend ${backends[0]}` : ""} --verbose`
+
+// Interrupted: what the current run started must not outlive the campaign.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    killAll(taggedProcesses(`chaos-${process.pid}-`, true))
+    process.exit(130)
+  })
+}
 
 const main = async () => {
   console.log(`chaos: ${runs} run(s) from seed ${baseSeed} (load average ${loadAverage()})`)

@@ -56,9 +56,9 @@ export interface Tagged {
   readonly command: string
 }
 
-/** Every live (non-zombie) process whose environment has `TAG_VAR=tag`. */
-export const taggedProcesses = (tag: string): Array<Tagged> => {
-  const needle = `\0${TAG_VAR}=${tag}\0`
+/** Every live (non-zombie) process whose environment has `TAG_VAR=tag` (`prefix`: a tag starting with `tag`). */
+export const taggedProcesses = (tag: string, prefix = false): Array<Tagged> => {
+  const needle = `\0${TAG_VAR}=${tag}${prefix ? "" : "\0"}`
   const out: Array<Tagged> = []
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry)

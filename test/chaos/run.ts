@@ -8,7 +8,7 @@
 //   relays it — an ancestor — was killed, stopped or wedged: then it had no reader);
 // - the right error surfaces: a run with a failing fault fails with it (every error in the Cause
 //   explained by an injected fault), a run without one succeeds (or is interrupted by rootCancel).
-import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Stream } from "effect"
+import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Scope, Stream } from "effect"
 import { connect as netConnect } from "node:net"
 import * as LadderBounds from "../../packages/process/src/Bounds.js"
 import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
@@ -158,12 +158,15 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
       const portals = new Map<string, Portal.Portal<typeof Chaos>>()
       for (const t of tops) portals.set(t.portal.actor.name, t.portal)
       yield* Deferred.succeed(built, undefined)
+      // Portals found through the registrar live as long as the body (not the step that found them).
+      const bodyScope = yield* Effect.scope
 
       const portalOf = (name: string) =>
         Effect.suspend(() => {
           const known = portals.get(name)
           if (known) return Effect.succeed(known)
           return Registrar.findActor(name, Chaos).pipe(
+            Scope.extend(bodyScope),
             Effect.flatMap(Option.match({
               onNone: () => Effect.fail(`${name} is not registered`),
               onSome: (p) => Effect.sync(() => (portals.set(name, p), p))
@@ -317,7 +320,7 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
       const script = Effect.scoped(Effect.all([...faults, ...traffic], { concurrency: "unbounded", discard: true }))
       const treeFails = Effect.forEach(tops, (t) => t.ctx.result, { concurrency: "unbounded", discard: true }).pipe(Effect.zipRight(Effect.never))
       return yield* Effect.raceFirst(script, treeFails)
-    }).pipe(Effect.onExit(() => Effect.sync(() => (teardownStart ||= Date.now()))))
+    }).pipe(Effect.scoped, Effect.onExit(() => Effect.sync(() => (teardownStart ||= Date.now()))))
 
   const program = Effect.gen(function*() {
     const built = yield* Deferred.make<void>()
@@ -371,7 +374,11 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
       ? [...Chunk.toReadonlyArray(Cause.failures(exit.cause)), ...Chunk.toReadonlyArray(Cause.defects(exit.cause))]
       : []
     const texts = errors.map((e) => `${typeof e === "string" ? e : JSON.stringify(e) ?? ""} ${String(e)}`)
-    const explains = (t: string) => appliedFailing.some((a) => t.includes(a.marker))
+    // A failing fault explains an error naming its marker; a killed, stopped or wedged actor
+    // explains an error naming it (a closed connection to it, its failure relayed).
+    const explains = (t: string) =>
+      appliedFailing.some((a) => t.includes(a.marker)) ||
+      applied.some((a) => (failing.has(a.fault.kind) || disabling.has(a.fault.kind)) && (t.includes(`"${a.victim}"`) || t.includes(`${a.victim}@`)))
     for (const t of texts) {
       if (!explains(t)) problems.push(`unexplained error in the Cause: ${t.slice(0, 300)}`)
     }
