@@ -8,7 +8,7 @@
 //   relays it — an ancestor — was killed, stopped or wedged: then it had no reader);
 // - the right error surfaces: a run with a failing fault fails with it (every error in the Cause
 //   explained by an injected fault), a run without one succeeds (or is interrupted by rootCancel).
-import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Scope, Stream } from "effect"
+import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Scope, Stream } from "effect"
 import { connect as netConnect } from "node:net"
 import * as LadderBounds from "../../packages/process/src/Bounds.js"
 import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
@@ -211,14 +211,14 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
         }))
         return Effect.sleep(Duration.millis(t.atMs)).pipe(
           Effect.zipRight(step),
-          Effect.timeoutFail({ duration: 4000, onTimeout: () => "no answer within 4000 ms" }),
+          Effect.timeoutFail({ duration: 3000, onTimeout: () => "no answer within 3000 ms" }),
           Effect.catchAllCause((cause) =>
             Effect.sync(() => void trafficErrors.push({ target, what: t.kind, error: Cause.pretty(cause).split("\n")[0]! }))
           )
         )
       })
 
-      const inject = (f: Fault): Effect.Effect<void, unknown, any> => {
+      const inject = (f: Fault): Effect.Effect<void, unknown, Troupe.Troupe | Scope.Scope> => {
         const victim = all[f.victim]!.name
         const marker = markerOf(seed, f, victim)
         const note = () => applied.push({ fault: f, victim, marker })
@@ -319,8 +319,10 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
       )
       const script = Effect.scoped(Effect.all([...faults, ...traffic], { concurrency: "unbounded", discard: true }))
       const treeFails = Effect.forEach(tops, (t) => t.ctx.result, { concurrency: "unbounded", discard: true }).pipe(Effect.zipRight(Effect.never))
-      return yield* Effect.raceFirst(script, treeFails)
-    }).pipe(Effect.scoped, Effect.onExit(() => Effect.sync(() => (teardownStart ||= Date.now()))))
+      // Teardown starts here: closing the body's scope cancels the build contexts (each subtree
+      // tears itself down), then the nursery ends what is left.
+      return yield* Effect.raceFirst(script, treeFails).pipe(Effect.onExit(() => Effect.sync(() => (teardownStart ||= Date.now()))))
+    }).pipe(Effect.scoped)
 
   const program = Effect.gen(function*() {
     const built = yield* Deferred.make<void>()

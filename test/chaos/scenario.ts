@@ -67,7 +67,7 @@ export interface Scenario {
   readonly faults: ReadonlyArray<Fault>
 }
 
-export const maxActors = 7
+export const maxActors = 5
 
 interface Shape {
   readonly children: ReadonlyArray<Shape>
