@@ -103,6 +103,8 @@ const main = async () => {
       `| runs with a tagged process still alive at the end of teardown (orphans exiting on parent death) | ${lateExits} |`,
       `| runs with a descriptor leak in the root | ${fdLeaks} |`,
       `| output lines checked / lost | ${linesExpected} / ${linesLost} |`,
+      `| secondary errors in a failing run's Cause (TransportClosed / ContextCancelled from the teardown) | ${outcomes.reduce((s, o) => s + o.secondaryErrors, 0)} |`,
+      `| traffic errors tolerated (target hit, or the tree already going down) | ${outcomes.reduce((s, o) => s + o.trafficErrors, 0)} |`,
       "",
       "## Faults",
       "",
