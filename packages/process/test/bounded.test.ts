@@ -4,6 +4,7 @@
 // ladder returned at once, and its actor then exited with the SIGTERM-ignoring process alive.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
+import { readdirSync, readFileSync } from "node:fs"
 import * as Bounds from "../src/Bounds.js"
 import { within } from "../src/internal/bounded.js"
 import * as Liveness from "../src/Liveness.js"
@@ -57,4 +58,40 @@ describe("bounded waits in finalizers", () => {
       if (alive) process.kill(-pid, "SIGKILL")
       expect(alive).toBe(false)
     }).pipe(Effect.provide(Bounds.layer({ terminateGraceMs: 500, killGraceMs: 2000 }))), 30_000)
+})
+
+// Found by the chaos suite (seed 20261218): a fiber interrupted while `Process.spawn` was
+// starting its child (a context cancelled as it opened) left the process running: the interrupt
+// landed after the spawn and before the scope's finalizer was added.
+describe("Process.spawn interrupted while it starts", () => {
+  it.live("never leaves the process behind", () =>
+    Effect.gen(function*() {
+      const marker = `61.${process.pid}${Date.now() % 1000}`
+      const ours = () =>
+        readdirSync("/proc").filter((p) => {
+          try {
+            return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, "utf8").includes(marker)
+          } catch {
+            return false
+          }
+        })
+      for (let i = 0; i < 30; i++) {
+        const f = yield* Effect.fork(Effect.scoped(Effect.zipRight(
+          Process.spawn({ command: "sh", args: ["-c", `trap '' TERM; sleep ${marker}`] }),
+          Effect.never
+        )))
+        // At various points of the start: mostly while the child is being spawned (the interrupt
+        // then waits for the uninterruptible spawn and lands right after it).
+        for (let k = 0; k < i % 3; k++) yield* Effect.yieldNow()
+        if (i % 10 === 9) yield* Effect.sleep(2)
+        yield* Fiber.interrupt(f)
+      }
+      const left = ours()
+      for (const p of left) {
+        try {
+          process.kill(Number(p), "SIGKILL")
+        } catch {}
+      }
+      expect(left).toEqual([])
+    }).pipe(Effect.provide(Bounds.layer({ terminateGraceMs: 200, killGraceMs: 2000 }))), 120_000)
 })
