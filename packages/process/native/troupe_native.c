@@ -115,6 +115,50 @@ static napi_value undefined(napi_env env) {
 
 /* ---------------------------------------------------- pidfd_open(2) et al. */
 
+/* The pidfds this env opened and has not closed. A worker thread that is terminated never runs
+ * its JS finalizers, so its pidfds would stay open in the process for good: the env cleanup hook
+ * (registered at init, so it runs after every watch's own hook has stopped its poll) closes them.
+ * Only fds handed out by pidfdOpen and not yet passed to closeFd are closed. */
+typedef struct {
+  int *fds;
+  size_t n, cap;
+} fdset_t;
+
+static void fdset_add(fdset_t *s, int fd) {
+  if (s == NULL) return;
+  if (s->n == s->cap) {
+    size_t cap = s->cap == 0 ? 16 : s->cap * 2;
+    int *fds = realloc(s->fds, cap * sizeof *fds);
+    if (fds == NULL) return; /* untracked: closed by JS as usual, only not at env teardown */
+    s->fds = fds;
+    s->cap = cap;
+  }
+  s->fds[s->n++] = fd;
+}
+
+static void fdset_remove(fdset_t *s, int fd) {
+  if (s == NULL) return;
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->fds[i] == fd) {
+      s->fds[i] = s->fds[--s->n];
+      return;
+    }
+  }
+}
+
+static void fdset_env_cleanup(void *arg) {
+  fdset_t *s = arg;
+  for (size_t i = 0; i < s->n; i++) close(s->fds[i]);
+  free(s->fds);
+  free(s);
+}
+
+static fdset_t *fdset_of(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) != napi_ok) return NULL;
+  return data;
+}
+
 /* pidfd_open(2): pidfd_open(pid, 0) -> fd referring to the process; Linux 5.3. Since 5.3
  * pidfds are always O_CLOEXEC. Works on zombies (the process still exists until reaped);
  * ESRCH once it is reaped or never existed. */
@@ -125,6 +169,7 @@ static napi_value PidfdOpen(napi_env env, napi_callback_info info) {
   if (!get_int(env, argv[0], "pid", &pid)) return NULL;
   fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0u);
   if (fd < 0) return throw_errno(env, errno, "pidfd_open");
+  fdset_add(fdset_of(env), fd);
   CHECK(napi_create_int32(env, fd, &r));
   return r;
 }
@@ -145,6 +190,7 @@ static napi_value CloseFd(napi_env env, napi_callback_info info) {
   ARGS(1);
   int fd;
   if (!get_int(env, argv[0], "fd", &fd)) return NULL;
+  fdset_remove(fdset_of(env), fd);
   if (close(fd) != 0 && errno != EINTR) return throw_errno(env, errno, "close");
   return undefined(env);
 }
@@ -408,6 +454,14 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     {"isChildSubreaper", IsChildSubreaper}, {"setPdeathsig", SetPdeathsig},
     {"getppid", Getppid},               {"pipe", Pipe}};
   napi_value fn;
+  fdset_t *open_pidfds = calloc(1, sizeof *open_pidfds);
+  if (open_pidfds != NULL) {
+    if (napi_set_instance_data(env, open_pidfds, NULL, NULL) != napi_ok ||
+        napi_add_env_cleanup_hook(env, fdset_env_cleanup, open_pidfds) != napi_ok) {
+      napi_set_instance_data(env, NULL, NULL, NULL);
+      free(open_pidfds);
+    }
+  }
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn));
     CHECK(napi_set_named_property(env, exports, fns[i].name, fn));

@@ -177,8 +177,20 @@ export const run = (
     const signalled = new Map<number, Liveness.ProcessRef>()
     const log = (msg: string, pids: ReadonlyArray<number>) =>
       Effect.logWarning(msg).pipe(Effect.annotateLogs({ pgid: target.pgid, pids: pids.join(","), reason }))
-    const scan = () => targetsOf(target)
-    const sharedScan = () => targetsOf(target, true)
+    // A process found once stays a target while it lives (same pid and start time): after the
+    // leader's death its descendants can no longer be found from it, and one that survived the
+    // signal that ended the leader (stopped, or ignoring it) must still get the next rung.
+    const found = new Map<number, Target>()
+    const withFound = (now: Array<Target>): Array<Target> => {
+      for (const p of now) found.set(p.pid, p)
+      const live = new Map(now.map((p) => [p.pid, p] as const))
+      for (const p of found.values()) {
+        if (!live.has(p.pid) && procfs.isAlive(p.pid, p.startTime)) live.set(p.pid, { ...p, inGroup: false })
+      }
+      return [...live.values()]
+    }
+    const scan = () => withFound(targetsOf(target))
+    const sharedScan = () => withFound(targetsOf(target, true))
 
     type Rung = readonly ["SIGINT" | "SIGTERM" | "SIGKILL", number]
     const ladder: Array<Rung> = [

@@ -185,6 +185,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
       yield* Deferred.succeed(report, { ...r, leader: exitNow() })
     }).pipe(
       Effect.annotateLogs({ pid, command }),
+      Effect.interruptible, // started from the uninterruptible acquisition below
       Effect.forkDaemon
     )
 
@@ -225,7 +226,10 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
       done: Deferred.await(report),
       terminate
     } satisfies ProcessHandle
-  })
+    // Uninterruptible from the spawn to the finalizer: an interruption landing in between (a
+    // context cancelled as its handler started a process) left the process running, with no
+    // finalizer to end it (found by the chaos suite, seed 20261218).
+  }).pipe(Effect.uninterruptible)
 
 export interface RunResult {
   readonly status: ExitStatus

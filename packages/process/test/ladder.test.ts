@@ -47,3 +47,39 @@ describe("Ladder and pid reuse", () => {
       }
     }), 30_000)
 })
+
+// Found by the chaos suite (test/chaos, seed 104): a descendant outside the group that outlives
+// a rung in which its leader died was forgotten — once the leader is gone its descendants cannot
+// be found again from it — so the ladder ended "done" with it still alive (a SIGSTOPped or
+// SIGTERM-ignoring grandchild of an actor).
+describe("Ladder and descendants of a leader that dies mid-ladder", () => {
+  it.live("a SIGTERM-ignoring descendant in its own session is SIGKILLed after the leader died of SIGTERM", () =>
+    Effect.gen(function*() {
+      // Leader: dies of SIGTERM. Its child: setsid'd (another group), ignores SIGTERM.
+      const leader = spawn("sh", ["-c", "setsid sh -c \"trap '' TERM; sleep 30\" & wait"], { stdio: "ignore", detached: true })
+      yield* Effect.async<void>((resume) => void leader.once("spawn", () => resume(Effect.void)))
+      let kids: Array<number> = []
+      for (let i = 0; i < 200 && kids.length < 2; i++) {
+        yield* Effect.sleep(20)
+        kids = descendants(leader.pid!).map((s) => s.pid)
+      }
+      expect(kids.length).toBe(2) // the setsid'd sh and its sleep
+      try {
+        const report = yield* Ladder.run(
+          Ladder.processTarget(Liveness.ref(leader.pid!)!, true),
+          { ...defaultLadderBounds, terminateGraceMs: 300, killGraceMs: 2000 },
+          "test",
+          () => undefined
+        )
+        expect(report.steps.map((s) => s.step)).toEqual(["SIGTERM", "SIGKILL", "drain"])
+        for (const k of kids) expect(Liveness.isAlive(k)).toBe(false)
+        expect(report.survivors).toEqual([])
+      } finally {
+        for (const pid of [leader.pid!, ...kids]) {
+          try {
+            process.kill(pid, "SIGKILL")
+          } catch {}
+        }
+      }
+    }), 30_000)
+})

@@ -123,8 +123,11 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     // Handlers run in this actor's runtime (its logger, annotations), with `Troupe` provided.
     const base = yield* Effect.runtime<never>()
     let handlerRuntime: Runtime.Runtime<Troupe> | undefined
+    /** Every handler still running (their connections may be gone): teardown waits for them too. */
+    const running = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
     const serveContext = (channel: Channel.Channel): ServeContext => ({
       actorId: self.id,
+      running,
       resolve: resolve(channel),
       runtime: handlerRuntime ??= Runtime.make({
         context: Context.merge(Context.add(base.context, Troupe, runtime), options.services ?? Context.empty()),
@@ -145,6 +148,8 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
             if (s.fiber) handlers.push(s.fiber)
           }
         }
+        // Also those whose connection closed while they were ending (a peer that stopped waiting).
+        for (const f of running) if (!handlers.includes(f)) handlers.push(f)
         const t0 = Date.now()
         yield* Effect.forEach(handlers, (f) => Fiber.interruptFork(f), { discard: true })
         const done = yield* Effect.forEach(handlers, Fiber.await, { discard: true, concurrency: "unbounded" }).pipe(

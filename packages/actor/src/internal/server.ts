@@ -13,6 +13,7 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -41,6 +42,12 @@ export interface ServeContext {
   /** Where handlers run: the actor's runtime (its services, logger, annotations). */
   readonly runtime: Runtime.Runtime<any>
   readonly streamWindow: number
+  /**
+   * Every handler fiber of this actor still running, whatever became of its connection: the
+   * actor's teardown waits for them (a handler whose peer dropped the connection may still be
+   * running its finalizers, e.g. the ladder of a process it holds).
+   */
+  readonly running?: Set<Fiber.RuntimeFiber<unknown, unknown>>
 }
 
 const kindCode = (e: Endpoint.Any): P.Kind => (e._tag === "Call" ? P.Kind.call : e._tag === "Stream" ? P.Kind.stream : P.Kind.context)
@@ -91,7 +98,9 @@ export const serve = (channel: Channel, start: P.Start, session: Session, ctx: S
     })
   )
   session.fiber = fiber
+  ctx.running?.add(fiber)
   fiber.addObserver((exit: Exit.Exit<unknown, unknown>) => {
+    ctx.running?.delete(fiber)
     if (channel.isClosed()) return session.finish(ended)
     if (exit._tag === "Success") return sendFinal(channel, session, P.returnValue(cid, exit.value), ctx)
     const errors = boxCause(exit.cause, ctx.actorId, ep.error)
