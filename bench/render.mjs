@@ -400,7 +400,7 @@ threads compare with piscina/tinypool with 2 threads.
 
 ${table(["implementation", "sequential median (µs)", "p90 (µs)", "× raw", "CPU per call (µs)", `${r.depth} in flight (calls/s)`, "range"], calls)}
 
-One-way stream of ${count(r.streamN)} small messages, actor (server) → this process, ${r.streamReps} run(s) each after a warm-up run, round
+One-way stream of ${count(r.streamN)} small messages (@effect/rpc with chunks of 1: a tenth of that), actor (server) → this process, ${r.streamReps} run(s) each after a warm-up run, round
 robin. "chunks of 1": one message per stream element and per \`Stream\` chunk (raw: one frame per message); "chunks of
 ${r.chunk}": the producing \`Stream\` has chunks of ${r.chunk} elements — @effect/rpc sends one frame per chunk, troupe still one
 \`Yield\` per element (written to the socket together when ready together), raw one frame per ${r.chunk} messages.

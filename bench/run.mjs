@@ -52,11 +52,11 @@ const modules = [
   { name: "actor-call", file: "bench/actor-call.ts", env: {}, timeoutS: quick ? 20 : 45 },
   { name: "actor-stream", file: "bench/actor-stream.ts", env: {}, timeoutS: quick ? 20 : 50 },
   { name: "actor-teardown", file: "bench/actor-teardown.ts", env: {}, timeoutS: quick ? 25 : 90 },
-  { name: "peers", file: "bench/peers.ts", env: {}, timeoutS: quick ? 60 : 240 }
+  { name: "peers", file: "bench/peers.ts", env: {}, timeoutS: quick ? 90 : 300 }
 ].filter((m) => only === undefined || only.some((o) => m.name.startsWith(o)))
 
 /** The whole run's bound (s): `pnpm bench` ≤ ~10 min, `--quick` ≤ ~2.5 min even when every module hangs. */
-const TOTAL_S = quick ? 150 : 600
+const TOTAL_S = quick ? 180 : 660
 const MIN_START_S = 10
 
 const isDead = (pid) => {

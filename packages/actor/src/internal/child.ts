@@ -68,6 +68,12 @@ export interface Host {
   readonly booted?: () => void
   /** A process host: arm the parent-death signal, name the process, and call `stop` on SIGINT/SIGTERM. */
   readonly setup?: (stop: (reason: string) => void) => void
+  /**
+   * A process host, right before the process exits: SIGKILL what is still below it. `always`:
+   * after an overrun teardown (look whatever the bookkeeping says); else only when children it
+   * started are still alive. (A worker shares its process: it has none of this.)
+   */
+  readonly beforeExit?: (always: boolean) => void
 }
 
 /** What `backend/process/load-bundle.cjs` tells the code it runs (`globalThis[Symbol.for("troupe.childBundle")]`). */
@@ -84,9 +90,10 @@ export interface BundleBoot {
 export const bundleBoot = (): BundleBoot | undefined =>
   (globalThis as { [k: symbol]: BundleBoot | undefined })[Symbol.for("troupe.childBundle")]
 
-const hardExit = (code: number, afterMs: number) =>
+const hardExit = (code: number, afterMs: number, host: Host) =>
   setTimeout(() => {
     process.stderr.write(`troupe child: teardown exceeded ${afterMs} ms (Bounds.parentDeathExitMs); exiting ${code}\n`)
+    host.beforeExit?.(true)
     process.exit(code)
   }, afterMs).unref()
 
@@ -171,7 +178,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       parent.closed.pipe(Effect.as("parent gone"))
     ).pipe(Effect.raceFirst(runtime.shutdownRequested))
     yield* Effect.logDebug(`shutting down: ${reason}`)
-    hardExit(70, bounds.parentDeathExitMs)
+    hardExit(70, bounds.parentDeathExitMs, host)
     yield* runtime.cancelTasks(`${self.id}`, bounds.nurseryCancelMs)
   }).pipe(Effect.scoped)
 
@@ -186,6 +193,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     )
   ).addObserver((exit) => {
     // In a worker, process.exit ends this worker only (its parent thread sees the code).
+    host.beforeExit?.(false)
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
       process.stderr.write(`troupe child ${self.id}: ${Cause.pretty(exit.cause)}\n`)
       process.exit(1)

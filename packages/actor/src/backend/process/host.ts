@@ -9,13 +9,37 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { native } from "@troupe/process/Native"
+import * as ProcessTable from "@troupe/process/ProcessTable"
 import { defaultActorBounds } from "../../Bounds.js"
 import { TransportError } from "../../Errors.js"
 import * as Auth from "../../internal/auth.js"
 import { bundleBoot, ChildArgs, type Host } from "../../internal/child.js"
+import { processChildPids } from "../../internal/runtime.js"
 import { formatAddress } from "../../Protocol.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { backend as processBackend } from "./ProcessBackend.js"
+
+/**
+ * Last resort before this process exits: SIGKILL every live descendant, found in one /proc
+ * snapshot before any is signalled (so a grandchild is still ours when we look). Normally there
+ * is none — the nurseries reaped them — but a teardown that overran its bound, or a child stopped
+ * or wedged below us, would otherwise outlive the tree: its own children get only the
+ * parent-death SIGTERM, which a stopped or SIGTERM-ignoring process never acts on.
+ */
+const killDescendants = (always: boolean) => {
+  if (!always && processChildPids.size === 0) return
+  try {
+    for (const d of ProcessTable.descendants(process.pid)) {
+      try {
+        process.kill(d.pid, "SIGKILL")
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // /proc unreadable: nothing more to do here
+  }
+}
 
 export const processHost = (): Host => {
   const i = process.argv.indexOf("--troupe-child")
@@ -37,12 +61,16 @@ export const processHost = (): Host => {
       Effect.tap((conn) => (bootKey === undefined ? Effect.void : Auth.connectWith(conn, { id: args.id, secret: bootKey }, defaultActorBounds.handshakeMs))),
       Effect.mapError((e) => (e._tag === "TransportError" ? e : new TransportError({ address: formatAddress(args.parent), reason: e.message })))
     ),
+    beforeExit: killDescendants,
     setup: (stop) => {
       // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent
       // channel reaches EOF (always). If the parent died before prctl, exit now.
       try {
         native?.setPdeathsig(15)
-        if (native !== undefined && native.getppid() !== args.parentPid) process.exit(70)
+        if (native !== undefined && native.getppid() !== args.parentPid) {
+          killDescendants(true)
+          process.exit(70)
+        }
       } catch {
         // no addon: the channel EOF path handles it
       }
@@ -50,7 +78,10 @@ export const processHost = (): Host => {
       let signals = 0
       const onSignal = (sig: NodeJS.Signals) => {
         signals++
-        if (signals > 1) process.exit(sig === "SIGINT" ? 130 : 143)
+        if (signals > 1) {
+          killDescendants(true)
+          process.exit(sig === "SIGINT" ? 130 : 143)
+        }
         stop(`received ${sig}`)
       }
       process.on("SIGINT", onSignal)
