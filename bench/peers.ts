@@ -305,9 +305,9 @@ const main = async () => {
           else count++
         }
       })
-      const n = await done
+      const got = await done
       conn.close()
-      return n
+      return got
     }
     /** @effect/rpc sends one frame per chunk: with chunks of 1 it is slow enough (~6k msg/s) that it gets a tenth of the messages. */
     const slowN = Math.round(STREAM_N / 10)
