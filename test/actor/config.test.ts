@@ -5,7 +5,7 @@
  * builds the runtime from configuration.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, type Config, ConfigProvider, Effect, Exit, LogLevel, Option } from "effect"
+import { Cause, type Config, ConfigProvider, Duration, Effect, Exit, LogLevel, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { Troupe } from "../../packages/actor/src/index.js"
 import { defaultActorBounds, Ladder } from "../../packages/actor/src/Bounds.js"
@@ -136,5 +136,18 @@ describe("configuration", () => {
       expect(rt.config.bounds.bootMs).toBe(defaultActorBounds.bootMs)
       expect(rt.config.logLevel).toBe(LogLevel.Debug.label)
       expect(rt.config.transport).toBe("uds")
+    }))
+
+  it.live("Troupe.layer's time bounds take Duration inputs as well as numbers of ms", () =>
+    Effect.gen(function*() {
+      const rt = yield* Effect.provide(
+        Troupe.Troupe,
+        Troupe.layer({ backend: "none", bounds: { cancelAckMs: "2 seconds", nurseryCancelMs: Duration.millis(1500), flushMs: 250, streamWindow: 8 } })
+      )
+      expect(rt.config.bounds.cancelAckMs).toBe(2000)
+      expect(rt.config.bounds.nurseryCancelMs).toBe(1500)
+      expect(rt.config.bounds.flushMs).toBe(250)
+      expect(rt.config.bounds.streamWindow).toBe(8)
+      expect(rt.config.bounds.bootMs).toBe(defaultActorBounds.bootMs)
     }))
 })

@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 
 export * as Ladder from "@troupe/process/Bounds"
@@ -136,5 +137,21 @@ export const limits = (b: ActorBounds) => ({
 })
 
 /** Merge overrides into a bounds value. */
-export const merge = (base: ActorBounds, overrides: Partial<ActorBounds> | undefined): ActorBounds =>
-  overrides === undefined ? base : { ...base, ...overrides }
+/**
+ * Overrides of `ActorBounds` as a caller writes them: the time bounds (`…Ms`) take any Effect
+ * `Duration` input (`"2 seconds"`, `Duration.millis(500)`, or a number of ms), the others numbers.
+ */
+export type BoundsInput = {
+  readonly [K in keyof ActorBounds]?: K extends `${string}Ms` ? Duration.DurationInput : ActorBounds[K]
+}
+
+/** `base` with `overrides` applied; a time bound given as a `Duration` input becomes ms (rounded). */
+export const merge = (base: ActorBounds, overrides: BoundsInput | undefined): ActorBounds => {
+  if (overrides === undefined) return base
+  const out: Record<string, number> = { ...base }
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) continue
+    out[k] = k.endsWith("Ms") ? Math.round(Duration.toMillis(Duration.decode(v as Duration.DurationInput))) : (v as number)
+  }
+  return out as unknown as ActorBounds
+}

@@ -23,7 +23,7 @@ import { randomUUID } from "node:crypto"
 import type { Implementation } from "./Actor.js"
 import * as ProcessBackend from "./backend/process/ProcessBackend.js"
 import * as WorkerBackend from "./backend/worker/WorkerBackend.js"
-import { type ActorBounds, Bounds, Ladder, merge } from "./Bounds.js"
+import { Bounds, type BoundsInput, Ladder, merge } from "./Bounds.js"
 import { ActorFailure, TransportError } from "./Errors.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
 import { runMain as runMainImpl } from "./internal/main.js"
@@ -59,7 +59,8 @@ export interface Options {
    */
   readonly listen?: Address
   /** Overrides of the actor bounds (see `Bounds`); the rest come from the `Bounds` reference. */
-  readonly bounds?: Partial<ActorBounds>
+  /** Bound overrides; time bounds take `Duration` inputs (`"2 seconds"`) or numbers of ms. */
+  readonly bounds?: BoundsInput
   /** Name of this (root) actor. Default `"root"`. */
   readonly name?: string
   /** Endpoints this root serves itself, if any. */
