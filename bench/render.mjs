@@ -29,8 +29,14 @@ ${leftTable(["", ""], [
   ["run", `${m.quick ? "quick (`--quick`)" : "full"}, ${secs(m.wallMs)} wall`],
   ["processes left by the bench", `${m.leftByBench.length}${m.leftByBench.length > 0 ? ` (${m.leftByBench.join(", ")}; SIGKILLed)` : ""} (live processes carrying the run's \`BENCH_RUN\` marker after the last module)`]
 ])}
-`
+${loadNote(m)}`
 }
+
+/** Said in the file whenever the 1-minute load average was above 1 before or after the run. */
+const loadNote = (m) =>
+  m.loadBefore[0] > 1 || m.loadAfter[0] > 1
+    ? `\n**The 1-minute load average was above 1 (${m.loadBefore[0].toFixed(2)} before, ${m.loadAfter[0].toFixed(2)} after): the machine was not quiet for the whole run, and figures that depend on it (round trips, teardown times) are less reliable than on a quiet machine.**\n`
+    : ""
 
 const spawnSection = (r) => {
   if (r === undefined || r.error) return `## 1. spawn → exit → teardown latency\n\n${failed("spawn", r)}`

@@ -15,13 +15,17 @@ const program = Effect.gen(function*() {
   yield* Console.log(`take apple × 3 → ${yield* inventory.take({ sku: "apple", n: 3 })} left`)
   const error = yield* Effect.flip(inventory.take({ sku: "pear", n: 5 }))
   yield* Console.log(`take pear × 5 failed with ${error._tag}${error._tag === "OutOfStock" ? ` (${error.left} left)` : ""}`)
-  // The actor's log record arrives asynchronously (it is a message of its own): give it a moment.
-  yield* Effect.sleep("200 millis")
+  // The actor's log record is a message of its own, not part of the call's answer: wait for it (≤ 5 s).
+  yield* Effect.promise(() => sawLowStock).pipe(Effect.timeout("5 seconds"), Effect.ignore)
 })
+
+let lowStockSeen: () => void = () => {}
+const sawLowStock = new Promise<void>((resolve) => (lowStockSeen = resolve))
 
 /** Shows each record as the root receives it: level, message, annotations. */
 const recordPrinter = Logger.make(({ annotations, logLevel, message }) => {
   const text = Array.isArray(message) ? message.join(" ") : String(message)
+  if (text === "low stock") lowStockSeen()
   const notes = HashMap.toEntries(annotations).filter(([k]) => k === "actor" || k === "sku" || k === "left").map(([k, v]) => `${k}=${v}`).join(" ")
   console.log(`log record: ${logLevel.label} "${text}" ${notes}`)
 })

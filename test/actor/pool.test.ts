@@ -1,10 +1,14 @@
 // ActorPool: pull-based dispatch over N actors, a bounded queue, per-task cancellation, and an
 // actor that dies mid-task restarted while the pool goes on. Every backend × transport.
 import { describe, expect } from "@effect/vitest"
-import { Effect, Exit, Fiber, Schedule } from "effect"
+import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
 import { ActorPool, PoolQueueFull, type Supervisor } from "../../packages/actor/src/index.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
 import { type Greeter, GreeterLive } from "./fixtures/greeter.js"
+
+/** Until the pool's load satisfies `pred` (polled; the test's own timeout bounds it). */
+const untilLoad = (pool: { readonly load: Effect.Effect<{ readonly running: number; readonly waiting: number }> }, pred: (l: { readonly running: number; readonly waiting: number }) => boolean) =>
+  Effect.repeat(pool.load, { until: pred, schedule: Schedule.spaced("10 millis") })
 
 for (const config of matrix) {
   describe(`ActorPool (${label(config)})`, () => {
@@ -17,7 +21,7 @@ for (const config of matrix) {
             Effect.zipLeft(Effect.map(a.actor, (aid) => aid.id), Effect.flatMap(pool.load, (l) => Effect.sync(() => (peak = Math.max(peak, l.running)))))
           // One actor is held for 3 s by a blocking task; 20 quick tasks meanwhile all go to the other.
           const slow = yield* Effect.fork(pool.run((a) => Effect.zipRight(a.busy(3000), Effect.map(a.actor, (aid) => aid.id))))
-          yield* Effect.sleep(300)
+          yield* untilLoad(pool, (l) => l.running === 1)
           const quick = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), () => pool.run((a) => Effect.zipLeft(whoRan(a), a.greet("x"))), {
             concurrency: "unbounded"
           })
@@ -38,7 +42,7 @@ for (const config of matrix) {
           const pool = yield* ActorPool.make(GreeterLive, { name: "q", size: 1, maxQueue: 1 })
           const first = yield* Effect.fork(pool.run((a) => a.sleepForever()))
           const second = yield* Effect.fork(pool.run((a) => a.greet("second")))
-          yield* Effect.sleep(200)
+          yield* untilLoad(pool, (l) => l.running === 1 && l.waiting === 1)
           expect(yield* pool.load).toEqual({ running: 1, waiting: 1 })
           const third = yield* Effect.flip(pool.run((a) => a.greet("third")))
           expect(third).toBeInstanceOf(PoolQueueFull)
@@ -50,8 +54,12 @@ for (const config of matrix) {
       root(config, () =>
         Effect.gen(function*() {
           const pool = yield* ActorPool.make(GreeterLive, { name: "c", size: 1 })
-          const task = yield* Effect.fork(pool.run((a) => a.sleepForever()))
-          yield* Effect.sleep(300)
+          // `hold` answers `started` once its handler runs in the actor: then the task is cancelled.
+          const running = yield* Deferred.make<void>()
+          const task = yield* Effect.fork(pool.run((a) =>
+            Effect.scoped(Effect.zipRight(a.hold(), Effect.zipRight(Deferred.succeed(running, undefined), Effect.never)))
+          ))
+          yield* Deferred.await(running)
           const exit = yield* Fiber.interrupt(task)
           expect(Exit.isInterrupted(exit)).toBe(true)
           expect(yield* pool.run((a) => a.interrupted())).toBe(1)

@@ -55,9 +55,11 @@ export const cancelRemote = (channel: Channel, session: Session, hooks: Hooks): 
   }).pipe(Effect.ensuring(Effect.sync(() => channel.forget(session.cid))))
 
 /**
- * Run `f` with the trace context to send in `Start`: when the caller runs in a span, the session
- * runs in a client span (`troupe.<kind> <endpoint>`) whose ids travel, and the handler's span is
- * its child; otherwise `undefined` and no span at all (no cost on the untraced path).
+ * Run `f` with the trace context to send in `Start`: when the caller runs in a span, `f` runs in a
+ * client span (`troupe.<kind> <endpoint>`) whose ids travel, and the handler's span is its child;
+ * otherwise `undefined` and no span at all (no cost on the untraced path). A call's client span
+ * covers the whole call; a stream's or context's covers opening it (its elements then flow in
+ * the caller's own span).
  */
 const traced = <A, E, R>(
   kind: P.SessionKind,
