@@ -16,7 +16,9 @@ export const typeOnly = () => {
     // @ts-expect-error Greeting is not provided: implement's handlers may only use Troupe and Scope
     greet: (name: string) => Effect.map(Greeting, (g) => `${g.word} ${name}`),
     builtIn: () => Effect.succeed({ pid: 0, mainThread: true }),
-    scopedWords: () => Stream.empty
+    scopedWords: () => Stream.empty,
+    scopedCall: () => Effect.succeed(0),
+    releases: () => Effect.succeed(0)
   })
   return unprovided
 }
@@ -34,6 +36,10 @@ for (const config of matrix) {
               guard.track(actor.actor.pid)
               expect(yield* actor.greet("ada")).toBe("bonjour ada")
               expect(Chunk.toReadonlyArray(yield* Stream.runCollect(actor.scopedWords(2)))).toEqual(["bonjour 1", "bonjour 2"])
+              // A call's Scope closes before its answer is sent: each finalizer has run by the next call.
+              expect(yield* actor.scopedCall()).toBe(0)
+              expect(yield* actor.scopedCall()).toBe(1)
+              expect(yield* actor.releases()).toBe(2)
               const builtIn = yield* actor.builtIn()
               // Built by the actor: in its own process, or (worker backend) off this main thread.
               if (config.backend === "process") expect(builtIn).toEqual({ pid: actor.actor.pid, mainThread: true })

@@ -26,6 +26,7 @@ import * as P from "../Protocol.js"
 import { boxCause, boxOne } from "./boxing.js"
 import type { Channel } from "./channel.js"
 import { codecOf, encodeOrFail, formatError } from "./codec.js"
+import { runtimeWith } from "./handlerScope.js"
 import type { Final, Session } from "./session.js"
 
 /** A resolved endpoint: its definition and handler. */
@@ -88,9 +89,10 @@ export const serve = (channel: Channel, start: P.Start, session: Session, ctx: S
     return failWith(channel, session, new MsgTypeError({ side: "remote", endpoint: name, part: "payload", message }), ctx)
   }
 
-  const body = Effect.scoped(handlerBody(channel, session, ep, resolved.handler, decoded.right, ctx))
+  const [runtime, scope] = runtimeWith(ctx.runtime)
+  const body = Effect.onExit(handlerBody(channel, session, ep, resolved.handler, decoded.right, ctx), (exit) => scope.close(exit))
   const trace = start[6]
-  const fiber = Runtime.runFork(ctx.runtime)(
+  const fiber = Runtime.runFork(runtime)(
     trace === undefined ? body : Effect.withSpan(body, `troupe.serve ${name}`, {
       kind: "server",
       parent: Tracer.externalSpan({ traceId: trace[0], spanId: trace[1], sampled: trace[2] }),
