@@ -75,25 +75,30 @@ export const sendEncoded = (
   session: Session,
   values: ReadonlyArray<unknown>,
   part: string
-): Effect.Effect<void, Final | MsgTypeError | TransportClosed> => {
-  const write: Effect.Effect<void, Final | MsgTypeError | TransportClosed> = Effect.suspend(() => {
-    session.gate.debit(values.length)
-    return channel.connection.send(P.yieldValues(session.cid, values)).pipe(
-      Effect.catchAll((e): Effect.Effect<void, MsgTypeError | TransportClosed> => {
-        if (!(e instanceof ProtocolError)) return Effect.fail(e)
-        session.gate.grant(values.length) // nothing was sent
-        if (e.reason === "FrameTooLarge" && values.length > 1) {
-          const mid = values.length >> 1
-          return Effect.zipRight(
-            sendEncoded(channel, session, values.slice(0, mid), part),
-            sendEncoded(channel, session, values.slice(mid), part)
-          ) as Effect.Effect<void, MsgTypeError | TransportClosed>
-        }
-        return Effect.fail(new MsgTypeError({ side: "local", endpoint: session.endpoint, part, message: e.message }))
-      })
-    )
-  })
-  return session.gate.open ? write : Effect.zipRight(session.gate.ready, write)
+): Effect.Effect<void, Final | MsgTypeError | TransportClosed> =>
+  // With credit, the write is done now and costs no Effect unless the queue is over its bound
+  // (a chunk of one element is one `Yield`: this is the per-element path of a stream).
+  session.gate.open ? writeNow(channel, session, values, part) : Effect.zipRight(session.gate.ready, Effect.suspend(() => writeNow(channel, session, values, part)))
+
+const writeNow = (
+  channel: Channel,
+  session: Session,
+  values: ReadonlyArray<unknown>,
+  part: string
+): Effect.Effect<void, MsgTypeError | TransportClosed> => {
+  session.gate.debit(values.length)
+  const e = channel.connection.write(P.yieldValues(session.cid, values))
+  if (e === undefined) return channel.connection.afterWrite()
+  if (!(e instanceof ProtocolError)) return Effect.fail(e)
+  session.gate.grant(values.length) // nothing was sent
+  if (e.reason === "FrameTooLarge" && values.length > 1) {
+    const mid = values.length >> 1
+    return Effect.zipRight(
+      sendEncoded(channel, session, values.slice(0, mid), part),
+      sendEncoded(channel, session, values.slice(mid), part)
+    ) as Effect.Effect<void, MsgTypeError | TransportClosed>
+  }
+  return Effect.fail(new MsgTypeError({ side: "local", endpoint: session.endpoint, part, message: e.message }))
 }
 
 /**
@@ -135,7 +140,8 @@ export const make = <In, Out, E>(options: {
         encoded.push(r.right)
       }
       if (encoded.length === 0) return Effect.void
-      return Effect.catchAll(sendEncoded(channel, session, encoded, options.sendPart), mapFinal)
+      const sent = sendEncoded(channel, session, encoded, options.sendPart)
+      return sent === Effect.void ? sent : Effect.catchAll(sent, mapFinal)
     })
 
   /** A message we could not decode: fail here, and tell the sender (whose message was wrong). */

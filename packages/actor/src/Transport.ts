@@ -55,6 +55,12 @@ export interface Connection {
    */
   readonly send: (msg: Message) => Effect.Effect<void, WriteError>
   /**
+   * What `send` does after its `write`: `Effect.void` while at most `Bounds.maxQueuedBytes` wait
+   * to be written, otherwise the wait until they drain (fails if the connection closes first).
+   * For hot paths that `write` synchronously and need an Effect only under backpressure.
+   */
+  readonly afterWrite: () => Effect.Effect<void, TransportClosed>
+  /**
    * Deliver incoming messages to `receiver`: first those that arrived while nobody was attached
    * (at most `Bounds.maxUnattachedMessages`, then the connection is dropped), then each as it
    * arrives. `undefined` detaches (messages are held again).

@@ -17,7 +17,7 @@ export abstract class ConnectionCore implements Connection {
   private held: Array<Message> = []
   private closeReason: string | undefined
   private readonly closedD = Deferred.unsafeMake<string>(undefined as any)
-  private drainWaiters: Array<(e: WriteError | undefined) => void> = []
+  private drainWaiters: Array<(e: TransportClosed | undefined) => void> = []
 
   constructor(readonly label: string, protected readonly limits: Limits) {}
 
@@ -58,12 +58,15 @@ export abstract class ConnectionCore implements Connection {
     Effect.suspend(() => {
       const e = this.write(msg)
       if (e !== undefined) return Effect.fail(e)
-      return this.pendingBytes() <= this.limits.maxQueuedBytes ? Effect.void : this.awaitDrain
+      return this.afterWrite()
     })
 
+  readonly afterWrite = (): Effect.Effect<void, TransportClosed> =>
+    this.pendingBytes() <= this.limits.maxQueuedBytes ? Effect.void : this.awaitDrain
+
   /** Suspends until what waits to be written is back under `maxQueuedBytes` (or the connection closed). */
-  private readonly awaitDrain: Effect.Effect<void, WriteError> = Effect.async<void, WriteError>((resume) => {
-    const waiter = (err: WriteError | undefined) => resume(err === undefined ? Effect.void : Effect.fail(err))
+  private readonly awaitDrain: Effect.Effect<void, TransportClosed> = Effect.async<void, TransportClosed>((resume) => {
+    const waiter = (err: TransportClosed | undefined) => resume(err === undefined ? Effect.void : Effect.fail(err))
     this.drainWaiters.push(waiter)
     return Effect.sync(() => {
       this.drainWaiters = this.drainWaiters.filter((w) => w !== waiter)

@@ -141,22 +141,23 @@ const handlerBody = (
     case "Stream": {
       const encode = codecOf(ep.element).encode
       const stream = handler(payload) as Stream.Stream<unknown, unknown, any>
-      return Stream.runForEachChunk(stream, (chunk) =>
-        Effect.suspend(() => {
-          const values: Array<unknown> = []
-          for (const a of chunk) {
-            const r = encode(a)
-            if (Either.isLeft(r)) {
-              return Effect.fail(new MsgTypeError({ side: "local", endpoint: name, part: "element", message: formatError(r.left) }))
-            }
-            values.push(r.right)
+      // The session ended (cancelled, the caller gone): stop producing.
+      const ended = (e: unknown) => (e instanceof MsgTypeError ? Effect.fail(e) : Effect.interrupt)
+      // Called once per chunk as it arrives: the common case (credit left, queue under its bound)
+      // writes at once and returns `Effect.void` itself, with no Effect built for the chunk.
+      return Stream.runForEachChunk(stream, (chunk) => {
+        const values: Array<unknown> = []
+        for (const a of chunk) {
+          const r = encode(a)
+          if (Either.isLeft(r)) {
+            return Effect.fail(new MsgTypeError({ side: "local", endpoint: name, part: "element", message: formatError(r.left) }))
           }
-          if (values.length === 0) return Effect.void
-          // The session ended (cancelled, the caller gone): stop producing.
-          return MsgStream.sendEncoded(channel, session, values, "element").pipe(
-            Effect.catchAll((e) => (e instanceof MsgTypeError ? Effect.fail(e) : Effect.interrupt))
-          )
-        })).pipe(Effect.as(null))
+          values.push(r.right)
+        }
+        if (values.length === 0) return Effect.void
+        const sent = MsgStream.sendEncoded(channel, session, values, "element")
+        return sent === Effect.void ? sent : Effect.catchAll(sent, ended)
+      }).pipe(Effect.as(null))
     }
     case "Context": {
       let startedSent = false
