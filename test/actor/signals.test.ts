@@ -93,5 +93,18 @@ for (const config of first) {
             expect(took).toBeGreaterThanOrEqual(0)
           })), 60_000)
     }
+
+    it.live("SIGKILL of the root while a child is wedged in a synchronous loop: the native watchdog kills it past parentDeathExitMs", () =>
+      ProcessGuard.guarded((guard) =>
+        Effect.gen(function*() {
+          const { pids } = yield* startTree(config, {}, ["busy"])
+          pids.forEach(guard.track)
+          yield* Effect.sleep(300) // the busy child is now stuck in its 60 s loop: no SIGTERM handler can run
+          process.kill(pids[0]!, "SIGKILL")
+          // parentDeathExitMs (5 s) + parentWatchdogSlackMs (1 s); without the watchdog the busy
+          // child would live out its 60 s loop.
+          const took = yield* allDeadWithin(pids, 25_000)
+          expect(took).toBeGreaterThanOrEqual(0)
+        })), 60_000)
   })
 }

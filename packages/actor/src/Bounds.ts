@@ -65,6 +65,15 @@ export interface ActorBounds {
   readonly maxUnattachedMessages: number
 }
 
+/**
+ * A process actor whose parent died and which has not exited `parentDeathExitMs` later — its JS
+ * thread wedged (a synchronous loop), so neither the parent-death SIGTERM handler nor the
+ * code-70 timer can run — is SIGKILLed with its descendants by a native watchdog thread
+ * (pidfd of the parent + poll(2); see `armParentWatchdog` in @troupe/process's addon) this many
+ * ms after that bound. Needs the addon; without it such a process outlives its parent.
+ */
+export const parentWatchdogSlackMs = 1000
+
 export const defaultActorBounds: ActorBounds = {
   cancelAckMs: 500,
   actorCancelAckMs: 500,

@@ -11,7 +11,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -265,6 +269,105 @@ static napi_value Getppid(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* ----------------------------------------------- the parent-death watchdog */
+
+/* A process whose JS thread is wedged (a synchronous loop, a stopped event loop) cannot act on
+ * the parent-death SIGTERM it gets from PR_SET_PDEATHSIG: nothing runs its handler. This thread
+ * does not need JS: it waits on a pidfd of the parent (poll(2) reports POLLIN when it exits),
+ * then gives the process `grace_ms` to end by itself (its graceful teardown), and past that
+ * SIGKILLs every descendant (one /proc snapshot, taken before any signal) and then itself.
+ * A process that exits in time takes the thread with it. Falls back to polling getppid(2)
+ * every 100 ms when pidfd_open(2) is unavailable. */
+typedef struct { pid_t parent; int grace_ms; } watchdog_t;
+
+#define WD_MAX 4096
+static void kill_descendants_and_self(void) {
+  static pid_t pids[WD_MAX], ppids[WD_MAX];
+  int n = 0;
+  DIR *d = opendir("/proc");
+  if (d != NULL) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < WD_MAX) {
+      char path[64], buf[512];
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t k = read(fd, buf, sizeof buf - 1);
+      close(fd);
+      if (k <= 0) continue;
+      buf[k] = 0;
+      char *rp = strrchr(buf, ')'); /* the comm may hold spaces and parentheses */
+      if (rp == NULL) continue;
+      char state;
+      int ppid;
+      if (sscanf(rp + 1, " %c %d", &state, &ppid) != 2) continue;
+      pids[n] = (pid_t)atoi(e->d_name);
+      ppids[n] = (pid_t)ppid;
+      n++;
+    }
+    closedir(d);
+  }
+  /* Descendants of this process: a breadth-first walk over the snapshot. */
+  static pid_t queue[WD_MAX];
+  int head = 0, tail = 0;
+  queue[tail++] = getpid();
+  while (head < tail) {
+    pid_t p = queue[head++];
+    for (int i = 0; i < n && tail < WD_MAX; i++)
+      if (ppids[i] == p && pids[i] != p) queue[tail++] = pids[i];
+  }
+  for (int i = 1; i < tail; i++) kill(queue[i], SIGKILL);
+  kill(getpid(), SIGKILL);
+}
+
+static void *watchdog_main(void *arg) {
+  watchdog_t w = *(watchdog_t *)arg;
+  free(arg);
+  int fd = (int)syscall(SYS_pidfd_open, w.parent, 0);
+  if (fd >= 0) {
+    struct pollfd p = {fd, POLLIN, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {}
+    close(fd);
+  } else {
+    while (getppid() == w.parent) usleep(100 * 1000);
+  }
+  struct timespec t = {w.grace_ms / 1000, (long)(w.grace_ms % 1000) * 1000000L};
+  while (nanosleep(&t, &t) != 0 && errno == EINTR) {}
+  kill_descendants_and_self();
+  return NULL;
+}
+
+/* armParentWatchdog(parentPid, graceMs): start the watchdog (once per process). */
+static napi_value ArmParentWatchdog(napi_env env, napi_callback_info info) {
+  static int armed = 0;
+  ARGS(2);
+  int parent, grace;
+  if (!get_int(env, argv[0], "parentPid", &parent) || !get_int(env, argv[1], "graceMs", &grace)) return NULL;
+  if (grace < 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "graceMs must be >= 0");
+    return NULL;
+  }
+  if (armed) return undefined(env);
+  watchdog_t *w = malloc(sizeof *w);
+  if (w == NULL) return throw_errno(env, ENOMEM, "malloc");
+  w->parent = (pid_t)parent;
+  w->grace_ms = grace;
+  pthread_attr_t attr;
+  pthread_t tid;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  int rc = pthread_create(&tid, &attr, watchdog_main, w);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    free(w);
+    return throw_errno(env, rc, "pthread_create");
+  }
+  armed = 1;
+  return undefined(env);
+}
+
 /* pipe2(2) with O_CLOEXEC: a real pipe (not a socketpair), so the inode in /proc/<pid>/fd
  * identifies every process still holding the write end. */
 static napi_value Pipe(napi_env env, napi_callback_info info) {
@@ -452,7 +555,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     {"pidfdWatch", PidfdWatch},         {"closeFd", CloseFd},
     {"waitPidNoHang", WaitPidNoHang},   {"setChildSubreaper", SetChildSubreaper},
     {"isChildSubreaper", IsChildSubreaper}, {"setPdeathsig", SetPdeathsig},
-    {"getppid", Getppid},               {"pipe", Pipe}};
+    {"getppid", Getppid},               {"pipe", Pipe},
+    {"armParentWatchdog", ArmParentWatchdog}};
   napi_value fn;
   fdset_t *open_pidfds = calloc(1, sizeof *open_pidfds);
   if (open_pidfds != NULL) {

@@ -26,7 +26,7 @@ import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type Implementation, isImplementation } from "../Actor.js"
-import { defaultActorBounds } from "../Bounds.js"
+import { defaultActorBounds, parentWatchdogSlackMs } from "../Bounds.js"
 import type { TransportError } from "../Errors.js"
 import { Address, bootFailed, type Message, MsgType, ready, type SpawnSpec } from "../Protocol.js"
 import type { SpawnBackend } from "../SpawnBackend.js"
@@ -74,6 +74,12 @@ export interface Host {
    * started are still alive. (A worker shares its process: it has none of this.)
    */
   readonly beforeExit?: (always: boolean) => void
+  /**
+   * A process host, once its bounds are known: arm the native parent-death watchdog, which
+   * SIGKILLs this process and its descendants `graceMs` after the parent died if it is still
+   * alive then (its JS wedged). No addon: nothing.
+   */
+  readonly armParentWatchdog?: (graceMs: number) => void
 }
 
 /** What `backend/process/load-bundle.cjs` tells the code it runs (`globalThis[Symbol.for("troupe.childBundle")]`). */
@@ -137,6 +143,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     if (spec[0] !== MsgType.SpawnSpec) return yield* Effect.fail(`expected SpawnSpec, got message type ${spec[0]}`)
     const s = spec[1]
     const bounds = Runtime.boundsFromRecord(defaultActorBounds, s.bounds)
+    host.armParentWatchdog?.(bounds.parentDeathExitMs + parentWatchdogSlackMs)
     const impl = findImplementation(mod, s)
     if (typeof impl === "string") {
       parent.write(bootFailed(impl))

@@ -15,6 +15,7 @@ import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
@@ -90,7 +91,7 @@ export const serve = (channel: Channel, start: P.Start, session: Session, ctx: S
   }
 
   const [runtime, scope] = runtimeWith(ctx.runtime)
-  const body = Effect.onExit(handlerBody(channel, session, ep, resolved.handler, decoded.right, ctx), (exit) => scope.close(exit))
+  const body = Effect.onExit(handlerBody(channel, session, ep, resolved.handler, decoded.right, ctx), (exit) => Scope.close(scope, exit))
   const trace = start[6]
   const fiber = Runtime.runFork(runtime)(
     trace === undefined ? body : Effect.withSpan(body, `troupe.serve ${name}`, {

@@ -49,6 +49,12 @@ export interface NativeBinding {
   getppid(): number
   /** pipe2(O_CLOEXEC): [readFd, writeFd]. */
   pipe(): [number, number]
+  /**
+   * Start (once per process) a native thread that waits for `parentPid` to exit (pidfd + poll;
+   * getppid(2) polling without pidfd), then `graceMs` more, and then SIGKILLs every descendant of
+   * this process and the process itself: the parent-death bound holds when JS cannot run.
+   */
+  armParentWatchdog(parentPid: number, graceMs: number): void
 }
 
 const methods = [
@@ -61,7 +67,8 @@ const methods = [
   "isChildSubreaper",
   "setPdeathsig",
   "getppid",
-  "pipe"
+  "pipe",
+  "armParentWatchdog"
 ] as const satisfies ReadonlyArray<keyof NativeBinding>
 
 /**

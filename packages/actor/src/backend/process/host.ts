@@ -1,7 +1,9 @@
 /**
  * A child actor that is its own Node process: its arguments come on the command line, it reaches
  * its parent over a socket to the parent's listener, and it owns what is process-wide — the
- * parent-death signal (`PR_SET_PDEATHSIG` → SIGTERM, via the addon), the process title, and
+ * parent-death signal (`PR_SET_PDEATHSIG` → SIGTERM, via the addon) and the native watchdog
+ * behind it (SIGKILL if the process is still alive `parentDeathExitMs` + `parentWatchdogSlackMs`
+ * after its parent died: a wedged JS thread runs no handler), the process title, and
  * SIGINT/SIGTERM (the first ends the actor gracefully, a second exits at once).
  *
  * @internal
@@ -62,6 +64,13 @@ export const processHost = (): Host => {
       Effect.mapError((e) => (e._tag === "TransportError" ? e : new TransportError({ address: formatAddress(args.parent), reason: e.message })))
     ),
     beforeExit: killDescendants,
+    armParentWatchdog: (graceMs) => {
+      try {
+        native?.armParentWatchdog(args.parentPid, graceMs)
+      } catch (e) {
+        process.stderr.write(`troupe child: no parent-death watchdog (${String(e)})\n`)
+      }
+    },
     setup: (stop) => {
       // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent
       // channel reaches EOF (always). If the parent died before prctl, exit now.
