@@ -102,7 +102,10 @@ export const make = (config: Config) => {
   /** Boot one incarnation of `slot`, run its `onStart`, watch its end. */
   const startIncarnation = (slot: Slot): Effect.Effect<void, ActorFailure> =>
     Effect.gen(function*() {
-      const child = yield* Spawn.boot(rt, config.childrenScope, slot.implementation, { name: slot.name, ...(slot.exportName ? { exportName: slot.exportName } : {}) })
+      const child = yield* Spawn.boot(rt, config.childrenScope, slot.implementation, { name: slot.name, ...(slot.exportName ? { exportName: slot.exportName } : {}) }).pipe(
+        // No start options here: only the default backend, which takes a start without any.
+        Effect.catchTag("SpawnOptionUnsupported", (e) => Effect.fail(new ActorFailure({ actor: slot.name, reason: e.message })))
+      )
       slot.incarnation += 1
       const incarnation = slot.incarnation
       const portal = Portal.make(child.channel, slot.implementation.definition, { bounds: b, escalate: (r) => Spawn.endChild(rt, child, r) })
