@@ -1,0 +1,146 @@
+// Backend choice per root (Config), per nursery and per start; per-actor spawn options (env,
+// cwd, execArgv, resourceLimits, inspect) on each backend, and the typed refusal of what a
+// backend cannot honour. Each test leaves no process and no worker behind.
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, HashMap, Layer, List, Logger, type Scope } from "effect"
+import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Nursery, Troupe } from "../../packages/actor/src/index.js"
+import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
+import { ProbeLive } from "./fixtures/probe.js"
+
+/** A root on `options`, under the process-leak guard and the worker-leak check. */
+export const rootWith = <A, E>(
+  options: Troupe.Options,
+  body: (guard: ProcessGuard.Guard) => Effect.Effect<A, E, Troupe.Troupe | Scope.Scope>,
+  layer: (l: Layer.Layer<Troupe.Troupe, unknown>) => Layer.Layer<Troupe.Troupe, unknown> = (l) => l
+): Effect.Effect<A, unknown> =>
+  ProcessGuard.guarded((guard) =>
+    Effect.scoped(body(guard)).pipe(
+      Effect.provide(layer(Troupe.layer(options) as Layer.Layer<Troupe.Troupe, unknown>)),
+      Effect.ensuring(TroupeTest.assertNoWorkersLeft(5000))
+    )
+  )
+
+const isThreadOfThisProcess = (tid: number) => existsSync(`/proc/self/task/${tid}`)
+
+/** Log messages emitted while `eff` runs (and by what it forks). */
+const collectingLogs = <A, E, R>(eff: (logs: Array<string>) => Effect.Effect<A, E, R>) => {
+  const logs: Array<string> = []
+  const logger = Logger.make(({ annotations, message }) => {
+    const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+    const inspector = HashMap.get(annotations, "inspector")
+    logs.push(inspector._tag === "Some" ? `${text} [inspector=${String(inspector.value)}]` : text)
+  })
+  return eff(logs).pipe(Effect.provide(Logger.add(logger)))
+}
+
+/** Poll until `find` returns something, up to `ms`. */
+const eventually = <A>(find: () => A | undefined, ms: number) =>
+  Effect.gen(function*() {
+    const t0 = Date.now()
+    for (;;) {
+      const a = find()
+      if (a !== undefined) return a
+      if (Date.now() - t0 > ms) return yield* Effect.dieMessage(`not seen within ${ms} ms`)
+      yield* Effect.sleep(20)
+    }
+  })
+
+describe("backend choice", () => {
+  it.live("a process root starts a worker actor in one nursery and a process actor in another, and per start", () =>
+    rootWith({ backend: "process" }, (guard) =>
+      Effect.gen(function*() {
+        const workers = yield* Nursery.make({ backend: "worker" })
+        const processes = yield* Nursery.make()
+        const w = yield* workers.start(ProbeLive, { name: "in-worker" })
+        const p = yield* processes.start(ProbeLive, { name: "in-process" })
+        guard.track(p.actor.pid)
+        expect((yield* w.bounds()).spawnedBy).toBe("worker")
+        expect(isThreadOfThisProcess(w.actor.pid)).toBe(true)
+        expect((yield* p.bounds()).spawnedBy).toBe("process")
+        expect(p.actor.pid).not.toBe(process.pid)
+        expect(isThreadOfThisProcess(p.actor.pid)).toBe(false)
+        // Per start: the start's backend wins over the nursery's, both ways.
+        const w2 = yield* processes.start(ProbeLive, { name: "worker-by-start", backend: "worker" })
+        const p2 = yield* workers.start(ProbeLive, { name: "process-by-start", backend: "process" })
+        guard.track(p2.actor.pid)
+        expect((yield* w2.bounds()).spawnedBy).toBe("worker")
+        expect((yield* p2.bounds()).spawnedBy).toBe("process")
+        // A task (runInActor) too.
+        const task = yield* processes.runInActor(ProbeLive, "ping", { name: "task-in-worker", backend: "worker" })
+        expect(isThreadOfThisProcess(task.actor.pid)).toBe(true)
+        expect(yield* task.result).toBe("pong")
+        // Nursery.open({ backend }, body).
+        const opened = yield* Nursery.open({ backend: "worker" }, (n) =>
+          Effect.flatMap(n.start(ProbeLive, { name: "opened" }), (a) => a.bounds()))
+        expect(opened.spawnedBy).toBe("worker")
+        // An unknown name: a typed refusal, nothing launched.
+        const err = yield* Effect.flip(processes.start(ProbeLive, { name: "nope", backend: "carrier-pigeon" }))
+        expect(err._tag).toBe("SpawnOptionUnsupported")
+        expect(err).toMatchObject({ backend: "carrier-pigeon", option: "backend" })
+        expect(err.message).toContain("known: process, worker")
+      })), 120_000)
+
+  it.live("the default backend comes from TROUPE_SPAWN_BACKEND through Config when Troupe.layer names none", () =>
+    rootWith(
+      {},
+      () =>
+        Effect.gen(function*() {
+          const rt = yield* Troupe.Troupe
+          expect(rt.backend.name).toBe("worker")
+          const nursery = yield* Nursery.make()
+          const a = yield* nursery.start(ProbeLive, { name: "by-config" })
+          expect(isThreadOfThisProcess(a.actor.pid)).toBe(true)
+        }),
+      (l) => l.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_SPAWN_BACKEND", "worker"]])))))
+    ), 60_000)
+})
+
+describe("spawn options", () => {
+  it.live("process: env merged or cleared, cwd, execArgv, heap limit; a limit it cannot take is refused", () =>
+    rootWith({ backend: "process" }, (guard) =>
+      Effect.gen(function*() {
+        const dir = realpathSync(mkdtempSync(join(tmpdir(), "troupe-cwd-")))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        process.env["TROUPE_TEST_INHERITED"] = "from-parent"
+        process.env["TROUPE_TEST_REMOVED"] = "from-parent"
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            delete process.env["TROUPE_TEST_INHERITED"]
+            delete process.env["TROUPE_TEST_REMOVED"]
+          })
+        )
+        const nursery = yield* Nursery.make()
+        const a = yield* nursery.start(ProbeLive, {
+          name: "merged",
+          env: { TROUPE_TEST_SET: "by-start", TROUPE_TEST_REMOVED: undefined },
+          cwd: dir,
+          execArgv: ["--expose-gc"],
+          resourceLimits: { maxOldGenerationSizeMb: 96 }
+        })
+        guard.track(a.actor.pid)
+        expect(yield* a.env("TROUPE_TEST_SET")).toBe("by-start")
+        expect(yield* a.env("TROUPE_TEST_INHERITED")).toBe("from-parent")
+        expect(yield* a.env("TROUPE_TEST_REMOVED")).toBeNull()
+        expect(yield* a.cwd()).toBe(dir)
+        const argv = yield* a.execArgv()
+        expect(argv).toContain("--expose-gc")
+        expect(argv).toContain("--max-old-space-size=96")
+        const heap = yield* a.heapLimitMb()
+        expect(heap).toBeGreaterThanOrEqual(96)
+        expect(heap).toBeLessThan(96 + 128) // old space + the young generation, far from the default (≥ 1 GiB)
+
+        const b = yield* nursery.start(ProbeLive, { name: "cleared", clearEnv: true, env: { TROUPE_TEST_SET: "only-this" } })
+        guard.track(b.actor.pid)
+        expect(yield* b.env("TROUPE_TEST_SET")).toBe("only-this")
+        expect(yield* b.env("TROUPE_TEST_INHERITED")).toBeNull()
+        expect(yield* b.env("PATH")).toBeNull()
+        expect(yield* b.env("TROUPE_ACTOR")).toBe(b.actor.id) // troupe's own variables are always set
+
+        const refused = yield* Effect.flip(nursery.start(ProbeLive, { name: "refused", resourceLimits: { stackSizeMb: 8 } }))
+        expect(refused).toMatchObject({ _tag: "SpawnOptionUnsupported", backend: "process", option: "resourceLimits.stackSizeMb" })
+        expect(yield* nursery.children).toHaveLength(2) // nothing was launched for it
+      })), 120_000)
+})
