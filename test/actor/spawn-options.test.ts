@@ -2,7 +2,7 @@
 // cwd, execArgv, resourceLimits, inspect) on each backend, and the typed refusal of what a
 // backend cannot honour. Each test leaves no process and no worker behind.
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, HashMap, Layer, List, Logger, type Scope } from "effect"
+import { Cause, ConfigProvider, Effect, Exit, HashMap, Layer, Logger, type Scope } from "effect"
 import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -69,9 +69,9 @@ describe("backend choice", () => {
         expect((yield* w2.bounds()).spawnedBy).toBe("worker")
         expect((yield* p2.bounds()).spawnedBy).toBe("process")
         // A task (runInActor) too.
-        const task = yield* processes.runInActor(ProbeLive, "ping", { name: "task-in-worker", backend: "worker" })
+        const task = yield* processes.runInActor(ProbeLive, "env", "TROUPE_ACTOR", { name: "task-in-worker", backend: "worker" })
         expect(isThreadOfThisProcess(task.actor.pid)).toBe(true)
-        expect(yield* task.result).toBe("pong")
+        expect(yield* task.result).toBe(task.actor.id)
         // Nursery.open({ backend }, body).
         const opened = yield* Nursery.open({ backend: "worker" }, (n) =>
           Effect.flatMap(n.start(ProbeLive, { name: "opened" }), (a) => a.bounds()))
@@ -142,5 +142,101 @@ describe("spawn options", () => {
         const refused = yield* Effect.flip(nursery.start(ProbeLive, { name: "refused", resourceLimits: { stackSizeMb: 8 } }))
         expect(refused).toMatchObject({ _tag: "SpawnOptionUnsupported", backend: "process", option: "resourceLimits.stackSizeMb" })
         expect(yield* nursery.children).toHaveLength(2) // nothing was launched for it
+      })), 120_000)
+
+  it.live("worker: env merged or cleared, execArgv, heap limits; cwd refused with a typed error", () =>
+    rootWith({ backend: "worker" }, () =>
+      Effect.gen(function*() {
+        process.env["TROUPE_TEST_INHERITED"] = "from-parent"
+        yield* Effect.addFinalizer(() => Effect.sync(() => delete process.env["TROUPE_TEST_INHERITED"]))
+        const nursery = yield* Nursery.make()
+        const a = yield* nursery.start(ProbeLive, {
+          name: "merged",
+          env: { TROUPE_TEST_SET: "by-start" },
+          execArgv: ["--trace-warnings"],
+          resourceLimits: { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 }
+        })
+        expect(isThreadOfThisProcess(a.actor.pid)).toBe(true)
+        expect(yield* a.env("TROUPE_TEST_SET")).toBe("by-start")
+        expect(yield* a.env("TROUPE_TEST_INHERITED")).toBe("from-parent")
+        expect(yield* a.execArgv()).toEqual(["--trace-warnings"])
+        const heap = yield* a.heapLimitMb()
+        expect(heap).toBeGreaterThanOrEqual(96)
+        expect(heap).toBeLessThan(96 + 64)
+
+        const b = yield* nursery.start(ProbeLive, { name: "cleared", clearEnv: true, env: { TROUPE_TEST_SET: "only-this" } })
+        expect(yield* b.env("TROUPE_TEST_SET")).toBe("only-this")
+        expect(yield* b.env("TROUPE_TEST_INHERITED")).toBeNull()
+        expect(yield* b.env("PATH")).toBeNull()
+
+        const refused = yield* Effect.flip(nursery.start(ProbeLive, { name: "refused", cwd: tmpdir() }))
+        expect(refused).toMatchObject({ _tag: "SpawnOptionUnsupported", backend: "worker", option: "cwd" })
+        // A flag Node does not allow in a worker: the start fails, nothing is left running.
+        const bad = yield* Effect.flip(nursery.start(ProbeLive, { name: "bad-flag", execArgv: ["--expose-gc"] }))
+        expect(bad._tag).toBe("ActorFailure")
+        expect(bad.message).toContain("ERR_WORKER_INVALID_EXEC_ARGV")
+        expect(yield* nursery.children).toHaveLength(2)
+      })), 120_000)
+
+  for (const backend of ["process", "worker"] as const) {
+    it.live(`${backend}: inspect starts the actor under the inspector on a free loopback port and logs its URL`, () =>
+      rootWith({ backend }, (guard) =>
+        collectingLogs((logs) =>
+          Effect.gen(function*() {
+            const nursery = yield* Nursery.make()
+            const a = yield* nursery.start(ProbeLive, { name: "inspected", inspect: true })
+            if (backend === "process") guard.track(a.actor.pid)
+            const line = yield* eventually(() => logs.find((l) => l.includes("inspector listening on")), 10_000)
+            expect(line).toContain("actor inspected")
+            const url = /ws:\/\/127\.0\.0\.1:(\d+)\/([0-9a-f-]+)/.exec(line)
+            expect(url).not.toBeNull()
+            expect(line).toContain(`[inspector=${url![0]}]`)
+            // The inspector answers on that port, and it is this actor's target.
+            const targets = yield* Effect.promise(() =>
+              fetch(`http://127.0.0.1:${url![1]}/json/list`).then((r) => r.json() as Promise<Array<{ id: string }>>)
+            )
+            expect(targets.map((t) => t.id)).toContain(url![2])
+            expect(yield* a.ping()).toBe("pong")
+          })
+        )), 60_000)
+  }
+})
+
+describe("a worker out of heap", () => {
+  it.live("surfaces as ActorFailure (ERR_WORKER_OUT_OF_MEMORY); its sibling and the parent keep working; no worker left", () =>
+    rootWith({ backend: "worker" }, () =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const sibling = yield* nursery.start(ProbeLive, { name: "sibling" })
+        const hog = yield* nursery.start(ProbeLive, { name: "hog", resourceLimits: { maxOldGenerationSizeMb: 64 } })
+        // The call fails: the actor is gone mid-call.
+        const callError = yield* Effect.flip(hog.allocate())
+        expect(callError._tag).not.toBe("RemoteActorError")
+        // The nursery reports the death with its reason.
+        const failure = yield* eventually(() => {
+          const fs = Effect.runSync(nursery.failures)
+          return fs.length > 0 ? fs : undefined
+        }, 10_000)
+        const text = failure.map(String).join("\n")
+        expect(text).toContain("ActorFailure")
+        expect(text).toContain("ERR_WORKER_OUT_OF_MEMORY")
+        // The sibling, the parent and new actors keep working.
+        expect(yield* sibling.ping()).toBe("pong")
+        const next = yield* nursery.start(ProbeLive, { name: "after" })
+        expect(yield* next.ping()).toBe("pong")
+        expect(yield* nursery.children).toHaveLength(2)
+        // Under Nursery.open the death fails the nursery with the same ActorFailure (besides the
+        // body's own error: its call failed when the actor vanished).
+        const opened = yield* Effect.exit(Nursery.open((n) =>
+          Effect.gen(function*() {
+            const h = yield* n.start(ProbeLive, { name: "hog2", resourceLimits: { maxOldGenerationSizeMb: 64 } })
+            return yield* h.allocate()
+          })
+        ))
+        expect(Exit.isFailure(opened)).toBe(true)
+        const errors = Exit.isFailure(opened) ? [...Cause.failures(opened.cause)] : []
+        const died = errors.find((e) => e._tag === "ActorFailure")
+        expect(died).toMatchObject({ actor: "hog2", reason: "exited unexpectedly", exit: "exited 1 (ERR_WORKER_OUT_OF_MEMORY)" })
+        expect(yield* sibling.ping()).toBe("pong")
       })), 120_000)
 })

@@ -160,33 +160,48 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean, opt
         const booted = { launched: child.launched, channel: child.channel }
         children.set(id, child)
         // A child whose process ends without being asked to is an error of the nursery.
-        yield* booted.launched.exited.pipe(
+        const watcher = yield* booted.launched.exited.pipe(
           Effect.tap(() =>
             Effect.sync(() => {
               children.delete(id)
+              watchers.delete(child)
               rt.childPids.delete(booted.launched.pid)
             })
           ),
           Effect.flatMap((exit) =>
             // Exit 0 is an actor that ended because it was asked to (a cancel from anyone, a signal).
-            child.cancelling || closing || exit === "exited 0"
+            (!child.diedUnasked && (child.cancelling || closing)) || exit === "exited 0"
               ? Effect.void
               : fail(Cause.fail(new ActorFailure({ actor: options.name, reason: "exited unexpectedly", exit, stderr: booted.launched.stderrTail() })), true)
           ),
           Effect.forkIn(scope)
         )
+        if (children.has(id)) watchers.set(child, watcher)
         const portal = Portal.make(booted.channel, implementation.definition, { bounds: b, escalate: escalate(child) })
         return { portal, child }
       })
 
     const tasks: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
 
+    const watchers = new Map<Spawn.Child, Fiber.RuntimeFiber<void>>()
     const cancelAll = Effect.suspend(() => {
+      const all = [...children.values()]
+      // Children that already died unasked (their exit not yet handled): still failures, recorded
+      // before the nursery reports (bounded: they have exited, only their output drain is left).
+      for (const c of all) Spawn.markIfDied(c)
+      const dead = all.flatMap((c) => (c.diedUnasked === true ? [watchers.get(c)] : [])).filter((f) => f !== undefined)
       closing = true
-      return Effect.forEach([...children.values()], (c) => cancelChild(rt, c, "nursery closing"), {
+      return Effect.forEach(all, (c) => cancelChild(rt, c, "nursery closing"), {
         concurrency: "unbounded",
         discard: true
-      })
+      }).pipe(
+        Effect.zipRight(
+          Effect.forEach(dead, Fiber.await, { concurrency: "unbounded", discard: true }).pipe(
+            Effect.interruptible,
+            Effect.timeoutOption(b.nurseryCancelMs)
+          )
+        )
+      )
     })
 
     const nursery: Nursery<any> = {

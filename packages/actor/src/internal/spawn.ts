@@ -73,6 +73,12 @@ export interface Child {
   readonly scope: Scope.CloseableScope
   /** Set when its owner asked it to end: its exit is then not a failure. */
   cancelling: boolean
+  /**
+   * Set when its owner found it already exited (or its channel closed), unasked, as it began to
+   * end it (a worker out of heap while its nursery closes): an exit other than `exited 0` is then
+   * a failure even though `cancelling` is set.
+   */
+  diedUnasked?: boolean
   task: Fiber.RuntimeFiber<unknown, unknown> | undefined
   /** Set once `endChild` runs: completes when it is done. */
   ending: Deferred.Deferred<void> | undefined
@@ -199,6 +205,14 @@ export const boot = <D extends Actor.Definition<any, any>>(
 const backendTagOf = (backend: SpawnBackend): string => (backend.name === "worker" ? "worker" : "process")
 
 /**
+ * Before asking `child` to end: note whether it had already exited, or dropped its channel to
+ * us (which a child does only as it exits), without being asked.
+ */
+export const markIfDied = (child: Child): void => {
+  if (!child.cancelling && (child.launched.hasExited() || child.channel.isClosed())) child.diedUnasked = true
+}
+
+/**
  * End one child (the escalation policy, tractor's `soft_kill` → `hard_kill`):
  * 1. ask it to cancel itself (`cancelActor`, acknowledged within `Bounds.actorCancelAckMs`);
  * 2. acknowledged: wait for its exit within `Bounds.nurseryCancelMs`, then the termination ladder
@@ -213,6 +227,7 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effec
     if (child.ending !== undefined) return Deferred.await(child.ending)
     const done = Deferred.unsafeMake<void>(FiberId.none)
     child.ending = done
+    markIfDied(child)
     child.cancelling = true
     const b = rt.config.bounds
     const what = child.launched.kind === "thread" ? "worker" : "process"
@@ -247,6 +262,7 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effec
 export const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
   Effect.gen(function*() {
     const b = rt.config.bounds
+    markIfDied(child)
     child.cancelling = true
     if (child.task) {
       // The task's own cancel escalates past cancelAckMs; this only bounds waiting for it here.
