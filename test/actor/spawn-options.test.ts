@@ -6,7 +6,7 @@ import { Cause, ConfigProvider, Effect, Exit, HashMap, Layer, Logger, type Scope
 import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Nursery, Troupe } from "../../packages/actor/src/index.js"
+import { ActorPool, Nursery, Supervisor, Troupe } from "../../packages/actor/src/index.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 import { ProbeLive } from "./fixtures/probe.js"
 
@@ -200,6 +200,23 @@ describe("spawn options", () => {
           })
         )), 60_000)
   }
+})
+
+describe("supervised and pooled actors", () => {
+  it.live("Supervisor and ActorPool pass the backend and spawn options to every actor they start", () =>
+    rootWith({ backend: "process" }, () =>
+      Effect.gen(function*() {
+        const sup = yield* Supervisor.make({ name: "sup", strategy: "one-for-one" })
+        const h = yield* sup.supervise(ProbeLive, { name: "supervised", start: { backend: "worker", env: { TROUPE_TEST_SET: "sup" } } })
+        expect(yield* h.env("TROUPE_TEST_SET")).toBe("sup")
+        expect((yield* h.bounds()).spawnedBy).toBe("worker")
+        const refused = yield* Effect.flip(sup.supervise(ProbeLive, { name: "refused", start: { backend: "worker", cwd: tmpdir() } }))
+        expect(refused.message).toContain("cannot honour cwd")
+        const pool = yield* ActorPool.make(ProbeLive, { name: "pool", size: 2, start: { backend: "worker", env: { TROUPE_TEST_SET: "pool" } } })
+        const got = yield* Effect.all([pool.run((a) => a.env("TROUPE_TEST_SET")), pool.run((a) => a.bounds())], { concurrency: 2 })
+        expect(got[0]).toBe("pool")
+        expect(got[1].spawnedBy).toBe("worker")
+      })), 120_000)
 })
 
 describe("a worker out of heap", () => {
