@@ -23,7 +23,7 @@ const actorBounds: Partial<Bounds.ActorBounds> = { nurseryCancelMs: 2345, cancel
 const seenDownTheTree = Effect.gen(function*() {
   const nursery = yield* Nursery.make()
   const child = yield* nursery.start(ProbeLive, { name: "child" })
-  return { child: yield* child.bounds(), grandchild: yield* child.childBounds() }
+  return { child: yield* child.bounds(), grandchild: yield* child.childBounds(null) }
 })
 
 describe("bound inheritance", () => {

@@ -68,6 +68,10 @@ describe("backend choice", () => {
         guard.track(p2.actor.pid)
         expect((yield* w2.bounds()).spawnedBy).toBe("worker")
         expect((yield* p2.bounds()).spawnedBy).toBe("process")
+        // A child picks its own children's backend too: a process child starts a worker grandchild
+        // (in its own process), a worker child a process grandchild.
+        expect((yield* p.childBounds("worker")).spawnedBy).toBe("worker")
+        expect((yield* w.childBounds("process")).spawnedBy).toBe("process")
         // A task (runInActor) too.
         const task = yield* processes.runInActor(ProbeLive, "env", "TROUPE_ACTOR", { name: "task-in-worker", backend: "worker" })
         expect(isThreadOfThisProcess(task.actor.pid)).toBe(true)

@@ -5,6 +5,13 @@
  *
  * Today: `process` (`backend/process/`, a Node process per actor through `@troupe/process`) and
  * `worker` (`backend/worker/`, a `worker_threads` Worker per actor in the parent's process).
+ * A runtime finds a backend by name in `backend/registry.ts` (built on first use, kept for the
+ * runtime's life), so each nursery and each start may name its own.
+ *
+ * Per-actor `SpawnOptions` (env, cwd, execArgv, resourceLimits, inspect) reach `launch` in
+ * `LaunchRequest.options`, only those the backend lists in `honours` (the others are refused
+ * with `SpawnOptionUnsupported` before `launch`). `LaunchRequest.ladder` carries the parent's
+ * process ladder bounds, which the backend ends the actor with.
  *
  * @since 0.1.0
  */
