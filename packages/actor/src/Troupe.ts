@@ -96,7 +96,7 @@ const loopback = (hostname: string) => hostname === "localhost" || hostname === 
 /** A backend that cannot start children (an actor that only serves, or in-process tests). */
 export const noBackend: SpawnBackend = Backends.noBackend
 
-const backendOf = (b: Options["backend"]): SpawnBackend =>
+const backendOf = (b: Options["backend"]): Backends.BackendChoice =>
   b === undefined || b === "process"
     ? ProcessBackend.backend
     : b === "worker"
@@ -138,7 +138,8 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
       listen: options.listen,
       bounds,
       ladder,
-      backends: yield* Backends.make(backendOf(backend)),
+      // Another name (a backend added to `backend/registry.ts`) is built now, in the root's scope.
+      backends: yield* Backends.make(backendOf(backend)).pipe(Effect.orDieWith((e) => new Error(`Troupe.layer: ${e.message}`))),
       logLevel: logLevel.label, // what a child's TROUPE_LOG_LEVEL carries (internal/child.ts)
       secret
     })

@@ -48,15 +48,22 @@ export interface Backends {
 }
 
 /**
- * The backends of a runtime living in the current scope: `defaultBackend`, and the others by
- * name — `known` first (a host's own variants, e.g. a worker's process backend that reports its
- * children), then `factories`.
+ * The backends of a runtime living in the current scope: the default, and the others by name —
+ * `known` first (a host's own variants, e.g. a worker's process backend that reports its
+ * children), then `factories`. A default given by name is built now, in the current scope
+ * (fails with `ActorFailure` if it cannot be, or `SpawnOptionUnsupported` for an unknown name).
  */
 export const make = (
-  defaultBackend: SpawnBackend,
+  defaultChoice: BackendChoice,
   known: Readonly<Record<string, SpawnBackend>> = {}
-): Effect.Effect<Backends, never, Scope.Scope> =>
-  Effect.map(Effect.scope, (scope) => fromScope(scope, defaultBackend, known))
+): Effect.Effect<Backends, ActorFailure | SpawnOptionUnsupported, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    if (typeof defaultChoice !== "string") return fromScope(scope, defaultChoice, known)
+    // Resolve the name with a registry whose default is `none`, then keep that one as the default.
+    const resolved = yield* fromScope(scope, noBackend, known).get(defaultChoice, "(default backend)")
+    return fromScope(scope, resolved, known)
+  })
 
 /** `make` for a given scope (a runtime's), without an Effect. */
 export const fromScope = (

@@ -171,7 +171,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       registrar: s.registrar ?? "embedded",
       bounds,
       ladder,
-      backends: yield* Backends.make(host.backend, host.backends),
+      backends: yield* Backends.make(host.backend, host.backends).pipe(Effect.tapError((e) => Effect.sync(() => parent.write(bootFailed(e.message))))),
       logLevel: s.logLevel,
       secret: s.secret ?? undefined,
       parent: parent.remote.id,
