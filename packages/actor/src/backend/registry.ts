@@ -55,21 +55,23 @@ export interface Backends {
  */
 export const make = (
   defaultChoice: BackendChoice,
-  known: Readonly<Record<string, SpawnBackend>> = {}
+  known: Readonly<Record<string, SpawnBackend>> = {},
+  named: Readonly<Record<string, BackendFactory>> = factories
 ): Effect.Effect<Backends, ActorFailure | SpawnOptionUnsupported, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    if (typeof defaultChoice !== "string") return fromScope(scope, defaultChoice, known)
+    if (typeof defaultChoice !== "string") return fromScope(scope, defaultChoice, known, named)
     // Resolve the name with a registry whose default is `none`, then keep that one as the default.
-    const resolved = yield* fromScope(scope, noBackend, known).get(defaultChoice, "(default backend)")
-    return fromScope(scope, resolved, known)
+    const resolved = yield* fromScope(scope, noBackend, known, named).get(defaultChoice, "(default backend)")
+    return fromScope(scope, resolved, known, named)
   })
 
-/** `make` for a given scope (a runtime's), without an Effect. */
+/** `make` for a given scope (a runtime's), without an Effect; `named` replaces `factories` (tests). */
 export const fromScope = (
   scope: Scope.Scope,
   defaultBackend: SpawnBackend,
-  known: Readonly<Record<string, SpawnBackend>> = {}
+  known: Readonly<Record<string, SpawnBackend>> = {},
+  named: Readonly<Record<string, BackendFactory>> = factories
 ): Backends => {
   const built = new Map<string, Deferred.Deferred<SpawnBackend, ActorFailure>>()
   const get = (choice: BackendChoice | undefined, actor: string): Effect.Effect<SpawnBackend, ActorFailure | SpawnOptionUnsupported> => {
@@ -78,13 +80,13 @@ export const fromScope = (
     if (choice === defaultBackend.name) return Effect.succeed(defaultBackend)
     const own = known[choice]
     if (own !== undefined) return Effect.succeed(own)
-    const factory = factories[choice]
+    const factory = named[choice]
     if (factory === undefined) {
       return Effect.fail(new SpawnOptionUnsupported({
         actor,
         backend: choice,
         option: "backend",
-        reason: `no backend is named '${choice}' (known: ${[...new Set([defaultBackend.name, ...Object.keys(known), ...Object.keys(factories)])].join(", ")})`
+        reason: `no backend is named '${choice}' (known: ${[...new Set([defaultBackend.name, ...Object.keys(known), ...Object.keys(named)])].join(", ")})`
       }))
     }
     return Effect.suspend(() => {
