@@ -156,7 +156,7 @@ for (const config of matrix) {
           const t0 = Date.now()
           const err = yield* Effect.flip(nursery.start(CrasherLive, { name: "crasher" }))
           const took = Date.now() - t0
-          expect(err._tag).toBe("ActorFailure")
+          if (err._tag !== "ActorFailure") throw new Error(`expected ActorFailure, got ${err._tag}`)
           expect(err.reason).toBe("died before the handshake")
           expect(err.exit).toBe("exited 3")
           expect(err.stderr).toContain("dying during module load")

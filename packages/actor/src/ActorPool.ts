@@ -44,6 +44,8 @@ export interface Options {
   readonly intensity?: number
   readonly periodMs?: number
   readonly backoff?: Schedule.Schedule<unknown, unknown>
+  /** The backend and per-actor spawn options of every actor (see `Supervisor.ChildSpec.start`). */
+  readonly start?: Supervisor.ChildSpec<any>["start"]
 }
 
 export interface ActorPool<D extends Actor.Definition<any, any>> {
@@ -82,7 +84,7 @@ export const make = <D extends Actor.Definition<any, any>>(
     })
     const handles = yield* Effect.forEach(
       Array.from({ length: size }, (_, i) => `${options.name}-${i + 1}`),
-      (name) => supervisor.supervise(implementation, { name }),
+      (name) => supervisor.supervise(implementation, { name, ...(options.start !== undefined ? { start: options.start } : {}) }),
       { concurrency: "unbounded" }
     )
     // Free slots: each actor `concurrency` times, interleaved so consecutive tasks spread out.

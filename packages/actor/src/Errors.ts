@@ -84,6 +84,25 @@ export class ActorFailure extends Schema.TaggedError<ActorFailure>()("ActorFailu
   }
 }
 
+/**
+ * A start option (`nursery.start(impl, { cwd, resourceLimits, … })`, see `SpawnBackend.SpawnOptions`)
+ * that the chosen backend cannot honour, or a backend name nobody knows. Raised before anything
+ * is launched: an option is never ignored silently.
+ */
+export class SpawnOptionUnsupported extends Schema.TaggedError<SpawnOptionUnsupported>()("SpawnOptionUnsupported", {
+  actor: Schema.String,
+  /** The backend asked for (`process`, `worker`, …). */
+  backend: Schema.String,
+  /** The option (`cwd`, `resourceLimits.stackSizeMb`, `backend`, …). */
+  option: Schema.String,
+  /** Why, and what to use instead. */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `actor ${this.actor}: the ${this.backend} backend cannot honour ${this.option}: ${this.reason}`
+  }
+}
+
 /** A cancel was not acknowledged within its bound (tractor's `ActorTooSlowError`). */
 export class ActorTooSlow extends Schema.TaggedError<ActorTooSlow>()("ActorTooSlow", {
   actor: Schema.String,
@@ -192,7 +211,7 @@ export class PoolQueueFull extends Schema.TaggedError<PoolQueueFull>()("PoolQueu
 }
 
 /** Runtime errors that may end any remote call, besides the endpoint's declared errors. */
-export type ActorError = RemoteActorError | ContextCancelled | MsgTypeError | UnknownEndpoint | TransportClosed | ActorFailure
+export type ActorError = RemoteActorError | ContextCancelled | MsgTypeError | UnknownEndpoint | TransportClosed | ActorFailure | SpawnOptionUnsupported
 
 /** The runtime's own errors that round-trip by tag. */
-export const builtinErrors = Schema.Union(ContextCancelled, MsgTypeError, UnknownEndpoint, ActorFailure, ActorTooSlow, ActorRestarting, ContextMisuse)
+export const builtinErrors = Schema.Union(ContextCancelled, MsgTypeError, UnknownEndpoint, ActorFailure, SpawnOptionUnsupported, ActorTooSlow, ActorRestarting, ContextMisuse)

@@ -34,13 +34,31 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import type * as Actor from "./Actor.js"
-import { ActorFailure, type ActorError, ContextCancelled } from "./Errors.js"
+import type { BackendChoice } from "./backend/registry.js"
+import { ActorFailure, type ActorError, ContextCancelled, type SpawnOptionUnsupported } from "./Errors.js"
 import * as Spawn from "./internal/spawn.js"
 import * as Portal from "./Portal.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
 import type { Aid } from "./Protocol.js"
 
+/**
+ * `start` / `runInActor` options: `name` (required), `exportName`, `backend` (per actor), and the
+ * per-actor spawn options `env`/`clearEnv`, `cwd`, `execArgv`, `resourceLimits` (MB), `inspect`
+ * (see `SpawnBackend.SpawnOptions`; one the backend cannot honour fails the start with
+ * `SpawnOptionUnsupported`).
+ */
 export type StartOptions = Spawn.StartOptions
+
+export type { BackendChoice } from "./backend/registry.js"
+
+/** Options of a nursery (`Nursery.make(options)`, `Nursery.open(options, body)`). */
+export interface NurseryOptions {
+  /**
+   * The backend its children start with, unless a `start` names another: a name (`"process"`,
+   * `"worker"`, …) or a backend value. Default: the runtime's (`Troupe.layer({ backend })`).
+   */
+  readonly backend?: BackendChoice
+}
 
 type CallKeys<D extends Actor.Definition<any, any>> = {
   [K in keyof D["endpoints"]]: D["endpoints"][K] extends { readonly _tag: "Call" } ? K : never
@@ -74,17 +92,21 @@ export type TaskPortal<D extends Actor.Definition<any, any>, K extends keyof D["
  * endpoints declare no error).
  */
 export interface Nursery<TaskError = never> {
-  /** Start a long-lived (daemon) actor; returns once it is booted and registered. Fails with `ActorFailure`. */
+  /**
+   * Start a long-lived (daemon) actor; returns once it is booted and registered. Fails with
+   * `ActorFailure`, or `SpawnOptionUnsupported` (an option or backend name the backend cannot
+   * honour; nothing was launched).
+   */
   readonly start: <D extends Actor.Definition<any, any>>(
     implementation: Actor.Implementation<D>,
     options: StartOptions
-  ) => Effect.Effect<Portal.Portal<D>, ActorFailure>
+  ) => Effect.Effect<Portal.Portal<D>, ActorFailure | SpawnOptionUnsupported>
   /** Start an actor that runs one call of `endpoint` and then is cancelled (tractor `run_in_actor`). */
   readonly runInActor: <D extends Actor.Definition<any, any>, K extends TaskKeys<D, TaskError>>(
     implementation: Actor.Implementation<D>,
     endpoint: K,
     ...args: [...CallOf<D, K>["args"], options: StartOptions]
-  ) => Effect.Effect<TaskPortal<D, K>, ActorFailure>
+  ) => Effect.Effect<TaskPortal<D, K>, ActorFailure | SpawnOptionUnsupported>
   /** The children alive now. */
   readonly children: Effect.Effect<ReadonlyArray<Aid>>
   /**
@@ -108,12 +130,13 @@ interface State {
 
 const cancelChild = Spawn.cancelChild
 
-const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Effect.Effect<State> =>
+const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean, options: NurseryOptions): Effect.Effect<State> =>
   Effect.gen(function*() {
     const b = rt.config.bounds
     // Children's scopes (their processes) close after the graceful cancel, which the callers add
     // as a finalizer once this returns (finalizers run in reverse order).
     const childrenScope = yield* Scope.fork(scope, ExecutionStrategy.parallel)
+    const nurseryOptions = options
     const children = new Map<string, Spawn.Child>()
     const errors: Array<Cause.Cause<unknown>> = []
     const failed = yield* Deferred.make<void>()
@@ -132,38 +155,53 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
     const start = <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, options: StartOptions) =>
       Effect.gen(function*() {
         if (closing) return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: "the nursery is closing" }))
-        const child: Spawn.Child = yield* Spawn.boot(rt, childrenScope, implementation, options)
+        const child: Spawn.Child = yield* Spawn.boot(rt, childrenScope, implementation, options, nurseryOptions.backend)
         const id = child.aid.id
         const booted = { launched: child.launched, channel: child.channel }
         children.set(id, child)
         // A child whose process ends without being asked to is an error of the nursery.
-        yield* booted.launched.exited.pipe(
+        const watcher = yield* booted.launched.exited.pipe(
           Effect.tap(() =>
             Effect.sync(() => {
               children.delete(id)
+              watchers.delete(child)
               rt.childPids.delete(booted.launched.pid)
             })
           ),
           Effect.flatMap((exit) =>
             // Exit 0 is an actor that ended because it was asked to (a cancel from anyone, a signal).
-            child.cancelling || closing || exit === "exited 0"
+            (!child.diedUnasked && (child.cancelling || closing)) || exit === "exited 0"
               ? Effect.void
               : fail(Cause.fail(new ActorFailure({ actor: options.name, reason: "exited unexpectedly", exit, stderr: booted.launched.stderrTail() })), true)
           ),
           Effect.forkIn(scope)
         )
+        if (children.has(id)) watchers.set(child, watcher)
         const portal = Portal.make(booted.channel, implementation.definition, { bounds: b, escalate: escalate(child) })
         return { portal, child }
       })
 
     const tasks: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
 
+    const watchers = new Map<Spawn.Child, Fiber.RuntimeFiber<void>>()
     const cancelAll = Effect.suspend(() => {
+      const all = [...children.values()]
+      // Children that already died unasked (their exit not yet handled): still failures, recorded
+      // before the nursery reports (bounded: they have exited, only their output drain is left).
+      for (const c of all) Spawn.markIfDied(c)
+      const dead = all.flatMap((c) => (c.diedUnasked === true ? [watchers.get(c)] : [])).filter((f) => f !== undefined)
       closing = true
-      return Effect.forEach([...children.values()], (c) => cancelChild(rt, c, "nursery closing"), {
+      return Effect.forEach(all, (c) => cancelChild(rt, c, "nursery closing"), {
         concurrency: "unbounded",
         discard: true
-      })
+      }).pipe(
+        Effect.zipRight(
+          Effect.forEach(dead, Fiber.await, { concurrency: "unbounded", discard: true }).pipe(
+            Effect.interruptible,
+            Effect.timeoutOption(b.nurseryCancelMs)
+          )
+        )
+      )
     })
 
     const nursery: Nursery<any> = {
@@ -216,12 +254,13 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean): Ef
 /**
  * A nursery for the current scope, without a body: closing the scope cancels and reaps every
  * child. Task errors surface from their `result`; nothing interrupts the caller.
+ * `Nursery.make({ backend: "worker" })`: its children are workers unless a `start` says otherwise.
  */
-export const make = <TaskError = never>(): Effect.Effect<Nursery<TaskError>, never, Troupe | Scope.Scope> =>
+export const make = <TaskError = never>(options: NurseryOptions = {}): Effect.Effect<Nursery<TaskError>, never, Troupe | Scope.Scope> =>
   Effect.gen(function*() {
     const rt = yield* Troupe
     const scope = yield* Effect.scope
-    const state = yield* makeState(rt, scope, false)
+    const state = yield* makeState(rt, scope, false, options)
     yield* Effect.addFinalizer(() => state.cancelAll)
     return state.nursery
   })
@@ -229,14 +268,33 @@ export const make = <TaskError = never>(): Effect.Effect<Nursery<TaskError>, nev
 /**
  * Run `body` with a supervised nursery (one-cancels-all, see the module docs). Succeeds with the
  * body's value when nothing failed; otherwise fails with every error, body's first.
+ * `Nursery.open({ backend: "worker" }, body)` sets the nursery's backend (see `NurseryOptions`).
  */
-export const open = <A, E, R, TaskError = never>(
+export const open: {
+  <A, E, R, TaskError = never>(
+    body: (nursery: Nursery<TaskError>) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | NurseryError<TaskError>, R | Troupe>
+  <A, E, R, TaskError = never>(
+    options: NurseryOptions,
+    body: (nursery: Nursery<TaskError>) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | NurseryError<TaskError>, R | Troupe>
+} = <A, E, R, TaskError = never>(
+  ...args:
+    | [body: (nursery: Nursery<TaskError>) => Effect.Effect<A, E, R>]
+    | [options: NurseryOptions, body: (nursery: Nursery<TaskError>) => Effect.Effect<A, E, R>]
+): Effect.Effect<A, E | NurseryError<TaskError>, R | Troupe> => {
+  const [options, body] = args.length === 1 ? [{}, args[0]] : args
+  return openWith(options, body)
+}
+
+const openWith = <A, E, R, TaskError = never>(
+  options: NurseryOptions,
   body: (nursery: Nursery<TaskError>) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | NurseryError<TaskError>, R | Troupe> =>
   Effect.scoped(Effect.gen(function*() {
     const rt = yield* Troupe
     const scope = yield* Effect.scope
-    const state = yield* makeState(rt, scope, true)
+    const state = yield* makeState(rt, scope, true, options)
     yield* Effect.addFinalizer(() => state.cancelAll)
     const bodyFiber = yield* Effect.fork(body(state.nursery))
     const bodyExit = yield* Effect.raceFirst(

@@ -5,16 +5,109 @@
  *
  * Today: `process` (`backend/process/`, a Node process per actor through `@troupe/process`) and
  * `worker` (`backend/worker/`, a `worker_threads` Worker per actor in the parent's process).
+ * A runtime finds a backend by name in `backend/registry.ts` (built on first use, kept for the
+ * runtime's life), so each nursery and each start may name its own.
+ *
+ * Per-actor `SpawnOptions` (env, cwd, execArgv, resourceLimits, inspect) reach `launch` in
+ * `LaunchRequest.options`, only those the backend lists in `honours` (the others are refused
+ * with `SpawnOptionUnsupported` before `launch`). `LaunchRequest.ladder` carries the parent's
+ * process ladder bounds, which the backend ends the actor with.
  *
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Implementation } from "./Actor.js"
-import type { ActorBounds } from "./Bounds.js"
-import type { ActorFailure } from "./Errors.js"
+import type { ActorBounds, Ladder } from "./Bounds.js"
+import type { ActorFailure, SpawnOptionUnsupported } from "./Errors.js"
 import type { Address } from "./Protocol.js"
 import type { Connection } from "./Transport.js"
+
+/**
+ * Per-actor options of `nursery.start` / `runInActor` (all optional). A backend honours the ones
+ * it lists in `SpawnBackend.honours`; any other one given fails the start with
+ * `SpawnOptionUnsupported` (never ignored silently).
+ */
+export interface SpawnOptions {
+  /**
+   * Environment variables for the actor: merged over the parent's environment (a value
+   * `undefined` removes that variable), or, with `clearEnv`, the actor's whole environment.
+   * troupe's own spawn variables (`TROUPE_ACTOR`, `TROUPE_LOG_LEVEL`, `TROUPE_BOOT_KEY`) are
+   * always set by troupe and win. Process: the child's `environ`; worker: the Worker's
+   * `process.env` copy (`new Worker({ env })`).
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** `true`: start from an empty environment (plus `env` and troupe's own variables), not the parent's. Default `false`. */
+  readonly clearEnv?: boolean
+  /**
+   * The actor's working directory (an existing directory; relative paths are resolved against
+   * the parent's `process.cwd()`). Process backend only: a worker shares its process's cwd.
+   */
+  readonly cwd?: string
+  /**
+   * Node flags for the actor (`["--max-old-space-size=256", "--expose-gc"]`). Process: put
+   * before the child entry on `node`'s command line (they replace nothing: the child gets no
+   * other flags from the parent). Worker: the Worker's `execArgv` (Node accepts only per-isolate
+   * flags there; others fail the start with `ActorFailure`, `ERR_WORKER_INVALID_EXEC_ARGV`).
+   */
+  readonly execArgv?: ReadonlyArray<string>
+  /**
+   * V8 heap limits, in MB (Node's `worker_threads` `ResourceLimits`). Worker: passed to the
+   * Worker; an actor that exceeds them ends with `exited 1 (ERR_WORKER_OUT_OF_MEMORY)`, which its
+   * nursery reports as `ActorFailure` (the rest of the process lives on). Process: only
+   * `maxOldGenerationSizeMb` (as `--max-old-space-size`; a process out of heap aborts, `signaled
+   * SIGABRT`), the others fail with `SpawnOptionUnsupported`.
+   */
+  readonly resourceLimits?: {
+    /** Main (old generation) heap, MB. */
+    readonly maxOldGenerationSizeMb?: number
+    /** Young generation heap, MB. */
+    readonly maxYoungGenerationSizeMb?: number
+    /** Pre-allocated memory range for generated code, MB. */
+    readonly codeRangeSizeMb?: number
+    /** Default maximum stack size of the thread, MB (default 4). */
+    readonly stackSizeMb?: number
+  }
+  /**
+   * Start the actor under the V8 inspector, listening on a free loopback port
+   * (`--inspect=127.0.0.1:0`; a worker: `inspector.open(0, "127.0.0.1")` in the worker before
+   * its module loads). The DevTools URL (`ws://127.0.0.1:PORT/UUID`) is logged at Info level by
+   * the parent, annotated with the actor's name, once the inspector listens. Default `false`.
+   */
+  readonly inspect?: boolean
+}
+
+/** The name of one `SpawnOptions` option (`clearEnv` counts as `env`). */
+export type SpawnOptionName = "env" | "cwd" | "execArgv" | "resourceLimits" | "inspect"
+
+/** The options given in `options` (set and not `undefined`/`false`), by name. */
+export const givenOptions = (options: SpawnOptions | undefined): ReadonlyArray<SpawnOptionName> => {
+  if (options === undefined) return []
+  const out: Array<SpawnOptionName> = []
+  if (options.env !== undefined || options.clearEnv === true) out.push("env")
+  if (options.cwd !== undefined) out.push("cwd")
+  if (options.execArgv !== undefined && options.execArgv.length > 0) out.push("execArgv")
+  if (options.resourceLimits !== undefined) out.push("resourceLimits")
+  if (options.inspect === true) out.push("inspect")
+  return out
+}
+
+/**
+ * The environment an actor starts with: the parent's (or none, with `clearEnv`), then `env`
+ * (`undefined` removes a variable), then troupe's own `spawn` variables.
+ */
+export const actorEnv = (
+  options: SpawnOptions | undefined,
+  spawn: Readonly<Record<string, string>>
+): Record<string, string> => {
+  const out: Record<string, string> = {}
+  if (options?.clearEnv !== true) for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v
+  for (const [k, v] of Object.entries(options?.env ?? {})) {
+    if (v === undefined) delete out[k]
+    else out[k] = v
+  }
+  return Object.assign(out, spawn)
+}
 
 export interface LaunchRequest {
   readonly name: string
@@ -33,6 +126,13 @@ export interface LaunchRequest {
    * parent. A backend hands it over privately (a process child: its environment, never argv).
    */
   readonly bootKey?: string | undefined
+  /**
+   * The parent's process ladder bounds (`Bounds.Ladder`): the backend runs this actor's ladder
+   * with them. Absent (an older caller): the `Bounds.Ladder.Bounds` reference of the context.
+   */
+  readonly ladder?: Ladder.LadderBounds | undefined
+  /** Per-actor options (`nursery.start(impl, { env, cwd, … })`), already checked against `honours`. */
+  readonly options?: SpawnOptions | undefined
 }
 
 export interface LaunchedActor {
@@ -64,7 +164,16 @@ export interface LaunchedActor {
 }
 
 export interface SpawnBackend {
+  /** Its name (`process`, `worker`, …): how `nursery.start(impl, { backend })` names it. */
   readonly name: string
-  /** Launch the actor. Its lifetime is the scope: closing it terminates what is still running. */
-  readonly launch: (request: LaunchRequest) => Effect.Effect<LaunchedActor, ActorFailure, Scope.Scope>
+  /**
+   * The `SpawnOptions` this backend honours. Absent: none — a start that gives any option fails
+   * with `SpawnOptionUnsupported` before `launch` is called.
+   */
+  readonly honours?: ReadonlyArray<SpawnOptionName>
+  /**
+   * Launch the actor. Its lifetime is the scope: closing it terminates what is still running.
+   * Fails with `ActorFailure`, or `SpawnOptionUnsupported` for an option value it cannot honour.
+   */
+  readonly launch: (request: LaunchRequest) => Effect.Effect<LaunchedActor, ActorFailure | SpawnOptionUnsupported, Scope.Scope>
 }

@@ -59,6 +59,7 @@ import { Troupe } from "./internal/context.js"
 import * as Handle from "./internal/handle.js"
 import * as Engine from "./internal/supervisor.js"
 import type * as Portal from "./Portal.js"
+import type { StartOptions } from "./internal/spawn.js"
 
 export type { ChildState, Handle } from "./internal/handle.js"
 export type { RestartEvent, Restart, Strategy } from "./internal/supervisor.js"
@@ -89,6 +90,12 @@ export interface ChildSpec<D extends Actor.Definition<any, any>> {
   readonly name: string
   /** The export to load when the module has several implementations of the same definition. */
   readonly exportName?: string
+  /**
+   * The backend and per-actor spawn options of every incarnation (`backend`, `env`, `cwd`,
+   * `execArgv`, `resourceLimits` MB, `inspect`; see `Nursery.StartOptions`). One the backend
+   * cannot honour fails `supervise` with `ActorFailure` naming it.
+   */
+  readonly start?: Omit<StartOptions, "name" | "exportName">
   /** Default `permanent`. */
   readonly restart?: Engine.Restart
   /**

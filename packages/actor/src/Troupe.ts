@@ -23,8 +23,9 @@ import { randomUUID } from "node:crypto"
 import type { Implementation } from "./Actor.js"
 import * as ProcessBackend from "./backend/process/ProcessBackend.js"
 import * as WorkerBackend from "./backend/worker/WorkerBackend.js"
+import * as Backends from "./backend/registry.js"
 import { Bounds, type BoundsInput, Ladder, merge } from "./Bounds.js"
-import { ActorFailure, TransportError } from "./Errors.js"
+import { TransportError } from "./Errors.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
 import { runMain as runMainImpl } from "./internal/main.js"
 import * as Runtime from "./internal/runtime.js"
@@ -44,11 +45,20 @@ export const self: Effect.Effect<Aid, never, Troupe> = Effect.map(Troupe, (t) =>
 
 export interface Options {
   /**
-   * How children are started: `"process"` (default; a Node process each) or `"worker"` (a
+   * How children are started by default: `"process"` (a Node process each) or `"worker"` (a
    * `worker_threads` Worker each, in this process; their own children are workers too), `"none"`,
-   * or a backend value (`ProcessBackend.make`, `WorkerBackend.make`).
+   * or a backend value (`ProcessBackend.make`, `WorkerBackend.make`). Default:
+   * `TROUPE_SPAWN_BACKEND` (read through `TroupeConfig.spawnBackend`), else `"process"`. Any other
+   * named backend is still available per nursery (`Nursery.make({ backend })`) and per start
+   * (`nursery.start(impl, { name, backend })`), built on first use for this root's lifetime.
    */
   readonly backend?: "process" | "worker" | "none" | SpawnBackend
+  /**
+   * Overrides of the process ladder bounds (`Bounds.Ladder`: `terminateGraceMs`, …, ms / bytes)
+   * over the `Bounds.Ladder.Bounds` reference of the context. Every child and grandchild is ended
+   * with these: they travel down the tree in each spawn spec.
+   */
+  readonly ladder?: Partial<Ladder.LadderBounds>
   /** Listener transport. Default `"uds"`. */
   readonly transport?: TransportKind
   /** `"embedded"` (default): this root hosts the registrar; or the address of another one. */
@@ -84,12 +94,9 @@ export interface Options {
 const loopback = (hostname: string) => hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.")
 
 /** A backend that cannot start children (an actor that only serves, or in-process tests). */
-export const noBackend: SpawnBackend = {
-  name: "none",
-  launch: (request) => Effect.fail(new ActorFailure({ actor: request.name, reason: "this runtime has no spawn backend" }))
-}
+export const noBackend: SpawnBackend = Backends.noBackend
 
-const backendOf = (b: Options["backend"]): SpawnBackend =>
+const backendOf = (b: Options["backend"]): Backends.BackendChoice =>
   b === undefined || b === "process"
     ? ProcessBackend.backend
     : b === "worker"
@@ -102,6 +109,9 @@ const backendOf = (b: Options["backend"]): SpawnBackend =>
 export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const bounds = merge(yield* Bounds, options.bounds)
+    const ladder = Ladder.merge(yield* Ladder.Bounds, options.ladder)
+    // Unset: TROUPE_SPAWN_BACKEND (a wrong value names itself), else process.
+    const backend = options.backend ?? (yield* TroupeConfig.spawnBackend.pipe(Effect.orDie))
     const configured = options.secret ?? Option.getOrUndefined(yield* Config.option(Config.redacted("TROUPE_SECRET")).pipe(Effect.orDie))
     const secret = configured === undefined ? undefined : typeof configured === "string" ? configured : Redacted.value(configured)
     const listen = options.listen
@@ -127,7 +137,9 @@ export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, Transp
       registrar: options.registrar ?? "embedded",
       listen: options.listen,
       bounds,
-      backend: backendOf(options.backend),
+      ladder,
+      // Another name (a backend added to `backend/registry.ts`) is built now, in the root's scope.
+      backends: yield* Backends.make(backendOf(backend)).pipe(Effect.orDieWith((e) => new Error(`Troupe.layer: ${e.message}`))),
       logLevel: logLevel.label, // what a child's TROUPE_LOG_LEVEL carries (internal/child.ts)
       secret
     })

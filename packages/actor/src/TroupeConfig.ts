@@ -113,7 +113,10 @@ export const childLogLevel = logLevel("TROUPE_LOG_LEVEL").pipe(Config.withDefaul
 /** `TROUPE_LOG`: the `troupe` CLI's own log level (stderr). Default Warning. */
 export const cliLogLevel = logLevel("TROUPE_LOG").pipe(Config.withDefault(LogLevel.Warning))
 
-/** `TROUPE_SPAWN_BACKEND`: how `Troupe.layerConfig` starts children. Default process. */
+/**
+ * `TROUPE_SPAWN_BACKEND`: how a root starts children by default (`Troupe.layerConfig`, and
+ * `Troupe.layer` without `backend`; a nursery or a start may name another). Default process.
+ */
 export const spawnBackend = literal("TROUPE_SPAWN_BACKEND", ["process", "worker", "none"]).pipe(
   Config.withDefault("process" as const)
 )

@@ -26,7 +26,8 @@ import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type Implementation, isImplementation } from "../Actor.js"
-import { defaultActorBounds, parentWatchdogSlackMs } from "../Bounds.js"
+import * as Backends from "../backend/registry.js"
+import { defaultActorBounds, Ladder, parentWatchdogSlackMs } from "../Bounds.js"
 import type { TransportError } from "../Errors.js"
 import { Address, bootFailed, type Message, MsgType, ready, type SpawnSpec } from "../Protocol.js"
 import type { SpawnBackend } from "../SpawnBackend.js"
@@ -59,8 +60,13 @@ export interface Host {
   /** The bundle this code runs from (remote stacks are mapped through its source map). */
   readonly bundle: string | undefined
   readonly pid: number
-  /** How this actor starts its own children. */
+  /** How this actor starts its own children by default. */
   readonly backend: SpawnBackend
+  /**
+   * This host's own variant of other named backends (a worker's `process` backend reports the
+   * processes it starts to the parent thread); the rest come from `backend/registry.ts`.
+   */
+  readonly backends?: Readonly<Record<string, SpawnBackend>>
   readonly spawnedBy: "process" | "worker"
   /** The connection to the parent (a socket to its listener, or a port it handed over). */
   readonly parent: Effect.Effect<Connection, TransportError, Scope.Scope>
@@ -144,6 +150,8 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     const s = spec[1]
     const bounds = Runtime.boundsFromRecord(defaultActorBounds, s.bounds)
     host.armParentWatchdog?.(bounds.parentDeathExitMs + parentWatchdogSlackMs)
+    // The parent's ladder bounds (the root's, down the tree): this actor ends its children with them.
+    const ladder = Runtime.boundsFromRecord(Ladder.defaultLadderBounds, s.bounds)
     const impl = findImplementation(mod, s)
     if (typeof impl === "string") {
       parent.write(bootFailed(impl))
@@ -162,7 +170,8 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       socketDir: s.socketDir,
       registrar: s.registrar ?? "embedded",
       bounds,
-      backend: host.backend,
+      ladder,
+      backends: yield* Backends.make(host.backend, host.backends).pipe(Effect.tapError((e) => Effect.sync(() => parent.write(bootFailed(e.message))))),
       logLevel: s.logLevel,
       secret: s.secret ?? undefined,
       parent: parent.remote.id,

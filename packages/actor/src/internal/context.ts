@@ -8,11 +8,12 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { ActorBounds } from "../Bounds.js"
+import type { ActorBounds, Ladder } from "../Bounds.js"
 import type { ProtocolError, TransportClosed, TransportError } from "../Errors.js"
 import type { Address, Aid, Message } from "../Protocol.js"
 import type { ActorInfo, RegistrarClient } from "../Registrar.js"
 import type { SpawnBackend } from "../SpawnBackend.js"
+import type { Backends } from "../backend/registry.js"
 import type { Connection, TransportKind } from "../Transport.js"
 import type { Channel } from "./channel.js"
 
@@ -21,6 +22,11 @@ export interface RuntimeConfig {
   /** Directory of UDS socket files (private to the tree). */
   readonly socketDir: string
   readonly bounds: ActorBounds
+  /**
+   * The process ladder bounds this actor's children are ended with (`Bounds.Ladder`), passed
+   * down to every child in its spawn spec: a grandchild's ladder uses the root's.
+   */
+  readonly ladder: Ladder.LadderBounds
   /** Effect log level name for children (`Warning` by default). */
   readonly logLevel: string
   /** The tree's shared secret when one is configured: every socket connection authenticates. */
@@ -41,7 +47,10 @@ export interface TroupeRuntime {
   /** This actor's listener. */
   readonly address: Address
   readonly config: RuntimeConfig
+  /** The default backend (`backends.default`). */
   readonly backend: SpawnBackend
+  /** Every backend this actor can start children with, by name (built on first use). */
+  readonly backends: Backends
   /** The registrar's address (this actor's when it hosts it). */
   readonly registrarAddress: Address | null
   readonly registrar: RegistrarClient

@@ -13,12 +13,12 @@ import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { endpointOf, type Implementation } from "../Actor.js"
-import { type ActorBounds, limits } from "../Bounds.js"
+import { type ActorBounds, Bounds, Ladder, limits } from "../Bounds.js"
+import type { Backends } from "../backend/registry.js"
 import { TransportError } from "../Errors.js"
 import * as Portal from "../Portal.js"
 import { type Address, type Aid, formatAddress, type Message } from "../Protocol.js"
 import * as Registrar from "../Registrar.js"
-import type { SpawnBackend } from "../SpawnBackend.js"
 import type * as Transport from "../Transport.js"
 import * as SocketTransport from "../transport/SocketTransport.js"
 import * as Auth from "./auth.js"
@@ -39,7 +39,10 @@ export interface RuntimeOptions {
   /** Bind the listener exactly here (else a fresh UDS path / a kernel-chosen TCP port). */
   readonly listen?: Address | undefined
   readonly bounds: ActorBounds
-  readonly backend: SpawnBackend
+  /** The ladder bounds children are ended with (and pass on). Default `Ladder.defaultLadderBounds`. */
+  readonly ladder?: Ladder.LadderBounds | undefined
+  /** The backends children are started with (`backend/registry.ts`, built in this runtime's scope). */
+  readonly backends: Backends
   readonly logLevel: string
   /** The tree's shared secret, when configured: every socket connection authenticates (`internal/auth.ts`). */
   readonly secret?: string | undefined
@@ -81,6 +84,7 @@ interface Pending {
 export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const { bounds, self } = options
+    const ladder = options.ladder ?? Ladder.defaultLadderBounds
     const connLimits = limits(bounds)
     const listener = yield* SocketTransport.listen({
       transport: options.transport,
@@ -130,7 +134,12 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       running,
       resolve: resolve(channel),
       runtime: handlerRuntime ??= Runtime.make({
-        context: Context.merge(Context.add(base.context, Troupe, runtime), options.services ?? Context.empty()),
+        // The actor's bounds as the `Bounds` / `Bounds.Ladder.Bounds` references, for its handlers
+        // (what they start, or run through @troupe/process, is bounded like the actor's children).
+        context: Context.merge(
+          base.context.pipe(Context.add(Troupe, runtime), Context.add(Bounds, bounds), Context.add(Ladder.Bounds, ladder)),
+          options.services ?? Context.empty()
+        ),
         fiberRefs: base.fiberRefs,
         runtimeFlags: base.runtimeFlags
       }),
@@ -297,8 +306,16 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       self,
       accept: (conn) => Effect.asVoid(Effect.forkScoped(accept(conn, true))),
       address: listener.address,
-      config: { transport: options.transport, socketDir: options.socketDir, bounds, logLevel: options.logLevel, secret: secret ?? null },
-      backend: options.backend,
+      config: {
+        transport: options.transport,
+        socketDir: options.socketDir,
+        bounds,
+        ladder,
+        logLevel: options.logLevel,
+        secret: secret ?? null
+      },
+      backend: options.backends.default,
+      backends: options.backends,
       registrarAddress,
       registrar: registrarClient,
       info,
@@ -315,9 +332,12 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     return runtime
   })
 
-/** Decode a `SpawnSpec.bounds` record into bounds over the defaults. */
-export const boundsFromRecord = (base: ActorBounds, rec: Readonly<Record<string, number>>): ActorBounds => {
-  const out: Record<string, number> = { ...base }
+/**
+ * Decode a `SpawnSpec.bounds` record (actor and ladder bounds in one record: their keys differ)
+ * into bounds over `base`: only `base`'s keys are taken.
+ */
+export const boundsFromRecord = <B extends object = ActorBounds>(base: B, rec: Readonly<Record<string, number>>): B => {
+  const out: Record<string, number> = { ...(base as Record<string, number>) }
   for (const [k, v] of Object.entries(rec)) if (k in base && typeof v === "number") out[k] = v
-  return out as unknown as ActorBounds
+  return out as unknown as B
 }

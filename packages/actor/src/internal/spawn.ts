@@ -19,19 +19,52 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import type * as Actor from "../Actor.js"
-import { ActorFailure } from "../Errors.js"
+import type { BackendChoice } from "../backend/registry.js"
+import { Bounds, Ladder } from "../Bounds.js"
+import { ActorFailure, SpawnOptionUnsupported } from "../Errors.js"
 import * as Metrics from "./metrics.js"
 import { type Aid, MsgType, spawnSpec } from "../Protocol.js"
-import type { LaunchedActor } from "../SpawnBackend.js"
+import { givenOptions, type LaunchedActor, type SpawnBackend, type SpawnOptions } from "../SpawnBackend.js"
 import type { Channel } from "./channel.js"
 import type { TroupeRuntime } from "./context.js"
 
-export interface StartOptions {
+export interface StartOptions extends SpawnOptions {
   /** The actor's name (its id is `name@uuid`). */
   readonly name: string
   /** The export to load when the module has several implementations of the same definition. */
   readonly exportName?: string
+  /**
+   * The backend this actor is started with: a name (`"process"`, `"worker"`, …) or a backend
+   * value. Default: the nursery's (`Nursery.make({ backend })`), else the runtime's
+   * (`Troupe.layer({ backend })`, `TROUPE_SPAWN_BACKEND`). An unknown name fails with
+   * `SpawnOptionUnsupported`.
+   */
+  readonly backend?: BackendChoice
 }
+
+/** The `SpawnOptions` part of start options (what the backend gets), without `undefined` keys. */
+const spawnOptionsOf = (o: StartOptions): SpawnOptions | undefined => {
+  const { backend: _b, exportName: _e, name: _n, ...rest } = o
+  const out = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as SpawnOptions
+  return Object.keys(out).length === 0 ? undefined : out
+}
+
+/** Fails with `SpawnOptionUnsupported` for the first option given that `backend` does not honour. */
+export const checkOptions = (backend: SpawnBackend, actor: string, options: SpawnOptions | undefined) =>
+  Effect.suspend(() => {
+    const honoured = backend.honours ?? []
+    const refused = givenOptions(options).find((o) => !honoured.includes(o))
+    return refused === undefined ? Effect.void : Effect.fail(
+      new SpawnOptionUnsupported({
+        actor,
+        backend: backend.name,
+        option: refused,
+        reason: honoured.length === 0
+          ? "it honours no start options"
+          : `it honours ${honoured.join(", ")}`
+      })
+    )
+  })
 
 export interface Child {
   readonly aid: Aid
@@ -40,6 +73,12 @@ export interface Child {
   readonly scope: Scope.CloseableScope
   /** Set when its owner asked it to end: its exit is then not a failure. */
   cancelling: boolean
+  /**
+   * Set when its owner found it already exited (or its channel closed), unasked, as it began to
+   * end it (a worker out of heap while its nursery closes): an exit other than `exited 0` is then
+   * a failure even though `cancelling` is set.
+   */
+  diedUnasked?: boolean
   task: Fiber.RuntimeFiber<unknown, unknown> | undefined
   /** Set once `endChild` runs: completes when it is done. */
   ending: Deferred.Deferred<void> | undefined
@@ -55,24 +94,34 @@ export const boot = <D extends Actor.Definition<any, any>>(
   rt: TroupeRuntime,
   parent: Scope.Scope,
   implementation: Actor.Implementation<D>,
-  options: StartOptions
-): Effect.Effect<Child, ActorFailure> =>
+  options: StartOptions,
+  /** The nursery's backend, when it names one (`options.backend` wins). */
+  nurseryBackend?: BackendChoice
+): Effect.Effect<Child, ActorFailure | SpawnOptionUnsupported> =>
   Effect.gen(function*() {
     const b = rt.config.bounds
     const id = `${options.name}@${randomUUID()}`
     const t0 = Date.now()
+    const backend = yield* rt.backends.get(options.backend ?? nurseryBackend, options.name)
+    const spawnOptions = spawnOptionsOf(options)
+    yield* checkOptions(backend, options.name, spawnOptions)
     const childScope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     const booted = yield* Effect.scoped(Effect.gen(function*() {
       const rendezvous = yield* rt.expectChild(id)
-      const launched = yield* rt.backend.launch({
+      const launched = yield* backend.launch({
         name: options.name,
         id,
         implementation,
         parent: rt.address,
         logLevel: rt.config.logLevel,
         bounds: b,
-        bootKey: rendezvous.bootKey
+        ladder: rt.config.ladder,
+        bootKey: rendezvous.bootKey,
+        options: spawnOptions
       }).pipe(
+        // A backend that reads the bounds from the context sees this runtime's.
+        Effect.provideService(Bounds, b),
+        Effect.provideService(Ladder.Bounds, rt.config.ladder),
         Scope.extend(childScope)
       )
       if (launched.kind !== "thread") rt.childPids.add(launched.pid)
@@ -100,7 +149,8 @@ export const boot = <D extends Actor.Definition<any, any>>(
         registrar: rt.registrarAddress,
         socketDir: rt.config.socketDir,
         secret: rt.config.secret,
-        bounds: { ...b },
+        // Actor and ladder bounds in one record (their keys differ): the child passes both on.
+        bounds: { ...rt.config.ladder, ...b },
         logLevel: rt.config.logLevel
       }))
       if (specError !== undefined) {
@@ -122,15 +172,15 @@ export const boot = <D extends Actor.Definition<any, any>>(
     })).pipe(
       Effect.onError(() =>
         Scope.close(childScope, Exit.void).pipe(
-          Effect.zipRight(Metric.increment(Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", backendOf(rt)), "outcome", "failed")))
+          Effect.zipRight(Metric.increment(Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", backendTagOf(backend)), "outcome", "failed")))
         )
       )
     )
     // Metrics: the spawn, its time, and one more live actor until it exits or its scope is released.
-    const backend = Metrics.backendTag(booted.launched.kind)
-    yield* Metric.increment(Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", backend), "outcome", "ready"))
-    yield* Metric.update(Metric.tagged(Metrics.spawnDurationMs, "backend", backend), Date.now() - t0)
-    const live = Metric.tagged(Metrics.actorsLive, "backend", backend)
+    const tag = Metrics.backendTag(booted.launched.kind)
+    yield* Metric.increment(Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", tag), "outcome", "ready"))
+    yield* Metric.update(Metric.tagged(Metrics.spawnDurationMs, "backend", tag), Date.now() - t0)
+    const live = Metric.tagged(Metrics.actorsLive, "backend", tag)
     yield* Metric.increment(live)
     let counted = true
     const gone = Effect.suspend(() => {
@@ -151,8 +201,16 @@ export const boot = <D extends Actor.Definition<any, any>>(
     }
   })
 
-/** The backend tag of this runtime's spawns, before one has launched (a failed spawn). */
-const backendOf = (rt: TroupeRuntime): string => (rt.backend.name === "worker" ? "worker" : "process")
+/** The backend tag of a spawn, before one has launched (a failed spawn). */
+const backendTagOf = (backend: SpawnBackend): string => (backend.name === "worker" ? "worker" : "process")
+
+/**
+ * Before asking `child` to end: note whether it had already exited, or dropped its channel to
+ * us (which a child does only as it exits), without being asked.
+ */
+export const markIfDied = (child: Child): void => {
+  if (!child.cancelling && (child.launched.hasExited() || child.channel.isClosed())) child.diedUnasked = true
+}
 
 /**
  * End one child (the escalation policy, tractor's `soft_kill` → `hard_kill`):
@@ -169,6 +227,7 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effec
     if (child.ending !== undefined) return Deferred.await(child.ending)
     const done = Deferred.unsafeMake<void>(FiberId.none)
     child.ending = done
+    markIfDied(child)
     child.cancelling = true
     const b = rt.config.bounds
     const what = child.launched.kind === "thread" ? "worker" : "process"
@@ -203,6 +262,7 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effec
 export const cancelChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
   Effect.gen(function*() {
     const b = rt.config.bounds
+    markIfDied(child)
     child.cancelling = true
     if (child.task) {
       // The task's own cancel escalates past cancelAckMs; this only bounds waiting for it here.

@@ -56,6 +56,8 @@ export interface Slot {
   readonly order: number
   readonly implementation: Actor.Implementation<any>
   readonly exportName: string | undefined
+  /** Backend and spawn options of every incarnation. */
+  readonly start: Omit<Spawn.StartOptions, "name" | "exportName"> | undefined
   readonly restart: Restart
   readonly onStart: ((portal: Portal.Portal<any>, incarnation: number) => Effect.Effect<void, unknown>) | undefined
   incarnation: number
@@ -102,7 +104,14 @@ export const make = (config: Config) => {
   /** Boot one incarnation of `slot`, run its `onStart`, watch its end. */
   const startIncarnation = (slot: Slot): Effect.Effect<void, ActorFailure> =>
     Effect.gen(function*() {
-      const child = yield* Spawn.boot(rt, config.childrenScope, slot.implementation, { name: slot.name, ...(slot.exportName ? { exportName: slot.exportName } : {}) })
+      const child = yield* Spawn.boot(rt, config.childrenScope, slot.implementation, {
+        ...slot.start,
+        name: slot.name,
+        ...(slot.exportName ? { exportName: slot.exportName } : {})
+      }).pipe(
+        // A supervised child's start fails with ActorFailure (its message names the option).
+        Effect.catchTag("SpawnOptionUnsupported", (e) => Effect.fail(new ActorFailure({ actor: slot.name, reason: e.message })))
+      )
       slot.incarnation += 1
       const incarnation = slot.incarnation
       const portal = Portal.make(child.channel, slot.implementation.definition, { bounds: b, escalate: (r) => Spawn.endChild(rt, child, r) })
@@ -243,6 +252,7 @@ export const make = (config: Config) => {
     supervise: (implementation: Actor.Implementation<any>, spec: {
       readonly name: string
       readonly exportName?: string
+      readonly start?: Omit<Spawn.StartOptions, "name" | "exportName">
       readonly restart?: Restart
       readonly onStart?: (portal: any, incarnation: number) => Effect.Effect<void, unknown>
     }): Effect.Effect<Slot, ActorFailure> =>
@@ -255,6 +265,7 @@ export const make = (config: Config) => {
           order: order++,
           implementation,
           exportName: spec.exportName,
+          start: spec.start,
           restart: spec.restart ?? "permanent",
           onStart: spec.onStart,
           incarnation: 0,

@@ -14,8 +14,8 @@ import * as Runtime from "effect/Runtime"
 import * as LadderBounds from "@troupe/process/Bounds"
 import * as Process from "@troupe/process/Process"
 import { limits } from "../../Bounds.js"
-import { ActorFailure } from "../../Errors.js"
-import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
+import { ActorFailure, SpawnOptionUnsupported } from "../../Errors.js"
+import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend, type SpawnOptions } from "../../SpawnBackend.js"
 import { lineSplitter, tailKeeper } from "../lines.js"
 import { childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
 
@@ -23,10 +23,39 @@ export type { EntryStrategy } from "./entry.js"
 
 const describeExit = (s: Process.ExitStatus): string => (s._tag === "Exited" ? `exited ${s.code}` : `signaled ${s.signal}`)
 
+/** The inspector's announcement on stderr (`--inspect`): `Debugger listening on ws://HOST:PORT/UUID`. */
+const inspectorLine = /^Debugger listening on (ws:\/\/\S+)/
+
+/**
+ * The Node flags of a child with `options`: `execArgv`, then `--max-old-space-size` for
+ * `resourceLimits.maxOldGenerationSizeMb`, then `--inspect=127.0.0.1:0` for `inspect`. Fails
+ * with `SpawnOptionUnsupported` for a resource limit a process cannot be given exactly.
+ */
+export const nodeFlags = (actor: string, options: SpawnOptions | undefined): Effect.Effect<Array<string>, SpawnOptionUnsupported> =>
+  Effect.suspend(() => {
+    const flags = [...(options?.execArgv ?? [])]
+    const limits = options?.resourceLimits ?? {}
+    for (const [key, value] of Object.entries(limits)) {
+      if (value === undefined) continue
+      if (key !== "maxOldGenerationSizeMb") {
+        return Effect.fail(new SpawnOptionUnsupported({
+          actor,
+          backend: "process",
+          option: `resourceLimits.${key}`,
+          reason: "a process takes only maxOldGenerationSizeMb (as --max-old-space-size); give other V8 flags in execArgv, or use the worker backend"
+        }))
+      }
+      flags.push(`--max-old-space-size=${value}`)
+    }
+    if (options?.inspect === true) flags.push("--inspect=127.0.0.1:0")
+    return Effect.succeed(flags)
+  })
 export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBackend => ({
   name: "process",
+  honours: ["env", "cwd", "execArgv", "resourceLimits", "inspect"],
   launch: (request: LaunchRequest) =>
     Effect.gen(function*() {
+      const flags = yield* nodeFlags(request.name, request.options)
       const rt = yield* Effect.runtime<never>()
       const log = (stream: "stdout" | "stderr") => (line: string) =>
         Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
@@ -47,18 +76,27 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       const errLines = lineSplitter((line) => {
         tail.push(line)
         onErrLine(line)
+        const inspector = request.options?.inspect === true ? inspectorLine.exec(line) : null
+        if (inspector !== null) {
+          Runtime.runFork(rt)(
+            Effect.logInfo(`actor ${request.name} (${request.id}): inspector listening on ${inspector[1]}`).pipe(
+              Effect.annotateLogs({ actor: request.name, inspector: inspector[1] })
+            )
+          )
+        }
       })
-      const ladder = yield* LadderBounds.Bounds
+      const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
       const handle = yield* Process.spawn({
         command: process.execPath,
-        args: [...cmd.args, "--troupe-child", childArgs],
-        env: {
-          ...process.env,
+        args: [...flags, ...cmd.args, "--troupe-child", childArgs],
+        env: actorEnv(request.options, {
           TROUPE_ACTOR: request.id,
           TROUPE_LOG_LEVEL: request.logLevel,
           // Read once and removed by the child (host.ts); /proc/<pid>/environ is the owner's only.
           ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
-        },
+        }),
+        ...(request.options?.cwd !== undefined ? { cwd: request.options.cwd } : {}),
+        bounds: ladder,
         stdout: { onChunk: outLines, onEnd: () => (outLines.flush(), ended()) },
         stderr: { onChunk: errLines, onEnd: () => (errLines.flush(), ended()) }
       }).pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `spawn failed: ${e.message}` })))

@@ -46,7 +46,7 @@ import { readStat } from "@troupe/process/ProcessTable"
 import { Bounds, limits } from "../../Bounds.js"
 import { ActorFailure } from "../../Errors.js"
 import { processChildPids } from "../../internal/runtime.js"
-import type { LaunchedActor, LaunchRequest, SpawnBackend } from "../../SpawnBackend.js"
+import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend } from "../../SpawnBackend.js"
 import * as PortTransport from "../../transport/PortTransport.js"
 import { lineSplitter, tailKeeper } from "../lines.js"
 import { bundleFor, defaultStrategy, type EntryStrategy, loaderEntryPath } from "../process/entry.js"
@@ -99,14 +99,17 @@ const entryOf = (request: LaunchRequest, strategy: EntryStrategy): Effect.Effect
 
 export const make = (options: Options = {}): SpawnBackend => ({
   name: "worker",
+  // Not `cwd`: a worker shares its process's working directory (no `process.chdir` in workers).
+  honours: ["env", "execArgv", "resourceLimits", "inspect"],
   launch: (request: LaunchRequest) =>
     Effect.gen(function*() {
       const strategy = options.entry ?? defaultStrategy()
       const children = options.children ?? "worker"
       const entry = yield* entryOf(request, strategy)
-      const ladder = yield* LadderBounds.Bounds
+      const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
       const actorBounds = yield* Bounds
       const { bootMs } = actorBounds
+      const spawnOptions = request.options
       const rt = yield* Effect.runtime<never>()
       const log = (stream: "stdout" | "stderr") => (line: string) =>
         Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
@@ -137,7 +140,8 @@ export const make = (options: Options = {}): SpawnBackend => ({
         // 15 bytes: `[name]`, or the name cut to fit.
         title: request.name.length <= 13 ? `[${request.name}]` : request.name.slice(0, 15),
         children,
-        port: port2
+        port: port2,
+        ...(spawnOptions?.inspect === true ? { inspect: true } : {})
       }
       const worker = yield* Effect.try({
         try: () =>
@@ -145,9 +149,10 @@ export const make = (options: Options = {}): SpawnBackend => ({
             workerData: { troupe: boot },
             transferList: [port2],
             argv: strategy === "loader" ? ["--troupe-module", request.implementation.moduleUrl] : [],
-            env: { ...process.env, TROUPE_ACTOR: request.id, TROUPE_LOG_LEVEL: request.logLevel },
+            env: actorEnv(spawnOptions, { TROUPE_ACTOR: request.id, TROUPE_LOG_LEVEL: request.logLevel }),
             // Not the parent's flags (a TypeScript loader, a test runner's): the bundle is plain JS.
-            execArgv: [],
+            execArgv: [...(spawnOptions?.execArgv ?? [])],
+            ...(spawnOptions?.resourceLimits !== undefined ? { resourceLimits: { ...spawnOptions.resourceLimits } } : {}),
             stdin: false,
             stdout: true,
             stderr: true
@@ -176,6 +181,13 @@ export const make = (options: Options = {}): SpawnBackend => ({
           case "tid":
             Deferred.unsafeDone(tid, Exit.succeed(m.tid > 0 ? m.tid : process.pid))
             return
+          case "inspector":
+            Runtime.runFork(rt)(
+              Effect.logInfo(`actor ${request.name} (${request.id}): inspector listening on ${m.url}`).pipe(
+                Effect.annotateLogs({ actor: request.name, inspector: m.url })
+              )
+            )
+            return
           case "spawned":
             spawned.set(m.pid, m.startTime)
             unreaped.add(m.pid)
@@ -195,12 +207,16 @@ export const make = (options: Options = {}): SpawnBackend => ({
         // This thread is itself a worker actor: the thread above cleans up after it too.
         if (relayUp) parentPort?.postMessage(m)
       })
+      /** Why the worker died, when Node says (`ERR_WORKER_OUT_OF_MEMORY`: it reached its `resourceLimits`). */
+      let died: string | undefined
       worker.on("error", (e: unknown) => {
+        const code = (e as { code?: unknown } | null)?.code
+        if (typeof code === "string" && code.startsWith("ERR_WORKER_")) died = code
         const text = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : `uncaught: ${String(e)}`
         for (const line of text.split("\n")) if (line.length > 0) errLine(line)
       })
       worker.on("exit", (code: number) => {
-        exited = terminating ? "terminated" : `exited ${code}`
+        exited = terminating ? "terminated" : `exited ${code}${died !== undefined ? ` (${died})` : ""}`
         live.delete(worker)
         const drained = new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(false), ladder.drainGraceMs)

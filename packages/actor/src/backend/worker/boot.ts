@@ -32,6 +32,8 @@ export interface WorkerBoot {
   readonly children: "worker" | "process"
   /** The actor channel to the parent thread (transferred); without it the child connects to `args.parent`. */
   readonly port?: MessagePort
+  /** Open the inspector in the worker (`inspector.open(0, "127.0.0.1")`) before the module loads, and post its URL. */
+  readonly inspect?: boolean
 }
 
 export const bootOf = (workerData: unknown): WorkerBoot | undefined => {
@@ -43,6 +45,8 @@ export const bootOf = (workerData: unknown): WorkerBoot | undefined => {
 export type FromWorker =
   /** First thing the bootstrap does: the thread's kernel id (`/proc/thread-self`). */
   | { readonly troupe: "tid"; readonly tid: number }
+  /** The worker's inspector listens (`WorkerBoot.inspect`): its DevTools WebSocket URL. */
+  | { readonly troupe: "inspector"; readonly url: string }
   /** A process was started in this worker's subtree (it may need a ladder if the worker is terminated). */
   | { readonly troupe: "spawned"; readonly pid: number; readonly startTime: number }
   /** That process is an actor (its parent-death signal is armed: it ends by itself with its thread). */

@@ -22,14 +22,16 @@ export const workerHost = (boot: WorkerBoot): Host => {
   const entry = boot.entry._tag === "bundle" ? "bundle" : "loader"
   const connLimits = args.limits
   const loaded = bundleBoot()
+  const processChildren = markingActors(processBackend, parentPort!)
+  const workerChildren = WorkerBackend.make({ entry, children: "worker" })
   return {
     args,
     bundle: boot.entry._tag === "bundle" ? boot.entry.path : undefined,
     ...(loaded !== undefined ? { booted: loaded.booted } : {}),
     pid: currentThreadId() ?? process.pid,
-    backend: boot.children === "process"
-      ? markingActors(processBackend, parentPort!)
-      : WorkerBackend.make({ entry, children: "worker" }),
+    backend: boot.children === "process" ? processChildren : workerChildren,
+    // Either named backend, whichever is the default: processes started here are always reported.
+    backends: { process: processChildren, worker: workerChildren },
     spawnedBy: "worker",
     parent: boot.port !== undefined
       ? PortTransport.fromPort(boot.port, "parent port", connLimits)

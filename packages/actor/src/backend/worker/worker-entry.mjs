@@ -2,7 +2,8 @@
 // WorkerBackend.ts as `new Worker(<this file>, { workerData: { troupe: WorkerBoot } })`:
 //   1. post this thread's kernel id to the parent thread (the actor's `pid`), before anything
 //      that could fail, so even a module that dies while loading has a known thread;
-//   2. name the thread (`/proc/thread-self/comm`, what `ps -L` / `top -H` show);
+//   2. name the thread (`/proc/thread-self/comm`, what `ps -L` / `top -H` show); with
+//      `boot.inspect`, open the inspector on a free loopback port and post its URL;
 //   3. report every process this thread starts (actors, @troupe/process, child_process) and its
 //      reaping: a process started from a thread is a child of the whole process that only this
 //      thread's event loop waits for, so if the worker is terminated (it then runs no finalizer)
@@ -29,6 +30,12 @@ try {
   writeFileSync("/proc/thread-self/comm", boot.title.slice(0, 15))
 } catch {
   // cosmetic
+}
+if (boot.inspect === true) {
+  // Start under the inspector (nursery.start(impl, { inspect: true })): a free loopback port.
+  const inspector = await import("node:inspector")
+  inspector.open(0, "127.0.0.1", false)
+  parentPort.postMessage({ troupe: "inspector", url: inspector.url() })
 }
 const startTimeOf = (pid) => {
   try {
