@@ -113,6 +113,8 @@ let runCounter = 0
 /** Run `scenario` (generated from `seed`) once; never throws. */
 export const runScenario = async (seed: number, scenario: Scenario, options: Options = {}): Promise<Outcome> => {
   const slackMs = options.slackMs ?? 5000
+  /** The longest a fault's injection may take (a sigkill's waits for its error to surface). */
+  const faultBoundMs = surfaceBoundMs + 2 * slackMs
   const hardTimeoutMs = options.hardTimeoutMs ?? 120_000
   const problems: Array<string> = []
   const tag = `chaos-${process.pid}-${seed}-${runCounter++}`
@@ -327,7 +329,19 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
       const faults = scenario.faults.map((f) =>
         Effect.sleep(Duration.millis(f.atMs)).pipe(
           // A call to an actor already killed, stopped or wedged (or below one) would only hang: skipped.
-          Effect.zipRight(Effect.suspend(() => (f.kind !== "sigkill" && f.kind !== "sigstop" && affected(all[f.victim]!.name) ? Effect.void : inject(f))))
+          Effect.zipRight(Effect.suspend(() => (f.kind !== "sigkill" && f.kind !== "sigstop" && affected(all[f.victim]!.name) ? Effect.void : inject(f)))),
+          // A fault's own call (throw, defect, stubborn, …) meets its victim stopped or wedged by
+          // another fault meanwhile: with no call timeout in troupe (as in tractor) it would wait
+          // for ever. Bounded here; no answer is a failure only when nothing explains it.
+          Effect.timeoutOption(faultBoundMs),
+          Effect.flatMap((done) => {
+            if (Option.isSome(done)) return Effect.void
+            if (!affected(all[f.victim]!.name)) return Effect.fail(`${f.kind} of ${all[f.victim]!.name}: no answer within ${faultBoundMs} ms`)
+            // It never took effect (e.g. a throw whose call met the victim stopped): not applied.
+            const i = applied.findIndex((a) => a.fault === f)
+            if (i >= 0) applied.splice(i, 1)
+            return Effect.void
+          })
         )
       )
       const script = Effect.scoped(Effect.all([...faults, ...traffic], { concurrency: "unbounded", discard: true }))
@@ -412,7 +426,7 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
       if (explains(t)) continue
       // One-cancels-all under way: a connection closed or a context cancelled by the teardown, or a
       // later fault that found its victim already gone from the registrar.
-      if (primary && (/"_tag":"(TransportClosed|ContextCancelled)"/.test(t) || /^\S+ is not registered/.test(t))) {
+      if (primary && (/"_tag":"(TransportClosed|ContextCancelled)"/.test(t) || /^\S+ is not (registered|listed by the registrar)/.test(t))) {
         secondaryErrors++
         continue
       }
