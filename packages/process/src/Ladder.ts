@@ -189,6 +189,18 @@ export const run = (
       }
       return [...live.values()]
     }
+    // The stdout/stderr of descendants outside the group (e.g. a child actor in its own group):
+    // whoever reads them may be dying too, so a process that escaped with one of them (setsid,
+    // re-parented to init) is looked for here as for our own output. Never an inode this process
+    // holds itself (inherited output leads up to our own parents).
+    const own = new Set([1, 2].flatMap((fd) => procfs.fdInode(process.pid, fd) ?? []))
+    const descendantOutputs = new Set<number>()
+    const noteOutputs = (pid: number) => {
+      for (const fd of [1, 2]) {
+        const ino = procfs.fdInode(pid, fd)
+        if (ino !== undefined && !own.has(ino) && !target.outputInodes.has(ino)) descendantOutputs.add(ino)
+      }
+    }
     const scan = () => withFound(targetsOf(target))
     const sharedScan = () => withFound(targetsOf(target, true))
 
@@ -210,7 +222,9 @@ export const run = (
       if (!quiet) {
         if (target.pgid !== undefined) Liveness.signalGroup(target.pgid, sig)
         for (const p of live) {
-          if (!p.inGroup) Liveness.signal(p, sig) // descendants that left the group
+          if (p.inGroup) continue
+          noteOutputs(p.pid)
+          Liveness.signal(p, sig) // descendants that left the group
         }
       }
       const perStep = new Map<number, Liveness.ProcessRef>(live.map((p) => [p.pid, p]))
@@ -225,10 +239,16 @@ export const run = (
     const orphansKilled: Array<OrphanKill> = []
     const writers = () =>
       procfs.writersOf(target.outputInodes, new Set([process.pid])).map((s) => ({ pid: s.pid, startTime: s.startTime }))
+    // Writers of a killed descendant's output: only processes started after our leader (an
+    // escapee of its tree cannot be older), never this process.
+    const strays = () =>
+      descendantOutputs.size === 0 ? [] : procfs.writersOf(descendantOutputs, new Set([process.pid]))
+        .filter((s) => s.startTime >= target.leader.startTime)
+        .map((s) => ({ pid: s.pid, startTime: s.startTime }))
     // Output still open with the group gone is usually an EOF not yet read: give it a moment
     // before scanning every process's descriptors for a writer.
     if (target.outputOpen() && target.awaitEof !== undefined) yield* target.awaitEof(Math.min(EOF_GRACE_MS, bounds.drainGraceMs))
-    const orphans = target.outputOpen() ? writers() : []
+    const orphans = [...(target.outputOpen() ? writers() : []), ...strays()]
     if (orphans.length > 0) {
       const t0 = yield* now
       for (const p of orphans) {
@@ -239,7 +259,7 @@ export const run = (
         }
       }
       const perStep = new Map(orphans.map((p) => [p.pid, p] as const))
-      const gone = yield* awaitGone(writers, "SIGKILL", perStep, bounds.killGraceMs)
+      const gone = yield* awaitGone(() => [...writers(), ...strays()], "SIGKILL", perStep, bounds.killGraceMs)
       steps.push({ step: "orphan-SIGKILL", targets: orphans.map((p) => p.pid), durationMs: (yield* now) - t0, outcome: gone ? "done" : "escalated" })
       if (!gone) yield* log("teardown: orphan pipe writers survived SIGKILL", writers().map((p) => p.pid))
       else yield* Effect.logDebug("teardown: killed orphan pipe writers").pipe(

@@ -13,10 +13,14 @@
 export {
   commandLine,
   descendants,
+  /** The pipe/socket inode behind `/proc/<pid>/fd/<fd>`, if it is one. */
+  fdInode,
   groupMembers,
   isAlive,
   isExitedState,
   type ProcStat,
   readStat,
-  snapshot
+  snapshot,
+  /** Processes (other than `exclude`) holding one of these pipe/socket inodes open for writing. */
+  writersOf
 } from "./internal/procfs.js"

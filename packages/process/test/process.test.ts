@@ -10,7 +10,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, ExecutionStrategy, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { capabilities } from "../src/Native.js"
 import * as Process from "../src/Process.js"
@@ -181,6 +182,37 @@ describe(`in-process (${capabilities.mode})`, () => {
         expect(report.survivors).toEqual([])
         expect(report.outputComplete).toBe(true)
       })
+    ), 15_000)
+
+  it.live("2. escapee holding a descendant's output (the descendant in its own group, like a child actor): killed with the tree", () =>
+    leakChecked(() =>
+      Effect.gen(function*() {
+        // leader (own group) → D: `setsid`, its own group, stdout a pipe to `cat` → E: re-parented
+        // to init (double fork), setsid, holding only D's stdout. The ladder SIGKILLs D as a
+        // descendant outside the group; E is no descendant of anyone we know, and holds none of
+        // the leader's output: only D's stdout ties it to the tree.
+        const dir = mkdtempSync(join(tmpdir(), "troupe-stray-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        writeFileSync(join(dir, "e.sh"), `echo $$ > "${dir}/e.pid.tmp"; mv "${dir}/e.pid.tmp" "${dir}/e.pid"; exec sleep 30\n`)
+        writeFileSync(join(dir, "d.sh"), `(setsid sh "${dir}/e.sh" 2>/dev/null &); exec sleep 30\n`)
+        const scope = yield* Scope.make()
+        const handle = yield* Process.spawn({
+          command: "sh",
+          args: ["-c", `setsid sh "${dir}/d.sh" | cat & wait`],
+          bounds: cases.smallBounds
+        }).pipe(Scope.extend(scope))
+        let escapee = 0
+        for (let i = 0; i < 500 && escapee === 0; i++) {
+          if (existsSync(join(dir, "e.pid"))) escapee = Number(readFileSync(join(dir, "e.pid"), "utf8").trim())
+          else yield* Effect.sleep("10 millis")
+        }
+        expect(escapee).toBeGreaterThan(1)
+        yield* Scope.close(scope, Exit.void)
+        const report = yield* handle.done
+        yield* expectAllDead([handle.pid, escapee], DEAD_WITHIN_MS)
+        expect(report.orphansKilled.map((o) => o.pid)).toContain(escapee)
+        expect(report.survivors).toEqual([])
+      }).pipe(Effect.scoped)
     ), 15_000)
 
   it.live("2. escapee that keeps writing after the leader exited: the restarting grace is capped, then it is killed", () =>

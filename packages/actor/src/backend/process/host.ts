@@ -28,12 +28,35 @@ import { backend as processBackend } from "./ProcessBackend.js"
  * or wedged below us, would otherwise outlive the tree: its own children get only the
  * parent-death SIGTERM, which a stopped or SIGTERM-ignoring process never acts on.
  */
-const killDescendants = (always: boolean) => {
+const killDescendants = (always: boolean, parentPid: number) => {
+  // Our parent is gone: nobody is left to run the orphan pipe-writer step of our ladder, so a
+  // process that escaped our tree (setsid, re-parented to init) still holding our stdout or
+  // stderr is ours to end, or it would outlive the tree and keep our output open.
+  if (process.ppid !== parentPid) killOutputHolders()
   if (!always && processChildPids.size === 0) return
   try {
     for (const d of ProcessTable.descendants(process.pid)) {
       try {
         process.kill(d.pid, "SIGKILL")
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // /proc unreadable: nothing more to do here
+  }
+}
+
+/** SIGKILL every other process holding our stdout/stderr for writing (one scan of /proc). */
+const killOutputHolders = () => {
+  try {
+    const inodes = new Set([1, 2].flatMap((fd) => {
+      const ino = ProcessTable.fdInode(process.pid, fd)
+      return ino === undefined ? [] : [ino]
+    }))
+    for (const p of ProcessTable.writersOf(inodes, new Set([process.pid]))) {
+      try {
+        process.kill(p.pid, "SIGKILL")
       } catch {
         // gone meanwhile
       }
@@ -63,7 +86,7 @@ export const processHost = (): Host => {
       Effect.tap((conn) => (bootKey === undefined ? Effect.void : Auth.connectWith(conn, { id: args.id, secret: bootKey }, defaultActorBounds.handshakeMs))),
       Effect.mapError((e) => (e._tag === "TransportError" ? e : new TransportError({ address: formatAddress(args.parent), reason: e.message })))
     ),
-    beforeExit: killDescendants,
+    beforeExit: (always) => killDescendants(always, args.parentPid),
     armParentWatchdog: (graceMs) => {
       try {
         native?.armParentWatchdog(args.parentPid, graceMs)
@@ -77,7 +100,7 @@ export const processHost = (): Host => {
       try {
         native?.setPdeathsig(15)
         if (native !== undefined && native.getppid() !== args.parentPid) {
-          killDescendants(true)
+          killDescendants(true, args.parentPid)
           process.exit(70)
         }
       } catch {
@@ -88,7 +111,7 @@ export const processHost = (): Host => {
       const onSignal = (sig: NodeJS.Signals) => {
         signals++
         if (signals > 1) {
-          killDescendants(true)
+          killDescendants(true, args.parentPid)
           process.exit(sig === "SIGINT" ? 130 : 143)
         }
         stop(`received ${sig}`)
