@@ -147,6 +147,7 @@ export const make = (options: Options = {}): Effect.Effect<Guard, never, Scope.S
     const kinds = new Set(options.kinds ?? allKinds)
     const processes = yield* ProcessGuard.make()
     const baseFds = fdTable()
+    const baseProcs = ProcessGuard.descendants()
     const baseWorkers = WorkerBackend.liveWorkers()
     const baseSocketFiles = new Set(ownTroupeDirs().flatMap((d) => socketFilesUnder(d, [])))
     const socketDirs = [...(options.socketDirs ?? [])]
@@ -155,7 +156,9 @@ export const make = (options: Options = {}): Effect.Effect<Guard, never, Scope.S
     const leaks = (): Array<{ kind: Kind; what: string }> => {
       const out: Array<{ kind: Kind; what: string }> = []
       if (kinds.has("process")) {
-        for (const pid of processes.seen()) {
+        const now = new Set(processes.seen())
+        for (const p of ProcessGuard.descendants()) if (!baseProcs.has(p)) now.add(p)
+        for (const pid of now) {
           if (pid === process.pid || !existsSync(`/proc/${pid}`)) continue
           let state = "?"
           try {
