@@ -138,18 +138,29 @@ export const render = (d: ActorDump): string => {
   }
   lines.push(`  fibers (${d.fibers.length}):`)
   const byParent = new Map<number | null, Array<FiberInfo>>()
-  const ids = new Set(d.fibers.map((f) => f.id))
+  const byId = new Map(d.fibers.map((f) => [f.id, f]))
+  const ids = new Set(byId.keys())
+  const handlerOf = new Map(d.sessions.flatMap((s) => (s.fiber === null ? [] : [[s.fiber, `handler of ${s.endpoint} for ${s.peer}`] as const])))
+  /** Annotations a fiber does not share with its parent (children inherit theirs), values cut at 120 characters. */
+  const ownAnnotations = (f: FiberInfo): Array<string> => {
+    const parent = f.parent === null ? undefined : byId.get(f.parent)
+    return Object.entries(f.annotations)
+      .filter(([k, v]) => parent?.annotations[k] !== v)
+      .map(([k, v]) => `${k}=${v.length > 120 ? `${v.slice(0, 120)}…` : v}`)
+  }
   for (const f of d.fibers) {
     const key = f.parent !== null && ids.has(f.parent) ? f.parent : null
     byParent.set(key, [...(byParent.get(key) ?? []), f])
   }
   const walk = (parent: number | null, depth: number) => {
     for (const f of byParent.get(parent) ?? []) {
+      const annotations = ownAnnotations(f)
       const extra = [
+        handlerOf.get(f.id) ?? "",
         f.waitingOn.length > 0 ? `waiting on ${f.waitingOn.map((i) => `#${i}`).join(", ")}` : "",
         f.spans.length > 0 ? `span ${f.spans.join(" < ")}` : "",
         f.logSpans.length > 0 ? `log spans ${f.logSpans.join(" < ")}` : "",
-        Object.keys(f.annotations).length > 0 ? Object.entries(f.annotations).map(([k, v]) => `${k}=${v}`).join(" ") : "",
+        annotations.join(" "),
         f.self ? "(taking this dump)" : ""
       ].filter((s) => s !== "")
       lines.push(`${"  ".repeat(depth + 2)}#${f.id} ${f.status}, ${f.ageMs} ms${extra.length > 0 ? `: ${extra.join("; ")}` : ""}`)

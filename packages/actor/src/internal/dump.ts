@@ -106,7 +106,7 @@ export const collect = (options: {
     const sessions: Array<SessionInfo> = []
     for (const ch of options.channels) {
       for (const s of ch.sessions()) {
-        if (s.final !== undefined) continue
+        if (s.final !== undefined || s.endpoint.startsWith("$dump.")) continue
         sessions.push({
           side: s.side,
           peer: ch.remote.id,
