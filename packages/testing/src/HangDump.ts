@@ -19,6 +19,7 @@ import { join } from "node:path"
 import * as Dump from "@troupe/actor/Dump"
 import { formatAddress } from "@troupe/actor/Protocol"
 import { Troupe } from "@troupe/actor/Troupe"
+import { testBounds } from "./Bounds.js"
 
 /** A test ran past `afterMs`; its hang dump is at `dumpPath`. */
 export class TestHung extends Schema.TaggedError<TestHung>()("TestHung", {
@@ -65,7 +66,7 @@ export const write = (options: {
 }): Effect.Effect<Report, never, Troupe> =>
   Effect.gen(function*() {
     const rt = yield* Troupe
-    const boundMs = options.boundMs ?? 2000
+    const boundMs = options.boundMs ?? testBounds.dumpAnswerMs
     const dir = options.dir ?? (yield* dumpDir)
     mkdirSync(dir, { recursive: true })
     const base = join(dir, `${safeName(options.name)}-${process.pid}-${new Date().toISOString().replace(/[:.]/g, "-")}`)

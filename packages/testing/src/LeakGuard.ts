@@ -23,6 +23,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as WorkerBackend from "@troupe/actor/backend/worker/WorkerBackend"
+import { testBounds } from "./Bounds.js"
 import * as ProcessGuard from "./ProcessGuard.js"
 
 /** What the guard checks. */
@@ -213,7 +214,7 @@ export const make = (options: Options = {}): Effect.Effect<Guard, never, Scope.S
           const deadline = Date.now() + withinMs
           let left = leaks()
           while (left.length > 0 && Date.now() < deadline) {
-            yield* Effect.sleep(Duration.millis(25))
+            yield* Effect.sleep(Duration.millis(testBounds.leakPollMs))
             left = leaks()
           }
           if (left.length === 0) return

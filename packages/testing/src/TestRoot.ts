@@ -23,6 +23,7 @@ import { join } from "node:path"
 import type { ActorBounds } from "@troupe/actor/Bounds"
 import type { Address } from "@troupe/actor/Protocol"
 import * as Troupe from "@troupe/actor/Troupe"
+import { testBounds } from "./Bounds.js"
 import * as HangDump from "./HangDump.js"
 import * as LeakGuard from "./LeakGuard.js"
 import * as TroupeTest from "./TroupeTest.js"
@@ -63,7 +64,7 @@ export const layer = (config: TroupeTest.Config, options: Options = {}): Layer.L
       // the tree's own socket files: a killed actor's stays until the directory goes with the test
       exclude: [socketDir]
     })
-    yield* Effect.addFinalizer(() => guard.assertNoneLeft(options.leakBoundMs ?? 5000).pipe(Effect.orDie))
+    yield* Effect.addFinalizer(() => guard.assertNoneLeft(options.leakBoundMs ?? testBounds.leakMs).pipe(Effect.orDie))
     const rt = yield* Troupe.make({
       backend: config.backend,
       transport: config.transport,
@@ -87,7 +88,8 @@ export interface TestOptions extends Options {
 }
 
 /** What vitest's own timeout adds to `timeout`: the dump, the teardown and the leak wait. */
-const reserveMs = (o: TestOptions) => (o.dumpBoundMs ?? 2000) + (o.leakBoundMs ?? 5000) + 20_000
+const reserveMs = (o: TestOptions) =>
+  (o.dumpBoundMs ?? testBounds.dumpAnswerMs) + (o.leakBoundMs ?? testBounds.leakMs) + testBounds.teardownReserveMs
 
 /**
  * Register a test for `config` (skipped, with the reason in its name, when `needs` rule it out):
@@ -103,7 +105,7 @@ export const it_ = (config: TroupeTest.Config, ...needs: ReadonlyArray<TroupeTes
   body: () => Effect.Effect<A, E, Troupe.Troupe | TestRoot | Scope.Scope>,
   options: TestOptions = {}
 ): void => {
-  const timeout = options.timeout ?? 30_000
+  const timeout = options.timeout ?? testBounds.timeoutMs
   TroupeTest.liveIf(config, ...needs)(
     name,
     (ctx) =>

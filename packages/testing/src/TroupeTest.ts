@@ -13,6 +13,7 @@ import { Duration, Effect, Layer } from "effect"
 import { Troupe } from "@troupe/actor"
 import * as WorkerBackend from "@troupe/actor/backend/worker/WorkerBackend"
 import type { ActorBounds } from "@troupe/actor/Bounds"
+import { testBounds } from "./Bounds.js"
 import * as ProcessGuard from "./ProcessGuard.js"
 
 /** What a test may rely on that not every backend gives. */
@@ -137,9 +138,9 @@ export const layer = (
     Effect.gen(function*() {
       const guard = yield* ProcessGuard.make()
       yield* Effect.addFinalizer(() =>
-        guard.assertNoneLeft(config.leakBoundMs ?? 5000).pipe(
+        guard.assertNoneLeft(config.leakBoundMs ?? testBounds.leakMs).pipe(
           Effect.orDie,
-          Effect.zipRight(assertNoWorkersLeft(config.leakBoundMs ?? 5000))
+          Effect.zipRight(assertNoWorkersLeft(config.leakBoundMs ?? testBounds.leakMs))
         )
       )
       return yield* Troupe.make({ backend: config.backend, transport: config.transport, ...(config.bounds ? { bounds: config.bounds } : {}) })

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as Bounds from "./Bounds.js"
 export * as HangDump from "./HangDump.js"
 export * as LeakGuard from "./LeakGuard.js"
 export * as ProcessGuard from "./ProcessGuard.js"

@@ -19,10 +19,10 @@ import type { ActorDump, FiberInfo, SessionInfo } from "../Dump.js"
 import type { Aid } from "../Protocol.js"
 import type { Channel } from "./channel.js"
 
-/** At most this many fibers are listed (a dump must stay a readable, bounded answer). */
-const MAX_FIBERS = 2000
-/** A fiber that does not report its status within this many ms is listed as `Unknown`. */
-const STATUS_MS = 200
+import { dumpBounds } from "../Bounds.js"
+
+const MAX_FIBERS = dumpBounds.maxFibers
+const STATUS_MS = dumpBounds.fiberStatusMs
 
 const stringOf = (v: unknown): string => {
   if (typeof v === "string") return v
