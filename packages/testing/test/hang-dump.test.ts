@@ -161,3 +161,19 @@ describe("TestRoot.it: when a test's timeout fires (nested vitest run)", () => {
     })), 120_000)
 })
 
+
+describe("Dump.request", () => {
+  it.live("with the tree's secret it is answered; without it the actor refuses (DumpUnanswered naming the address)", () =>
+    Effect.gen(function*() {
+      const { Troupe } = yield* Effect.promise(() => import("../../actor/src/index.js"))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const rt = yield* Troupe.make({ backend: "none", transport: "tcp", secret: "s3cret" })
+        const d = yield* Dump.request(rt.address, { timeoutMs: 5000, secret: "s3cret" })
+        expect(d.actor.id).toBe(rt.self.id)
+        expect(d.backend).toBe("root")
+        const refused = yield* Effect.flip(Dump.request(rt.address, { timeoutMs: 2000 }))
+        expect(refused._tag).toBe("DumpUnanswered")
+        expect(refused.address).toBe(`tcp:127.0.0.1:${rt.address._tag === "TcpAddress" ? rt.address.port : 0}`)
+      }))
+    }), 30_000)
+})
