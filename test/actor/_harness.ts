@@ -1,5 +1,5 @@
 // Shared wiring of the end-to-end suites: run a program as a root actor for one backend ×
-// transport, under the process-leak guard (and, for worker actors, the worker-leak check).
+// transport, with its own directory and registrar, under the kit's leak assertion.
 import { Effect, type Scope } from "effect"
 import { connect as netConnect } from "node:net"
 import type { Protocol, Troupe } from "../../packages/actor/src/index.js"
@@ -26,7 +26,8 @@ export const skipOnBackend = TroupeTest.skipOnBackend
 
 /**
  * Run `body` with a fresh root runtime for `config` — its own directory and registrar
- * (`TestRoot.layer`); afterwards every process and worker actor started must be gone within
+ * (`TestRoot.layer`); afterwards everything it started (processes, worker actors, descriptors
+ * and pidfds of the test process, listeners, socket files: `LeakGuard`) must be gone within
  * `leakBoundMs`.
  */
 export const root = <A, E>(
@@ -41,7 +42,7 @@ export const root = <A, E>(
     Effect.provide(TestRoot.layer(config, {
       ...(options.bounds ? { bounds: options.bounds } : {}),
       ...(options.leakBoundMs === undefined ? {} : { leakBoundMs: options.leakBoundMs }),
-      leaks: ["process", "worker"]
+      // every kind (LeakGuard.allKinds): processes, workers, fds, pidfds, listeners, socket files
     }))
   )
 

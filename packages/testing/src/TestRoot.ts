@@ -99,7 +99,7 @@ const reserveMs = (o: TestOptions) =>
  * TestRoot.it(config, "own-process")("greets", () => Effect.gen(function*() { ... }), { timeout: 20_000 })
  * ```
  */
-export const it_ = (config: TroupeTest.Config, ...needs: ReadonlyArray<TroupeTest.Need>) =>
+const itImpl = (config: TroupeTest.Config, ...needs: ReadonlyArray<TroupeTest.Need>) =>
 <A, E>(
   name: string,
   body: () => Effect.Effect<A, E, Troupe.Troupe | TestRoot | Scope.Scope>,
@@ -117,4 +117,4 @@ export const it_ = (config: TroupeTest.Config, ...needs: ReadonlyArray<TroupeTes
     timeout + reserveMs(options)
   )
 }
-export { it_ as it }
+export { itImpl as it }
