@@ -49,8 +49,8 @@ describe("HangDump.write", () => {
         expect(yield* untilWedged(spinnerInfo.address, 20_000)).toBe(true)
         const deadline = Date.now() + 10_000
         while (Date.now() < deadline) {
-          const d = yield* Dump.request(sleeperInfo.address, { timeoutMs: 2000 })
-          if (d.sessions.some((s) => s.endpoint === "sleepForever")) break
+          const d = yield* Effect.either(Dump.request(sleeperInfo.address, { timeoutMs: 2000 }))
+          if (d._tag === "Right" && d.right.sessions.some((s) => s.endpoint === "sleepForever")) break
         }
 
         const t0 = Date.now()
@@ -67,6 +67,8 @@ describe("HangDump.write", () => {
         const sleeping = byName("sleeper")
         expect(sleeping._tag).toBe("Answered")
         if (sleeping._tag !== "Answered") return
+        expect(sleeping.dump.actor).toEqual({ name: "sleeper", id: sleeperInfo.id, pid: sleeper.actor.pid })
+        expect(sleeping.dump.backend).toBe(config.backend)
         const served = sleeping.dump.sessions.find((s) => s.endpoint === "sleepForever")!
         expect(served.side).toBe("server")
         const handler = sleeping.dump.fibers.find((f) => f.id === served.fiber)
