@@ -2,7 +2,7 @@
 // process, socket file, listener, worker), each must fail the check naming what leaked — and the
 // same guard passes once the leak is undone.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, type Scope } from "effect"
+import { Cause, Effect, Exit, Scope } from "effect"
 import { spawn } from "node:child_process"
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
@@ -121,15 +121,14 @@ describe("LeakGuard: each kind of leak fails the check, naming it", () => {
         Effect.gen(function*() {
           // A root with a worker actor in a scope of our own, closed only by `undo`.
           const worker = TroupeTest.matrix.find((c) => c.backend === "worker")!
-          const { Scope: S } = yield* Effect.promise(() => import("effect"))
-          const scope = yield* S.make()
+          const scope = yield* Scope.make()
           yield* Effect.gen(function*() {
             const n = yield* Nursery.make()
             yield* n.start(GreeterLive, { name: "left-running" })
-          }).pipe(Effect.provide(TestRoot.layer(worker, { leaks: [] })), S.extend(scope))
+          }).pipe(Effect.provide(TestRoot.layer(worker, { leaks: [] })), Scope.extend(scope))
           return scope
         }),
-      (scope) => Effect.promise(() => import("effect")).pipe(Effect.flatMap(({ Scope: S }) => S.close(scope, Exit.void))),
+      (scope) => Scope.close(scope, Exit.void),
       (what) => expect(what).toContain("1 worker actor(s) still running"),
       500
     ), 60_000)
@@ -147,4 +146,22 @@ describe("LeakGuard: each kind of leak fails the check, naming it", () => {
       expect(guard.leaks()).toEqual([])
       yield* guard.assertNoneLeft(5000)
     })), 60_000)
+})
+
+describe("TestRoot.layer runs the leak assertion after the test", () => {
+  it.live("a test that leaks a descriptor fails after its root closed, naming the leak", () =>
+    Effect.gen(function*() {
+      let fd = -1
+      const exit = yield* Effect.exit(
+        Effect.sync(() => (fd = openSync("/dev/null", "r"))).pipe(
+          Effect.provide(TestRoot.layer(TroupeTest.matrix[0]!, { leakBoundMs: 300 }))
+        )
+      )
+      closeSync(fd)
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (!Exit.isFailure(exit)) return
+      const defect = [...Cause.defects(exit.cause)][0] as LeakGuard.Leaked
+      expect(defect._tag).toBe("Leaked")
+      expect(defect.message).toContain(`fd: fd ${fd} → /dev/null`)
+    }), 30_000)
 })
