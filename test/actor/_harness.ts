@@ -1,11 +1,10 @@
 // Shared wiring of the end-to-end suites: run a program as a root actor for one backend ×
-// transport, under the process-leak guard (and, for worker actors, the worker-leak check).
-import { it } from "@effect/vitest"
-import { Effect, type Layer, type Scope } from "effect"
+// transport, with its own directory and registrar, under the kit's leak assertion.
+import { Effect, type Scope } from "effect"
 import { connect as netConnect } from "node:net"
-import { type Protocol, Troupe } from "../../packages/actor/src/index.js"
+import type { Protocol, Troupe } from "../../packages/actor/src/index.js"
 import type { ActorBounds } from "../../packages/actor/src/Bounds.js"
-import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
+import { type ProcessGuard, TestRoot, TroupeTest } from "../../packages/testing/src/index.js"
 
 export { TroupeTest }
 export const matrix = TroupeTest.matrix
@@ -15,40 +14,36 @@ export const label = TroupeTest.label
 export const first = TroupeTest.matrix.slice(0, 1)
 
 /**
- * `it.live` for a test that relies on `needs` (see `TroupeTest.Capability`): on a configuration
- * that lacks one, the test is skipped and its name says why.
+ * `it.live` for a test that relies on `needs` (see `TroupeTest.Capability`,
+ * `TroupeTest.skipOnBackend`): on a configuration that cannot run it, the test is skipped and
+ * its name says why.
  */
-export const liveIf = (config: TroupeTest.Config, ...needs: ReadonlyArray<TroupeTest.Capability>): typeof it.live => {
-  const why = TroupeTest.skipReason(config, ...needs)
-  if (why === undefined) return it.live
-  const skipped = ((name: string, self: any, timeout?: any) =>
-    it.live.skip(`${name} [skipped on ${label(config)}: ${why}]`, self, timeout)) as unknown as typeof it.live
-  return Object.assign(skipped, it.live)
-}
+export const liveIf = TroupeTest.liveIf
+
+/** One `describe` per configuration of the matrix (`TroupeTest.describeMatrix`). */
+export const describeMatrix = TroupeTest.describeMatrix
+export const skipOnBackend = TroupeTest.skipOnBackend
 
 /**
- * Run `body` with a fresh root runtime for `config`; afterwards every process started must be
- * gone within `leakBoundMs`.
+ * Run `body` with a fresh root runtime for `config` — its own directory and registrar
+ * (`TestRoot.layer`); afterwards everything it started (processes, worker actors, descriptors
+ * and pidfds of the test process, listeners, socket files: `LeakGuard`) must be gone within
+ * `leakBoundMs`.
  */
 export const root = <A, E>(
   config: TroupeTest.Config,
   body: (guard: ProcessGuard.Guard) => Effect.Effect<A, E, Troupe.Troupe | Scope.Scope>,
   options: { readonly bounds?: Partial<ActorBounds>; readonly leakBoundMs?: number } = {}
 ): Effect.Effect<A, unknown> =>
-  ProcessGuard.guarded(
-    (guard) =>
-      // The body's scope (nurseries) closes before the root runtime: children are cancelled
-      // through it, not orphaned by it.
-      Effect.scoped(body(guard)).pipe(
-        Effect.provide(
-          Troupe.layer({ backend: config.backend, transport: config.transport, ...(options.bounds ? { bounds: options.bounds } : {}) }) as Layer.Layer<
-            Troupe.Troupe,
-            unknown
-          >
-        ),
-        Effect.ensuring(TroupeTest.assertNoWorkersLeft(options.leakBoundMs ?? 5000))
-      ),
-    options.leakBoundMs === undefined ? {} : { leakBoundMs: options.leakBoundMs }
+  // The body's scope (nurseries) closes before the root runtime: children are cancelled
+  // through it, not orphaned by it.
+  Effect.flatMap(TestRoot.TestRoot, (t) => body(t.guard.processes)).pipe(
+    Effect.scoped,
+    Effect.provide(TestRoot.layer(config, {
+      ...(options.bounds ? { bounds: options.bounds } : {}),
+      ...(options.leakBoundMs === undefined ? {} : { leakBoundMs: options.leakBoundMs }),
+      // every kind (LeakGuard.allKinds): processes, workers, fds, pidfds, listeners, socket files
+    }))
   )
 
 /** Milliseconds `eff` took, with its result. */

@@ -128,6 +128,17 @@ export const defaultBundleCacheBounds: BundleCacheBounds = {
   inUseGraceMs: 10 * 60 * 1000
 }
 
+/**
+ * The built-in dump an actor answers (`Dump.ts`, `internal/dump.ts`): a bounded answer even with
+ * many fibers, and no fiber can hold it up.
+ */
+export const dumpBounds = {
+  /** Fibers listed at most (Effect's fiber roots first, then their children). Default 2000. */
+  maxFibers: 2000,
+  /** A fiber that does not report its status within this many ms is listed as unknown. Default 200 ms. */
+  fiberStatusMs: 200
+} as const
+
 /** The actor bounds in effect; provide `Bounds.layer({...})` (or `Troupe.layer({ bounds })`) to change them. */
 export class Bounds extends Context.Reference<Bounds>()("@troupe/actor/Bounds", {
   defaultValue: (): ActorBounds => defaultActorBounds

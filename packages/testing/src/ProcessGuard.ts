@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from "node:fs"
 import * as Liveness from "@troupe/process/Liveness"
 import * as ProcessTable from "@troupe/process/ProcessTable"
 import * as Subreaper from "@troupe/process/Subreaper"
+import { testBounds } from "./Bounds.js"
 
 export class LeakedProcesses extends Schema.TaggedError<LeakedProcesses>()("LeakedProcesses", {
   survivors: Schema.Array(Schema.Struct({ pid: Schema.Number, command: Schema.String })),
@@ -132,7 +133,7 @@ export const guarded = <A, E, R>(
     Effect.gen(function*() {
       const guard = yield* make()
       const exit = yield* Effect.exit(Effect.scoped(body(guard)))
-      yield* guard.assertNoneLeft(options.leakBoundMs ?? 5000)
+      yield* guard.assertNoneLeft(options.leakBoundMs ?? testBounds.leakMs)
       return yield* exit
     })
   )

@@ -8,10 +8,12 @@
  *
  * @since 0.1.0
  */
+import { describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import { Troupe } from "@troupe/actor"
 import * as WorkerBackend from "@troupe/actor/backend/worker/WorkerBackend"
 import type { ActorBounds } from "@troupe/actor/Bounds"
+import { testBounds } from "./Bounds.js"
 import * as ProcessGuard from "./ProcessGuard.js"
 
 /** What a test may rely on that not every backend gives. */
@@ -24,7 +26,7 @@ export type Capability =
   | "framed-channel"
 
 export interface Config {
-  readonly backend: "process" | "worker"
+  readonly backend: Backend
   readonly transport: "uds" | "tcp"
   /** Capabilities this configuration lacks, each with the reason: a test needing one is skipped, saying why. */
   readonly lacks?: Partial<Record<Capability, string>>
@@ -36,20 +38,80 @@ const workerLacks: Partial<Record<Capability, string>> = {
   "framed-channel": "a worker actor's parent channel is a MessagePort: structured clone, no frames, no frame limit"
 }
 
-/** Every backend × transport the end-to-end suite runs over. */
-export const matrix: ReadonlyArray<Config> = [
-  { backend: "process", transport: "uds" },
-  { backend: "process", transport: "tcp" },
-  { backend: "worker", transport: "uds", lacks: workerLacks },
-  { backend: "worker", transport: "tcp", lacks: workerLacks }
-]
+/**
+ * Every backend the suites run under, with the capabilities it lacks (and why). Adding a backend
+ * to the matrix is one line here (its name must be one `Troupe.layer({ backend })` accepts).
+ */
+export const backends = {
+  process: {},
+  worker: workerLacks
+} satisfies Record<string, Partial<Record<Capability, string>>>
+
+export type Backend = keyof typeof backends
+
+export const transports: ReadonlyArray<Config["transport"]> = ["uds", "tcp"]
+
+/** Every backend × transport the end-to-end suite runs over (backends in `backends` order, each over uds then tcp). */
+export const matrix: ReadonlyArray<Config> = (Object.entries(backends) as Array<[Backend, Partial<Record<Capability, string>>]>).flatMap((
+  [backend, lacks]
+) => transports.map((transport): Config => (Object.keys(lacks).length === 0 ? { backend, transport } : { backend, transport, lacks })))
 
 export const label = (c: Config): string => `${c.backend}/${c.transport}`
 
+/** A test that must not run on some backends, and why (tractor's `skipon_spawn_backend`). */
+export interface SkipOn {
+  readonly _tag: "SkipOn"
+  readonly backends: ReadonlyArray<Backend>
+  readonly reason: string
+}
+
+/**
+ * Skip the test on `backend` (one or several), saying why: `liveIf(config, skipOnBackend("worker",
+ * "…"))`. The reason is shown in the skipped test's name; give one the README can defend.
+ */
+export const skipOnBackend = (backend: Backend | ReadonlyArray<Backend>, reason: string): SkipOn => ({
+  _tag: "SkipOn",
+  backends: typeof backend === "string" ? [backend] : backend,
+  reason
+})
+
+/** What a test relies on: a capability, or not being run on some backends. */
+export type Need = Capability | SkipOn
+
 /** Why a test needing `needs` cannot run on `config` (joined reasons), or `undefined` when it can. */
-export const skipReason = (config: Config, ...needs: ReadonlyArray<Capability>): string | undefined => {
-  const why = needs.flatMap((n) => (config.lacks?.[n] !== undefined ? [config.lacks[n]!] : []))
+export const skipReason = (config: Config, ...needs: ReadonlyArray<Need>): string | undefined => {
+  const why = needs.flatMap((n) =>
+    typeof n !== "string"
+      ? (n.backends.includes(config.backend) ? [n.reason] : [])
+      : config.lacks?.[n] !== undefined
+      ? [config.lacks[n]!]
+      : []
+  )
   return why.length === 0 ? undefined : why.join("; ")
+}
+
+/**
+ * `it.live` for a test that relies on `needs` (capabilities, `skipOnBackend`): on a configuration
+ * that cannot run it, the test is registered skipped and its name says why.
+ */
+export const liveIf = (config: Config, ...needs: ReadonlyArray<Need>): typeof it.live => {
+  const why = skipReason(config, ...needs)
+  if (why === undefined) return it.live
+  const skipped = ((name: string, self: any, timeout?: any) =>
+    it.live.skip(`${name} [skipped on ${label(config)}: ${why}]`, self, timeout)) as unknown as typeof it.live
+  return Object.assign(skipped, it.live)
+}
+
+/**
+ * Run a `describe` once per configuration (default: every one in `matrix`), named
+ * `<name> (<backend>/<transport>)`; `body` registers its tests for that configuration.
+ */
+export const describeMatrix = (
+  name: string,
+  body: (config: Config) => void,
+  options: { readonly configs?: ReadonlyArray<Config> } = {}
+): void => {
+  for (const config of options.configs ?? matrix) describe(`${name} (${label(config)})`, () => body(config))
 }
 
 /**
@@ -76,9 +138,9 @@ export const layer = (
     Effect.gen(function*() {
       const guard = yield* ProcessGuard.make()
       yield* Effect.addFinalizer(() =>
-        guard.assertNoneLeft(config.leakBoundMs ?? 5000).pipe(
+        guard.assertNoneLeft(config.leakBoundMs ?? testBounds.leakMs).pipe(
           Effect.orDie,
-          Effect.zipRight(assertNoWorkersLeft(config.leakBoundMs ?? 5000))
+          Effect.zipRight(assertNoWorkersLeft(config.leakBoundMs ?? testBounds.leakMs))
         )
       )
       return yield* Troupe.make({ backend: config.backend, transport: config.transport, ...(config.bounds ? { bounds: config.bounds } : {}) })

@@ -50,6 +50,8 @@ export interface Channel {
   readonly cancelActor: (timeoutMs: number) => Effect.Effect<boolean>
   /** Server sessions currently running on this channel. */
   readonly serverSessions: () => ReadonlyArray<Session>
+  /** Every live session on this channel, both sides (for `Dump`). */
+  readonly sessions: () => ReadonlyArray<Session>
   /** Completes with the reason when the connection is gone. */
   readonly closed: Effect.Effect<string>
   readonly isClosed: () => boolean
@@ -150,6 +152,7 @@ export const make = (
           return ok
         }),
       serverSessions: () => [...sessions.values()].filter((s) => s.side === "server"),
+      sessions: () => [...sessions.values()],
       closed: conn.closed,
       isClosed: () => closed
     }

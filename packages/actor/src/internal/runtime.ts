@@ -23,6 +23,8 @@ import type * as Transport from "../Transport.js"
 import * as SocketTransport from "../transport/SocketTransport.js"
 import * as Auth from "./auth.js"
 import * as Channel from "./channel.js"
+import * as Dump from "../Dump.js"
+import { collect as collectDump } from "./dump.js"
 import * as LogRelay from "./logRelay.js"
 import { type ChildRendezvous, Troupe, type TroupeRuntime } from "./context.js"
 import { type Resolved, serve, type ServeContext } from "./server.js"
@@ -115,8 +117,22 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       return { endpoint: ep, handler: handlers[name]! }
     }
 
+    // The built-in dump (Dump.ts): what this actor is doing, for a hang report.
+    const dumpResolved: Resolved = {
+      endpoint: endpointOf(Dump.DumpApi, "dump")!,
+      handler: () =>
+        collectDump({
+          self,
+          backend: options.spawnedBy ?? "root",
+          startedAt: info.startedAt,
+          channels,
+          childPids: processChildPids
+        })
+    }
+
     const resolve = (channel: Channel.Channel) => (name: string): Resolved | undefined => {
       if (name.startsWith(Registrar.prefix)) return registrarResolved(channel, name.slice(Registrar.prefix.length))
+      if (name === `${Dump.prefix}dump`) return dumpResolved
       const impl = options.implementation
       if (impl === undefined) return undefined
       const ep = endpointOf(impl.definition, name)
