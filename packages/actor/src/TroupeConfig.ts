@@ -117,7 +117,7 @@ export const cliLogLevel = logLevel("TROUPE_LOG").pipe(Config.withDefault(LogLev
  * `TROUPE_SPAWN_BACKEND`: how a root starts children by default (`Troupe.layerConfig`, and
  * `Troupe.layer` without `backend`; a nursery or a start may name another). Default process.
  */
-export const spawnBackend = literal("TROUPE_SPAWN_BACKEND", ["process", "worker", "none"]).pipe(
+export const spawnBackend = literal("TROUPE_SPAWN_BACKEND", ["process", "worker", "forkserver", "none"]).pipe(
   Config.withDefault("process" as const)
 )
 

@@ -24,7 +24,7 @@ export type Capability =
   | "framed-channel"
 
 export interface Config {
-  readonly backend: "process" | "worker"
+  readonly backend: "process" | "worker" | "forkserver"
   readonly transport: "uds" | "tcp"
   /** Capabilities this configuration lacks, each with the reason: a test needing one is skipped, saying why. */
   readonly lacks?: Partial<Record<Capability, string>>
@@ -41,7 +41,8 @@ export const matrix: ReadonlyArray<Config> = [
   { backend: "process", transport: "uds" },
   { backend: "process", transport: "tcp" },
   { backend: "worker", transport: "uds", lacks: workerLacks },
-  { backend: "worker", transport: "tcp", lacks: workerLacks }
+  { backend: "worker", transport: "tcp", lacks: workerLacks },
+  { backend: "forkserver", transport: "uds" }
 ]
 
 export const label = (c: Config): string => `${c.backend}/${c.transport}`
