@@ -36,7 +36,9 @@ const start = (flags, cmd) => {
   const child = spawn(process.execPath, [...flags, warmEntry, ...cmd], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe", "pipe"],
-    env: process.env
+    // Set while the module loads (code that tells a child from a root by it sees a child); the
+    // spec replaces the whole environment with the actor's.
+    env: { ...process.env, TROUPE_ACTOR: "(warm)" }
   })
   const rec = { child, rid: undefined, pending: [], key: undefined }
   children.add(rec)
