@@ -41,8 +41,8 @@ const collector = Logger.map(Logger.logfmtLogger, (line) => {
 export const captureLogs: Layer.Layer<never> = Logger.replace(Logger.defaultLogger, collector)
 
 /** A root runtime (process backend) on `transport`, logging into `logs`. */
-export const troupeRuntime = (transport: "uds" | "tcp") =>
-  ManagedRuntime.make(Troupe.layer({ backend: "process", transport }).pipe(Layer.provideMerge(captureLogs)))
+export const troupeRuntime = (transport: "uds" | "tcp", backend: "process" | "forkserver" = "process") =>
+  ManagedRuntime.make(Troupe.layer({ backend, transport }).pipe(Layer.provideMerge(captureLogs)))
 
 /** CPU time (user + system, ms) of another process so far, from /proc/<pid>/stat (10 ms ticks). */
 export const cpuOf = (pid: number): number => {

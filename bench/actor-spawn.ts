@@ -12,6 +12,9 @@
  *   await `'exit'`.
  * - raw, empty: the same protocol from a script with no imports (the floor: node's own boot).
  * - bare node: `node -e ''` from spawn to exit, once per round (the issue's yardstick).
+ * - forkserver, warm: the same through the forkserver backend with its warm child ready (one
+ *   runtime for every round: its server refills between rounds). Cold: a new runtime per
+ *   sample, so the figure includes starting the forkserver and a child that was not warm.
  * - concurrent: 17 actors started at once in one nursery, each answering one call.
  *
  * Sequential samples after a warm-up, the implementations taking turns round-robin (the order
@@ -81,6 +84,44 @@ const main = async () => {
   const raw = prepareRawBundle()
   const rt = troupeRuntime("uds")
 
+  const rtFs = troupeRuntime("uds", "forkserver")
+  const startAndCall = (runtime: typeof rt) =>
+    runtime.runPromise(Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const c0 = ownCpu()
+      const t0 = now()
+      const nursery = yield* Nursery.make().pipe(Scope.extend(scope))
+      const portal = yield* nursery.start(BenchLive, { name: "spawn" })
+      const t1 = now()
+      yield* portal.echo(small(1))
+      const t2 = now()
+      const parentCpuMs = ownCpu() - c0
+      const childCpuMs = cpuOf(portal.actor.pid)
+      yield* Scope.close(scope, Exit.void)
+      const t3 = now()
+      return { readyMs: t1 - t0, firstCallMs: t2 - t0, teardownMs: t3 - t2, childCpuMs, parentCpuMs, left: !isDead(portal.actor.pid) }
+    }))
+  const forkserverWarm: Impl = {
+    name: "troupe forkserver, warm: `nursery.start` + `echo` call",
+    run: async () => {
+      // The server refills 50 ms after a hand-out; let the warm child finish loading first.
+      await new Promise((r) => setTimeout(r, 300))
+      return startAndCall(rtFs)
+    }
+  }
+  const forkserverCold: Impl = {
+    name: "troupe forkserver, cold (new root): `nursery.start` + `echo` call",
+    run: async () => {
+      const fresh = troupeRuntime("uds", "forkserver")
+      try {
+        return await startAndCall(fresh)
+      } finally {
+        await fresh.dispose()
+      }
+    }
+  }
+  const onlyForkserver = process.env["BENCH_ONLY_FORKSERVER"] === "1"
+
   const troupe: Impl = {
     name: "troupe `nursery.start` + `echo` call",
     run: () =>
@@ -118,7 +159,7 @@ const main = async () => {
   })
   const rawSame = rawImpl("raw `fork`, same imports (bundle)", raw.path)
   const rawEmpty = rawImpl("raw `fork`, no imports", rawIpcEcho)
-  const impls = [troupe, rawSame, rawEmpty]
+  const impls = onlyForkserver ? [forkserverWarm, forkserverCold, rawEmpty] : [troupe, forkserverWarm, forkserverCold, rawSame, rawEmpty]
 
   for (const impl of impls) for (let i = 0; i < WARMUP; i++) await impl.run()
   const samples = new Map<string, Array<Sample>>(impls.map((i) => [i.name, []]))
@@ -136,7 +177,7 @@ const main = async () => {
   // 17 actors started at once in one nursery, each answering one call: wall time until all have
   // answered, and each child's CPU at its answer.
   const concurrent: Array<{ readonly allMs: number; readonly cpuMsPerActor: number }> = []
-  for (let r = 0; r < CONCURRENT_ROUNDS; r++) {
+  for (let r = 0; r < (onlyForkserver ? 0 : CONCURRENT_ROUNDS); r++) {
     bare.push(await bareNode())
     concurrent.push(
       await rt.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -157,6 +198,7 @@ const main = async () => {
     )
   }
   await rt.dispose()
+  await rtFs.dispose()
   const leftovers = await reapLeftovers("actor-spawn")
 
   const base = (name: string) => summarize(samples.get(name)!.map((s) => s.firstCallMs)).median
@@ -170,9 +212,9 @@ const main = async () => {
       ready: summarize(s.map((x) => x.readyMs)),
       firstCall: first,
       teardown,
-      ratioSame: round(first.median / base(rawSame.name), 2),
+      ratioSame: onlyForkserver ? null : round(first.median / base(rawSame.name), 2),
       ratioEmpty: round(first.median / base(rawEmpty.name), 2),
-      teardownRatioSame: round(teardown.median / baseTeardown(rawSame.name), 2),
+      teardownRatioSame: onlyForkserver ? null : round(teardown.median / baseTeardown(rawSame.name), 2),
       childCpuMs: summarize(s.map((x) => x.childCpuMs)),
       parentCpuMs: summarize(s.map((x) => x.parentCpuMs)),
       leftAfterTeardown: s.filter((x) => x.left).length

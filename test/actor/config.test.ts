@@ -109,7 +109,7 @@ describe("configuration", () => {
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) {
         expect(Cause.pretty(exit.cause)).toContain(
-          `Invalid data at TROUPE_SPAWN_BACKEND: "expected one of process, worker, none (any case); got 'thread'"`
+          `Invalid data at TROUPE_SPAWN_BACKEND: "expected one of process, worker, forkserver, none (any case); got 'thread'"`
         )
       }
       // Troupe.layer reads TROUPE_LOG_LEVEL too: a wrong one stops it (a defect naming it).

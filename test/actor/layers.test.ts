@@ -42,7 +42,7 @@ for (const config of matrix) {
               expect(yield* actor.releases()).toBe(2)
               const builtIn = yield* actor.builtIn()
               // Built by the actor: in its own process, or (worker backend) off this main thread.
-              if (config.backend === "process") expect(builtIn).toEqual({ pid: actor.actor.pid, mainThread: true })
+              if (config.backend !== "worker") expect(builtIn).toEqual({ pid: actor.actor.pid, mainThread: true })
               else expect(builtIn).toEqual({ pid: process.pid, mainThread: false })
             })
           )

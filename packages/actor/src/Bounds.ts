@@ -139,6 +139,25 @@ export const dumpBounds = {
   fiberStatusMs: 200
 } as const
 
+/**
+ * The forkserver backend (`backend/forkserver/`): one spawner process per runtime that keeps
+ * pre-warmed child runtimes ready per child entry (actor module).
+ */
+export interface ForkserverBounds {
+  /** Warm children kept ready per child entry (actor module and Node flags). Default 1. */
+  readonly warmPerEntry: number
+  /** Child entries kept warm at once (least recently used ones lose their warm children). Default 4. */
+  readonly warmEntries: number
+  /** Wait for the spawner to start and answer, and for each spawn request's answer, ms. Default 10000 ms. */
+  readonly requestMs: number
+}
+
+export const defaultForkserverBounds: ForkserverBounds = {
+  warmPerEntry: 1,
+  warmEntries: 4,
+  requestMs: 10_000
+}
+
 /** The actor bounds in effect; provide `Bounds.layer({...})` (or `Troupe.layer({ bounds })`) to change them. */
 export class Bounds extends Context.Reference<Bounds>()("@troupe/actor/Bounds", {
   defaultValue: (): ActorBounds => defaultActorBounds

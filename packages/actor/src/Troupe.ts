@@ -46,13 +46,14 @@ export const self: Effect.Effect<Aid, never, Troupe> = Effect.map(Troupe, (t) =>
 export interface Options {
   /**
    * How children are started by default: `"process"` (a Node process each) or `"worker"` (a
-   * `worker_threads` Worker each, in this process; their own children are workers too), `"none"`,
+   * `worker_threads` Worker each, in this process; their own children are workers too),
+   * `"forkserver"` (a Node process each, pre-warmed by a spawner process of this root), `"none"`,
    * or a backend value (`ProcessBackend.make`, `WorkerBackend.make`). Default:
    * `TROUPE_SPAWN_BACKEND` (read through `TroupeConfig.spawnBackend`), else `"process"`. Any other
    * named backend is still available per nursery (`Nursery.make({ backend })`) and per start
    * (`nursery.start(impl, { name, backend })`), built on first use for this root's lifetime.
    */
-  readonly backend?: "process" | "worker" | "none" | SpawnBackend
+  readonly backend?: "process" | "worker" | "forkserver" | "none" | SpawnBackend
   /**
    * Overrides of the process ladder bounds (`Bounds.Ladder`: `terminateGraceMs`, …, ms / bytes)
    * over the `Bounds.Ladder.Bounds` reference of the context. Every child and grandchild is ended
@@ -162,8 +163,8 @@ export const optionsConfig: Config.Config<Options> = Config.all({
   secret: TroupeConfig.secret,
   bounds: TroupeConfig.bounds
 }).pipe(Config.map((c): Options => ({
-  backend: c.backend === "none"
-    ? "none"
+  backend: c.backend === "none" || c.backend === "forkserver"
+    ? c.backend
     : c.backend === "worker"
     ? WorkerBackend.make({ entry: c.entry })
     : ProcessBackend.make({ entry: c.entry }),
@@ -179,7 +180,7 @@ export const optionsConfig: Config.Config<Options> = Config.all({
  * `Effect.provide(Troupe.layerConfig())`. `overrides` win over configured values (their `bounds`
  * are merged key by key). It also provides the process ladder bounds (`TROUPE_TERMINATE_GRACE`,
  * …) as the `Bounds.Ladder.Bounds` reference, for the runtime and the program. A wrong value fails the layer with a `ConfigError`, e.g.
- * `(Invalid data at TROUPE_SPAWN_BACKEND: "expected one of process, worker, none (any case); got 'thread'")`.
+ * `(Invalid data at TROUPE_SPAWN_BACKEND: "expected one of process, worker, forkserver, none (any case); got 'thread'")`.
  */
 export const layerConfig = (
   overrides: Options = {}

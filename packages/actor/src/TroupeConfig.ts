@@ -117,7 +117,7 @@ export const cliLogLevel = logLevel("TROUPE_LOG").pipe(Config.withDefault(LogLev
  * `TROUPE_SPAWN_BACKEND`: how a root starts children by default (`Troupe.layerConfig`, and
  * `Troupe.layer` without `backend`; a nursery or a start may name another). Default process.
  */
-export const spawnBackend = literal("TROUPE_SPAWN_BACKEND", ["process", "worker", "none"]).pipe(
+export const spawnBackend = literal("TROUPE_SPAWN_BACKEND", ["process", "worker", "forkserver", "none"]).pipe(
   Config.withDefault("process" as const)
 )
 
@@ -182,7 +182,7 @@ const boundKeys = <B extends Record<string, number>>(defaults: B): Array<KeyInfo
 export const keys: ReadonlyArray<KeyInfo> = [
   { name: "TROUPE_LOG", type: "log level", default: "Warning", unit: "-" },
   { name: "TROUPE_LOG_LEVEL", type: "log level", default: "Warning", unit: "-" },
-  { name: "TROUPE_SPAWN_BACKEND", type: "process | worker | none", default: "process", unit: "-" },
+  { name: "TROUPE_SPAWN_BACKEND", type: "process | worker | forkserver | none", default: "process", unit: "-" },
   { name: "TROUPE_TRANSPORT", type: "uds | tcp", default: "uds", unit: "-" },
   { name: "TROUPE_CHILD_ENTRY", type: "bundle | loader", default: "bundle", unit: "-" },
   { name: "TROUPE_REGISTRAR", type: "address", default: "-", unit: "-" },

@@ -44,7 +44,8 @@ const workerLacks: Partial<Record<Capability, string>> = {
  */
 export const backends = {
   process: {},
-  worker: workerLacks
+  worker: workerLacks,
+  forkserver: {}
 } satisfies Record<string, Partial<Record<Capability, string>>>
 
 export type Backend = keyof typeof backends

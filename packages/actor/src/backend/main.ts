@@ -12,5 +12,9 @@ import { workerHost } from "./worker/host.js"
 
 export const main = (mod: Record<string, unknown>): void => {
   const boot = isMainThread ? undefined : bootOf(workerData)
-  runChild(mod, boot === undefined ? processHost() : workerHost(boot))
+  if (boot !== undefined) return runChild(mod, workerHost(boot))
+  // A forkserver's warm child (forkserver/warm-entry.cjs): loaded, it waits for its spawn spec.
+  const warm = (globalThis as Record<symbol, unknown>)[Symbol.for("troupe.forkserver.spec")] as Promise<void> | undefined
+  if (warm !== undefined) void warm.then(() => runChild(mod, processHost()))
+  else runChild(mod, processHost())
 }

@@ -18,7 +18,7 @@ import { ActorFailure, SpawnOptionUnsupported } from "../Errors.js"
 import type { SpawnBackend } from "../SpawnBackend.js"
 
 /** A backend by name (`"process"`, `"worker"`, `"none"`, or one added to `factories`), or a backend value. */
-export type BackendChoice = "process" | "worker" | "none" | (string & {}) | SpawnBackend
+export type BackendChoice = "process" | "worker" | "forkserver" | "none" | (string & {}) | SpawnBackend
 
 /** Builds one named backend, once per runtime, in the runtime's scope. */
 export type BackendFactory = Effect.Effect<SpawnBackend, ActorFailure, Scope.Scope>
@@ -33,6 +33,7 @@ export const noBackend: SpawnBackend = {
 export const factories: Readonly<Record<string, BackendFactory>> = {
   process: Effect.promise(() => import("./process/ProcessBackend.js")).pipe(Effect.map((m) => m.backend)),
   worker: Effect.promise(() => import("./worker/WorkerBackend.js")).pipe(Effect.map((m) => m.backend)),
+  forkserver: Effect.promise(() => import("./forkserver/ForkserverBackend.js")).pipe(Effect.flatMap((m) => m.make())),
   none: Effect.succeed(noBackend)
 }
 

@@ -1,0 +1,127 @@
+// The forkserver backend's own guarantees: an actor holds nothing of the server (FD hygiene),
+// the server's death tears its actors down and the next spawn starts a new server, and the
+// requester's death tears down the actors it asked for. Every test leaves 0 processes.
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit } from "effect"
+import { spawn } from "node:child_process"
+import { readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { join } from "node:path"
+import { Nursery } from "../../packages/actor/src/index.js"
+import * as Liveness from "../../packages/process/src/Liveness.js"
+import { ProcessGuard } from "../../packages/testing/src/index.js"
+import { root } from "./_harness.js"
+import { GreeterLive } from "./fixtures/greeter.js"
+
+const config = { backend: "forkserver", transport: "uds" } as const
+
+const ppidOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1])
+const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ")
+
+/** fd number → what it points at (`/dev/null`, `socket:[inode]`, `pipe:[inode]`, `anon_inode:[eventpoll]`, …). */
+const fdsOf = (pid: number): Map<number, string> => {
+  const out = new Map<number, string>()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.set(Number(fd), readlinkSync(join(`/proc/${pid}/fd`, fd)))
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out
+}
+/** A descriptor's kind; stdout/stderr are one kind (a socketpair from the server, a pipe(2) from `@troupe/process`). */
+const kind = (fd: number, target: string) =>
+  fd === 1 || fd === 2
+    ? "output"
+    : target.replace(/\[\d+\]$/, "").replace(/^\/.*/, (p) => (p === "/dev/null" ? p : "file"))
+
+/** Wait up to `ms` for every pid to be gone (a zombie counts as gone). */
+const allGone = (pids: ReadonlyArray<number>, ms: number) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + ms
+    while (pids.some((p) => Liveness.isAlive(p)) && Date.now() < deadline) yield* Effect.sleep(Duration.millis(20))
+    return pids.filter((p) => Liveness.isAlive(p))
+  })
+
+describe("forkserver backend", () => {
+  it.live("FD hygiene: an actor holds stdio, its channel and Node's own descriptors, nothing of the server; the same kinds as a process-backend actor", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const fs = yield* nursery.start(GreeterLive, { name: "fs" })
+        const pr = yield* nursery.start(GreeterLive, { name: "pr", backend: "process" })
+        guard.track(fs.actor.pid)
+        guard.track(pr.actor.pid)
+        yield* fs.greet("a")
+        yield* pr.greet("b")
+        const server = ppidOf(fs.actor.pid)
+        expect(server).not.toBe(process.pid)
+        expect(cmdline(server)).toContain("server.cjs")
+        guard.track(server)
+        const fsFds = fdsOf(fs.actor.pid)
+        const prFds = fdsOf(pr.actor.pid)
+        expect(fsFds.get(0)).toBe("/dev/null")
+        // The same descriptors, kind for kind, as the process-backend actor's (numbers may differ:
+        // the spec channel, fd 3, is closed before the runtime opens its own).
+        expect([...fsFds].map(([fd, t]) => kind(fd, t)).sort()).toEqual([...prFds].map(([fd, t]) => kind(fd, t)).sort())
+        // None is one of the server's (its requests, events, other children's pipes) — apart from
+        // what every process here inherits from the environment (the test process has it too).
+        const ambient = new Set(fdsOf(process.pid).values())
+        const serverTargets = new Set([...fdsOf(server).values()].filter((t) => /^(socket|pipe):/.test(t) && !ambient.has(t)))
+        const shared = [...fsFds.values()].filter((t) => serverTargets.has(t))
+        expect(shared).toEqual([])
+      })), 120_000)
+
+  it.live("forkserver SIGKILLed: its actors are torn down within a bound, the next spawn starts a new server, 0 processes left", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const seen: { actors: Array<number>; server: number } = { actors: [], server: 0 }
+        const exit = yield* Effect.scoped(Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const a = yield* nursery.start(GreeterLive, { name: "a" })
+          const b = yield* nursery.start(GreeterLive, { name: "b" })
+          seen.actors.push(a.actor.pid, b.actor.pid)
+          seen.server = ppidOf(a.actor.pid)
+          for (const p of [...seen.actors, seen.server]) guard.track(p)
+          expect(ppidOf(b.actor.pid)).toBe(seen.server)
+          process.kill(seen.server, "SIGKILL")
+          // Bound: the ladder's terminate + kill graces (2 s + 1 s) plus slack for a loaded machine.
+          return yield* allGone([...seen.actors, seen.server], 10_000)
+        })).pipe(Effect.exit)
+        // The nursery saw its actors end unexpectedly (it may fail the scope with that): either
+        // way they are gone in the bound.
+        if (Exit.isSuccess(exit)) expect(exit.value).toEqual([])
+        expect(yield* allGone([...seen.actors, seen.server], 1000)).toEqual([])
+        const nursery = yield* Nursery.make()
+        const c = yield* nursery.start(GreeterLive, { name: "c" })
+        guard.track(c.actor.pid)
+        expect(yield* c.greet("again")).toBe("hello again")
+        const server = ppidOf(c.actor.pid)
+        guard.track(server)
+        expect(server).not.toBe(seen.server)
+        expect(cmdline(server)).toContain("server.cjs")
+      })), 120_000)
+
+  it.live("requester SIGKILLed: the server and the actors it asked for are torn down, 0 processes left", () =>
+    ProcessGuard.guarded((guard) =>
+      Effect.gen(function*() {
+        const fixture = join(__dirname, "fixtures", "forkserver-requester.ts")
+        const child = spawn(process.execPath, ["--import", "tsx", fixture], { stdio: ["ignore", "pipe", "inherit"] })
+        guard.track(child.pid!)
+        const line = yield* Effect.async<string>((resume) => {
+          let buf = ""
+          child.stdout!.on("data", (d) => {
+            buf += String(d)
+            const nl = buf.indexOf("\n")
+            if (nl >= 0) resume(Effect.succeed(buf.slice(0, nl)))
+          })
+        }).pipe(Effect.timeoutFail({ duration: Duration.seconds(60), onTimeout: () => new Error("the requester did not start its actor") }))
+        const { actor, server } = JSON.parse(line) as { actor: number; server: number }
+        guard.track(actor)
+        guard.track(server)
+        expect(ppidOf(server)).toBe(child.pid)
+        expect(ppidOf(actor)).toBe(server)
+        child.kill("SIGKILL")
+        expect(yield* allGone([actor, server], 10_000)).toEqual([])
+      }), { leakBoundMs: 5000 }), 120_000)
+})
