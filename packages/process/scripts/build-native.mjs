@@ -1,7 +1,8 @@
 // Builds the pidfd/subreaper N-API addon with node-gyp, offline.
 // Headers come from the running Node's own install (`<prefix>/include/node`), found from
 // `process.execPath`, so node-gyp never downloads them (`--nodedir`).
-// A failed build is not fatal (the runtime falls back to /proc polling and logs it once),
+// Runs as the package's `install` script, in the workspace and in a user's project alike.
+// A failed build (no compiler, no Python, no headers) is not fatal (the runtime falls back to /proc polling and logs it once),
 // unless TROUPE_REQUIRE_NATIVE=1 (CI on Linux), where it fails the install.
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -28,11 +29,15 @@ if (!existsSync(join(nativeDir, "binding.gyp"))) fail("native/binding.gyp is mis
 const nodedir = dirname(dirname(process.execPath))
 if (!existsSync(join(nodedir, "include", "node", "node_api.h"))) fail(`no Node headers under ${nodedir}/include/node`)
 
+// node-gyp: the workspace's own (a devDependency), else the one the package manager running this
+// install script ships with (npm and pnpm both name it in `npm_config_node_gyp`).
 let gyp
 try {
   gyp = createRequire(join(pkg, "package.json")).resolve("node-gyp/bin/node-gyp.js")
 } catch {
-  fail("node-gyp is not installed")
+  const fromManager = process.env.npm_config_node_gyp
+  if (fromManager !== undefined && fromManager !== "" && existsSync(fromManager)) gyp = fromManager
+  else fail("node-gyp is not installed (and the package manager names none in npm_config_node_gyp)")
 }
 const r = spawnSync(process.execPath, [gyp, "rebuild", `--nodedir=${nodedir}`, "--loglevel=warn"], {
   cwd: nativeDir,

@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 export interface PidfdWatch {
@@ -82,7 +83,8 @@ const findAddon = (): string => {
   const local = fileURLToPath(new URL("../../native/build/Release/troupe_native.node", import.meta.url))
   if (existsSync(local)) return local
   try {
-    return createRequire(import.meta.url).resolve("@troupe/process/native")
+    const manifest = createRequire(import.meta.url).resolve("@troupe/process/package.json")
+    return join(dirname(manifest), "native", "build", "Release", "troupe_native.node")
   } catch {
     return local
   }

@@ -24,6 +24,7 @@ import { defaultBundleCacheBounds } from "../../Bounds.js"
 import * as BundleCache from "./bundleCache.js"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
+import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { childEntry } from "../../TroupeConfig.js"
@@ -36,9 +37,11 @@ export interface ChildCommand {
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
-const childRuntimePath = join(here, "..", "main.ts")
-/** The child entry of the `loader` strategy (TypeScript: needs tsx). */
-export const loaderEntryPath = join(here, "child-entry.ts")
+/** `.ts` in the workspace (sources), `.js` in an installed package (`dist/`, built by tsc). */
+const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js"
+const childRuntimePath = join(here, "..", `main${ext}`)
+/** The child entry when nothing is bundled (TypeScript in the workspace: needs tsx; built JavaScript in a package). */
+export const loaderEntryPath = join(here, `child-entry${ext}`)
 const bundlerPath = join(here, "bundler.mjs")
 /** Runs a `.cjs` bundle with V8's code cache (plain CommonJS: no loader needed). */
 export const bundleLoaderPath = join(here, "load-bundle.cjs")
@@ -115,6 +118,12 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
  */
 export const bundleFor = (moduleUrl: string): Effect.Effect<string, string> =>
   Effect.suspend(() => {
+    if (!esbuildAvailable()) {
+      return Effect.fail(
+        `esbuild is not installed: add it to bundle the actor module ${moduleUrl} (TypeScript modules need it, ` +
+          "or tsx with TROUPE_CHILD_ENTRY=loader; a JavaScript module is imported as it is by the process backend)"
+      )
+    }
     pruneOnce()
     const modulePath = fileURLToPath(moduleUrl)
     let cached = memo.get(modulePath)
@@ -134,11 +143,38 @@ export const bundleFor = (moduleUrl: string): Effect.Effect<string, string> =>
     })
   })
 
-/** The node arguments that start a child running the actor module at `moduleUrl`. */
+let esbuildFound: boolean | undefined
+/** esbuild can be loaded by `bundler.mjs` (an optional peer dependency of an installed package). */
+export const esbuildAvailable = (): boolean => {
+  if (esbuildFound === undefined) {
+    try {
+      createRequire(bundlerPath).resolve("esbuild")
+      esbuildFound = true
+    } catch {
+      esbuildFound = false
+    }
+  }
+  return esbuildFound
+}
+
+/**
+ * The module is imported as it is, without a bundle or a loader: the runtime is built JavaScript
+ * (an installed package) and the module is JavaScript, and esbuild is not installed.
+ */
+export const importsDirectly = (moduleUrl: string): boolean =>
+  ext === ".js" && !esbuildAvailable() && /\.[cm]?js$/.test(moduleUrl)
+
+/**
+ * The node arguments that start a child running the actor module at `moduleUrl`. Strategy
+ * `bundle` without esbuild installed, for a JavaScript module and the built runtime: `node
+ * child-entry.js --troupe-module <URL>` (no bundle, no loader).
+ */
 export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect.Effect<ChildCommand, string> =>
   strategy === "loader"
-    // The runtime itself ships as TypeScript sources, so the loader is always needed here.
+    // tsx: the module (or, in the workspace, the runtime's own sources) may be TypeScript.
     ? Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
+    : importsDirectly(moduleUrl)
+    ? Effect.succeed({ args: [loaderEntryPath, "--troupe-module", moduleUrl] })
     : Effect.map(bundleFor(moduleUrl), (path) => ({ args: path.endsWith(".cjs") ? [bundleLoaderPath, path] : [path] }))
 
 /**
