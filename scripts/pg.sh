@@ -5,7 +5,12 @@
 #                           private cluster (pg_createcluster 15 $TROUPE_PG_CLUSTER, default
 #                           "troupe-test") on a free 127.0.0.1 port, start it, print its URL
 #   scripts/pg.sh url       print the URL of the running private cluster
+#   scripts/pg.sh restart   restart the private cluster (fast shutdown: sessions cut), print its URL
 #   scripts/pg.sh stop      stop and drop the private cluster (its data directory included)
+#
+# TROUPE_PG_LISTEN=<IPv4 addr> (e.g. 10.251.7.1, set when the cluster is created): also listen on
+# <addr> (which must exist, e.g. the host end of a test bridge), trust connections from its /24,
+# and print URLs on <addr>. The namespace failover suite uses it.
 #
 # Use:  export TROUPE_PG_URL=$(scripts/pg.sh)   …   scripts/pg.sh stop
 #
@@ -25,7 +30,10 @@ if [ "$(id -u)" != 0 ]; then echo "pg.sh: needs root (pg_createcluster/apt-get)"
 
 exists() { pg_lsclusters -h 2>/dev/null | awk -v v="$VERSION" -v n="$NAME" '$1==v && $2==n {f=1} END {exit !f}'; }
 port_of() { pg_lsclusters -h | awk -v v="$VERSION" -v n="$NAME" '$1==v && $2==n {print $3}'; }
-url() { echo "postgres://postgres@127.0.0.1:$(port_of)/$DB"; }
+LISTEN="${TROUPE_PG_LISTEN:-}"
+HOST=127.0.0.1
+if [ -n "$LISTEN" ]; then HOST="$LISTEN"; fi
+url() { echo "postgres://postgres@$HOST:$(port_of)/$DB"; }
 
 free_port() {
   local used p
@@ -53,7 +61,15 @@ start() {
     port="$(free_port)"
     pg_createcluster "$VERSION" "$NAME" -p "$port" -- --auth-local=trust --auth-host=trust >/dev/null
     # Debian's postgresql.conf reads conf.d/ last
-    printf "%s\n" "listen_addresses = '127.0.0.1'" "max_connections = 200" "fsync = off" \
+    # TCP keepalives and tcp_user_timeout: a client cut off by a partition (no FIN, no RST) is
+    # dropped in ~3 s, so its session-level advisory shard locks are freed for the survivors
+    local listen="127.0.0.1"
+    if [ -n "$LISTEN" ]; then
+      listen="127.0.0.1,$HOST"
+      echo "host all all ${HOST%.*}.0/24 trust" >>"/etc/postgresql/$VERSION/$NAME/pg_hba.conf"
+    fi
+    printf "%s\n" "listen_addresses = '$listen'" "max_connections = 200" "fsync = off" \
+      "tcp_keepalives_idle = 1" "tcp_keepalives_interval = 1" "tcp_keepalives_count = 2" "tcp_user_timeout = 3000" \
       >"/etc/postgresql/$VERSION/$NAME/conf.d/troupe.conf"
   fi
   if ! pg_lsclusters -h | awk -v v="$VERSION" -v n="$NAME" '$1==v && $2==n && $4=="online" {f=1} END {exit !f}'; then
@@ -71,6 +87,18 @@ start() {
   url
 }
 
+restart() {
+  exists || { echo "pg.sh: no cluster $NAME" >&2; exit 1; }
+  pg_ctlcluster "$VERSION" "$NAME" restart -m fast
+  local port
+  port="$(port_of)"
+  for _ in $(seq 1 100); do
+    if runuser -u postgres -- psql -h 127.0.0.1 -p "$port" -d postgres -Atqc "select 1" >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  url
+}
+
 stop() {
   if exists; then pg_dropcluster --stop "$VERSION" "$NAME"; fi
 }
@@ -78,6 +106,7 @@ stop() {
 case "${1:-start}" in
   start) start ;;
   url) exists && url ;;
+  restart) restart ;;
   stop) stop ;;
-  *) echo "usage: scripts/pg.sh [start|url|stop]" >&2; exit 2 ;;
+  *) echo "usage: scripts/pg.sh [start|url|restart|stop]" >&2; exit 2 ;;
 esac

@@ -73,12 +73,15 @@ export interface Started {
 
 /**
  * Start `node --import tsx <file>` (scoped) and wait up to `readyMs` for `ready` in its stdout.
- * Released: SIGTERM, up to `stopMs` for it to exit, then SIGKILL.
+ * Released: SIGTERM, up to `stopMs` for it to exit, then SIGKILL. With `netns`, it runs in that
+ * network namespace (`ip netns exec`, which execs: the pid is node's).
  */
-export const startTs = (file: string, env: Record<string, string>, ready: RegExp, readyMs: number, stopMs = 15_000) =>
+export const startTs = (file: string, env: Record<string, string>, ready: RegExp, readyMs: number, stopMs = 15_000, netns?: string) =>
   Effect.acquireRelease(
     Effect.async<Started, Error>((resume) => {
-      const child = spawn(process.execPath, ["--import", "tsx", file], {
+      const argv = [process.execPath, "--import", "tsx", file]
+      const [command, ...args] = netns === undefined ? argv : ["ip", "netns", "exec", netns, ...argv]
+      const child = spawn(command!, args, {
         cwd: repoRoot,
         env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1", ...env },
         stdio: ["ignore", "pipe", "pipe"]
