@@ -41,9 +41,10 @@ import { BenchLive, type Small, small } from "./actors/bench-actor.js"
 import { BenchRpcs } from "./fixtures/rpc-group.js"
 import { emit, now, quick, reapLeftovers, round, sleepMs, summarize, within } from "./lib.js"
 
-const SEQ_CALLS = quick ? 400 : 2000
+const SEQ_CALLS = quick ? 400 : 4000
 const ROUNDS = quick ? 2 : 4
-const WARMUP = quick ? 100 : 500
+/** Sequential warm-up calls per peer: to JIT steady state on both sides (see bench/actor-call.ts). */
+const WARMUP = quick ? 100 : 5000
 const TOTAL = quick ? 4000 : 20_000
 const DEPTH = 64
 const STREAM_N = quick ? 40_000 : 200_000
