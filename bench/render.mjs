@@ -401,7 +401,8 @@ schema), piscina and tinypool (a task returning its argument). Payload \`{ i, s 
 *Sequential*: ${r.rounds} rounds (rotating order) of ${r.perRound} calls each after ${r.warmup} warm-up calls; each call timed on its own; ×
 raw against the raw peer of the same kind (UDS for processes, \`MessagePort\` for threads). *CPU per call*: user + system
 of both sides over the sequential calls (a thread peer runs in this process, which \`process.cpuUsage\` counts whole).
-*In flight*: ${count(r.total)} calls with ${r.depth} in flight, calls/s, once per round (the median over rounds); the worker rows with 2
+*In flight*: ${count(r.total)} calls with ${r.depth} in flight, calls/s, once per round (the median over rounds), all after the
+sequential rounds (a burst's garbage is not collected in another implementation's timed calls); the worker rows with 2
 threads compare with piscina/tinypool with 2 threads.
 
 ${table(["implementation", "sequential median (µs)", "p90 (µs)", "× raw", "CPU per call (µs)", `${r.depth} in flight (calls/s)`, "range"], calls)}
