@@ -7,7 +7,8 @@
  *     process backend imports the module as it is through the built child entry);
  *   - the same program runs again once esbuild is installed (the module is bundled by the
  *     package's own `bundler.mjs`, found relative to the installed package), and bundled by
- *     esbuild as the README says (packages and the actor module external);
+ *     esbuild as the README says (packages and the actor module external), and bundled into one
+ *     file (everything inlined: the bundle is its own child entry);
  *   - `npx troupe exec -- echo hi` prints `hi`;
  *   - `effect` is installed exactly once;
  *   - every packed manifest maps only listed public modules, with `types` conditions.
@@ -136,5 +137,10 @@ describe("pack and install", { timeout: 300_000 }, () => {
       "--log-level=warning"
     ], 60_000)
     expect(await runUser(process.execPath, ["app.mjs"], 90_000)).toBe("hello ada\n1\n2\n3\n")
+  })
+
+  it("runs the application bundled into one file (packages and the actor module inlined): the bundle is its own child entry", async () => {
+    await runUser("npx", ["esbuild", "main.mjs", "--bundle", "--platform=node", "--format=esm", "--outfile=one.mjs", "--log-level=warning"], 60_000)
+    expect(await runUser(process.execPath, ["one.mjs"], 90_000)).toBe("hello ada\n1\n2\n3\n")
   })
 })

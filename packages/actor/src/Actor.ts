@@ -38,6 +38,7 @@ import type * as Stream from "effect/Stream"
 import type * as ActorContext from "./ActorContext.js"
 import type * as Endpoint from "./Endpoint.js"
 import type { ActorError, ActorRestarting, ContextMisuse, ProtocolError, TransportError } from "./Errors.js"
+import { register } from "./internal/selfHosted.js"
 
 /** Runtime errors a handler commonly fails with besides its declared ones (boxed for the caller, like any undeclared error). */
 export type HandlerError = ActorError | ActorRestarting | ContextMisuse | TransportError | ProtocolError
@@ -109,15 +110,17 @@ export const define = <const Name extends string, const Eps extends Endpoints>(n
     [TypeId]: TypeId,
     name,
     endpoints,
-    implement: (moduleUrl, handlers) => ({ [ImplementationTypeId]: ImplementationTypeId, definition, moduleUrl, handlers, layer: undefined }),
+    implement: (moduleUrl, handlers) =>
+      register({ [ImplementationTypeId]: ImplementationTypeId, definition, moduleUrl, handlers, layer: undefined }),
     withLayer: (layer) => ({
-      implement: (moduleUrl, handlers) => ({
-        [ImplementationTypeId]: ImplementationTypeId,
-        definition,
-        moduleUrl,
-        handlers,
-        layer: layer as Layer.Layer<unknown, unknown, never>
-      })
+      implement: (moduleUrl, handlers) =>
+        register({
+          [ImplementationTypeId]: ImplementationTypeId,
+          definition,
+          moduleUrl,
+          handlers,
+          layer: layer as Layer.Layer<unknown, unknown, never>
+        })
     })
   }
   return definition

@@ -28,6 +28,7 @@ import { Bounds, type BoundsInput, Ladder, merge } from "./Bounds.js"
 import { TransportError } from "./Errors.js"
 import { Troupe, type TroupeRuntime } from "./internal/context.js"
 import { runMain as runMainImpl } from "./internal/main.js"
+import { rootRefusal } from "./internal/selfHosted.js"
 import * as Runtime from "./internal/runtime.js"
 import { buildServices } from "./internal/services.js"
 import { privateSocketDir } from "./internal/socketDir.js"
@@ -109,6 +110,8 @@ const backendOf = (b: Options["backend"]): Backends.BackendChoice =>
 /** Build a root runtime for the current scope (see `layer`). */
 export const make = (options: Options = {}): Effect.Effect<TroupeRuntime, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
+    const refused = rootRefusal()
+    if (refused !== undefined) return yield* Effect.dieMessage(refused)
     const bounds = merge(yield* Bounds, options.bounds)
     const ladder = Ladder.merge(yield* Ladder.Bounds, options.ladder)
     // Unset: TROUPE_SPAWN_BACKEND (a wrong value names itself), else process.
@@ -203,5 +206,10 @@ export const layerConfig = (
  * process exits when it is done (code 0, 1 on failure, 130/143 when interrupted by a signal).
  * A second SIGINT forces the ladder's last step: every live child's process group is SIGKILLed
  * and the process exits at once (130); grandchildren follow through their parent-death path.
+ *
+ * In an application bundled into one file (`@troupe/actor` and the actor modules inlined), the
+ * bundle is also every child's entry: started as a child, `runMain` serves the actor it was
+ * started for instead of running `effect` — so such an application starts its program with
+ * `runMain` and does nothing else at its top level (see the README, "Bundling your application").
  */
 export const runMain: <A, E>(effect: Effect.Effect<A, E>) => void = runMainImpl

@@ -1,5 +1,6 @@
 /**
- * `Troupe.runMain`'s signal policy.
+ * `Troupe.runMain`'s signal policy; in a one-file bundle started as its own child, the child
+ * runtime instead (`selfHosted.ts`).
  *
  * @internal
  */
@@ -9,11 +10,17 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Liveness from "@troupe/process/Liveness"
 import { processChildPids } from "./runtime.js"
+import { isSelfChild, registeredModule } from "./selfHosted.js"
 
 /** A signal repeated within this many ms of the first counts as the same press (ms). */
 export const repeatWindowMs = 150
 
 export const runMain = <A, E>(effect: Effect.Effect<A, E>): void => {
+  if (isSelfChild()) {
+    // A one-file bundle started as its own child (see selfHosted.ts): serve the actor, not the program.
+    void import("../backend/main.js").then((child) => child.main(registeredModule()))
+    return
+  }
   const fiber = Effect.runFork(effect)
   let signals = 0
   let firstAt = 0

@@ -33,7 +33,7 @@ import { defaultForkserverBounds, type ForkserverBounds, limits } from "../../Bo
 import { ActorFailure } from "../../Errors.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend } from "../../SpawnBackend.js"
 import { lineSplitter, tailKeeper } from "../lines.js"
-import { childCommand, defaultStrategy, type EntryStrategy } from "../process/entry.js"
+import { childCommand, defaultStrategy, type EntryStrategy, oneFileBundle, oneFileOnlyProcess } from "../process/entry.js"
 import { nodeFlags } from "../process/ProcessBackend.js"
 import * as Client from "./client.js"
 
@@ -54,6 +54,7 @@ const describe = (s: ExitStatus | undefined): string =>
 const launch = (servers: ReturnType<typeof Client.make>, entry: EntryStrategy) => (request: LaunchRequest) =>
   Effect.gen(function*() {
     const fail = (reason: string) => new ActorFailure({ actor: request.name, reason })
+    if (oneFileBundle) return yield* Effect.fail(fail(oneFileOnlyProcess("forkserver")))
     const flags = yield* nodeFlags(request.name, request.options)
     const command = yield* childCommand(request.implementation.moduleUrl, entry).pipe(
       Effect.mapError((e) => fail(`cannot build the child entry: ${e}`))

@@ -16,6 +16,9 @@
  * Either way the module is chosen by the parent from `implementation.moduleUrl`, on the command
  * line; a message can only name an export of that module.
  *
+ * In a one-file application bundle (no child entry on disk, `oneFileBundle`) the child is
+ * `node <bundle> --troupe-self-child`: the bundle serves its own inlined actors (`internal/selfHosted.ts`).
+ *
  * @internal
  */
 import * as Effect from "effect/Effect"
@@ -28,6 +31,7 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { childEntry } from "../../TroupeConfig.js"
+import { selfChildFlag } from "../../internal/selfHosted.js"
 
 export type EntryStrategy = "bundle" | "loader"
 
@@ -46,6 +50,18 @@ const bundlerPath = join(here, "bundler.mjs")
 /** Runs a `.cjs` bundle with V8's code cache (plain CommonJS: no loader needed). */
 export const bundleLoaderPath = join(here, "load-bundle.cjs")
 const packageDir = join(here, "..", "..", "..")
+
+/**
+ * This runtime runs from a one-file application bundle: its own child entry is not on disk beside
+ * it (see `internal/selfHosted.ts`). A child is then the bundle itself, and only the process
+ * backend can start one.
+ */
+export const oneFileBundle: boolean = !existsSync(loaderEntryPath) || !existsSync(childRuntimePath)
+
+/** Why another backend cannot start actors from a one-file bundle. */
+export const oneFileOnlyProcess = (backend: string): string =>
+  `the ${backend} backend cannot start actors from a one-file application bundle (its child entry is not on disk): ` +
+  "use the process backend, or bundle with @troupe/actor external (--packages=external)"
 const cacheDir = join(packageDir, "node_modules", ".cache", "troupe-child")
 
 const memo = new Map<string, Effect.Effect<string, string>>()
@@ -170,7 +186,11 @@ export const importsDirectly = (moduleUrl: string): boolean =>
  * child-entry.js --troupe-module <URL>` (no bundle, no loader).
  */
 export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect.Effect<ChildCommand, string> =>
-  strategy === "loader"
+  oneFileBundle
+    ? (moduleUrl.startsWith("file:")
+      ? Effect.succeed({ args: [fileURLToPath(moduleUrl), selfChildFlag] })
+      : Effect.fail(`a one-file bundle can only start actors whose module is a file (got ${moduleUrl})`))
+    : strategy === "loader"
     // tsx: the module (or, in the workspace, the runtime's own sources) may be TypeScript.
     ? Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
     : importsDirectly(moduleUrl)

@@ -49,7 +49,7 @@ import { processChildPids } from "../../internal/runtime.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend } from "../../SpawnBackend.js"
 import * as PortTransport from "../../transport/PortTransport.js"
 import { lineSplitter, tailKeeper } from "../lines.js"
-import { bundleFor, defaultStrategy, type EntryStrategy, loaderEntryPath } from "../process/entry.js"
+import { bundleFor, defaultStrategy, type EntryStrategy, loaderEntryPath, oneFileBundle, oneFileOnlyProcess } from "../process/entry.js"
 import { bootOf, isFromWorker, type WorkerBoot, type WorkerEntry } from "./boot.js"
 
 export type { EntryStrategy } from "../process/entry.js"
@@ -90,7 +90,9 @@ const reapIfZombie = (pid: number, startTime: number): void => {
 }
 
 const entryOf = (request: LaunchRequest, strategy: EntryStrategy): Effect.Effect<WorkerEntry, ActorFailure> =>
-  strategy === "loader"
+  oneFileBundle
+    ? Effect.fail(new ActorFailure({ actor: request.name, reason: oneFileOnlyProcess("worker") }))
+    : strategy === "loader"
     ? Effect.succeed({ _tag: "loader", childEntry: loaderEntryPath })
     : bundleFor(request.implementation.moduleUrl).pipe(
       Effect.map((path): WorkerEntry => ({ _tag: "bundle", path })),
