@@ -51,6 +51,7 @@ import * as PortTransport from "../../transport/PortTransport.js"
 import { lineSplitter, tailKeeper } from "../lines.js"
 import { bundleFor, defaultStrategy, type EntryStrategy, loaderEntryPath, oneFileBundle, oneFileOnlyProcess } from "../process/entry.js"
 import { bootOf, isFromWorker, type WorkerBoot, type WorkerEntry } from "./boot.js"
+import * as LostSpawns from "./lostSpawns.js"
 
 export type { EntryStrategy } from "../process/entry.js"
 
@@ -132,6 +133,8 @@ export const make = (options: Options = {}): SpawnBackend => ({
       const unreaped = new Set<number>()
       /** Those that are actors (they end by themselves when their thread does). */
       const actors = new Set<number>()
+      /** Spawns announced and not yet reported, by the worker's sequence number. */
+      const pending = new Map<number, LostSpawns.PendingSpawn>()
 
       // The actor channel: a MessageChannel, one end to the worker, the other served by the parent's runtime.
       const { port1, port2 } = new MessageChannel()
@@ -190,12 +193,22 @@ export const make = (options: Options = {}): SpawnBackend => ({
               )
             )
             return
+          // Announcements are this thread's own business (sequence numbers are per worker): not relayed.
+          case "spawning":
+            pending.set(m.seq, { argv: m.argv, at: m.at })
+            return
+          case "spawnFailed":
+            pending.delete(m.seq)
+            return
           case "spawned":
             spawned.set(m.pid, m.startTime)
             unreaped.add(m.pid)
             processChildPids.add(m.pid) // a second SIGINT in Troupe.runMain kills its group too
             ChildRegistry.add(m.pid) // ours: subreaper mode must not reap it behind the worker's back
-            break
+            if (m.seq === undefined) break
+            pending.delete(m.seq)
+            if (relayUp) parentPort?.postMessage({ troupe: "spawned", pid: m.pid, startTime: m.startTime })
+            return
           case "actor":
             actors.add(m.pid)
             break
@@ -243,6 +256,16 @@ export const make = (options: Options = {}): SpawnBackend => ({
       // SIGTERM now. Whatever is left after `terminateGraceMs` is SIGKILLed with its group and
       // descendants. Once the worker is gone, they are reaped (no event loop of it is left to).
       const cleanupSubtree = Effect.gen(function*() {
+        if (exited !== undefined && pending.size > 0) {
+          // Spawned, never reported (terminated in between): found by argv and start time.
+          const lost = LostSpawns.find([...pending.values()], (pid) => spawned.has(pid) || processChildPids.has(pid) || ChildRegistry.has(pid))
+          pending.clear()
+          for (const s of lost) {
+            spawned.set(s.pid, s.startTime)
+            unreaped.add(s.pid)
+          }
+          if (lost.length > 0) yield* Effect.logWarning(`worker ${request.id}: found ${lost.length} process(es) it started and never reported: ${lost.map((s) => s.pid).join(", ")}`)
+        }
         const left = () =>
           [...unreaped].flatMap((pid) => {
             const ref = Liveness.ref(pid)

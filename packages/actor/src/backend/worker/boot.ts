@@ -47,8 +47,12 @@ export type FromWorker =
   | { readonly troupe: "tid"; readonly tid: number }
   /** The worker's inspector listens (`WorkerBoot.inspect`): its DevTools WebSocket URL. */
   | { readonly troupe: "inspector"; readonly url: string }
+  /** A process is about to be started (its argv; `Date.now()` ms): found by `lostSpawns.ts` if never reported. */
+  | { readonly troupe: "spawning"; readonly seq: number; readonly argv: ReadonlyArray<string>; readonly at: number }
+  /** That spawn failed (no process). */
+  | { readonly troupe: "spawnFailed"; readonly seq: number }
   /** A process was started in this worker's subtree (it may need a ladder if the worker is terminated). */
-  | { readonly troupe: "spawned"; readonly pid: number; readonly startTime: number }
+  | { readonly troupe: "spawned"; readonly seq?: number; readonly pid: number; readonly startTime: number }
   /** That process is an actor (its parent-death signal is armed: it ends by itself with its thread). */
   | { readonly troupe: "actor"; readonly pid: number }
   /** That process has exited and was reaped by the thread that started it. */

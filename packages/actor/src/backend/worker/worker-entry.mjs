@@ -4,8 +4,8 @@
 //      that could fail, so even a module that dies while loading has a known thread;
 //   2. name the thread (`/proc/thread-self/comm`, what `ps -L` / `top -H` show); with
 //      `boot.inspect`, open the inspector on a free loopback port and post its URL;
-//   3. report every process this thread starts (actors, @troupe/process, child_process) and its
-//      reaping: a process started from a thread is a child of the whole process that only this
+//   3. report every process this thread starts (actors, @troupe/process, child_process) — announced
+//      before the spawn, reported with its pid after — and its reaping: a process started from a thread is a child of the whole process that only this
 //      thread's event loop waits for, so if the worker is terminated (it then runs no finalizer)
 //      the parent thread tears down and reaps the ones still alive;
 //   4. load the child runtime with the actor's module: the process backend's cached bundle (a
@@ -46,12 +46,26 @@ const startTimeOf = (pid) => {
   }
 }
 const spawn = ChildProcess.prototype.spawn
+// Fault injection for test/actor/worker-lost-spawn.test.ts: behave as a worker terminated between
+// a spawn and its report (the report is never posted).
+const loseReports = process.env.TROUPE_TEST_LOSE_SPAWN_REPORT === "1"
+let spawns = 0
 ChildProcess.prototype.spawn = function(...args) {
-  const result = spawn.apply(this, args)
-  const pid = this.pid
-  if (typeof pid === "number") {
-    parentPort.postMessage({ troupe: "spawned", pid, startTime: startTimeOf(pid) })
-    this.once("exit", () => parentPort.postMessage({ troupe: "reaped", pid }))
+  // Announced first: if this thread is terminated between the spawn and its report, the parent
+  // thread can still find the process (backend/worker/lostSpawns.ts).
+  const seq = ++spawns
+  const argv = Array.isArray(args[0]?.args) ? args[0].args.map(String) : []
+  parentPort.postMessage({ troupe: "spawning", seq, argv, at: Date.now() })
+  let result
+  try {
+    result = spawn.apply(this, args)
+  } finally {
+    const pid = this.pid
+    if (typeof pid !== "number") parentPort.postMessage({ troupe: "spawnFailed", seq })
+    else if (!loseReports) {
+      parentPort.postMessage({ troupe: "spawned", seq, pid, startTime: startTimeOf(pid) })
+      this.once("exit", () => parentPort.postMessage({ troupe: "reaped", pid }))
+    }
   }
   return result
 }
