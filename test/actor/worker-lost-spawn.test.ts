@@ -5,7 +5,7 @@
 // (TROUPE_TEST_LOSE_SPAWN_REPORT, read by worker-entry.mjs); the worker is then wedged so that its
 // cancel goes unacknowledged and it is terminated, running no finalizer of its own.
 import { describe, expect } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect } from "effect"
 import { Bounds, Nursery } from "../../packages/actor/src/index.js"
 import { ChaosLive } from "../chaos/fixtures/chaos-actor.js"
 import { liveIf, matrix, root } from "./_harness.js"
