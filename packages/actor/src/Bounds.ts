@@ -136,7 +136,9 @@ export const dumpBounds = {
   /** Fibers listed at most (Effect's fiber roots first, then their children). Default 2000. */
   maxFibers: 2000,
   /** A fiber that does not report its status within this many ms is listed as unknown. Default 200 ms. */
-  fiberStatusMs: 200
+  fiberStatusMs: 200,
+  /** `troupe ps --stats`: the wait for one actor's counters (connect, handshake, call), ms. Default 2000 ms. */
+  statsRequestMs: 2000
 } as const
 
 /**

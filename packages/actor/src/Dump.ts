@@ -9,6 +9,9 @@
  * fiber of its isolate (Effect's `Fiber.roots` and their children): id, parent, age, status,
  * what a suspended fiber waits on, its tracing span and log spans.
  *
+ * `$dump.stats` is the cheap part of it: the actor's counters (`ActorStats`: messages and bytes
+ * in and out, live connections and sessions, sessions served, memory), shown by `troupe ps --stats`.
+ *
  * A wedged actor (a synchronous loop) cannot answer: `request` then fails with `DumpUnanswered`
  * within its bound — that failure is the finding.
  *
@@ -80,9 +83,39 @@ export const ActorDump = Schema.Struct({
 })
 export type ActorDump = typeof ActorDump.Type
 
-/** The built-in endpoint every actor serves under the `$dump.` prefix. */
+/**
+ * An actor's counters, cheap to take (no fiber walk): what `troupe ps --stats` shows per actor.
+ * Message and byte counts cover every connection of the actor since it started (its parent,
+ * its children, peers; ended connections included); bytes are socket frame bytes, so a worker
+ * actor's `MessagePort` to its parent counts messages but no bytes.
+ */
+export const ActorStats = Schema.Struct({
+  actor: Aid,
+  backend: Schema.String,
+  /** Milliseconds since this actor's runtime started. */
+  uptimeMs: Schema.Number,
+  /** `process.memoryUsage().rss` (bytes; a worker actor's is its whole process's). */
+  rss: Schema.Number,
+  /** `process.memoryUsage().heapUsed` (bytes, this isolate). */
+  heapUsed: Schema.Number,
+  /** Live connections, and sessions running on them: served here / opened from here. */
+  connections: Schema.Number,
+  serving: Schema.Number,
+  waiting: Schema.Number,
+  /** Sessions this actor has served since it started (calls, streams, contexts; built-ins excluded). */
+  served: Schema.Number,
+  messagesIn: Schema.Number,
+  messagesOut: Schema.Number,
+  /** Bytes (socket frames). */
+  bytesIn: Schema.Number,
+  bytesOut: Schema.Number
+})
+export type ActorStats = typeof ActorStats.Type
+
+/** The built-in endpoints every actor serves under the `$dump.` prefix. */
 export const DumpApi = Actor.define("Dump", {
-  dump: Endpoint.call({ success: ActorDump })
+  dump: Endpoint.call({ success: ActorDump }),
+  stats: Endpoint.call({ success: ActorStats })
 })
 export const prefix = "$dump."
 
@@ -96,15 +129,11 @@ export class DumpUnanswered extends Schema.TaggedError<DumpUnanswered>()("DumpUn
   }
 }
 
-/**
- * Ask the actor listening at `address` for its dump, as a client that does not register itself.
- * Bounded by `timeoutMs` (connect, authentication, handshake and the call); fails with
- * `DumpUnanswered` naming the address and why (`not answering within 2000 ms` for a wedged one).
- */
-export const request = (
+const ask = <A>(
   address: Address,
-  options: { readonly timeoutMs: number; readonly secret?: string | null | undefined }
-): Effect.Effect<ActorDump, DumpUnanswered> =>
+  options: { readonly timeoutMs: number; readonly secret?: string | null | undefined },
+  call: (portal: Portal.Portal<typeof DumpApi>) => Effect.Effect<A, unknown>
+): Effect.Effect<A, DumpUnanswered> =>
   Effect.scoped(Effect.gen(function*() {
     const { secret, timeoutMs } = options
     const self = { name: "troupe-dump", id: `troupe-dump@${process.pid}-${Date.now()}`, pid: process.pid }
@@ -112,8 +141,7 @@ export const request = (
     if (secret !== undefined && secret !== null) yield* Auth.connectWith(conn, { id: null, secret }, timeoutMs)
     const hello = yield* Channel.handshake(conn, self, "peer", true, timeoutMs)
     const ch = yield* Channel.make(conn, self, hello[1], true, {})
-    const portal = Portal.make(ch, DumpApi, Portal.peerHooks(ch, defaultActorBounds), prefix)
-    return yield* portal.dump()
+    return yield* call(Portal.make(ch, DumpApi, Portal.peerHooks(ch, defaultActorBounds), prefix))
   })).pipe(
     // interruptible: a wedged peer must not hold the wait past its bound
     Effect.interruptible,
@@ -122,9 +150,31 @@ export const request = (
       onTimeout: () => new DumpUnanswered({ address: formatAddress(address), reason: `not answering within ${options.timeoutMs} ms` })
     }),
     Effect.catchAll((e) =>
-      e._tag === "DumpUnanswered" ? Effect.fail(e) : Effect.fail(new DumpUnanswered({ address: formatAddress(address), reason: e.message }))
+      (e as any)?._tag === "DumpUnanswered"
+        ? Effect.fail(e as DumpUnanswered)
+        : Effect.fail(new DumpUnanswered({ address: formatAddress(address), reason: String((e as any)?.message ?? e) }))
     )
   )
+
+/**
+ * Ask the actor listening at `address` for its dump, as a client that does not register itself.
+ * Bounded by `timeoutMs` (connect, authentication, handshake and the call); fails with
+ * `DumpUnanswered` naming the address and why (`not answering within 2000 ms` for a wedged one).
+ */
+export const request = (
+  address: Address,
+  options: { readonly timeoutMs: number; readonly secret?: string | null | undefined }
+): Effect.Effect<ActorDump, DumpUnanswered> => ask(address, options, (portal) => portal.dump())
+
+/**
+ * Ask the actor listening at `address` for its counters (`ActorStats`), bounded as `request`
+ * (`DumpUnanswered` when it does not answer within `timeoutMs`). `troupe ps --stats` asks every
+ * registered actor this way, `dumpBounds.statsRequestMs` each.
+ */
+export const requestStats = (
+  address: Address,
+  options: { readonly timeoutMs: number; readonly secret?: string | null | undefined }
+): Effect.Effect<ActorStats, DumpUnanswered> => ask(address, options, (portal) => portal.stats())
 
 /** A dump as text: one header, the sessions, then the fiber tree (children indented under parents). */
 export const render = (d: ActorDump): string => {

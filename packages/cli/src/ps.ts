@@ -1,6 +1,12 @@
 /**
- * `troupe ps [--registrar ADDR] [--json] [--watch [--interval DURATION] [--count N]]`: the live
- * actors a registrar knows, as a tree.
+ * `troupe ps [--registrar ADDR] [--stats] [--json] [--watch [--interval DURATION] [--count N]]`:
+ * the live actors a registrar knows, as a tree.
+ *
+ * `--stats` also asks every listed actor for its counters (`$dump.stats`, see
+ * `@troupe/actor/Dump` `ActorStats`), concurrently, `dumpBounds.statsRequestMs` each: RSS,
+ * live connections, sessions running (served here / waited on), sessions served since start,
+ * messages and bytes in and out. An actor that does not answer in time shows `-` (with `--json`:
+ * `"stats": { "error": "…" }`). `TROUPE_SECRET`, when set, authenticates these connections.
  *
  * ADDR is `unix:/path/to.sock`, a bare socket path, or `tcp:HOST:PORT`; without the flag,
  * `TROUPE_REGISTRAR` is used. A running root prints its registrar address (the demo prints
@@ -11,7 +17,9 @@
  * 2 bad usage or configuration; 130 `--watch` stopped by Ctrl-C.
  */
 import { Command, HelpDoc, Options } from "@effect/cli"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Redacted } from "effect"
+import { dumpBounds } from "@troupe/actor/Bounds"
+import * as Dump from "@troupe/actor/Dump"
 import { type Address, formatAddress } from "@troupe/actor/Protocol"
 import * as Registrar from "@troupe/actor/Registrar"
 import { CliConfig } from "./CliConfig.js"
@@ -24,6 +32,10 @@ export { parseAddress }
 export interface PsOptions {
   readonly registrar: Address
   readonly json: boolean
+  /** Ask each actor for its counters (`ActorStats`) and show them. */
+  readonly stats?: boolean
+  /** The tree's secret (`TROUPE_SECRET`), for the registrar and the actors. */
+  readonly secret?: string | undefined
   /** Refresh every `intervalMs` until stopped (or `count` refreshes). */
   readonly watch: boolean
   readonly intervalMs: number
@@ -35,21 +47,50 @@ const uptime = (ms: number) => {
   return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
 }
 
-/** Render the registry as a tree: roots (no parent, or a parent not registered) first. */
-export const renderTree = (actors: ReadonlyArray<Registrar.ActorInfo>, now = Date.now()): string => {
+/** An actor's counters, or why it did not give them. */
+export type StatsAnswer = Dump.ActorStats | { readonly error: string }
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)}M`
+const count = (n: number) => (n < 10_000 ? String(n) : n < 10_000_000 ? `${Math.round(n / 1000)}k` : `${Math.round(n / 1e6)}M`)
+const bytesText = (n: number) =>
+  n < 10_000 ? `${n}B` : n < 10_000_000 ? `${Math.round(n / 1024)}K` : `${Math.round(n / 1048576)}M`
+const statsHeader = ["RSS", "CONNS", "SERVING", "WAITING", "SERVED", "MSGS-IN", "MSGS-OUT", "BYTES-IN", "BYTES-OUT"]
+const statsCells = (s: StatsAnswer | undefined): Array<string> =>
+  s === undefined || "error" in s
+    ? statsHeader.map(() => "-")
+    : [mib(s.rss), String(s.connections), String(s.serving), String(s.waiting), count(s.served), count(s.messagesIn),
+      count(s.messagesOut), bytesText(s.bytesIn), bytesText(s.bytesOut)]
+
+/**
+ * Render the registry as a tree: roots (no parent, or a parent not registered) first. With
+ * `stats` (by actor id), the counters' columns follow (`-` for an actor that did not answer).
+ */
+export const renderTree = (
+  actors: ReadonlyArray<Registrar.ActorInfo>,
+  now = Date.now(),
+  stats?: ReadonlyMap<string, StatsAnswer>
+): string => {
   const ids = new Set(actors.map((a) => a.id))
   const children = new Map<string | null, Array<Registrar.ActorInfo>>()
   for (const a of actors) {
     const key = a.parent !== null && ids.has(a.parent) ? a.parent : null
     children.set(key, [...(children.get(key) ?? []), a])
   }
-  const rows: Array<Array<string>> = [["NAME", "ID", "PID", "BACKEND", "UPTIME", "PARENT"]]
+  const rows: Array<Array<string>> = [["NAME", "ID", "PID", "BACKEND", "UPTIME", "PARENT", ...(stats ? statsHeader : [])]]
   const walk = (parent: string | null, prefix: string) => {
     const list = (children.get(parent) ?? []).sort((x, y) => x.startedAt - y.startedAt || x.name.localeCompare(y.name))
     list.forEach((a, i) => {
       const last = i === list.length - 1
       const branch = parent === null ? "" : prefix + (last ? "└─ " : "├─ ")
-      rows.push([branch + a.name, a.id, String(a.pid), a.backend, uptime(now - a.startedAt), a.parent ?? "-"])
+      rows.push([
+        branch + a.name,
+        a.id,
+        String(a.pid),
+        a.backend,
+        uptime(now - a.startedAt),
+        a.parent ?? "-",
+        ...(stats ? statsCells(stats.get(a.id)) : [])
+      ])
       walk(a.id, parent === null ? "" : prefix + (last ? "   " : "│  "))
     })
   }
@@ -63,11 +104,31 @@ const failureLine = (e: { readonly _tag: string; readonly message: string }, add
     ? `troupe ps: cannot reach registrar ${e.message}` // "<address>: <reason>"
     : `troupe ps: registrar ${address}: ${e.message.split("\n")[0]}`
 
+/** Every actor's counters, asked concurrently, each bounded by `dumpBounds.statsRequestMs`. */
+const statsOf = (actors: ReadonlyArray<Registrar.ActorInfo>, secret: string | undefined) =>
+  Effect.forEach(
+    actors,
+    (a) =>
+      Dump.requestStats(a.address, { timeoutMs: dumpBounds.statsRequestMs, secret }).pipe(
+        Effect.map((s): readonly [string, StatsAnswer] => [a.id, s]),
+        Effect.catchAll((e) => Effect.succeed([a.id, { error: e.reason }] as const))
+      ),
+    { concurrency: 16 }
+  ).pipe(Effect.map((entries) => new Map<string, StatsAnswer>(entries)))
+
 /** One listing, printed; 0 or 1. */
 const listOnce = (o: PsOptions, address: string, clear: boolean): Effect.Effect<number> =>
-  Registrar.listAt(o.registrar).pipe(
-    Effect.map((actors) => {
-      const text = o.json ? JSON.stringify(actors, null, 2) : renderTree(actors)
+  Registrar.listAt(o.registrar, undefined, o.secret).pipe(
+    Effect.flatMap((actors) =>
+      Effect.map(
+        o.stats === true ? statsOf(actors, o.secret) : Effect.succeed(undefined),
+        (stats): { actors: ReadonlyArray<Registrar.ActorInfo>; stats: ReadonlyMap<string, StatsAnswer> | undefined } => ({ actors, stats })
+      )
+    ),
+    Effect.map(({ actors, stats }) => {
+      const text = o.json
+        ? JSON.stringify(stats ? actors.map((a) => ({ ...a, stats: stats.get(a.id) })) : actors, null, 2)
+        : renderTree(actors, Date.now(), stats)
       process.stdout.write((clear ? "\x1b[H\x1b[2J" : "") + text + "\n")
       return 0
     }),
@@ -118,6 +179,12 @@ const options = {
     Options.optional
   ),
   json: Options.boolean("json").pipe(Options.withDescription("Print the registry as JSON (an array of ActorInfo).")),
+  stats: Options.boolean("stats").pipe(
+    Options.withDescription(
+      "Ask every actor for its counters and show them: RSS, live connections, sessions serving/waiting, sessions " +
+        "served, messages and bytes in/out (with --json: a stats field per actor)."
+    )
+  ),
   watch: Options.boolean("watch").pipe(Options.withAlias("w"), Options.withDescription("Refresh until Ctrl-C.")),
   interval: Options.text("interval").pipe(
     Options.withPseudoName("DURATION"),
@@ -134,11 +201,13 @@ const options = {
 
 export const help = HelpDoc.blocks([
   HelpDoc.p("Lists the live actors a registrar knows, as a tree (NAME, ID, PID, BACKEND, UPTIME, PARENT). " +
-    "A running root prints its registrar address."),
+    "A running root prints its registrar address. With --stats, each actor's counters follow (asked of the actor " +
+    "itself, 2000 ms each; - when it does not answer)."),
   HelpDoc.p("Exit status: 0 listed; 1 the registrar did not answer (one line on stderr naming the address and " +
     "the reason: no such socket, connection refused, no answer within 5000 ms); 2 bad usage or configuration; " +
     "130 --watch stopped by Ctrl-C."),
-  HelpDoc.p("Environment: TROUPE_REGISTRAR (default for --registrar), TROUPE_LOG (log level on stderr). " +
+  HelpDoc.p("Environment: TROUPE_REGISTRAR (default for --registrar), TROUPE_SECRET (the tree's secret, when it " +
+    "has one), TROUPE_LOG (log level on stderr). " +
     "See docs/configuration.md.")
 ])
 
@@ -149,9 +218,12 @@ export const command = Command.make("ps", options, (o) =>
       process.stderr.write("troupe ps: no registrar: pass --registrar ADDR (a running root prints it) or set TROUPE_REGISTRAR\n")
       return yield* ExitCode.set(2)
     }
+    const secret = (yield* CliConfig).secret
     const code = yield* ps({
       registrar: registrar.value,
       json: o.json,
+      stats: o.stats,
+      secret: Option.isSome(secret) ? Redacted.value(secret.value) : undefined,
       watch: o.watch,
       intervalMs: o.interval,
       count: Option.getOrUndefined(o.count)

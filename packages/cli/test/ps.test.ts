@@ -6,7 +6,7 @@
 import { execFile, spawn, spawnSync } from "node:child_process"
 import { type AddressInfo, createServer } from "node:net"
 import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { Nursery, Troupe } from "@troupe/actor"
 import { formatAddress } from "@troupe/actor/Protocol"
@@ -77,6 +77,53 @@ describe("troupe ps", () => {
           yield* Effect.sleep("50 millis")
         }
         expect(after.map((a) => a.name)).toEqual(["root"])
+      }).pipe(Effect.provide(Troupe.layer({ backend: "process" })))
+    ), 90_000)
+
+  it.live("--stats: each actor's counters, asked of the actor itself (process and worker); a wedged one shows '-'", () =>
+    ProcessGuard.guarded(() =>
+      Effect.gen(function*() {
+        const rt = yield* Troupe.Troupe
+        const registrar = formatAddress(rt.registrarAddress!)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const proc = yield* nursery.start(GreeterLive, { name: "ps-proc" })
+          const worker = yield* nursery.start(GreeterLive, { name: "ps-worker", backend: "worker" })
+          for (let i = 0; i < 3; i++) yield* proc.greet("ps")
+          yield* worker.greet("ps")
+          const r = yield* troupe("ps", "--registrar", registrar, "--stats", "--json")
+          expect(r.stderr).toBe("")
+          expect(r.status).toBe(0)
+          const list = JSON.parse(r.stdout) as Array<ActorInfo & { stats: any }>
+          const byName = (n: string) => list.find((a) => a.name === n)!
+          const p = byName("ps-proc").stats
+          expect(p.actor.id).toBe(proc.actor.id)
+          expect(p.served).toBe(3)
+          expect(p.messagesIn).toBeGreaterThanOrEqual(3)
+          expect(p.messagesOut).toBeGreaterThanOrEqual(3)
+          expect(p.bytesIn).toBeGreaterThan(0)
+          expect(p.connections).toBeGreaterThanOrEqual(1)
+          expect(p.rss).toBeGreaterThan(1 << 20)
+          const w = byName("ps-worker").stats
+          expect(w.backend).toBe("worker")
+          expect(w.served).toBe(1)
+          expect(w.messagesIn).toBeGreaterThanOrEqual(1)
+          // The root counts its traffic with both children.
+          expect(byName("root").stats.messagesOut).toBeGreaterThanOrEqual(4)
+          const tree = yield* troupe("ps", "--registrar", registrar, "--stats")
+          expect(tree.stdout.split("\n")[0]).toMatch(/PARENT\s+RSS\s+CONNS\s+SERVING\s+WAITING\s+SERVED\s+MSGS-IN\s+MSGS-OUT\s+BYTES-IN\s+BYTES-OUT$/)
+          expect(tree.stdout).toMatch(/[├└]─ ps-proc\s+\S+\s+\d+\s+process\s+\S+\s+\S+\s+[\d.]+M\s+\d+\s+0\s+0\s+3\s/)
+          // A wedged actor (a synchronous loop) cannot answer: '-' in its row, the reason in JSON; the others still answer.
+          const wedged = yield* Effect.fork(proc.busy(12_000))
+          yield* Effect.sleep("300 millis")
+          const slow = yield* troupe("ps", "--registrar", registrar, "--stats", "--json")
+          expect(slow.status).toBe(0)
+          const during = JSON.parse(slow.stdout) as Array<ActorInfo & { stats: any }>
+          expect(during.find((a) => a.name === "ps-proc")!.stats).toEqual({ error: "not answering within 2000 ms" })
+          expect(during.find((a) => a.name === "ps-worker")!.stats.served).toBe(1)
+          // Interrupting the call cannot reach the wedged loop: its cancel goes unacknowledged and the actor is ended.
+          yield* Fiber.interrupt(wedged)
+        }))
       }).pipe(Effect.provide(Troupe.layer({ backend: "process" })))
     ), 90_000)
 

@@ -1,5 +1,5 @@
 /**
- * Taking an actor's `Dump.ActorDump` in the actor itself (served as `$dump.dump` by
+ * Taking an actor's `Dump.ActorDump` and `Dump.ActorStats` in the actor itself (served as `$dump.dump` / `$dump.stats` by
  * `internal/runtime.ts`): sessions from its channels, every live fiber of this isolate from
  * Effect's global fiber roots down through their children.
  *
@@ -15,7 +15,7 @@ import * as HashSet from "effect/HashSet"
 import * as List from "effect/List"
 import * as Option from "effect/Option"
 import * as RuntimeFlags from "effect/RuntimeFlags"
-import type { ActorDump, FiberInfo, SessionInfo } from "../Dump.js"
+import type { ActorDump, ActorStats, FiberInfo, SessionInfo } from "../Dump.js"
 import type { Aid } from "../Protocol.js"
 import type { Channel } from "./channel.js"
 
@@ -133,3 +133,70 @@ export const collect = (options: {
     }
     return dump
   })
+
+/** What an actor's runtime counts beside its live connections: sessions served, and the traffic of ended connections. */
+export interface Tally {
+  served: number
+  messagesIn: number
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
+}
+
+export const makeTally = (): Tally => ({ served: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 })
+
+/** Add an ended connection's traffic to the tally. */
+export const connectionEnded = (tally: Tally, channel: Channel): void => {
+  const st = channel.connection.stats
+  tally.messagesIn += st.messagesIn
+  tally.messagesOut += st.messagesOut
+  tally.bytesIn += st.bytesIn
+  tally.bytesOut += st.bytesOut
+}
+
+/** The counters of the actor `self`: live connections' traffic plus the tally's. */
+export const stats = (options: {
+  readonly self: Aid
+  readonly backend: string
+  readonly startedAt: number
+  readonly channels: Iterable<Channel>
+  readonly tally: Tally
+}): ActorStats => {
+  const t = options.tally
+  let connections = 0
+  let serving = 0
+  let waiting = 0
+  let messagesIn = t.messagesIn
+  let messagesOut = t.messagesOut
+  let bytesIn = t.bytesIn
+  let bytesOut = t.bytesOut
+  for (const ch of options.channels) {
+    connections++
+    const st = ch.connection.stats
+    messagesIn += st.messagesIn
+    messagesOut += st.messagesOut
+    bytesIn += st.bytesIn
+    bytesOut += st.bytesOut
+    for (const s of ch.sessions()) {
+      if (s.final !== undefined || s.endpoint.startsWith("$dump.")) continue
+      if (s.side === "server") serving++
+      else waiting++
+    }
+  }
+  const mem = process.memoryUsage()
+  return {
+    actor: options.self,
+    backend: options.backend,
+    uptimeMs: Date.now() - options.startedAt,
+    rss: mem.rss,
+    heapUsed: mem.heapUsed,
+    connections,
+    serving,
+    waiting,
+    served: t.served,
+    messagesIn,
+    messagesOut,
+    bytesIn,
+    bytesOut
+  }
+}

@@ -24,7 +24,7 @@ import * as SocketTransport from "../transport/SocketTransport.js"
 import * as Auth from "./auth.js"
 import * as Channel from "./channel.js"
 import * as Dump from "../Dump.js"
-import { collect as collectDump } from "./dump.js"
+import { collect as collectDump, connectionEnded, makeTally, stats as collectStats } from "./dump.js"
 import * as LogRelay from "./logRelay.js"
 import { type ChildRendezvous, Troupe, type TroupeRuntime } from "./context.js"
 import { type Resolved, serve, type ServeContext } from "./server.js"
@@ -97,6 +97,8 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       address: options.listen
     })
     const channels = new Set<Channel.Channel>()
+    /** Sessions served and ended connections' traffic, for `$dump.stats`. */
+    const tally = makeTally()
     const pending = new Map<string, Pending>()
     const shutdown = yield* Deferred.make<string>()
     const registry = options.registrar === "embedded" ? yield* Registrar.makeRegistry : undefined
@@ -129,14 +131,23 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
           childPids: processChildPids
         })
     }
+    const statsResolved: Resolved = {
+      endpoint: endpointOf(Dump.DumpApi, "stats")!,
+      handler: () =>
+        Effect.sync(() =>
+          collectStats({ self, backend: options.spawnedBy ?? "root", startedAt: info.startedAt, channels, tally })
+        )
+    }
 
     const resolve = (channel: Channel.Channel) => (name: string): Resolved | undefined => {
       if (name.startsWith(Registrar.prefix)) return registrarResolved(channel, name.slice(Registrar.prefix.length))
       if (name === `${Dump.prefix}dump`) return dumpResolved
+      if (name === `${Dump.prefix}stats`) return statsResolved
       const impl = options.implementation
       if (impl === undefined) return undefined
       const ep = endpointOf(impl.definition, name)
       if (ep === undefined) return undefined
+      tally.served++
       return { endpoint: ep, handler: (impl.handlers as any)[name] }
     }
 
@@ -203,7 +214,10 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
 
     const contexts = new WeakMap<Channel.Channel, ServeContext>()
     const track = (ch: Channel.Channel) =>
-      Effect.acquireRelease(Effect.sync(() => channels.add(ch)), () => Effect.sync(() => channels.delete(ch)))
+      Effect.acquireRelease(Effect.sync(() => channels.add(ch)), () =>
+        Effect.sync(() => {
+          if (channels.delete(ch)) connectionEnded(tally, ch)
+        }))
 
     // Each connection handshakes, then is a peer or a booting child.
     const secret = options.secret
