@@ -1,7 +1,7 @@
 // tracing.ts — one trace across processes: a call made inside a span runs in a client span whose
 // ids travel with the call; the actor's handler runs in a server span that is its child. A small
 // tracer of ours prints each span of this process as it ends (an OpenTelemetry exporter plugs in
-// the same place: `@effect/opentelemetry`'s layer instead of `Effect.withTracer`).
+// the same place: `@effect/opentelemetry`'s layer instead of `Effect.withTracer`, as opentelemetry.ts does).
 //
 //   npx tsx examples/concepts/tracing.ts
 import { Console, Effect, Option, Tracer } from "effect"

@@ -213,6 +213,18 @@ const examples: ReadonlyArray<Example> = [
     }
   },
   {
+    file: "opentelemetry.ts",
+    modules: ["pricer.ts"],
+    check: (out) => {
+      expect(out).toMatch(/^checkout total: 5820 cents$/m)
+      // Two exporters (root and actor), one trace: 1 checkout + 2 × (call, serve, lookup, discount).
+      expect(out).toMatch(/^trace [0-9a-f]{32}: 9 spans from 2 processes$/m)
+      const tree = out.slice(out.indexOf("checkout [root]"))
+      expect(tree).toMatch(/^checkout \[root\] span [0-9a-f]{16}\n {2}troupe\.call quote \[root\] span [0-9a-f]{16}\n {4}troupe\.serve quote \[pricer\] span [0-9a-f]{16}\n {6}price lookup \[pricer\] span [0-9a-f]{16}\n {6}discount \[pricer\]/)
+      expect(tree.match(/^ {4}troupe\.serve quote \[pricer\]/gm)).toHaveLength(2)
+    }
+  },
+  {
     file: "process-exec.ts",
     modules: [],
     check: (out) => {
