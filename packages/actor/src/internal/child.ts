@@ -67,7 +67,7 @@ export interface Host {
    * processes it starts to the parent thread); the rest come from `backend/registry.ts`.
    */
   readonly backends?: Readonly<Record<string, SpawnBackend>>
-  readonly spawnedBy: "process" | "worker"
+  readonly spawnedBy: "process" | "worker" | "forkserver"
   /** The connection to the parent (a socket to its listener, or a port it handed over). */
   readonly parent: Effect.Effect<Connection, TransportError, Scope.Scope>
   /** Called once the child said `Ready` (the bundle loader writes its code cache then, see `bundleBoot`). */

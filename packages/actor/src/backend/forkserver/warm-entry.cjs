@@ -38,7 +38,8 @@ channel.on("data", (chunk) => {
   for (const k of Object.keys(process.env)) if (!(k in spec.env)) delete process.env[k]
   Object.assign(process.env, spec.env)
   if (typeof spec.cwd === "string") process.chdir(spec.cwd)
-  process.argv.push("--troupe-child", spec.args)
+  // --troupe-forkserver-child: the actor says it was started by the forkserver (its Dump, its registrar entry).
+  process.argv.push("--troupe-child", spec.args, "--troupe-forkserver-child")
   resolveSpec()
 })
 const serverGone = () => {

@@ -81,7 +81,8 @@ export const processHost = (): Host => {
     ...(loaded !== undefined ? { booted: loaded.booted } : {}),
     pid: process.pid,
     backend: processBackend,
-    spawnedBy: "process",
+    // The forkserver's warm children run this host too (backend/forkserver/warm-entry.cjs marks them).
+    spawnedBy: process.argv.includes("--troupe-forkserver-child") ? "forkserver" : "process",
     parent: SocketTransport.connect(args.parent, args.limits, defaultActorBounds.handshakeMs).pipe(
       Effect.tap((conn) => (bootKey === undefined ? Effect.void : Auth.connectWith(conn, { id: args.id, secret: bootKey }, defaultActorBounds.handshakeMs))),
       Effect.mapError((e) => (e._tag === "TransportError" ? e : new TransportError({ address: formatAddress(args.parent), reason: e.message })))
