@@ -3,7 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit } from "effect"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
-import { Nursery } from "../../packages/actor/src/index.js"
+import { Nursery, RemoteActorError } from "../../packages/actor/src/index.js"
 import { first, label, root, timed } from "./_harness.js"
 import { ErrorerLive } from "./fixtures/errorer.js"
 import { GreeterLive } from "./fixtures/greeter.js"
@@ -37,7 +37,7 @@ for (const config of first) {
           }), { leakBoundMs: 5000 }), 90_000)
     }
 
-    it.live("nested tree, breadth 2 × depth 3, every leaf fails → all 8 errors reach the root, whole tree gone", () =>
+    it.live("nested tree, breadth 2 × depth 3, every leaf fails → the root gets the tree's shape (2 groups of 2 groups of 2 leaf errors, relay paths kept), whole tree gone", () =>
       root(config, (guard) =>
         Effect.gen(function*() {
           yield* ProcessBackend.prepare(ErrorerLive)
@@ -48,13 +48,34 @@ for (const config of first) {
                 (p) => guard.track(p.actor.pid)
               ), { concurrency: "unbounded", discard: true })
           )))
+          // The failure keeps the tree's shape: one group per node-2 child of the root, holding one
+          // group per node-1, holding that node's 2 leaves' errors (tractor's nested exception groups).
           const failures = failuresOf(exit)
-          expect(failures).toHaveLength(8)
-          for (const f of failures) {
-            expect(f._tag).toBe("RemoteActorError")
-            expect(f.relayPath).toHaveLength(3) // leaf → node-1 → node-2
-            expect(f.relayPath[0]).toMatch(/^leaf-/)
+          expect(failures).toHaveLength(2)
+          const leaves: Array<RemoteActorError> = []
+          for (const top of failures) {
+            expect(top).toBeInstanceOf(RemoteActorError)
+            expect(top.type).toBe(RemoteActorError.groupType)
+            expect(top.src).toMatch(/^node-2-/)
+            expect(top.relayPath).toEqual([top.src])
+            expect(top.message).toMatch(/^2 errors in node-2-/)
+            expect(top.errors).toHaveLength(2)
+            for (const mid of top.errors as ReadonlyArray<RemoteActorError>) {
+              expect(mid).toBeInstanceOf(RemoteActorError)
+              expect(mid.type).toBe(RemoteActorError.groupType)
+              expect(mid.src).toMatch(/^node-1-/)
+              expect(mid.relayPath).toEqual([mid.src, top.src]) // node-1 → node-2
+              expect(mid.errors).toHaveLength(2)
+              for (const leaf of mid.errors as ReadonlyArray<RemoteActorError>) {
+                expect(leaf.errors).toBeUndefined()
+                expect(leaf.relayPath).toEqual([leaf.src, mid.src, top.src]) // leaf → node-1 → node-2
+                expect(leaf.src).toMatch(/^leaf-/)
+              }
+            }
+            leaves.push(...top.leaves)
           }
+          expect(leaves).toHaveLength(8)
+          expect(new Set(leaves.map((l) => l.src)).size).toBe(8)
           expect(took).toBeLessThan(40_000)
           // 14 processes were started below the root; the guard checks every one is gone.
           expect(guard.seen().size).toBeGreaterThanOrEqual(14)

@@ -13,7 +13,7 @@ import { connect as netConnect } from "node:net"
 import * as LadderBounds from "../../packages/process/src/Bounds.js"
 import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
 import { type ActorBounds, defaultActorBounds } from "../../packages/actor/src/Bounds.js"
-import { Nursery, type Portal, type Protocol, Registrar, Troupe } from "../../packages/actor/src/index.js"
+import { Nursery, type Portal, type Protocol, Registrar, RemoteActorError, Troupe } from "../../packages/actor/src/index.js"
 import { Chaos, ChaosLive, type Member } from "./fixtures/chaos-actor.js"
 import { countFds, type FdCount, killAll, TAG_VAR, taggedProcesses } from "./procfs.js"
 import { depthOf, disabling, failing, type Fault, type FaultKind, members, type Scenario } from "./scenario.js"
@@ -399,9 +399,10 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
   const appliedFailing = applied.filter((a) => failing.has(a.fault.kind))
   const rootCancelled = applied.some((a) => a.fault.kind === "rootCancel")
   if (exit !== undefined) {
-    const errors = Exit.isFailure(exit)
+    // A group (a subtree's several errors, relayed as one `ActorErrorGroup`) is judged by its leaves.
+    const errors = (Exit.isFailure(exit)
       ? [...Chunk.toReadonlyArray(Cause.failures(exit.cause)), ...Chunk.toReadonlyArray(Cause.defects(exit.cause))]
-      : []
+      : []).flatMap((e): ReadonlyArray<unknown> => (e instanceof RemoteActorError && e.errors !== undefined ? e.leaves : [e]))
     const texts = errors.map((e) => `${typeof e === "string" ? e : JSON.stringify(e) ?? ""} ${String(e)}`)
     // A failing fault explains an error naming its marker; a killed, stopped or wedged actor
     // explains an error naming it (a closed connection to it, its failure relayed).
@@ -417,7 +418,7 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
     const explains = (t: string) =>
       appliedFailing.some((a) => t.includes(a.marker)) ||
       applied.some((a) => escalating.has(a.fault.kind) && names(t, a.victim)) ||
-      (/"_tag":"(TransportClosed|ContextCancelled)"/.test(t) &&
+      (/"(_tag|type)":"(TransportClosed|ContextCancelled)"/.test(t) &&
         applied.some((a) => escalating.has(a.fault.kind) && ancestorsOf(a.victim).some((anc) => names(t, anc))))
     // The failure the faults caused is there (a marker, or an error naming a killed, stopped or
     // wedged actor): the one-cancels-all it started may close other connections and contexts.
@@ -426,7 +427,7 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
       if (explains(t)) continue
       // One-cancels-all under way: a connection closed or a context cancelled by the teardown, or a
       // later fault that found its victim already gone from the registrar.
-      if (primary && (/"_tag":"(TransportClosed|ContextCancelled)"/.test(t) || /^\S+ is not (registered|listed by the registrar)/.test(t))) {
+      if (primary && (/"(_tag|type)":"(TransportClosed|ContextCancelled)"/.test(t) || /^\S+ is not (registered|listed by the registrar)/.test(t))) {
         secondaryErrors++
         continue
       }

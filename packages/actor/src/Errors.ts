@@ -4,7 +4,9 @@
  *
  * Boxing follows tractor's `RemoteActorError` (`tractor/_exceptions.py`): the source actor, the
  * boxed error's tag/name, message, the remote stack, and a relay path when the error crossed
- * several actors (source first, then each actor that relayed it).
+ * several actors (source first, then each actor that relayed it). A handler that fails with
+ * several errors (its nursery's children's) reaches its caller as one group carrying them
+ * (`errors`), so a subtree's failure keeps the shape of the subtree.
  *
  * @since 0.1.0
  */
@@ -23,11 +25,26 @@ export class RemoteActorError extends Schema.TaggedError<RemoteActorError>()("Re
   /** The remote stack as text (may be empty). */
   stack: Schema.String,
   /** Actor ids the error travelled through: `[src, relay1, relay2, ...]`. */
-  relayPath: Schema.Array(Schema.String)
+  relayPath: Schema.Array(Schema.String),
+  /**
+   * Set on a group (`type` `"ActorErrorGroup"`, tractor's nested `BaseExceptionGroup`): the
+   * handler in `src` failed with several errors — typically its nursery's, one per failed child —
+   * and these are they, each a `RemoteActorError` (a child's own group nests its subtree's).
+   */
+  errors: Schema.optional(Schema.Array(Schema.Unknown))
 }) {
+  /** The `type` of an error group. */
+  static readonly groupType = "ActorErrorGroup"
+
   /** The relaying actors, without the source. */
   get relays(): ReadonlyArray<string> {
     return this.relayPath.slice(1)
+  }
+
+  /** A group's errors, nested groups flattened (`[this]` for an error that is not a group). */
+  get leaves(): ReadonlyArray<RemoteActorError> {
+    if (this.errors === undefined) return [this]
+    return this.errors.flatMap((e) => (e instanceof RemoteActorError ? e.leaves : []))
   }
 }
 

@@ -44,16 +44,55 @@ export type Address = typeof Address.Type
 
 export const formatAddress = (a: Address): string => a._tag === "UnixAddress" ? `unix:${a.path}` : `tcp:${a.hostname}:${a.port}`
 
-/** A boxed error on the wire. `encoded` is the tagged error's encoded form when it has a schema. */
-export const ErrorInfo = Schema.Struct({
+/**
+ * A boxed error on the wire. `encoded` is the tagged error's encoded form when it has a schema.
+ * A group (`type` `"ActorErrorGroup"`: a handler that failed with several errors, typically its
+ * nursery's children's) carries them, each boxed, in `errors` — nested at most `maxErrorDepth`
+ * levels (deeper groups are flattened into their leaves by the sender; a deeper frame is malformed).
+ */
+export interface ErrorInfo {
+  readonly src: string
+  readonly type: string
+  readonly message: string
+  readonly stack: string
+  readonly relayPath: ReadonlyArray<string>
+  readonly encoded?: unknown
+  readonly errors?: ReadonlyArray<ErrorInfo>
+}
+
+/** Levels of nested error groups one `ErrorInfo` may carry. */
+export const maxErrorDepth = 8
+
+const errorInfoFields = {
   src: Schema.String,
   type: Schema.String,
   message: Schema.String,
   stack: Schema.String,
   relayPath: Schema.Array(Schema.String),
   encoded: Schema.optional(Schema.Unknown)
-})
-export type ErrorInfo = typeof ErrorInfo.Type
+}
+// Property tests generate messages from these schemas: nested groups are generated one level deep
+// (8 unrolled levels of optional arrays would generate enormous values).
+const shallowErrors = () => (fc: any) =>
+  fc.array(
+    fc.record({ src: fc.string(), type: fc.string(), message: fc.string(), stack: fc.string(), relayPath: fc.array(fc.string(), { maxLength: 3 }) }),
+    { maxLength: 2 }
+  )
+// Unrolled, not `Schema.suspend`: the depth a peer can make the decoder recurse is bounded.
+const errorInfoAt = (depth: number): Schema.Schema<any> =>
+  depth === 0
+    ? Schema.Struct({ // deeper: malformed
+      ...errorInfoFields,
+      errors: Schema.optional(
+        Schema.Array(Schema.Never.annotations({ arbitrary: () => (fc: any) => fc.constant(undefined) } as any) as unknown as Schema.Schema<any>)
+          .annotations({ arbitrary: () => (fc: any) => fc.constant([]) } as any)
+      )
+    })
+    : Schema.Struct({
+      ...errorInfoFields,
+      errors: Schema.optional(Schema.Array(errorInfoAt(depth - 1)).annotations({ arbitrary: shallowErrors } as any))
+    })
+export const ErrorInfo: Schema.Schema<ErrorInfo> = errorInfoAt(maxErrorDepth)
 
 /** What a booting child is told to become. Names a definition/export, never a module. */
 export const SpawnSpec = Schema.Struct({

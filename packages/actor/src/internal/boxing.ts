@@ -1,11 +1,19 @@
 /**
  * Boxing a remote cause into wire `ErrorInfo`s and back (tractor `pack_error` / `unpack_error`).
  *
- * Every failure of a cause becomes one `ErrorInfo`; the caller rebuilds a parallel `Cause` of
- * them, so "25 children failed" stays 25 failures end to end. A declared error (matching the
- * endpoint's error schema) or a runtime error (`ContextCancelled`, `MsgTypeError`, ...) travels
- * encoded and decodes back into its class; everything else becomes `RemoteActorError`. Relaying
- * a `RemoteActorError` keeps its source and appends the relaying actor to its `relayPath`.
+ * A cause with one failure becomes one `ErrorInfo`: a declared error (matching the endpoint's
+ * error schema) or a runtime error (`ContextCancelled`, `MsgTypeError`, ...) travels encoded and
+ * decodes back into its class; everything else becomes `RemoteActorError`. Relaying a
+ * `RemoteActorError` keeps its source and appends the relaying actor to its `relayPath` (and to
+ * those of the errors it carries).
+ *
+ * A cause with several failures (a handler whose nursery failed with one error per child) becomes
+ * one group, `type` `"ActorErrorGroup"` from the failing actor, carrying every failure boxed in
+ * `errors` (tractor's nested `BaseExceptionGroup`): "25 children failed" reaches the caller as one
+ * error holding 25, and a deeper tree as groups within groups, at most `maxErrorDepth` levels
+ * (past that, a group holds its subtree's leaves). Errors inside a group decode as
+ * `RemoteActorError`s (their `type` names the original tag), since only the top level's schema is
+ * the caller's.
  *
  * @internal
  */
@@ -17,7 +25,7 @@ import * as Schema from "effect/Schema"
 import * as Endpoint from "../Endpoint.js"
 import type { AnySchema } from "../Endpoint.js"
 import { builtinErrors, RemoteActorError } from "../Errors.js"
-import type { ErrorInfo } from "../Protocol.js"
+import { type ErrorInfo, maxErrorDepth } from "../Protocol.js"
 import { codecOf } from "./codec.js"
 import { mapStack } from "./stackmap.js"
 
@@ -43,11 +51,15 @@ const encodeWith = (schema: AnySchema, u: unknown): Option.Option<unknown> => {
   return Either.isRight(r) ? Option.some(r.right) : Option.none()
 }
 
+/** A relayed remote error: its source kept, `self` appended to its path and its nested errors' paths. */
+const relayed = (u: RemoteActorError, self: string): ErrorInfo => {
+  const base = { src: u.src, type: u.type, message: u.message, stack: u.stack, relayPath: [...u.relayPath, self] }
+  return u.errors === undefined ? base : { ...base, errors: u.errors.map((e) => (isRemote(e) ? relayed(e, self) : boxOne(e, self, Schema.Never))) }
+}
+
 /** Box one failure (or defect) raised in actor `self`. */
 export const boxOne = (u: unknown, self: string, errorSchema: AnySchema): ErrorInfo => {
-  if (isRemote(u)) {
-    return { src: u.src, type: u.type, message: u.message, stack: u.stack, relayPath: [...u.relayPath, self] }
-  }
+  if (isRemote(u)) return clamp(relayed(u, self), maxErrorDepth)
   const encoded = Option.orElse(encodeWith(errorSchema, u), () => encodeWith(builtinErrors, u))
   // Only an untyped error's stack is worth mapping back to sources (it is all the caller gets).
   const d = describe(u, Option.isNone(encoded))
@@ -59,17 +71,59 @@ export const boxOne = (u: unknown, self: string, errorSchema: AnySchema): ErrorI
   }
 }
 
-/** Box every failure and defect of `cause` (interruptions are not errors). */
+const leavesOf = (i: ErrorInfo): ReadonlyArray<ErrorInfo> => (i.errors === undefined ? [i] : i.errors.flatMap(leavesOf))
+
+/** At most `levels` levels of nested `errors`: the groups at the last level hold their subtree's leaves. */
+const clamp = (i: ErrorInfo, levels: number): ErrorInfo =>
+  i.errors === undefined
+    ? i
+    : { ...i, errors: levels <= 1 ? i.errors.flatMap(leavesOf) : i.errors.map((e) => clamp(e, levels - 1)) }
+
+const firstLine = (s: string) => {
+  const nl = s.indexOf("\n")
+  return nl < 0 ? s : s.slice(0, nl)
+}
+
+/**
+ * Box every failure and defect of `cause` (interruptions are not errors): none, one, or — for
+ * several — one `ActorErrorGroup` from `self` carrying them.
+ */
 export const boxCause = (cause: Cause.Cause<unknown>, self: string, errorSchema: AnySchema): Array<ErrorInfo> => {
   const failures = [
     ...Chunk.toReadonlyArray(Cause.failures(cause)),
     ...Chunk.toReadonlyArray(Cause.defects(cause))
   ]
-  return failures.map((u) => boxOne(u, self, errorSchema))
+  if (failures.length <= 1) return failures.map((u) => boxOne(u, self, errorSchema))
+  // Inside a group only the caller's top level is decoded by schema: nested errors drop `encoded`.
+  const errors = failures.map((u) => {
+    const { encoded: _encoded, ...info } = boxOne(u, self, errorSchema)
+    return info
+  })
+  const summary = errors.map((e) => `${e.type}: ${firstLine(e.message)}`).join("; ")
+  return [clamp({
+    src: self,
+    type: RemoteActorError.groupType,
+    message: `${errors.length} errors in ${self}: ${summary.length > 500 ? `${summary.slice(0, 500)}…` : summary}`,
+    stack: "",
+    relayPath: [self],
+    errors
+  }, maxErrorDepth)]
 }
+
+/** A group's nested error: always a `RemoteActorError` (its `type` names the original). */
+const unboxNested = (info: ErrorInfo): RemoteActorError =>
+  new RemoteActorError({
+    src: info.src,
+    type: info.type,
+    message: info.message,
+    stack: info.stack,
+    relayPath: info.relayPath,
+    ...(info.errors !== undefined ? { errors: info.errors.map(unboxNested) } : {})
+  })
 
 /** Unbox one `ErrorInfo` into the declared error class, a runtime error, or `RemoteActorError`. */
 export const unboxOne = (info: ErrorInfo, errorSchema: AnySchema): unknown => {
+  if (info.errors !== undefined) return unboxNested(info)
   if (info.encoded !== undefined) {
     // (Untrusted: the codecs never throw, whatever the peer put there.)
     const declared = codecOf(errorSchema).decode(info.encoded)
