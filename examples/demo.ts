@@ -1,14 +1,14 @@
 /**
- * `pnpm demo`: content-hash a real directory tree with a supervised nursery of actors.
+ * `pnpm demo`: content-hash a real directory tree with a supervised pool of actors.
  *
  *   pnpm demo                               # the repository's own node_modules (its real files)
  *   pnpm demo --dir ~/src --actors 4
  *   pnpm demo --fail-after 500              # one actor throws: one-cancels-all, clean teardown
  *
- * The root opens a nursery of N `Hasher` actors (examples/hashtree/Hasher.ts) and hands them
- * directories over context streams with backpressure; each lists and hashes what it is given and
- * streams back the `(path, bytes, sha256)` of its files and the subdirectories it found (handed
- * out in turn). The root folds the results into one Merkle-style digest, then checks it against a
+ * The root opens an `ActorPool` of N `Hasher` actors (examples/hashtree/Hasher.ts) and hands
+ * them directories, a batch per task, each task to the first actor with a free slot; each lists
+ * and hashes what it is given and answers with the `(path, bytes, sha256)` of its files and the
+ * subdirectories it found (handed out in turn as new tasks). The root folds the results into one Merkle-style digest, then checks it against a
  * single-process pass over the same tree. Ctrl-C at any point tears everything down (exit 130); a second Ctrl-C kills
  * the actors outright.
  */
@@ -35,7 +35,7 @@ import { int, ms, type Row, table } from "./hashtree/Summary.js"
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 
 const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|worker] [--fail-after K]
-                 [--window N] [--throttle-ms MS]
+                 [--window N] [--batch N] [--throttle-ms MS]
 
   --dir PATH       tree to hash (default: this repository's node_modules/.pnpm, the real
                    files behind pnpm's symlinks)
@@ -43,7 +43,8 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|wor
   --backend NAME   how actors are started: process (default: a Node process each) or worker
                    (a worker_threads Worker each, in this process; forkserver: not yet)
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
-  --window N       directories in flight per actor (default 32)
+  --window N       tasks in flight per actor (the pool's concurrency; default 4)
+  --batch N        directories per task (default 8)
   --throttle-ms MS each actor pauses MS after each file (to watch, or Ctrl-C, a small tree)
 `
 
@@ -53,6 +54,7 @@ interface Args {
   readonly backend: "process" | "worker"
   readonly failAfter: number | null
   readonly window: number
+  readonly batch: number
   readonly throttleMs: number
 }
 
@@ -61,7 +63,7 @@ const die = (message: string): never => {
   process.exit(2)
 }
 
-const known = ["dir", "actors", "backend", "fail-after", "window", "throttle-ms"]
+const known = ["dir", "actors", "backend", "fail-after", "window", "batch", "throttle-ms"]
 
 /** `1 actor`, `2 actors`. */
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
@@ -107,7 +109,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     actors: int("actors", availableParallelism(), 1),
     backend,
     failAfter: values["fail-after"] === undefined ? null : int("fail-after", 0, 0),
-    window: int("window", 32, 1),
+    window: int("window", 4, 1),
+    batch: int("batch", 8, 1),
     throttleMs: int("throttle-ms", 0, 0)
   }
 }
@@ -148,7 +151,7 @@ const logger = Logger.make(({ annotations, logLevel, message }) => {
 const main = Effect.gen(function*() {
   out.write(
     `troupe demo: content-hashing ${args.dir}\n` +
-      `  ${plural(args.actors, "actor")} (backend: ${args.backend}), window ${args.window} directories` +
+      `  ${plural(args.actors, "actor")} (backend: ${args.backend}), ${args.window} tasks of ${args.batch} directories in flight per actor` +
       `${args.failAfter === null ? "" : `, hasher-1 fails after ${args.failAfter} files`}\n`
   )
   const registrar = (yield* Troupe.Troupe).registrarAddress
@@ -161,6 +164,7 @@ const main = Effect.gen(function*() {
         root: args.dir,
         actors: args.actors,
         window: args.window,
+        batch: args.batch,
         throttleMs: args.throttleMs,
         failAfter: args.failAfter,
         progress,

@@ -1,20 +1,17 @@
 /**
- * The hashing actor. One context endpoint, `hash`: the actor reports its pid (`started`; a
- * worker actor's is its thread id), then the caller streams directories (relative to `root`) to
- * it and it streams back, per directory, the `(path, bytes, sha256)` of every file in it and the
- * subdirectories it found — which the caller hands out again, to whichever actor has room. The
- * walk itself is spread over the actors, so the caller only folds results. Both directions run
- * under the runtime's credit backpressure (the caller has at most `window` directories in flight
- * to this actor). When the caller closes its sending half, the actor finishes what it holds and
- * returns its totals.
+ * The hashing actor. One call endpoint, `hashDirs`: list a few directories (relative to `root`)
+ * and hash their files; the answer holds, per directory and file, `(path, bytes, sha256)`, and the subdirectories it
+ * found — which the caller hands out again as new tasks. The walk itself is spread over the
+ * actors (examples/hashtree/Parallel.ts runs them as an `ActorPool`), so the caller only folds
+ * results.
  *
  * `failAfter: K` makes this actor throw (an untyped `Error`, so it crosses the wire as a
- * `RemoteActorError` with the remote stack) when it is about to hash file K + 1.
+ * `RemoteActorError` with the remote stack) when it is about to hash its file K + 1 (counted
+ * over every directory this actor has hashed).
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
-import { Actor, Endpoint, Troupe } from "@troupe/actor"
+import { Actor, Endpoint } from "@troupe/actor"
 import { hashFile } from "./HashFile.js"
 import { listDir } from "./Walker.js"
 
@@ -38,23 +35,19 @@ export const DirResultSchema = Schema.Struct({
 export type DirResult = typeof DirResultSchema.Type
 
 export const Hasher = Actor.define("Hasher", {
-  hash: Endpoint.context({
+  hashDirs: Endpoint.call({
     payload: Schema.Struct({
-      /** The tree's root; paths sent are relative to it. */
+      /** The tree's root; `dirs` are relative to it. */
       root: Schema.String,
+      /** The directories to list and hash (`""`: the root), one result each, in this order. */
+      dirs: Schema.Array(Schema.String),
       /** Throw after this many files (`--fail-after`); `null`: never. */
       failAfter: Schema.NullOr(Schema.Number),
-      /** Receive window for directories (caller → actor). */
-      window: Schema.Number,
       /** Pause this long after each file (`--throttle-ms`: makes a small tree last long enough to watch or interrupt). */
       throttleMs: Schema.Number
     }),
-    started: Schema.Struct({ pid: Schema.Number }),
-    /** A directory to list and hash, relative to `root` (`""`: the root). */
-    send: Schema.String,
-    receive: DirResultSchema,
-    /** Totals, and the time spent hashing vs the time the stream was open (ms). */
-    success: Schema.Struct({ files: Schema.Number, bytes: Schema.Number, busyMs: Schema.Number, openMs: Schema.Number })
+    /** One result per directory, and the time this actor spent on them (ms). */
+    success: Schema.Struct({ results: Schema.Array(DirResultSchema), busyMs: Schema.Number })
   })
 })
 
@@ -67,25 +60,19 @@ function failInjected(after: number, path: string): never {
   throw new InjectedFailure(`injected failure (--fail-after ${after}): refusing to hash ${path}`)
 }
 
+/** Files this actor has hashed (each actor is its own process or thread: its own count). */
+let hashed = 0
+
 export const HasherLive = Hasher.implement(import.meta.url, {
-  hash: (ctx) =>
-    Effect.gen(function*() {
-      const { failAfter, root, throttleMs, window } = ctx.payload
-      let files = 0
-      let bytes = 0
-      yield* ctx.started({ pid: (yield* Troupe.self).pid }) // a worker actor's is its thread id
-      const stream = yield* ctx.openStream({ window })
-      const opened = performance.now()
-      let busyMs = 0
+  hashDirs: ({ dirs, failAfter, root, throttleMs }) =>
+    Effect.suspend(() => {
+      const t0 = performance.now()
       const hashOne = (path: string) =>
         Effect.suspend(() => {
-          if (failAfter !== null && files >= failAfter) failInjected(failAfter, path)
-          files++
+          if (failAfter !== null && hashed >= failAfter) failInjected(failAfter, path)
+          hashed++
           return hashFile(path, root)
-        }).pipe(Effect.tap((r) => {
-          bytes += r.bytes
-          return throttleMs > 0 ? Effect.sleep(throttleMs) : Effect.void
-        }))
+        }).pipe(Effect.tap(() => (throttleMs > 0 ? Effect.sleep(throttleMs) : Effect.void)))
       const hashDir = (dir: string) =>
         Effect.suspend(() => {
           const listing = listDir(root, dir)
@@ -94,19 +81,6 @@ export const HasherLive = Hasher.implement(import.meta.url, {
             (files): DirResult => ({ files, dirs: listing.dirs, skippedEntries: listing.skippedEntries, unreadable: listing.unreadable })
           )
         })
-      // Each directory is answered as soon as it is done (the runtime coalesces what is sent in
-      // one tick into one write, so small directories still share a system call).
-      yield* stream.receive.pipe(
-        Stream.runForEach((dir) =>
-          Effect.suspend(() => {
-            const t0 = performance.now()
-            return hashDir(dir).pipe(
-              Effect.ensuring(Effect.sync(() => (busyMs += performance.now() - t0))),
-              Effect.flatMap((result) => stream.send(result))
-            )
-          })
-        )
-      )
-      return { files, bytes, busyMs, openMs: performance.now() - opened }
+      return Effect.map(Effect.forEach(dirs, hashDir), (results) => ({ results, busyMs: performance.now() - t0 }))
     })
 })

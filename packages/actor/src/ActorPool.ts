@@ -52,6 +52,11 @@ export interface ActorPool<D extends Actor.Definition<any, any>> {
   readonly name: string
   readonly size: number
   /**
+   * The pool's actors' stable handles, in name order (`<name>-1` …): for what is per actor, such
+   * as its current pid (`handle.actor`). Tasks go through `run`, not through these.
+   */
+  readonly actors: ReadonlyArray<Supervisor.Handle<D>>
+  /**
    * Run one task on the first free actor: `task` gets that actor's stable handle (every endpoint,
    * as on a `Portal`) and the actor is busy until the task ends. Waits for a free actor (FIFO);
    * fails with `PoolQueueFull` when `maxQueue` tasks already wait.
@@ -117,6 +122,7 @@ export const make = <D extends Actor.Definition<any, any>>(
     return {
       name: options.name,
       size,
+      actors: handles,
       run,
       load: Effect.sync(() => ({ running, waiting })),
       failure: supervisor.failure
