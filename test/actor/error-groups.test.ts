@@ -6,7 +6,10 @@
  * supervision.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Schema } from "effect"
+import { Cause, Chunk, Effect, Exit, Schema } from "effect"
+import { Nursery } from "../../packages/actor/src/index.js"
+import { label, matrix, root } from "./_harness.js"
+import { ErrorerLive } from "./fixtures/errorer.js"
 import { ProtocolError, RemoteActorError } from "../../packages/actor/src/Errors.js"
 import { boxCause, unboxCause } from "../../packages/actor/src/internal/boxing.js"
 import * as Protocol from "../../packages/actor/src/Protocol.js"
@@ -79,3 +82,28 @@ describe("error groups", () => {
     expect(Wire.validate([Protocol.MsgType.Error, 1, [info(Protocol.maxErrorDepth + 1)]])).toBeInstanceOf(ProtocolError)
   })
 })
+
+// End to end on every backend (one transport each): an actor whose two children both fail.
+for (const config of matrix.filter((c) => c.transport === "uds")) {
+  describe(`error groups across actors (${label(config)})`, () => {
+    it.live("a node whose 2 leaves fail: its caller gets one group from the node holding both, relay paths kept", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const exit = yield* Effect.exit(Nursery.open((n) => n.runInActor(ErrorerLive, "tree", { depth: 1, breadth: 2, delayMs: 0 }, { name: "node" })))
+          const out = Exit.isFailure(exit) ? failures(exit.cause) : []
+          expect(out).toHaveLength(1)
+          const g = out[0] as RemoteActorError
+          expect(g).toBeInstanceOf(RemoteActorError)
+          expect(g.type).toBe(RemoteActorError.groupType)
+          expect(g.src).toMatch(/^node@/)
+          expect(g.errors).toHaveLength(2)
+          for (const leaf of g.leaves) {
+            expect(leaf.src).toMatch(/^leaf-[01]@/)
+            expect(leaf.type).toBe("Error")
+            expect(leaf.message).toMatch(/^errorer \d+ failed$/)
+            expect(leaf.relayPath, JSON.stringify(leaf.relayPath)).toEqual([leaf.src, g.src])
+          }
+          expect(new Set(g.leaves.map((l) => l.src)).size).toBe(2)
+        })), 60_000)
+  })
+}
