@@ -20,5 +20,11 @@ export const freshDatabase = (url: string) =>
     return u.toString()
   })
 
-export const runner = (url: string, port: number) =>
-  startTs("test/cluster/fixtures/runner.ts", { TROUPE_PG_URL: url, RUNNER_PORT: String(port) }, /runner ready pid \d+/, 60_000)
+/** A runner process; `fast`: `Settings.fastestFailover` with `Settings.fastHealth` (RUNNER_FAILOVER=fastest). */
+export const runner = (url: string, port: number, fast = false) =>
+  startTs(
+    "test/cluster/fixtures/runner.ts",
+    { TROUPE_PG_URL: url, RUNNER_PORT: String(port), ...(fast ? { RUNNER_FAILOVER: "fastest" } : {}) },
+    /runner ready pid \d+/,
+    60_000
+  )

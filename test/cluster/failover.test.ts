@@ -7,53 +7,64 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer } from "effect"
 import { readFileSync } from "node:fs"
-import { SqlRunner } from "../../packages/cluster/src/index.js"
+import { Settings, SqlRunner } from "../../packages/cluster/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { descendants } from "../../packages/testing/src/ProcessGuard.js"
 import { alive, eventually, freePort, retryWithin } from "./_cluster.js"
 import { baseUrl, freshDatabase, runner, skipReason } from "./_sql.js"
 import { Keeper, Tally } from "./fixtures/entity.js"
 
+/**
+ * `kill -9` of the runner hosting an entity; `fast`: every node on `Settings.fastestFailover`
+ * (runners with `Settings.fastHealth`). Returns the failover time (ms).
+ */
+const killNine = (fast: boolean) =>
+  ProcessGuard.guarded((guard) =>
+    Effect.gen(function*() {
+      const url = yield* freshDatabase(baseUrl!)
+      const [portA, portB] = [yield* freePort, yield* freePort]
+      // both at once on an empty database: schema creation must not race
+      const [a, b] = yield* Effect.all([runner(url, portA, fast), runner(url, portB, fast)], { concurrency: 2 })
+      const clientNode = yield* Layer.build(SqlRunner.layerClient({ url, ...(fast ? { sharding: Settings.fastestFailover } : {}) }))
+      const client = yield* Tally.client.pipe(Effect.provide(clientNode))
+      // entities on both runners (300 shards split between them): find one on each
+      const where = new Map<number, string>()
+      for (let i = 0; i < 40 && where.size < 2; i++) {
+        const r = yield* retryWithin(client(`e${i}`).Pids(), 30_000)
+        r.actors.forEach((p) => guard.track(p))
+        if (!where.has(r.runner)) where.set(r.runner, `e${i}`)
+      }
+      expect([...where.keys()].sort()).toEqual([a.pid, b.pid].sort())
+      const id = where.get(a.pid)!
+      expect(yield* client(id).Add({ n: 5 })).toBe(5)
+      const before = yield* client(id).Pids()
+      expect(before.runner).toBe(a.pid)
+      expect(before.actors.every(alive)).toBe(true)
+
+      const t0 = Date.now()
+      process.kill(a.pid, "SIGKILL")
+      // the killed runner's troupe tree must die with it (parentDeathExitMs), not linger
+      yield* eventually("the killed runner's actors are gone", 10_000, () => !before.actors.some(alive))
+      const treeGoneMs = Date.now() - t0
+      const after = yield* retryWithin(client(id).Pids(), 60_000)
+      const failoverMs = Date.now() - t0
+      expect(after.runner).toBe(b.pid)
+      expect(after.actors.some((p) => before.actors.includes(p))).toBe(false)
+      after.actors.forEach((p) => guard.track(p))
+      // a new tree: the state lived in the dead runner's actors
+      expect(yield* client(id).Add({ n: 1 })).toBe(1)
+      console.log(`failover after kill -9 (${fast ? "fastestFailover + fastHealth" : "fastFailover"}): killed runner's tree gone in ${treeGoneMs} ms; entity answering again after ${failoverMs} ms`)
+      return failoverMs
+    }).pipe(Effect.scoped), { leakBoundMs: 20_000 })
+
 describe.skipIf(baseUrl === undefined)("SQL runners: failover", () => {
   it.live("kill -9 of the runner hosting an entity: its tree dies with it; the entity answers again on the survivor", () =>
-    ProcessGuard.guarded((guard) =>
-      Effect.gen(function*() {
-        const url = yield* freshDatabase(baseUrl!)
-        const [portA, portB] = [yield* freePort, yield* freePort]
-        // both at once on an empty database: schema creation must not race
-        const [a, b] = yield* Effect.all([runner(url, portA), runner(url, portB)], { concurrency: 2 })
-        const clientNode = yield* Layer.build(SqlRunner.layerClient({ url }))
-        const client = yield* Tally.client.pipe(Effect.provide(clientNode))
-        {
-          // entities on both runners (300 shards split between them): find one on each
-          const where = new Map<number, string>()
-          for (let i = 0; i < 40 && where.size < 2; i++) {
-            const r = yield* retryWithin(client(`e${i}`).Pids(), 30_000)
-            r.actors.forEach((p) => guard.track(p))
-            if (!where.has(r.runner)) where.set(r.runner, `e${i}`)
-          }
-          expect([...where.keys()].sort()).toEqual([a.pid, b.pid].sort())
-          const id = where.get(a.pid)!
-          expect(yield* client(id).Add({ n: 5 })).toBe(5)
-          const before = yield* client(id).Pids()
-          expect(before.runner).toBe(a.pid)
-          expect(before.actors.every(alive)).toBe(true)
+    killNine(false), 180_000)
 
-          const t0 = Date.now()
-          process.kill(a.pid, "SIGKILL")
-          // the killed runner's troupe tree must die with it (parentDeathExitMs), not linger
-          yield* eventually("the killed runner's actors are gone", 10_000, () => !before.actors.some(alive))
-          const treeGoneMs = Date.now() - t0
-          const after = yield* retryWithin(client(id).Pids(), 60_000)
-          const failoverMs = Date.now() - t0
-          expect(after.runner).toBe(b.pid)
-          expect(after.actors.some((p) => before.actors.includes(p))).toBe(false)
-          after.actors.forEach((p) => guard.track(p))
-          // a new tree: the state lived in the dead runner's actors
-          expect(yield* client(id).Add({ n: 1 })).toBe(1)
-          console.log(`failover after kill -9: killed runner's tree gone in ${treeGoneMs} ms; entity answering again after ${failoverMs} ms`)
-        }
-      }).pipe(Effect.scoped), { leakBoundMs: 20_000 }), 180_000)
+  // The ≤ 3 s goal is a benchmark figure (docs/cluster.md), not a test bound: this checks the
+  // settings work end to end (a dead runner is found by the fast health check, its shards move).
+  it.live("the same with Settings.fastestFailover + Settings.fastHealth", () => killNine(true), 180_000)
+
 })
 
 /** Pids under `root` whose command line contains `needle`. */

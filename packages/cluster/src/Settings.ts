@@ -13,6 +13,13 @@
  * their troupe trees torn down) — a false suspicion costs a hand-off. 1 s refresh against 5 s
  * expiration leaves four missed refreshes of slack.
  *
+ * `fastestFailover` with `fastHealth` goes further (≤ ~3 s after a `kill -9`, see docs/cluster.md):
+ * runners are pinged every 500 ms and one that does not answer a ping within 500 ms, nor its one
+ * retry 250 ms later, is declared dead. The price is false suspicion: a runner whose event loop
+ * stalls for about a second (a long GC pause, an overloaded host) is declared dead, its shards move,
+ * its entities' troupe trees are torn down and rebuilt elsewhere, and its in-flight persisted
+ * messages run again (at-least-once underneath). Use it where runners are not starved of CPU.
+ *
  * @since 0.1.0
  */
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
@@ -33,4 +40,40 @@ export const fastFailover: Sharding = {
   entityMessagePollInterval: "1 second",
   /** Graceful stop of an entity waits this long for its in-flight requests (default 15 s). */
   entityTerminationTimeout: "5 seconds"
+}
+
+/**
+ * How a runner decides another runner is dead: one ping bounded by `pingTimeoutMs`, retried
+ * `retries` times `retryDelayMs` apart; no answer to any of them is dead. Checked every
+ * `runnerHealthCheckInterval`.
+ */
+export interface Health {
+  readonly pingTimeoutMs: number
+  readonly retries: number
+  readonly retryDelayMs: number
+}
+
+/** `@effect/cluster`'s own (`RunnerHealth.layerPing`): 10 s per ping, 5 retries 500 ms apart (≥ 2.5 s to declare a dead runner). */
+export const cautiousHealth: Health = { pingTimeoutMs: 10_000, retries: 5, retryDelayMs: 500 }
+
+/** 500 ms per ping, 1 retry 250 ms later: a dead runner (connection refused) is declared in ~0.3 s, a silent one in ~1.3 s. */
+export const fastHealth: Health = { pingTimeoutMs: 500, retries: 1, retryDelayMs: 250 }
+
+/**
+ * `fastFailover` with checks, assignment refreshes and message polls every 500 ms and a 3 s
+ * heartbeat expiration; pair it with `fastHealth`.
+ */
+export const fastestFailover: Sharding = {
+  ...fastFailover,
+  /**
+   * A runner's heartbeat (renewed with its locks, every second) older than this drops it from the
+   * runner list: the bound when the health-check singleton died with the runner it should judge.
+   */
+  shardLockExpiration: "2 seconds",
+  /** Runners ping each other this often. */
+  runnerHealthCheckInterval: "500 millis",
+  /** Shard assignments are re-read from storage this often. */
+  refreshAssignmentsInterval: "500 millis",
+  /** Persisted messages are polled (and freed shards looked for) this often. */
+  entityMessagePollInterval: "500 millis"
 }

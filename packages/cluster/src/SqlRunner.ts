@@ -10,24 +10,31 @@
  * Both layers first create the schema under a PostgreSQL advisory lock (`pg_advisory_lock`, on a
  * reserved connection, released with it), so concurrent starts serialize there.
  *
+ * The runner is `NodeClusterSocket.layer({ storage: "sql" })` put together here, so that its
+ * `RunnerHealth` follows `Options.health` (`Settings.fastHealth` with `Settings.fastestFailover`
+ * for failover in ~3 s; `NodeClusterSocket` only offers @effect/cluster's fixed ping policy).
+ *
  * Errors: `SqlError` (connection, schema), `SocketServerError` (the runner's listener),
  * `ConfigError` (`ShardingConfig` from the environment), `TransportError` (the troupe root).
  *
  * @since 0.1.0
  */
-import * as MessageStorage from "@effect/cluster/MessageStorage"
+import type * as MessageStorage from "@effect/cluster/MessageStorage"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
-import type * as Runners from "@effect/cluster/Runners"
+import * as RunnerHealth from "@effect/cluster/RunnerHealth"
+import * as Runners from "@effect/cluster/Runners"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
 import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
+import * as SocketRunner from "@effect/cluster/SocketRunner"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import type * as SocketServer from "@effect/platform/SocketServer"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { type ConfigError, Effect, Layer, Option, Redacted } from "effect"
+import { type ConfigError, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { Troupe, type TransportError } from "@troupe/actor"
 import * as Settings from "./Settings.js"
 
@@ -45,6 +52,8 @@ export interface Options extends ClientOptions {
   readonly listen?: { readonly host: string; readonly port: number }
   /** Options of the runner's troupe root. Default: process backend. */
   readonly troupe?: Troupe.Options
+  /** How this runner decides another is dead (`Settings.Health`). Default `Settings.cautiousHealth` (@effect/cluster's). */
+  readonly health?: Settings.Health
 }
 
 /** Advisory-lock key serializing schema creation (any constant shared by every node: "troupeCL"). */
@@ -82,12 +91,38 @@ export const layer = (
     runnerAddress: Option.some(RunnerAddress.make(options.address.host, options.address.port)),
     ...(options.listen ? { runnerListenAddress: Option.some(RunnerAddress.make(options.listen.host, options.listen.port)) } : {})
   })
-  return NodeClusterSocket.layer({ storage: "sql", shardingConfig: settings }).pipe(
+  return socketRunner(options.health ?? Settings.cautiousHealth).pipe(
+    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
+    Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+    Layer.provide(ShardingConfig.layerFromEnv(settings)),
+    Layer.provide(RpcSerialization.layerMsgPack),
     Layer.provide(schema.pipe(Layer.provide(ShardingConfig.layer(settings)))),
     Layer.provideMerge(pg(options.url)),
     Layer.provideMerge(Troupe.layer(options.troupe))
   )
 }
+
+/** `RunnerHealth` by pings (`Runners.ping`) with the given policy. */
+export const runnerHealth = (health: Settings.Health): Layer.Layer<RunnerHealth.RunnerHealth, never, Runners.Runners> =>
+  Layer.effect(
+    RunnerHealth.RunnerHealth,
+    Effect.map(Runners.Runners, (runners) =>
+      RunnerHealth.RunnerHealth.of({
+        isAlive: (address) =>
+          runners.ping(address).pipe(
+            Effect.timeout(health.pingTimeoutMs),
+            Effect.retry({ times: health.retries, schedule: Schedule.spaced(health.retryDelayMs) }),
+            Effect.isSuccess
+          )
+      }))
+  )
+
+/** The socket runner with its server, client protocol and `RunnerHealth` (as `NodeClusterSocket.layer` builds it). */
+const socketRunner = (health: Settings.Health) =>
+  SocketRunner.layer.pipe(
+    Layer.provide([NodeClusterSocket.layerSocketServer, NodeClusterSocket.layerClientProtocol]),
+    Layer.provide(runnerHealth(health).pipe(Layer.provide(Runners.layerRpc), Layer.provide(NodeClusterSocket.layerClientProtocol)))
+  )
 
 /** A client-only node (hosts no entity; no troupe root): `Sharding` to send with, same settings. */
 export const layerClient = (
