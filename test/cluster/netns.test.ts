@@ -14,7 +14,7 @@
 // what a dead run left (names carry the run's pid).
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import { SqlRunner } from "../../packages/cluster/src/index.js"
+import { Settings, SqlRunner } from "../../packages/cluster/src/index.js"
 import { descendants } from "../../packages/testing/src/ProcessGuard.js"
 import { alive, eventually, retryWithin, type Started, startTs } from "./_cluster.js"
 import { type Bed, bed, leftovers, unavailable } from "./_netns.js"
@@ -26,6 +26,8 @@ const reason = process.env.TROUPE_NETNS === "1"
   ? unavailable()
   : "set TROUPE_NETNS=1 to run the namespace failover suite (~5 min on a loaded 2-core host, over the default suite's per-file budget)"
 const runnerPort = 34500
+/** TROUPE_NETNS_FAILOVER=fastest: every node on Settings.fastestFailover, runners with Settings.fastHealth. */
+const fastest = process.env.TROUPE_NETNS_FAILOVER === "fastest"
 /** How long a moved entity may take to answer again in these tests (a loaded 2-core host). */
 const answerAgainMs = 60_000
 
@@ -87,7 +89,7 @@ const withCluster = <A, E>(
         b.namespaces.map((ns, i) =>
           startTs(
             "test/cluster/fixtures/runner.ts",
-            { TROUPE_PG_URL: url, RUNNER_PORT: String(runnerPort), RUNNER_HOST: b.addresses[i]! },
+            { TROUPE_PG_URL: url, RUNNER_PORT: String(runnerPort), RUNNER_HOST: b.addresses[i]!, ...(fastest ? { RUNNER_FAILOVER: "fastest" } : {}) },
             /runner ready pid \d+/,
             90_000,
             20_000,
@@ -97,7 +99,7 @@ const withCluster = <A, E>(
         { concurrency: "unbounded" }
       )
       runners.forEach((r) => guard.root(r.pid))
-      const clientNode = yield* Layer.build(SqlRunner.layerClient({ url }))
+      const clientNode = yield* Layer.build(SqlRunner.layerClient({ url, ...(fastest ? { sharding: Settings.fastestFailover } : {}) }))
       const tally = yield* Tally.client.pipe(Effect.provide(clientNode))
       return yield* body({ runners, tally, guard }).pipe(
         Effect.tapErrorCause((cause) =>
