@@ -160,10 +160,12 @@ const allComplete = (
   })
 
 /** Each entity answers (within `answerAgainMs`), from a runner other than `not` when given. */
+// Each attempt is bounded by 3 s, then sent again: a call routed to a cut runner before the
+// assignments moved hangs until its bound, so the bound is the resolution of "answering again".
 const answerAgain = (tally: Tallies, ids: ReadonlyArray<string>, guard: TreeGuard, not?: number) =>
   Effect.forEach(ids, (id) =>
     retryWithin(
-      Effect.flatMap(tally(id).Pids().pipe(Effect.timeout("10 seconds")), (r) => {
+      Effect.flatMap(tally(id).Pids().pipe(Effect.timeout("3 seconds")), (r) => {
         r.actors.forEach((p) => guard.track(p))
         return not !== undefined && r.runner === not ? Effect.fail(new Error(`${id} still on ${not}`)) : Effect.succeed(r)
       }),
