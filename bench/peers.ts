@@ -225,7 +225,9 @@ const main = async () => {
     const poolScope = Effect.runSync(Scope.make())
     const pool = await tw.rt.runPromise(Scope.extend(ActorPool.make(BenchLive, { name: "bench-pool", size: 2 }), poolScope))
     cleanups.push(() => tw.rt.runPromise(Scope.close(poolScope, Exit.void)))
-    peers.push({ name: "troupe `ActorPool`, worker backend (2 actors)", kind: "thread", threads: 2, baseline: "port", burst: effectBurst(tw.rt, (i) => pool.run((a) => a.echo(small(i)))) })
+    peers.push({ name: "troupe `ActorPool`, worker backend (2 actors, 1 task each: the default)", kind: "thread", threads: 2, baseline: "port", burst: effectBurst(tw.rt, (i) => pool.run((a) => a.echo(small(i)))) })
+    const pool32 = await tw.rt.runPromise(Scope.extend(ActorPool.make(BenchLive, { name: "bench-pool-32", size: 2, concurrency: 32 }), poolScope))
+    peers.push({ name: "troupe `ActorPool`, worker backend (2 actors, `concurrency: 32`)", kind: "thread", threads: 2, baseline: "port", burst: effectBurst(tw.rt, (i) => pool32.run((a) => a.echo(small(i)))) })
 
     const rpc = await rpcPeer()
     peers.push({ name: "@effect/rpc (UDS, msgpack)", kind: "process", threads: 1, baseline: "uds", peerPid: rpc.pid, seq: effectSeq(rpc.rt, rpc.client.echo), burst: effectBurst(rpc.rt, (i) => rpc.client.echo(small(i))) })

@@ -403,7 +403,8 @@ raw against the raw peer of the same kind (UDS for processes, \`MessagePort\` fo
 of both sides over the sequential calls (a thread peer runs in this process, which \`process.cpuUsage\` counts whole).
 *In flight*: ${count(r.total)} calls with ${r.depth} in flight, calls/s, once per round (the median over rounds), all after the
 sequential rounds (a burst's garbage is not collected in another implementation's timed calls); the worker rows with 2
-threads compare with piscina/tinypool with 2 threads.
+threads compare with piscina/tinypool with 2 threads. An \`ActorPool\` runs 1 task per actor by default (as piscina runs
+1 per thread), so 2 of the ${r.depth} are in flight and each waits a whole round trip; \`concurrency: 32\` lets it pipeline.
 
 ${table(["implementation", "sequential median (µs)", "p90 (µs)", "× raw", "CPU per call (µs)", `${r.depth} in flight (calls/s)`, "range"], calls)}
 
