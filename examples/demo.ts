@@ -304,7 +304,7 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
       ...par.perActor.map((p) =>
         [
           `  ${p.name} (${pidLabel} ${p.pid})`,
-          `${int(p.files)} files, ${mb(p.bytes)} MB, busy ${Math.round((100 * p.busyMs) / Math.max(1, p.openMs))}%`
+          `${int(p.files)} files, ${mb(p.bytes)} MB, busy ${Math.round((100 * p.busyMs) / Math.max(1, timings.hashMs ?? 0))}%`
         ] as Row
       ),
       leftRow,

@@ -59,9 +59,8 @@ export interface ParallelResult {
     readonly pid: number
     readonly files: number
     readonly bytes: number
-    /** Time the actor spent hashing, and the time the hashing took (ms). */
+    /** Time the actor spent hashing (ms; against `Timings.hashMs`, its busy share). */
     readonly busyMs: number
-    readonly openMs: number
     /** CPU time of the actor's process (a worker actor: its thread) during the hashing (ms, from /proc). */
     readonly cpuMs: number
   }>
@@ -134,7 +133,7 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       options.progress.walkDone = true
       timings.hashMs = performance.now() - t1
       const rootCpu = process.cpuUsage(cpu0.root)
-      const perActor = actors.map((a, i) => ({ ...a, ...totals.get(a.name)!, openMs: timings.hashMs!, cpuMs: cpuMs(a.pid) - cpu0.actors[i]! }))
+      const perActor = actors.map((a, i) => ({ ...a, ...totals.get(a.name)!, cpuMs: cpuMs(a.pid) - cpu0.actors[i]! }))
       // process.cpuUsage counts every thread: worker actors (threads of this process) are not the root's.
       const inThisProcess = perActor.filter((a) => liveThreads([a.pid]).length > 0).reduce((n, a) => n + a.cpuMs, 0)
       rootCpuMs = Math.max(0, (rootCpu.user + rootCpu.system) / 1000 - inThisProcess)

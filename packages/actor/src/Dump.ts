@@ -22,6 +22,7 @@ import * as Schema from "effect/Schema"
 import * as Actor from "./Actor.js"
 import { defaultActorBounds, limits } from "./Bounds.js"
 import * as Endpoint from "./Endpoint.js"
+import type { ActorError } from "./Errors.js"
 import * as Auth from "./internal/auth.js"
 import * as Channel from "./internal/channel.js"
 import * as Portal from "./Portal.js"
@@ -132,7 +133,7 @@ export class DumpUnanswered extends Schema.TaggedError<DumpUnanswered>()("DumpUn
 const ask = <A>(
   address: Address,
   options: { readonly timeoutMs: number; readonly secret?: string | null | undefined },
-  call: (portal: Portal.Portal<typeof DumpApi>) => Effect.Effect<A, unknown>
+  call: (portal: Portal.Portal<typeof DumpApi>) => Effect.Effect<A, ActorError>
 ): Effect.Effect<A, DumpUnanswered> =>
   Effect.scoped(Effect.gen(function*() {
     const { secret, timeoutMs } = options
@@ -150,9 +151,7 @@ const ask = <A>(
       onTimeout: () => new DumpUnanswered({ address: formatAddress(address), reason: `not answering within ${options.timeoutMs} ms` })
     }),
     Effect.catchAll((e) =>
-      (e as any)?._tag === "DumpUnanswered"
-        ? Effect.fail(e as DumpUnanswered)
-        : Effect.fail(new DumpUnanswered({ address: formatAddress(address), reason: String((e as any)?.message ?? e) }))
+      e._tag === "DumpUnanswered" ? Effect.fail(e) : Effect.fail(new DumpUnanswered({ address: formatAddress(address), reason: e.message }))
     )
   )
 

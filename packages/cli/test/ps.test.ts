@@ -6,9 +6,10 @@
 import { execFile, spawn, spawnSync } from "node:child_process"
 import { type AddressInfo, createServer } from "node:net"
 import { fileURLToPath } from "node:url"
-import { Effect, Fiber } from "effect"
+import { Effect, Either, Fiber } from "effect"
 import { describe, expect, it } from "@effect/vitest"
 import { Nursery, Troupe } from "@troupe/actor"
+import * as Dump from "@troupe/actor/Dump"
 import { formatAddress } from "@troupe/actor/Protocol"
 import type { ActorInfo } from "@troupe/actor/Registrar"
 import { ProcessGuard } from "@troupe/testing"
@@ -115,7 +116,13 @@ describe("troupe ps", () => {
           expect(tree.stdout).toMatch(/[├└]─ ps-proc\s+\S+\s+\d+\s+process\s+\S+\s+\S+\s+[\d.]+M\s+\d+\s+0\s+0\s+3\s/)
           // A wedged actor (a synchronous loop) cannot answer: '-' in its row, the reason in JSON; the others still answer.
           const wedged = yield* Effect.fork(proc.busy(12_000))
-          yield* Effect.sleep("300 millis")
+          // Wedged once it stops answering its own stats (polled, each ask bounded; ≤ 10 s in all).
+          const address = byName("ps-proc").address
+          let stuck = false
+          for (const until = Date.now() + 10_000; !stuck && Date.now() < until;) {
+            stuck = Either.isLeft(yield* Effect.either(Dump.requestStats(address, { timeoutMs: 300 })))
+          }
+          expect(stuck).toBe(true)
           const slow = yield* troupe("ps", "--registrar", registrar, "--stats", "--json")
           expect(slow.status).toBe(0)
           const during = JSON.parse(slow.stdout) as Array<ActorInfo & { stats: any }>

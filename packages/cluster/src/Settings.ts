@@ -45,7 +45,8 @@ export const fastFailover: Sharding = {
 /**
  * How a runner decides another runner is dead: one ping bounded by `pingTimeoutMs`, retried
  * `retries` times `retryDelayMs` apart; no answer to any of them is dead. Checked every
- * `runnerHealthCheckInterval`.
+ * `runnerHealthCheckInterval`. Without one, a runner uses @effect/cluster's `RunnerHealth.layerPing`
+ * (10 s per ping, 5 retries 500 ms apart: ≥ 2.5 s to declare a dead runner).
  */
 export interface Health {
   readonly pingTimeoutMs: number
@@ -53,21 +54,19 @@ export interface Health {
   readonly retryDelayMs: number
 }
 
-/** `@effect/cluster`'s own (`RunnerHealth.layerPing`): 10 s per ping, 5 retries 500 ms apart (≥ 2.5 s to declare a dead runner). */
-export const cautiousHealth: Health = { pingTimeoutMs: 10_000, retries: 5, retryDelayMs: 500 }
-
 /** 500 ms per ping, 1 retry 250 ms later: a dead runner (connection refused) is declared in ~0.3 s, a silent one in ~1.3 s. */
 export const fastHealth: Health = { pingTimeoutMs: 500, retries: 1, retryDelayMs: 250 }
 
 /**
- * `fastFailover` with checks, assignment refreshes and message polls every 500 ms and a 3 s
+ * `fastFailover` with checks, assignment refreshes and message polls every 500 ms and a 2 s
  * heartbeat expiration; pair it with `fastHealth`.
  */
 export const fastestFailover: Sharding = {
   ...fastFailover,
   /**
-   * A runner's heartbeat (renewed with its locks, every second) older than this drops it from the
-   * runner list: the bound when the health-check singleton died with the runner it should judge.
+   * A runner's heartbeat older than this drops it from the runner list: the bound when the
+   * health-check singleton died with the runner it should judge. Locks and heartbeat are renewed
+   * every min(`shardLockRefreshInterval`, this ÷ 3): ~667 ms here.
    */
   shardLockExpiration: "2 seconds",
   /** Runners ping each other this often. */

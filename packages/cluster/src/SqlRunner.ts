@@ -52,7 +52,7 @@ export interface Options extends ClientOptions {
   readonly listen?: { readonly host: string; readonly port: number }
   /** Options of the runner's troupe root. Default: process backend. */
   readonly troupe?: Troupe.Options
-  /** How this runner decides another is dead (`Settings.Health`). Default `Settings.cautiousHealth` (@effect/cluster's). */
+  /** How this runner decides another is dead (`Settings.Health`). Default: @effect/cluster's `RunnerHealth.layerPing`. */
   readonly health?: Settings.Health
 }
 
@@ -91,7 +91,7 @@ export const layer = (
     runnerAddress: Option.some(RunnerAddress.make(options.address.host, options.address.port)),
     ...(options.listen ? { runnerListenAddress: Option.some(RunnerAddress.make(options.listen.host, options.listen.port)) } : {})
   })
-  return socketRunner(options.health ?? Settings.cautiousHealth).pipe(
+  return socketRunner(options.health).pipe(
     Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
     Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
     Layer.provide(ShardingConfig.layerFromEnv(settings)),
@@ -118,10 +118,15 @@ export const runnerHealth = (health: Settings.Health): Layer.Layer<RunnerHealth.
   )
 
 /** The socket runner with its server, client protocol and `RunnerHealth` (as `NodeClusterSocket.layer` builds it). */
-const socketRunner = (health: Settings.Health) =>
+const socketRunner = (health: Settings.Health | undefined) =>
   SocketRunner.layer.pipe(
     Layer.provide([NodeClusterSocket.layerSocketServer, NodeClusterSocket.layerClientProtocol]),
-    Layer.provide(runnerHealth(health).pipe(Layer.provide(Runners.layerRpc), Layer.provide(NodeClusterSocket.layerClientProtocol)))
+    Layer.provide(
+      (health === undefined ? RunnerHealth.layerPing : runnerHealth(health)).pipe(
+        Layer.provide(Runners.layerRpc),
+        Layer.provide(NodeClusterSocket.layerClientProtocol)
+      )
+    )
   )
 
 /** A client-only node (hosts no entity; no troupe root): `Sharding` to send with, same settings. */
