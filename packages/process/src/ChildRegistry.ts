@@ -25,6 +25,23 @@ export const remove = (pid: number): void => void pids.delete(pid)
 /** Whether this process started `pid` (and it has not been reaped yet). */
 export const has = (pid: number): boolean => pids.has(pid)
 
+let announced = 0
+
+/**
+ * Another thread of this process is about to start a process and will `add` it once started
+ * (the worker backend hears of it before the spawn): until it is settled, a zombie child nobody
+ * recorded may be that thread's, and subreaper mode must not reap it.
+ */
+export const announce = (): void => void announced++
+
+/** An announced start ended: recorded with `add`, failed, or its thread is gone. */
+export const settle = (): void => {
+  if (announced > 0) announced--
+}
+
+/** Whether some thread of this process is between a spawn and its report. */
+export const spawnsInFlight = (): boolean => announced > 0
+
 /** `ChildProcess.prototype.spawn`: internal to Node (not in its typings), stable since v0.x. */
 type Spawn = (this: ChildProcess, ...args: Array<unknown>) => unknown
 const proto = ChildProcess.prototype as unknown as { spawn: Spawn }

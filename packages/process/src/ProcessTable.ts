@@ -11,6 +11,8 @@
  * @since 0.1.0
  */
 export {
+  /** The children of a pid, from `/proc/<pid>/task/<tid>/children` (no scan of all of /proc). */
+  childrenOf,
   commandLine,
   descendants,
   /** The pipe/socket inode behind `/proc/<pid>/fd/<fd>`, if it is one. */

@@ -1,7 +1,10 @@
 /**
- * Subreaper mode, opt-in for a root process: prctl(PR_SET_CHILD_SUBREAPER) makes orphaned
- * descendants (setsid escapees whose parent died) reparent to this process instead of PID 1,
- * so they stay visible, killable and reapable (prctl(2); the mechanism systemd and tini use).
+ * Subreaper mode: prctl(PR_SET_CHILD_SUBREAPER) makes orphaned descendants (setsid escapees
+ * whose parent died, the processes of a child that was SIGKILLed) reparent to this process
+ * instead of PID 1, so they stay visible, killable and reapable (prctl(2); the mechanism
+ * systemd and tini use). Every process actor turns it on for its lifetime (so an orphan stays
+ * inside the tree, where its ancestors' ladders find it); for a root program it is opt-in
+ * (`Subreaper.layer`; the test kit's process guard turns it on).
  *
  * While the scope is open, a SIGCHLD hook reaps adopted zombies with waitpid(pid, WNOHANG) on
  * each specific pid — never waitpid(-1), which would steal the children `child_process`
@@ -30,12 +33,16 @@ export class SubreaperUnavailable extends Schema.TaggedError<SubreaperUnavailabl
  * mode is on, and what worker threads report) and is left to whoever started it.
  */
 export const adopted = (): Array<procfs.ProcStat> =>
-  procfs.snapshot().filter((s) => s.ppid === process.pid && !ChildRegistry.has(s.pid))
+  procfs.childrenOf(process.pid).filter((s) => !ChildRegistry.has(s.pid))
 
-/** Reap adopted zombies, one specific pid at a time. Returns the reaped pids. */
+/**
+ * Reap adopted zombies, one specific pid at a time. Returns the reaped pids. Does nothing while
+ * a worker thread is between a spawn and its report (`ChildRegistry.spawnsInFlight`): the zombie
+ * may be its child, whose exit status it will collect; a later call reaps what is still left.
+ */
 export const reapAdopted = (): Array<number> => {
   const reaped: Array<number> = []
-  if (native === undefined) return reaped
+  if (native === undefined || ChildRegistry.spawnsInFlight()) return reaped
   for (const s of adopted()) {
     if (s.state !== "Z") continue
     try {

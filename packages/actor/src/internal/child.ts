@@ -86,6 +86,14 @@ export interface Host {
    * alive then (its JS wedged). No addon: nothing.
    */
   readonly armParentWatchdog?: (graceMs: number) => void
+  /**
+   * A process host: make this process a subreaper (prctl(PR_SET_CHILD_SUBREAPER)) for the
+   * actor's lifetime, so what its handlers start and orphan — a daemon whose parent exited, the
+   * processes of a child actor that was SIGKILLed — re-parents to this actor, not to init: its
+   * ancestors' ladders still find it among their descendants, and the release (when the actor
+   * ends) runs `ladder` on it. No addon: nothing.
+   */
+  readonly subreaper?: (ladder: Ladder.LadderBounds) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /** What `backend/process/load-bundle.cjs` tells the code it runs (`globalThis[Symbol.for("troupe.childBundle")]`). */
@@ -152,6 +160,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     host.armParentWatchdog?.(bounds.parentDeathExitMs + parentWatchdogSlackMs)
     // The parent's ladder bounds (the root's, down the tree): this actor ends its children with them.
     const ladder = Runtime.boundsFromRecord(Ladder.defaultLadderBounds, s.bounds)
+    if (host.subreaper !== undefined) yield* host.subreaper(ladder)
     const impl = findImplementation(mod, s)
     if (typeof impl === "string") {
       parent.write(bootFailed(impl))

@@ -86,6 +86,38 @@ export const listPids = (): Array<number> => {
   return out
 }
 
+/**
+ * The children of `pid` (every thread's `/proc/<pid>/task/<tid>/children`, proc(5)): a few small
+ * reads instead of a scan of all of /proc. An orphan adopted by a subreaper may be the child of
+ * any of its threads. Falls back to a full scan when the kernel lacks CONFIG_PROC_CHILDREN.
+ */
+export const childrenOf = (pid: number): Array<ProcStat> => {
+  let tids: Array<string>
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return []
+  }
+  const out: Array<ProcStat> = []
+  for (const tid of tids) {
+    let text: string
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8")
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT" && tid === String(pid)) {
+        return snapshot().filter((s) => s.ppid === pid)
+      }
+      continue // the thread ended meanwhile
+    }
+    for (const c of text.split(/\s+/)) {
+      if (c === "") continue
+      const stat = readStat(Number(c))
+      if (stat !== undefined && stat.ppid === pid) out.push(stat)
+    }
+  }
+  return out
+}
+
 let cached: { readonly at: number; readonly stats: Array<ProcStat> } | undefined
 
 /**

@@ -10,8 +10,10 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as LadderBounds from "@troupe/process/Bounds"
 import { native } from "@troupe/process/Native"
 import * as ProcessTable from "@troupe/process/ProcessTable"
+import * as Subreaper from "@troupe/process/Subreaper"
 import { defaultActorBounds } from "../../Bounds.js"
 import { TransportError } from "../../Errors.js"
 import * as Auth from "../../internal/auth.js"
@@ -33,7 +35,9 @@ const killDescendants = (always: boolean, parentPid: number) => {
   // process that escaped our tree (setsid, re-parented to init) still holding our stdout or
   // stderr is ours to end, or it would outlive the tree and keep our output open.
   if (process.ppid !== parentPid) killOutputHolders()
-  if (!always && processChildPids.size === 0) return
+  // Normally no child is left by now; an orphan this subreaper adopted, or a child a teardown
+  // did not end, is what the scan is for.
+  if (!always && processChildPids.size === 0 && ProcessTable.childrenOf(process.pid).length === 0) return
   try {
     for (const d of ProcessTable.descendants(process.pid)) {
       try {
@@ -95,6 +99,11 @@ export const processHost = (): Host => {
         process.stderr.write(`troupe child: no parent-death watchdog (${String(e)})\n`)
       }
     },
+    subreaper: (ladder) =>
+      Subreaper.enable.pipe(
+        Effect.provideService(LadderBounds.Bounds, ladder),
+        Effect.catchAll((e) => Effect.logDebug(`not a subreaper: ${e.message}`))
+      ),
     setup: (stop) => {
       // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent
       // channel reaches EOF (always). If the parent died before prctl, exit now.

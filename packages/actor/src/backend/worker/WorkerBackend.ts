@@ -135,6 +135,9 @@ export const make = (options: Options = {}): SpawnBackend => ({
       const actors = new Set<number>()
       /** Spawns announced and not yet reported, by the worker's sequence number. */
       const pending = new Map<number, LostSpawns.PendingSpawn>()
+      const settle = (seq: number) => {
+        if (pending.delete(seq)) ChildRegistry.settle()
+      }
 
       // The actor channel: a MessageChannel, one end to the worker, the other served by the parent's runtime.
       const { port1, port2 } = new MessageChannel()
@@ -196,9 +199,10 @@ export const make = (options: Options = {}): SpawnBackend => ({
           // Announcements are this thread's own business (sequence numbers are per worker): not relayed.
           case "spawning":
             pending.set(m.seq, { argv: m.argv, at: m.at })
+            ChildRegistry.announce()
             return
           case "spawnFailed":
-            pending.delete(m.seq)
+            settle(m.seq)
             return
           case "spawned":
             spawned.set(m.pid, m.startTime)
@@ -206,7 +210,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
             processChildPids.add(m.pid) // a second SIGINT in Troupe.runMain kills its group too
             ChildRegistry.add(m.pid) // ours: subreaper mode must not reap it behind the worker's back
             if (m.seq === undefined) break
-            pending.delete(m.seq)
+            settle(m.seq)
             if (relayUp) parentPort?.postMessage({ troupe: "spawned", pid: m.pid, startTime: m.startTime })
             return
           case "actor":
@@ -259,7 +263,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
         if (exited !== undefined && pending.size > 0) {
           // Spawned, never reported (terminated in between): found by argv and start time.
           const lost = LostSpawns.find([...pending.values()], (pid) => spawned.has(pid) || processChildPids.has(pid) || ChildRegistry.has(pid))
-          pending.clear()
+          for (const seq of [...pending.keys()]) settle(seq)
           for (const s of lost) {
             spawned.set(s.pid, s.startTime)
             unreaped.add(s.pid)
