@@ -6,6 +6,7 @@
 // - this process has as many descriptors (and pidfds) as before;
 // - every line an actor acknowledged writing was delivered to the root (unless an actor that
 //   relays it — an ancestor — was killed, stopped or wedged: then it had no reader);
+// - the registrar lists no dead actor (once the nursery is closed, only the root);
 // - the right error surfaces: a run with a failing fault fails with it (every error in the Cause
 //   explained by an injected fault), a run without one succeeds (or is interrupted by rootCancel).
 import { Cause, Chunk, Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Scope, Stream } from "effect"
@@ -145,6 +146,7 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
   const acked: Array<{ target: string; token: string; n: number }> = []
   const trafficErrors: Array<{ target: string; what: string; error: string }> = []
   let teardownStart = 0
+  let nurseryClosedAt = 0
   let secondaryErrors = 0
 
   const fdBefore = countFds()
@@ -368,7 +370,21 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
         )
       )
     }
-    return yield* Fiber.await(fiber)
+    const result = yield* Fiber.await(fiber)
+    nurseryClosedAt = Date.now()
+    // The registrar lists no dead actor: with the nursery closed, only the root is left (every
+    // actor unregistered on its way out, or was dropped by the registrar's pidfd exit watch).
+    const others = Registrar.listActors.pipe(Effect.map((l) => l.filter((a) => a.parent !== null)), Effect.orElseSucceed(() => []))
+    let listed = yield* others
+    const until = Date.now() + slackMs
+    while (listed.length > 0 && Date.now() < until) {
+      yield* Effect.sleep(Duration.millis(50))
+      listed = yield* others
+    }
+    if (listed.length > 0) {
+      problems.push(`the registrar still lists ${listed.map((a) => `${a.name} (pid ${a.pid})`).join(", ")} ${slackMs} ms after the nursery closed`)
+    }
+    return result
   }).pipe(
     Effect.provide(Troupe.layer({ backend: scenario.backend, transport: scenario.transport, bounds: actorBounds, logLevel: "Info" })),
     Effect.provide(LadderBounds.layer(ladderBounds)),
@@ -383,7 +399,7 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
   } catch (e) {
     problems.push(`the root failed to build or close: ${String(e).split("\n")[0]}`)
   }
-  const tEnd = Date.now()
+  const tEnd = nurseryClosedAt || Date.now()
   if (previousTag === undefined) delete process.env[TAG_VAR]
   else process.env[TAG_VAR] = previousTag
   if (teardownStart === 0) teardownStart = tEnd
