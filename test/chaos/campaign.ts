@@ -9,7 +9,8 @@ import * as ProcessBackend from "../../packages/actor/src/backend/process/Proces
 import { ChaosLive } from "./fixtures/chaos-actor.js"
 import { killAll, loadAverage, taggedProcesses } from "./procfs.js"
 import { type Outcome, runScenario } from "./run.js"
-import { type Backend, describe, generate } from "./scenario.js"
+import { runRootFault } from "./root-run.js"
+import { type Backend, describe, describeRootRun, generate, rootFault } from "./scenario.js"
 
 const args = process.argv.slice(2)
 const opt = (name: string): string | undefined => {
@@ -47,10 +48,13 @@ const main = async () => {
     }
     const seed = baseSeed + i
     const scenario = generate(seed, backends ? { backends } : {})
-    const o = await runScenario(seed, scenario, { verbose })
+    // One run in eight hits the root itself, in a root process of its own (root-run.ts).
+    const rf = rootFault(seed)
+    const o = rf === undefined ? await runScenario(seed, scenario, { verbose }) : await runRootFault(seed, scenario, rf, { verbose })
+    const text = rf === undefined ? describe(scenario) : describeRootRun(scenario, rf)
     loads.push(loadAverage())
-    outcomes.push({ ...o, scenario: describe(scenario) })
-    const line = `${o.ok ? "ok  " : "FAIL"} #${i + 1} seed ${seed} ${describe(scenario)} → ${o.exit}, teardown ${o.teardownMs}/${o.boundMs} ms, lines ${o.linesExpected - o.linesLost}/${o.linesExpected}, ${o.totalMs} ms`
+    outcomes.push({ ...o, scenario: text })
+    const line = `${o.ok ? "ok  " : "FAIL"} #${i + 1} seed ${seed} ${text} → ${o.exit}, teardown ${o.teardownMs}/${o.boundMs} ms, lines ${o.linesExpected - o.linesLost}/${o.linesExpected}, ${o.totalMs} ms`
     console.log(line)
     if (!o.ok) {
       for (const p of o.problems) console.log(`     ${p}`)

@@ -1,20 +1,37 @@
-// A bounded sample of the chaos campaign inside the normal suite: CHAOS_SAMPLE runs (default 12)
-// from a fixed base seed (CHAOS_SEED to change it), each a test of its own that names its seed and
-// the command that replays it. The full campaign is `pnpm chaos` (test/chaos/campaign.ts).
+// A bounded sample of the chaos campaign inside the normal suite: the runs without a root fault
+// among CHAOS_SAMPLE seeds (default 12) from a fixed base seed (CHAOS_SEED to change it), and
+// three root-fault runs (CHAOS_ROOT_SEEDS), each a test of its own that names its seed and the
+// command that replays it. The full campaign is `pnpm chaos` (test/chaos/campaign.ts).
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { ChaosLive } from "./fixtures/chaos-actor.js"
 import { runScenario } from "./run.js"
-import { describe as describeScenario, generate } from "./scenario.js"
+import { runRootFault } from "./root-run.js"
+import { describe as describeScenario, describeRootRun, generate, rootFault } from "./scenario.js"
 
 const baseSeed = Number(process.env["CHAOS_SEED"] ?? 20261203)
 const sample = Number(process.env["CHAOS_SAMPLE"] ?? 12)
 
-const seeds = Array.from({ length: sample }, (_, i) => baseSeed + i)
+const seeds = Array.from({ length: sample }, (_, i) => baseSeed + i).filter((seed) => rootFault(seed) === undefined)
+const rootSeeds = (process.env["CHAOS_ROOT_SEEDS"] ?? "20270015 20270028 20270112").split(" ").map(Number)
 
 describe("chaos sample", () => {
   it("bundles the chaos actor once (outside any run's descriptor count)", () => Effect.runPromise(ProcessBackend.prepare(ChaosLive)), 120_000)
+
+  // Runs whose fault hits the root process itself (root-run.ts), each holding a SIGTERM-ignoring
+  // process or a setsid escapee when the root is hit: SIGKILL (process backend), SIGINT (process
+  // and worker backends).
+  for (const seed of rootSeeds) {
+    const scenario = generate(seed)
+    const fault = rootFault(seed)!
+    it(`seed ${seed}: ${describeRootRun(scenario, fault)}`, async () => {
+      const o = await runRootFault(seed, scenario, fault)
+      const report = o.ok ? "" : `${o.problems.join("\n")}\nreplay: npx -y pnpm@10 chaos --seed ${seed} --runs 1 --verbose`
+      expect(report).toBe("")
+      expect(o.processesLeft).toBe(0)
+    }, 200_000)
+  }
 
   for (const seed of seeds) {
     const scenario = generate(seed)

@@ -17,7 +17,7 @@ import { type ActorBounds, defaultActorBounds } from "../../packages/actor/src/B
 import { Nursery, type Portal, type Protocol, Registrar, RemoteActorError, Troupe } from "../../packages/actor/src/index.js"
 import { Chaos, ChaosLive, type Member } from "./fixtures/chaos-actor.js"
 import { countFds, type FdCount, killAll, TAG_VAR, taggedProcesses } from "./procfs.js"
-import { depthOf, disabling, failing, type Fault, type FaultKind, members, type Scenario } from "./scenario.js"
+import { depthOf, disabling, failing, type Fault, type FaultKind, members, type RootFaultKind, type Scenario } from "./scenario.js"
 
 /** Actor bounds of a chaos run (shorter than the defaults so a run takes seconds). */
 export const actorBounds: Partial<ActorBounds> = {
@@ -62,7 +62,7 @@ export interface Outcome {
   readonly ok: boolean
   readonly problems: ReadonlyArray<string>
   readonly exit: "success" | "failure" | "interrupted" | "hang"
-  readonly applied: ReadonlyArray<FaultKind>
+  readonly applied: ReadonlyArray<FaultKind | RootFaultKind>
   readonly teardownMs: number
   readonly boundMs: number
   readonly totalMs: number

@@ -171,3 +171,46 @@ export const describe = (s: Scenario): string => {
   const faults = s.faults.map((f) => (f.kind === "rootCancel" ? `rootCancel@${f.atMs}` : `${f.kind}(${ms[f.victim]!.name})@${f.atMs}`))
   return `${s.backend}/${s.transport} ${ms.length} actors depth ${depthOf(s.tree)} [${ms.map((m) => m.name).join(" ")}] faults ${faults.join(", ")}; ${s.traffic.length} traffic`
 }
+
+/**
+ * A fault that needs the root in a process of its own (`root-run.ts`):
+ * - `rootKill`: SIGKILL of the root process (no finalizer of it runs): every actor must end by
+ *   its parent-death path, nothing of the tree may be left;
+ * - `rootInterrupt`: SIGINT to the root (`Troupe.runMain`): a graceful cascade, exit 130 within
+ *   the teardown bound, every line an actor acknowledged delivered.
+ */
+export type RootFaultKind = "rootKill" | "rootInterrupt"
+export interface RootFault {
+  readonly kind: RootFaultKind
+  /** Delay after the tree stands, ms. */
+  readonly atMs: number
+}
+
+/**
+ * The root fault of run `seed`, if any (one run in eight): drawn from a stream of its own, so the
+ * scenario `generate(seed)` gives is the same with or without it (such a run keeps the tree, the
+ * traffic and the `heldFaults`; the other faults are left out).
+ */
+export const rootFault = (seed: number): RootFault | undefined => {
+  const r = fc.sample(
+    fc.record({
+      pick: fc.integer({ min: 0, max: 7 }),
+      kind: fc.constantFrom<RootFaultKind>("rootKill", "rootInterrupt"),
+      atMs: fc.integer({ min: 0, max: 400 })
+    }),
+    { seed: (seed ^ 0x5eed) | 0, numRuns: 1 }
+  )[0]!
+  return r.pick === 0 ? { kind: r.kind, atMs: r.atMs } : undefined
+}
+
+/**
+ * Of a scenario's faults, those a root-fault run keeps: what an actor holds (a SIGTERM-ignoring
+ * process, a setsid escapee), set up before the root is hit. The others are events of their own.
+ */
+export const heldFaults = (s: Scenario): ReadonlyArray<Fault> => s.faults.filter((f) => f.kind === "stubborn" || f.kind === "escapee")
+
+/** `describe` for a run with a root fault. */
+export const describeRootRun = (s: Scenario, f: RootFault): string => {
+  const held = describe({ ...s, faults: heldFaults(s) }).replace(/ faults (.*); (\d+) traffic$/, " faults $1")
+  return `${held.replace(/ faults $/, " faults")}${heldFaults(s).length > 0 ? ", " : " "}${f.kind}@${f.atMs}; ${s.traffic.length} traffic`
+}
