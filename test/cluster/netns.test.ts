@@ -24,7 +24,7 @@ import { Tally } from "./fixtures/entity.js"
 /** Runs only with TROUPE_NETNS=1 (see below); the reason it is skipped otherwise. */
 const reason = process.env.TROUPE_NETNS === "1"
   ? unavailable()
-  : "set TROUPE_NETNS=1 to run the namespace failover suite (~5 min on a loaded 2-core host, over the default suite's per-file budget)"
+  : "set TROUPE_NETNS=1 to run the namespace failover suite (.ci/run does; 2-3 min on a 2-core host)"
 const runnerPort = 34500
 /** TROUPE_NETNS_FAILOVER=fastest: every node on Settings.fastestFailover, runners with Settings.fastHealth. */
 const fastest = process.env.TROUPE_NETNS_FAILOVER === "fastest"
