@@ -10,6 +10,7 @@ import { Chaos, ChaosLive } from "./fixtures/chaos-actor.js"
 import { actorBounds, ladderBounds } from "./run.js"
 import { heldFaults, members, type Scenario } from "./scenario.js"
 
+console.log(`chaos-root pid ${process.pid}`)
 const seed = Number(process.argv[2])
 const scenario: Scenario = JSON.parse(process.argv[3]!)
 const all = members(scenario.tree)

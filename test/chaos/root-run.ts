@@ -6,6 +6,7 @@
 // - `rootKill` (SIGKILL: no finalizer of the root runs): every actor ends by its parent-death path;
 // - both: no process carrying the run's tag is left once the orphan bound has passed, and this
 //   process holds no more descriptors than before.
+// A worker-backend root hit by SIGKILL runs under `troupe exec` (see `underExec` below).
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { countFds, killAll, TAG_VAR, taggedProcesses } from "./procfs.js"
@@ -13,6 +14,7 @@ import { orphanBoundMs, type Outcome, teardownBoundMs } from "./run.js"
 import { depthOf, members, type RootFault, type Scenario } from "./scenario.js"
 
 const rootMain = fileURLToPath(new URL("./root-main.ts", import.meta.url))
+const troupeBin = fileURLToPath(new URL("../../packages/cli/bin/troupe.mjs", import.meta.url))
 const tokenRe = /T\d+x\d+\.\d+/g
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -33,7 +35,13 @@ export const runRootFault = async (
   const fdBefore = countFds()
   const t0 = Date.now()
   let output = ""
-  const child = spawn(process.execPath, ["--import", "tsx", rootMain, String(seed), JSON.stringify(scenario)], {
+  // Worker actors are threads of the root: a SIGKILL of the root takes them with it, and what
+  // their handlers started is left to whoever adopts it — no code of the tree is left to end it.
+  // Such a root runs under `troupe exec` (a subreaper: it ends every orphan of its command), as
+  // docs/reliability.md advises; the signal still goes to the root itself.
+  const underExec = fault.kind === "rootKill" && scenario.backend === "worker"
+  const rootArgv = ["--import", "tsx", rootMain, String(seed), JSON.stringify(scenario)]
+  const child = spawn(process.execPath, underExec ? [troupeBin, "exec", "-k", "500ms", "--", process.execPath, ...rootArgv] : rootArgv, {
     env: { ...process.env, [TAG_VAR]: tag },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -63,7 +71,8 @@ export const runRootFault = async (
     await sleep(fault.atMs)
     const acked = [...output.matchAll(/chaos-root acked (T\d+x\d+) (\d+)/g)].map((m) => ({ token: m[1]!, n: Number(m[2]) }))
     const t = Date.now()
-    child.kill(fault.kind === "rootKill" ? "SIGKILL" : "SIGINT")
+    const rootPid = Number(/chaos-root pid (\d+)/.exec(output)?.[1] ?? child.pid)
+    process.kill(rootPid, fault.kind === "rootKill" ? "SIGKILL" : "SIGINT")
     const exit = await within(exited, boundMs + slackMs)
     if (exit === undefined) {
       problems.push(`the root did not exit within ${boundMs} ms (+${slackMs} slack) of ${fault.kind === "rootKill" ? "SIGKILL" : "SIGINT"}`)

@@ -4,8 +4,11 @@
  *
  * COMMAND runs in its own process group (and session) with stdin inherited and stdout/stderr
  * passed through byte-exact; troupe exits with its code. After COMMAND exits, whatever it left in
- * its group and any orphan still holding its stdout/stderr is torn down too: nothing COMMAND
- * started outlives it (`@troupe/process` Process.spawn and its ladder).
+ * its group and any orphan still holding its stdout/stderr is torn down too (`@troupe/process`
+ * Process.spawn and its ladder), and so is every orphan of COMMAND's tree: troupe is a subreaper
+ * (prctl(PR_SET_CHILD_SUBREAPER), as tini is), so a daemon that left COMMAND's session, or what
+ * the threads of a SIGKILLed COMMAND started, re-parents to troupe and gets the ladder last.
+ * Nothing COMMAND started outlives troupe exec.
  *
  * Stopping (each step bounded by `--kill-after`, default 2 s = `Bounds.terminateGraceMs`):
  * - `--timeout` fires: `--signal` (default TERM) goes to the group. TERM runs the ladder
@@ -29,7 +32,9 @@ import { constants } from "node:os"
 import * as ExitStatus from "@troupe/process/ExitStatus"
 import * as Liveness from "@troupe/process/Liveness"
 import * as Process from "@troupe/process/Process"
+import * as Bounds from "@troupe/process/Bounds"
 import { defaultLadderBounds } from "@troupe/process/Bounds"
+import * as Subreaper from "@troupe/process/Subreaper"
 import { accepted, parseMillis, validated } from "./internal/duration.js"
 import { ExitCode } from "./internal/exitCode.js"
 
@@ -161,6 +166,13 @@ export const exec = (o: ExecOptions): Effect.Effect<number> =>
     yield* Effect.acquireRelease(
       Effect.sync(() => caught.forEach((s) => process.on(s, onSignal))),
       () => Effect.sync(() => caught.forEach((s) => process.off(s, onSignal)))
+    )
+    // Orphans of COMMAND's tree (a daemon in a session of its own, what a SIGKILLed COMMAND's
+    // threads started) re-parent to troupe, which ends them (the ladder) after COMMAND's own
+    // teardown, once the scope closes: released after the spawn's finalizer, acquired before it.
+    yield* Subreaper.enable.pipe(
+      Effect.provideService(Bounds.Bounds, { ...defaultLadderBounds, terminateGraceMs: killAfterMs }),
+      Effect.catchAll((e) => Effect.logDebug(`troupe exec: not a subreaper: ${e.message}`))
     )
     const handle = yield* Process.spawn({
       command: o.command,

@@ -142,6 +142,18 @@ describe("troupe exec", () => {
     await expectDead(pidsIn(r.stderr))
   }, 60_000)
 
+  it("ends an orphan that left the command's session and holds none of its output (troupe is a subreaper)", async () => {
+    // The daemon: its own session, stdout/stderr on /dev/null once it has said its PID, SIGTERM
+    // ignored; its parent exits at once, so it is nobody's child but the nearest subreaper's.
+    const r = await troupe(["-k", "500ms", "--", "sh", "-c",
+      "setsid sh -c 'trap \"\" TERM; echo PID $$ >&2; exec sleep 30 >/dev/null 2>&1' & sleep 0.3; exit 0"])
+    expect(r.code).toBe(0)
+    expect(r.ms).toBeLessThan(20_000) // the daemon lives 30 s
+    const pids = pidsIn(r.stderr)
+    expect(pids.length).toBe(1)
+    await expectDead(pids)
+  }, 60_000)
+
   it("Ctrl-C: the first SIGINT is forwarded to the group as SIGINT and troupe exits 130", async () => {
     const tree = "trap 'echo GOT_INT >&2; exit 5' INT; echo PID $$ >&2; sleep 20 & wait"
     const r = await troupe(["--", "sh", "-c", tree], { signalAfterMs: 100 })
