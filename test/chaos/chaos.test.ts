@@ -1,6 +1,6 @@
 // A bounded sample of the chaos campaign inside the normal suite: the runs without a root fault
 // among CHAOS_SAMPLE seeds (default 12) from a fixed base seed (CHAOS_SEED to change it), and
-// three root-fault runs (CHAOS_ROOT_SEEDS), each a test of its own that names its seed and the
+// four root-fault runs (CHAOS_ROOT_SEEDS), each a test of its own that names its seed and the
 // command that replays it. The full campaign is `pnpm chaos` (test/chaos/campaign.ts).
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -14,7 +14,9 @@ const baseSeed = Number(process.env["CHAOS_SEED"] ?? 20261203)
 const sample = Number(process.env["CHAOS_SAMPLE"] ?? 12)
 
 const seeds = Array.from({ length: sample }, (_, i) => baseSeed + i).filter((seed) => rootFault(seed) === undefined)
-const rootSeeds = (process.env["CHAOS_ROOT_SEEDS"] ?? "20270015 20270028 20270112").split(" ").map(Number)
+// 20266164: a process actor whose parent (the root) was SIGKILLed died of EPIPE on its first line
+// to stderr, before its teardown, leaving the SIGTERM-ignoring process it held (1 run in 3 failed).
+const rootSeeds = (process.env["CHAOS_ROOT_SEEDS"] ?? "20270015 20270028 20270112 20266164").split(" ").map(Number)
 
 describe("chaos sample", () => {
   it("bundles the chaos actor once (outside any run's descriptor count)", () => Effect.runPromise(ProcessBackend.prepare(ChaosLive)), 120_000)

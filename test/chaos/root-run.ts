@@ -9,6 +9,7 @@
 // A worker-backend root hit by SIGKILL runs under `troupe exec` (see `underExec` below).
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { readStat } from "../../packages/process/src/ProcessTable.js"
 import { countFds, killAll, TAG_VAR, taggedProcesses } from "./procfs.js"
 import { orphanBoundMs, type Outcome, teardownBoundMs } from "./run.js"
 import { depthOf, members, type RootFault, type Scenario } from "./scenario.js"
@@ -106,7 +107,12 @@ export const runRootFault = async (
     left = taggedProcesses(tag)
   }
   if (left.length > 0) {
-    problems.push(`${left.length} process(es) left: ${left.map((p) => `${p.pid} [${p.state}] ${p.command}`).join("; ")}`)
+    // With its parent (1: nobody caught it) and group: who should have ended it.
+    const where = (pid: number) => {
+      const st = readStat(pid)
+      return st === undefined ? "" : ` ppid ${st.ppid} pgrp ${st.pgrp}`
+    }
+    problems.push(`${left.length} process(es) left: ${left.map((p) => `${p.pid} [${p.state}${where(p.pid)}] ${p.command}`).join("; ")}`)
     killAll(left)
   }
   let fdAfter = countFds()

@@ -105,6 +105,11 @@ export const processHost = (): Host => {
         Effect.catchAll((e) => Effect.logDebug(`not a subreaper: ${e.message}`))
       ),
     setup: (stop) => {
+      // Our stdout/stderr are pipes our parent reads (its output relay). Once it is gone, a write
+      // (a log line of our own teardown) fails with EPIPE, and an unhandled stream 'error' would
+      // end this process at once — before it tore down its subtree and the processes its handlers
+      // hold. Nobody is left to read them: the write is dropped.
+      for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {})
       // Parent death: the kernel sends SIGTERM when the parent dies (addon), and the parent
       // channel reaches EOF (always). If the parent died before prctl, exit now.
       try {
