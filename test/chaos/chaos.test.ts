@@ -1,5 +1,5 @@
 // A bounded sample of the chaos campaign inside the normal suite: the runs without a root fault
-// among CHAOS_SAMPLE seeds (default 12) from a fixed base seed (CHAOS_SEED to change it), and
+// among CHAOS_SAMPLE seeds (default 30) from a fixed base seed (CHAOS_SEED to change it), and
 // four root-fault runs (CHAOS_ROOT_SEEDS), each a test of its own that names its seed and the
 // command that replays it. The full campaign is `pnpm chaos` (test/chaos/campaign.ts).
 import { describe, expect, it } from "@effect/vitest"
@@ -11,7 +11,7 @@ import { runRootFault } from "./root-run.js"
 import { describe as describeScenario, describeRootRun, generate, rootFault } from "./scenario.js"
 
 const baseSeed = Number(process.env["CHAOS_SEED"] ?? 20261203)
-const sample = Number(process.env["CHAOS_SAMPLE"] ?? 12)
+const sample = Number(process.env["CHAOS_SAMPLE"] ?? 30)
 
 const seeds = Array.from({ length: sample }, (_, i) => baseSeed + i).filter((seed) => rootFault(seed) === undefined)
 // 20266164: a process actor whose parent (the root) was SIGKILLed died of EPIPE on its first line
