@@ -41,13 +41,17 @@ const collector = Logger.map(Logger.logfmtLogger, (line) => {
 export const captureLogs: Layer.Layer<never> = Logger.replace(Logger.defaultLogger, collector)
 
 /** A root runtime (process backend) on `transport`, logging into `logs`. */
-export const troupeRuntime = (transport: "uds" | "tcp", backend: "process" | "forkserver" = "process") =>
+export const troupeRuntime = (transport: "uds" | "tcp", backend: "process" | "forkserver" | "worker" = "process") =>
   ManagedRuntime.make(Troupe.layer({ backend, transport }).pipe(Layer.provideMerge(captureLogs)))
 
-/** CPU time (user + system, ms) of another process so far, from /proc/<pid>/stat (10 ms ticks). */
-export const cpuOf = (pid: number): number => {
+/**
+ * CPU time (user + system, ms) of another process so far, from /proc/<pid>/stat (10 ms ticks);
+ * with `thread`, of a thread of this process (a worker actor's `pid` is its tid), from
+ * /proc/self/task/<tid>/stat (/proc/<tid>/stat counts the whole process).
+ */
+export const cpuOf = (pid: number, thread = false): number => {
   try {
-    const t = readFileSync(`/proc/${pid}/stat`, "utf8")
+    const t = readFileSync(thread ? `/proc/self/task/${pid}/stat` : `/proc/${pid}/stat`, "utf8")
     const f = t.slice(t.lastIndexOf(")") + 2).split(" ")
     return (Number(f[11]) + Number(f[12])) * (1000 / 100)
   } catch {

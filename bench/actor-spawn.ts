@@ -6,6 +6,8 @@
  *   the figure. Then the nursery's scope is closed (cancelActor, the child's own exit awaited):
  *   the teardown, measured separately. The child runs troupe's esbuild bundle with plain node
  *   (the default entry); the bundle is built before anything is measured.
+ * - troupe worker: the same through the worker backend (a `worker_threads` Worker of this
+ *   process; its CPU is its thread's).
  * - raw, same imports: `fork` (plain node, no loader) of one ESM bundle of the same bench actor
  *   module (effect, @troupe/actor, the handlers), built with the same esbuild options; it sends
  *   `{ ready }`, gets one message, answers it with the actor's `echo` handler. Teardown: SIGTERM,
@@ -96,11 +98,17 @@ const main = async () => {
       yield* portal.echo(small(1))
       const t2 = now()
       const parentCpuMs = ownCpu() - c0
-      const childCpuMs = cpuOf(portal.actor.pid)
+      const childCpuMs = cpuOf(portal.actor.pid, runtime === rtWorker)
+      // A worker actor's CPU is its thread's, and the parent's figure (this process) includes it.
+      const ownMs = runtime === rtWorker ? parentCpuMs - childCpuMs : parentCpuMs
       yield* Scope.close(scope, Exit.void)
       const t3 = now()
-      return { readyMs: t1 - t0, firstCallMs: t2 - t0, teardownMs: t3 - t2, childCpuMs, parentCpuMs, left: !isDead(portal.actor.pid) }
+      return { readyMs: t1 - t0, firstCallMs: t2 - t0, teardownMs: t3 - t2, childCpuMs, parentCpuMs: ownMs, left: !isDead(portal.actor.pid) }
     }))
+  // A worker actor: a thread of this process (its own isolate and event loop, the same bundle);
+  // its CPU is its thread's (/proc/self/task/<tid>/stat).
+  const rtWorker = troupeRuntime("uds", "worker")
+  const worker: Impl = { name: "troupe worker: `nursery.start` + `echo` call", run: () => startAndCall(rtWorker) }
   const forkserverWarm: Impl = {
     name: "troupe forkserver, warm: `nursery.start` + `echo` call",
     run: async () => {
@@ -159,7 +167,7 @@ const main = async () => {
   })
   const rawSame = rawImpl("raw `fork`, same imports (bundle)", raw.path)
   const rawEmpty = rawImpl("raw `fork`, no imports", rawIpcEcho)
-  const impls = onlyForkserver ? [forkserverWarm, forkserverCold, rawEmpty] : [troupe, forkserverWarm, forkserverCold, rawSame, rawEmpty]
+  const impls = onlyForkserver ? [forkserverWarm, forkserverCold, rawEmpty] : [troupe, worker, forkserverWarm, forkserverCold, rawSame, rawEmpty]
 
   for (const impl of impls) for (let i = 0; i < WARMUP; i++) await impl.run()
   const samples = new Map<string, Array<Sample>>(impls.map((i) => [i.name, []]))
@@ -199,6 +207,7 @@ const main = async () => {
   }
   await rt.dispose()
   await rtFs.dispose()
+  await rtWorker.dispose()
   const leftovers = await reapLeftovers("actor-spawn")
 
   const base = (name: string) => summarize(samples.get(name)!.map((s) => s.firstCallMs)).median
