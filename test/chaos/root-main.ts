@@ -3,7 +3,7 @@
 // under `Troupe.runMain`, runs its traffic, and says on stdout what the harness needs —
 // `chaos-root built` once the tree stands (and holds the scenario's `heldFaults`), `chaos-root acked <token> <n>` for each emit an actor
 // answered — then holds the tree until it is signalled.
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
 import * as LadderBounds from "../../packages/process/src/Bounds.js"
 import { Nursery, type Portal, Registrar, Troupe } from "../../packages/actor/src/index.js"
 import { Chaos, ChaosLive } from "./fixtures/chaos-actor.js"
@@ -51,7 +51,7 @@ const program = Nursery.open((n) =>
             case "emit":
               return Effect.map(p.emit({ token, n: t.n }), (k) => console.log(`chaos-root acked ${token} ${k}`))
             case "stream":
-              return Effect.asVoid(Stream.runCollect(p.count({ n: t.n, delayMs: 1 })).pipe(Effect.map(Chunk.size)))
+              return Stream.runDrain(p.count({ n: t.n, delayMs: 1 }))
             default:
               return Effect.asVoid(p.ping())
           }

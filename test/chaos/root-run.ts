@@ -39,7 +39,7 @@ export const runRootFault = async (
   // Worker actors are threads of the root: a SIGKILL of the root takes them with it, and what
   // their handlers started is left to whoever adopts it — no code of the tree is left to end it.
   // Such a root runs under `troupe exec` (a subreaper: it ends every orphan of its command), as
-  // docs/reliability.md advises; the signal still goes to the root itself.
+  // the README advises; the signal still goes to the root itself.
   const underExec = fault.kind === "rootKill" && scenario.backend === "worker"
   const rootArgv = ["--import", "tsx", rootMain, String(seed), JSON.stringify(scenario)]
   const child = spawn(process.execPath, underExec ? [troupeBin, "exec", "-k", "500ms", "--", process.execPath, ...rootArgv] : rootArgv, {
@@ -64,6 +64,7 @@ export const runRootFault = async (
   while (!output.includes("chaos-root built") && Date.now() < deadline && child.exitCode === null) await sleep(20)
   let teardownMs = 0
   let ackedLines = 0
+  let linesLost = 0
   let exitKind: Outcome["exit"] = "hang"
   if (!output.includes("chaos-root built")) {
     problems.push(`the root did not build its tree within ${bootBoundMs} ms (exit ${child.exitCode})`)
@@ -78,7 +79,7 @@ export const runRootFault = async (
     if (exit === undefined) {
       problems.push(`the root did not exit within ${boundMs} ms (+${slackMs} slack) of ${fault.kind === "rootKill" ? "SIGKILL" : "SIGINT"}`)
       child.kill("SIGKILL")
-      await exited
+      await within(exited, slackMs)
     } else {
       teardownMs = exit.at - t
       exitKind = "interrupted"
@@ -91,6 +92,7 @@ export const runRootFault = async (
       const seen = new Set([...output.matchAll(tokenRe)].map((m) => m[0]))
       for (const a of acked) {
         const lost = Array.from({ length: a.n }, (_, i) => `${a.token}.${i}`).filter((x) => !seen.has(x))
+        linesLost += lost.length
         if (lost.length > 0) problems.push(`${lost.length}/${a.n} lines of ${a.token} lost (${lost.slice(0, 3).join(" ")})`)
       }
     }
@@ -122,7 +124,6 @@ export const runRootFault = async (
     fdAfter = countFds()
   }
   if (fdAfter.total > fdBefore.total) problems.push(`descriptors leaked in the harness: ${fdBefore.total} → ${fdAfter.total}`)
-  const linesLost = problems.filter((p) => / lines of /.test(p)).reduce((s, p) => s + Number(p.split("/")[0]), 0)
   if (problems.length > 0 && !options.verbose) problems.push(`root output (last 1500 chars): ${output.slice(-1500)}`)
   return {
     seed,

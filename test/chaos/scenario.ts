@@ -166,9 +166,15 @@ export const generate = (seed: number, options: { readonly backends?: ReadonlyAr
   fc.sample(scenarioArb(options), { seed, numRuns: 1 })[0]!
 
 /** One line per scenario, for logs and reports. */
-export const describe = (s: Scenario): string => {
+export const describe = (s: Scenario): string => line(s, faultLabels(s, s.faults))
+
+const faultLabels = (s: Scenario, faults: ReadonlyArray<Fault>): Array<string> => {
   const ms = members(s.tree)
-  const faults = s.faults.map((f) => (f.kind === "rootCancel" ? `rootCancel@${f.atMs}` : `${f.kind}(${ms[f.victim]!.name})@${f.atMs}`))
+  return faults.map((f) => (f.kind === "rootCancel" ? `rootCancel@${f.atMs}` : `${f.kind}(${ms[f.victim]!.name})@${f.atMs}`))
+}
+
+const line = (s: Scenario, faults: ReadonlyArray<string>): string => {
+  const ms = members(s.tree)
   return `${s.backend}/${s.transport} ${ms.length} actors depth ${depthOf(s.tree)} [${ms.map((m) => m.name).join(" ")}] faults ${faults.join(", ")}; ${s.traffic.length} traffic`
 }
 
@@ -210,7 +216,5 @@ export const rootFault = (seed: number): RootFault | undefined => {
 export const heldFaults = (s: Scenario): ReadonlyArray<Fault> => s.faults.filter((f) => f.kind === "stubborn" || f.kind === "escapee")
 
 /** `describe` for a run with a root fault. */
-export const describeRootRun = (s: Scenario, f: RootFault): string => {
-  const held = describe({ ...s, faults: heldFaults(s) }).replace(/ faults (.*); (\d+) traffic$/, " faults $1")
-  return `${held.replace(/ faults $/, " faults")}${heldFaults(s).length > 0 ? ", " : " "}${f.kind}@${f.atMs}; ${s.traffic.length} traffic`
-}
+export const describeRootRun = (s: Scenario, f: RootFault): string =>
+  line(s, [...faultLabels(s, heldFaults(s)), `${f.kind}@${f.atMs}`])

@@ -24,7 +24,7 @@ import { Tally } from "./fixtures/entity.js"
 /** Runs only with TROUPE_NETNS=1 (see below); the reason it is skipped otherwise. */
 const reason = process.env.TROUPE_NETNS === "1"
   ? unavailable()
-  : "set TROUPE_NETNS=1 to run the namespace failover suite (.ci/run does; 2-3 min on a 2-core host)"
+  : "set TROUPE_NETNS=1 to run the namespace failover suite (2-3 min on a 2-core host; not in .ci/run, see docs/cluster.md)"
 const runnerPort = 34500
 /** TROUPE_NETNS_FAILOVER=fastest: every node on Settings.fastestFailover, runners with Settings.fastHealth. */
 const fastest = process.env.TROUPE_NETNS_FAILOVER === "fastest"
@@ -150,7 +150,7 @@ const allComplete = (
       // A call in flight on a runner that died may never hear its reply (the caller waited on
       // that runner): bounded, then sent again with the same key, as docs/cluster.md tells callers.
       const awaited = yield* Fiber.await(w.fiber).pipe(Effect.timeout("60 seconds"), Effect.option)
-      if (Option.isNone(awaited)) yield* Fiber.interrupt(w.fiber)
+      if (Option.isNone(awaited)) yield* Fiber.interruptFork(w.fiber) // the resend need not wait for it
       const first = Option.getOrElse(awaited, () => Exit.interrupt(FiberId.none))
       const done = Exit.isSuccess(first)
         ? first.value

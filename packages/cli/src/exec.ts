@@ -33,7 +33,6 @@ import * as ExitStatus from "@troupe/process/ExitStatus"
 import * as Liveness from "@troupe/process/Liveness"
 import * as Process from "@troupe/process/Process"
 import * as Bounds from "@troupe/process/Bounds"
-import { defaultLadderBounds } from "@troupe/process/Bounds"
 import * as Subreaper from "@troupe/process/Subreaper"
 import { accepted, parseMillis, validated } from "./internal/duration.js"
 import { ExitCode } from "./internal/exitCode.js"
@@ -76,7 +75,7 @@ const options = {
   killAfter: duration("kill-after").pipe(
     Options.withAlias("k"),
     Options.withDescription(
-      `Grace from the first signal to SIGKILL (default ${defaultLadderBounds.terminateGraceMs / 1000}s). ` +
+      `Grace from the first signal to SIGKILL (default ${Bounds.defaultLadderBounds.terminateGraceMs / 1000}s). ` +
         "0: SIGKILL right after the first signal."
     ),
     Options.optional
@@ -154,7 +153,7 @@ const caught: ReadonlyArray<NodeJS.Signals> = ["SIGINT", "SIGTERM", "SIGHUP"]
 /** Runs the command; resolves to troupe's exit code. */
 export const exec = (o: ExecOptions): Effect.Effect<number> =>
   Effect.scoped(Effect.gen(function*() {
-    const killAfterMs = o.killAfterMs ?? defaultLadderBounds.terminateGraceMs
+    const killAfterMs = o.killAfterMs ?? Bounds.defaultLadderBounds.terminateGraceMs
     // Signals are caught before the child exists, so none is lost in between.
     const signals = yield* Queue.unbounded<NodeJS.Signals>()
     let pgid: number | undefined
@@ -171,7 +170,7 @@ export const exec = (o: ExecOptions): Effect.Effect<number> =>
     // threads started) re-parent to troupe, which ends them (the ladder) after COMMAND's own
     // teardown, once the scope closes: released after the spawn's finalizer, acquired before it.
     yield* Subreaper.enable.pipe(
-      Effect.provideService(Bounds.Bounds, { ...defaultLadderBounds, terminateGraceMs: killAfterMs }),
+      Effect.provideService(Bounds.Bounds, { ...Bounds.defaultLadderBounds, terminateGraceMs: killAfterMs }),
       Effect.catchAll((e) => Effect.logDebug(`troupe exec: not a subreaper: ${e.message}`))
     )
     const handle = yield* Process.spawn({
