@@ -8,7 +8,8 @@
  * The root opens an `ActorPool` of N `Hasher` actors (examples/hashtree/Hasher.ts) and hands
  * them directories, a batch per task, each task to the first actor with a free slot; each lists
  * and hashes what it is given and answers with the `(path, bytes, sha256)` of its files and the
- * subdirectories it found (handed out in turn as new tasks). The root folds the results into one Merkle-style digest, then checks it against a
+ * subdirectories it found (handed out in turn as new tasks); a directory's files come back as one digest
+ * of them, not one record each. The root folds the results into one Merkle-style digest, then checks it against a
  * single-process pass over the same tree. Ctrl-C at any point tears everything down (exit 130); a second Ctrl-C kills
  * the actors outright.
  */
@@ -44,7 +45,7 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|wor
                    (a worker_threads Worker each, in this process; forkserver: not yet)
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
   --window N       tasks in flight per actor (the pool's concurrency; default 4)
-  --batch N        directories per task (default 8)
+  --batch N        directories per task (default 64)
   --throttle-ms MS each actor pauses MS after each file (to watch, or Ctrl-C, a small tree)
 `
 
@@ -110,7 +111,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     backend,
     failAfter: values["fail-after"] === undefined ? null : int("fail-after", 0, 0),
     window: int("window", 4, 1),
-    batch: int("batch", 8, 1),
+    batch: int("batch", 64, 1),
     throttleMs: int("throttle-ms", 0, 0)
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The hashing actor. One call endpoint, `hashDirs`: list a few directories (relative to `root`)
- * and hash their files; the answer holds, per directory and file, `(path, bytes, sha256)`, and the subdirectories it
- * found — which the caller hands out again as new tasks. The walk itself is spread over the
- * actors (examples/hashtree/Parallel.ts runs them as an `ActorPool`), so the caller only folds
- * results.
+ * and hash their files; the answer holds, per directory, its files' digest (`filesDigest` of
+ * examples/hashtree/TreeDigest.ts: the actor digests what it hashed, so the answer carries one
+ * record per directory, not one per file), their count and bytes, the files it could not read,
+ * and the subdirectories it found — which the caller hands out again as new tasks. The walk
+ * itself is spread over the actors (examples/hashtree/Parallel.ts runs them as an `ActorPool`),
+ * so the caller only folds directory records.
  *
  * `failAfter: K` makes this actor throw (an untyped `Error`, so it crosses the wire as a
  * `RemoteActorError` with the remote stack) when it is about to hash its file K + 1 (counted
@@ -12,19 +14,20 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Actor, Endpoint } from "@troupe/actor"
-import { hashFile } from "./HashFile.js"
+import { type FileHash, hashFile } from "./HashFile.js"
+import { filesDigest } from "./TreeDigest.js"
 import { listDir } from "./Walker.js"
 
-export const FileHashSchema = Schema.Struct({
-  path: Schema.String,
-  bytes: Schema.Number,
-  sha256: Schema.NullOr(Schema.String),
-  error: Schema.NullOr(Schema.String)
-})
-
-/** One directory done: its files' hashes and what else it held. */
+/** One directory done: its readable files as one digest, the unreadable ones, and what else it held. */
 export const DirResultSchema = Schema.Struct({
-  files: Schema.Array(FileHashSchema),
+  /** The directory (relative to the root; `""`: the root). */
+  dir: Schema.String,
+  /** Its readable files: how many, their total size (bytes) and `filesDigest` (`null`: none). */
+  files: Schema.Number,
+  bytes: Schema.Number,
+  filesDigest: Schema.NullOr(Schema.String),
+  /** Its files that could not be read, with their error codes (`EACCES`, `ENOENT`, ...). */
+  unreadableFiles: Schema.Array(Schema.Struct({ path: Schema.String, error: Schema.String })),
   /** Its subdirectories (relative to the root): more work for the caller to hand out. */
   dirs: Schema.Array(Schema.String),
   /** Entries that are neither files nor directories (symlinks, sockets, fifos, devices). */
@@ -46,7 +49,10 @@ export const Hasher = Actor.define("Hasher", {
       /** Pause this long after each file (`--throttle-ms`: makes a small tree last long enough to watch or interrupt). */
       throttleMs: Schema.Number
     }),
-    /** One result per directory, and the time this actor spent on them (ms). */
+    /**
+     * One result per directory, and the time this actor has been busy so far (ms: wall time with
+     * at least one task of it running; its tasks overlap when the pool's window is above 1).
+     */
     success: Schema.Struct({ results: Schema.Array(DirResultSchema), busyMs: Schema.Number })
   })
 })
@@ -60,13 +66,46 @@ function failInjected(after: number, path: string): never {
   throw new InjectedFailure(`injected failure (--fail-after ${after}): refusing to hash ${path}`)
 }
 
+/** One directory's record from its files' hashes (paths relative to the root, all in `dir`). */
+const summarize = (dir: string, hashes: ReadonlyArray<FileHash>, listing: ReturnType<typeof listDir>): DirResult => {
+  const cut = dir === "" ? 0 : dir.length + 1
+  const readable: Array<readonly [string, number, string]> = []
+  const unreadableFiles: Array<{ path: string; error: string }> = []
+  let bytes = 0
+  for (const h of hashes) {
+    if (h.sha256 === null) unreadableFiles.push({ path: h.path, error: h.error ?? "unknown" })
+    else {
+      readable.push([h.path.slice(cut), h.bytes, h.sha256])
+      bytes += h.bytes
+    }
+  }
+  return {
+    dir,
+    files: readable.length,
+    bytes,
+    filesDigest: readable.length > 0 ? filesDigest(readable) : null,
+    unreadableFiles,
+    dirs: listing.dirs,
+    skippedEntries: listing.skippedEntries,
+    unreadable: listing.unreadable
+  }
+}
+
 /** Files this actor has hashed (each actor is its own process or thread: its own count). */
 let hashed = 0
+
+/** This actor's busy time: tasks running now, since when, and the busy time before that (ms). */
+const busy = { running: 0, since: 0, before: 0 }
+const taskStarted = () => {
+  if (busy.running++ === 0) busy.since = performance.now()
+}
+const taskEnded = () => {
+  if (--busy.running === 0) busy.before += performance.now() - busy.since
+}
 
 export const HasherLive = Hasher.implement(import.meta.url, {
   hashDirs: ({ dirs, failAfter, root, throttleMs }) =>
     Effect.suspend(() => {
-      const t0 = performance.now()
       const hashOne = (path: string) =>
         Effect.suspend(() => {
           if (failAfter !== null && hashed >= failAfter) failInjected(failAfter, path)
@@ -76,11 +115,12 @@ export const HasherLive = Hasher.implement(import.meta.url, {
       const hashDir = (dir: string) =>
         Effect.suspend(() => {
           const listing = listDir(root, dir)
-          return Effect.map(
-            Effect.forEach(listing.files, hashOne),
-            (files): DirResult => ({ files, dirs: listing.dirs, skippedEntries: listing.skippedEntries, unreadable: listing.unreadable })
-          )
+          return Effect.map(Effect.forEach(listing.files, hashOne), (hashes) => summarize(dir, hashes, listing))
         })
-      return Effect.map(Effect.forEach(dirs, hashDir), (results) => ({ results, busyMs: performance.now() - t0 }))
+      taskStarted()
+      return Effect.map(Effect.forEach(dirs, hashDir), (results) => {
+        taskEnded()
+        return { results, busyMs: busy.before }
+      }).pipe(Effect.onExit((exit) => Effect.sync(() => exit._tag === "Failure" && taskEnded())))
     })
 })

@@ -1,12 +1,16 @@
 /**
  * The parallel pass: an `ActorPool` of N `Hasher` actors that walk and hash the tree between them.
  *
- *   directories ──pool.run──▶ the first free Hasher: list + hash ──▶ their files and subdirectories
- *        ▲                                                                  │
- *        └──── subdirectories, `batch` per task, are new tasks ◀────────────┘   (files folded here)
+ *   directories ──pool.run──▶ the first free Hasher: list + hash ──▶ per directory: one digest of
+ *        ▲                                                            its files, its subdirectories
+ *        │                                                                  │
+ *        └──── subdirectories, `batch` per task, are new tasks ◀────────────┘   (digests folded here)
  *
  * A task is up to `batch` directories (`hashDirs`, one typed call: a directory holds ~5 files on
- * average, and each call costs a round trip on both sides); the pool hands it to the first actor
+ * average, and each call costs a round trip on both sides and a dispatch in the pool; with
+ * `batch` 64 the default tree is ~100 tasks, with 8 it was ~530 and the root's share of the CPU
+ * twice as large); an actor answers with one record per directory (its files' digest and
+ * counts, examples/hashtree/Hasher.ts), never one per file. The pool hands a task to the first actor
  * with a free slot (pull-based dispatch: `window` tasks in flight per actor, the rest wait in the
  * pool's queue), so a faster actor takes more and the root does little but fold. The walk ends
  * when every task has ended: each task forks its subdirectories' tasks and waits for them.
@@ -59,7 +63,7 @@ export interface ParallelResult {
     readonly pid: number
     readonly files: number
     readonly bytes: number
-    /** Time the actor spent hashing (ms; against `Timings.hashMs`, its busy share). */
+    /** Time the actor was busy, with one or more of its tasks running (ms; against `Timings.hashMs`, its busy share). */
     readonly busyMs: number
     /** CPU time of the actor's process (a worker actor: its thread) during the hashing (ms, from /proc). */
     readonly cpuMs: number
@@ -95,19 +99,17 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       const first = actors[0]!.name
       const fold = (name: string, result: DirResult) => {
         const t = totals.get(name)!
-        let b = 0
-        for (const r of result.files) {
-          tree.addResult(r)
-          b += r.bytes
-        }
-        t.files += result.files.length
-        t.bytes += b
+        if (result.filesDigest !== null) tree.addDir(result.dir, { filesDigest: result.filesDigest, files: result.files, bytes: result.bytes })
+        for (const u of result.unreadableFiles) tree.skipped.push(u)
+        const files = result.files + result.unreadableFiles.length
+        t.files += files
+        t.bytes += result.bytes
         if (result.unreadable) stats.unreadableDirs++
         else stats.dirs++
         stats.skippedEntries += result.skippedEntries
-        stats.files += result.files.length
-        options.progress.walked += result.files.length
-        options.progress.count(name, result.files.length, b)
+        stats.files += files
+        options.progress.walked += files
+        options.progress.count(name, files, result.bytes)
       }
       // One task per batch of directories; the subdirectories' tasks run concurrently (the pool queues them).
       const walk = (dirs: ReadonlyArray<string>): Effect.Effect<void, unknown> =>
@@ -119,7 +121,8 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
         ).pipe(
           Effect.flatMap(({ busyMs, name, results }) => {
             const next: Array<string> = []
-            totals.get(name)!.busyMs += busyMs
+            const t = totals.get(name)!
+            t.busyMs = Math.max(t.busyMs, busyMs)
             for (const r of results) {
               fold(name, r)
               for (const d of r.dirs) next.push(d)

@@ -1,14 +1,20 @@
 /**
  * A Merkle-style digest of a directory tree, independent of the order results arrive in.
  *
- * Entries `(relativePath, bytes, sha256)` are collected as they come; `digest()` builds the tree
- * and hashes it bottom-up: a directory's digest is the sha256 of its children sorted by name
- * (UTF-16 code-unit order, locale-independent), each written as
- *   `F <name> \0 <bytes> \0 <sha256>\n`  for a file, or
- *   `D <name> \0 <digest>\n`             for a subdirectory,
- * and the tree's digest is the root directory's. Names never contain `/` or `\0`, so the
- * encoding is unambiguous; two trees have the same digest iff they have the same files with the
- * same sizes and contents (up to sha256 collisions). Unreadable files are left out and counted.
+ * A directory's digest is the sha256 of
+ *   `files <its files' digest>\n`, then, for each subdirectory sorted by name,
+ *   `D <name> \0 <its digest>\n`;
+ * its files' digest (`filesDigest`) is the sha256 of its files sorted by name, each written as
+ *   `F <name> \0 <bytes> \0 <sha256>\n`,
+ * and the tree's digest is the root directory's. Names sort in UTF-16 code-unit order
+ * (locale-independent) and never contain `/` or `\0`, so the encoding is unambiguous; two trees
+ * have the same digest iff they have the same files with the same sizes and contents (up to
+ * sha256 collisions). Only directories that hold a readable file, and their ancestors, take part
+ * (an empty directory changes nothing). Unreadable files are left out and counted.
+ *
+ * Two ways in, with the same result: file by file (`add`, the single-process pass), or one
+ * directory's files already digested where they were hashed (`addDir`: an actor sends a
+ * directory's `filesDigest` and counts, not every file's record).
  */
 import { createHash } from "node:crypto"
 import type { FileHash } from "./HashFile.js"
@@ -21,11 +27,24 @@ interface Leaf {
 interface DirNode {
   readonly files: Map<string, Leaf>
   readonly dirs: Map<string, DirNode>
+  /** Its files' digest, when they were added as one directory (`addDir`). */
+  summary: string | undefined
 }
 
-const emptyDir = (): DirNode => ({ files: new Map(), dirs: new Map() })
+const emptyDir = (): DirNode => ({ files: new Map(), dirs: new Map(), summary: undefined })
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/**
+ * The digest of one directory's files (`[name, bytes, sha256]`, any order; names without `/`):
+ * what a hasher sends for a directory instead of its files' records.
+ */
+export const filesDigest = (files: Iterable<readonly [name: string, bytes: number, sha256: string]>): string => {
+  const sorted = [...files].sort((a, b) => byName(a[0], b[0]))
+  const h = createHash("sha256")
+  for (const [name, bytes, sha256] of sorted) h.update(`F ${name}\0${bytes}\0${sha256}\n`)
+  return h.digest("hex")
+}
 
 export class TreeDigest {
   private readonly root = emptyDir()
@@ -44,19 +63,42 @@ export class TreeDigest {
     const parts = relativePath.split("/").filter((p) => p.length > 0)
     const name = parts.pop()
     if (name === undefined) throw new Error(`TreeDigest.add: empty path`)
+    const dir = this.node(parts)
+    if (dir.files.has(name) || dir.dirs.has(name) || dir.summary !== undefined) {
+      throw new Error(`TreeDigest.add: ${relativePath} added twice`)
+    }
+    dir.files.set(name, { bytes, sha256 })
+    this.files++
+    this.bytes += bytes
+  }
+
+  /**
+   * Add the readable files of one directory (`relativeDir`, `""` for the root) at once: their
+   * `filesDigest`, count and total size. A directory with none adds nothing. Adding a directory
+   * twice, or files to it both ways, is a bug of the caller and throws.
+   */
+  addDir(relativeDir: string, summary: { readonly filesDigest: string; readonly files: number; readonly bytes: number }): void {
+    if (summary.files === 0) return
+    const dir = this.node(relativeDir.split("/").filter((p) => p.length > 0))
+    if (dir.summary !== undefined || dir.files.size > 0) throw new Error(`TreeDigest.addDir: ${relativeDir || "(root)"} added twice`)
+    dir.summary = summary.filesDigest
+    this.files += summary.files
+    this.bytes += summary.bytes
+  }
+
+  /** The node of a directory (its path's parts), created with its ancestors if missing. */
+  private node(parts: ReadonlyArray<string>): DirNode {
     let dir = this.root
     for (const p of parts) {
       let next = dir.dirs.get(p)
       if (next === undefined) {
+        if (dir.files.has(p)) throw new Error(`TreeDigest: ${parts.join("/")} is under a file`)
         next = emptyDir()
         dir.dirs.set(p, next)
       }
       dir = next
     }
-    if (dir.files.has(name) || dir.dirs.has(name)) throw new Error(`TreeDigest.add: ${relativePath} added twice`)
-    dir.files.set(name, { bytes, sha256 })
-    this.files++
-    this.bytes += bytes
+    return dir
   }
 
   /** Add a hasher's result (its `path` relative to the tree's root). */
@@ -72,13 +114,10 @@ export class TreeDigest {
 }
 
 const digestDir = (dir: DirNode): string => {
-  const names = [...dir.files.keys(), ...dir.dirs.keys()].sort(byName)
+  const files = dir.summary ?? filesDigest(Array.from(dir.files, ([name, l]) => [name, l.bytes, l.sha256] as const))
   const h = createHash("sha256")
-  for (const name of names) {
-    const leaf = dir.files.get(name)
-    if (leaf !== undefined) h.update(`F ${name}\0${leaf.bytes}\0${leaf.sha256}\n`)
-    else h.update(`D ${name}\0${digestDir(dir.dirs.get(name)!)}\n`)
-  }
+  h.update(`files ${files}\n`)
+  for (const name of [...dir.dirs.keys()].sort(byName)) h.update(`D ${name}\0${digestDir(dir.dirs.get(name)!)}\n`)
   return h.digest("hex")
 }
 

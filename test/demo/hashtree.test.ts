@@ -13,7 +13,8 @@ import { isAlive, liveDescendants } from "../../examples/hashtree/ProcTree.js"
 import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/Progress.js"
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
-import { digestOf, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
+import { HasherLive } from "../../examples/hashtree/Hasher.js"
+import { digestOf, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
 import { listDir, makeStats, pullSize, walk } from "../../examples/hashtree/Walker.js"
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex")
@@ -204,6 +205,48 @@ describe("tree digest", () => {
     expect([t.files, t.bytes, t.skipped]).toEqual([1, 3, [{ path: "b", error: "EACCES" }]])
     expect(t.digest()).toBe(digestOf([{ path: "a", bytes: 3, sha256: sha("abc") }]))
   })
+
+  it("a directory's files added at once (addDir) give the digest of adding them one by one", () => {
+    const byDir = new Map<string, Array<readonly [string, number, string]>>()
+    for (const e of entries) {
+      const cut = e.path.lastIndexOf("/")
+      const d = e.path.slice(0, cut)
+      byDir.set(d, [...(byDir.get(d) ?? []), [e.path.slice(cut + 1), e.bytes, e.sha256] as const])
+    }
+    const t = new TreeDigest()
+    for (const [d, fs] of [...byDir].reverse()) {
+      t.addDir(d, { filesDigest: filesDigest(fs), files: fs.length, bytes: fs.reduce((n, f) => n + f[1], 0) })
+    }
+    t.addDir("d9/empty", { filesDigest: filesDigest([]), files: 0, bytes: 0 })
+    expect([t.digest(), t.files, t.bytes]).toEqual([digestOf(entries), entries.length, entries.reduce((n, e) => n + e.bytes, 0)])
+    const [d0, fs0] = [...byDir][0]!
+    expect(() => t.addDir(d0, { filesDigest: filesDigest(fs0), files: fs0.length, bytes: 0 })).toThrow(/twice/)
+    expect(() => t.add(`${d0}/${fs0[0]![0]}`, 1, sha("x"))).toThrow(/twice/)
+    // A file's order within its directory does not matter; its name, size and content do.
+    expect(filesDigest([...fs0].reverse())).toBe(filesDigest(fs0))
+    expect(filesDigest(fs0.map((f, i) => (i === 0 ? [f[0], f[1] + 1, f[2]] as const : f)))).not.toBe(filesDigest(fs0))
+  })
+
+  it.effect("the hasher's directory records, folded as the demo's root does, equal the single-process pass", () =>
+    Effect.gen(function*() {
+      const t = new TreeDigest()
+      let todo: ReadonlyArray<string> = [""]
+      let dirs = 0
+      while (todo.length > 0) {
+        const { results } = yield* HasherLive.handlers.hashDirs({ root: dir, dirs: todo, failAfter: null, throttleMs: 0 })
+        const next: Array<string> = []
+        for (const r of results) {
+          dirs++
+          if (r.filesDigest !== null) t.addDir(r.dir, { filesDigest: r.filesDigest, files: r.files, bytes: r.bytes })
+          for (const u of r.unreadableFiles) t.skipped.push(u)
+          next.push(...r.dirs)
+        }
+        todo = next
+      }
+      const one = yield* singleProcess(dir)
+      expect(dirs).toBe(one.walk.dirs)
+      expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
+    }))
 
   it.effect("the single-process pass over a directory equals the digest of its known files", () =>
     Effect.gen(function*() {
