@@ -11,3 +11,19 @@
  * `failures`); a broken tree is closed and rebuilt. Default 200 ms.
  */
 export const treeCheckIntervalMs = 200
+
+/** How often (ms) a runner's fence (`Fence.ts`) checks its last successful lock operation. Default 250 ms. */
+export const fenceCheckIntervalMs = 250
+
+/**
+ * After how long without a successful lock operation (ms) a runner fences itself (`Fence.ts`),
+ * from its sharding settings (ms): locks are renewed every `refresh` = min(`shardLockRefreshInterval`,
+ * `shardLockExpiration` ÷ 3); the fence comes after two missed renewals and no later than one
+ * renewal before the locks expire: max(2 × refresh, expiration − refresh). `Settings.fastFailover`
+ * (1 s, 5 s): 4,000 ms; `Settings.fastestFailover` (2 s expiration): 1,333 ms; the cluster's
+ * defaults (10 s, 35 s): 25,000 ms.
+ */
+export const fenceAfterMs = (shardLockRefreshIntervalMs: number, shardLockExpirationMs: number): number => {
+  const refresh = Math.min(shardLockRefreshIntervalMs, shardLockExpirationMs / 3)
+  return Math.round(Math.max(2 * refresh, shardLockExpirationMs - refresh))
+}

@@ -14,6 +14,10 @@
  * `RunnerHealth` follows `Options.health` (`Settings.fastHealth` with `Settings.fastestFailover`
  * for failover in ~3 s; `NodeClusterSocket` only offers @effect/cluster's fixed ping policy).
  *
+ * The runner fences itself (`Fence.ts`): if none of its shard-lock operations succeeds for
+ * `Bounds.fenceAfterMs` of its settings (4 s with `Settings.fastFailover`), it closes every
+ * entity's troupe tree, whether or not `@effect/cluster` has dropped the shards yet.
+ *
  * Errors: `SqlError` (connection, schema), `SocketServerError` (the runner's listener),
  * `ConfigError` (`ShardingConfig` from the environment), `TransportError` (the troupe root).
  *
@@ -22,6 +26,7 @@
 import type * as MessageStorage from "@effect/cluster/MessageStorage"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as RunnerHealth from "@effect/cluster/RunnerHealth"
+import type * as RunnerStorage from "@effect/cluster/RunnerStorage"
 import * as Runners from "@effect/cluster/Runners"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
@@ -36,6 +41,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { type ConfigError, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { Troupe, type TransportError } from "@troupe/actor"
+import * as Fence from "./Fence.js"
 import * as Settings from "./Settings.js"
 
 export interface ClientOptions {
@@ -54,6 +60,8 @@ export interface Options extends ClientOptions {
   readonly troupe?: Troupe.Options
   /** How this runner decides another is dead (`Settings.Health`). Default: @effect/cluster's `RunnerHealth.layerPing`. */
   readonly health?: Settings.Health
+  /** The runner's self-fencing (`Fence.Options`). Default: `fenceAfterMs` from the sharding settings. */
+  readonly fence?: Fence.Options
 }
 
 /** Advisory-lock key serializing schema creation (any constant shared by every node: "troupeCL"). */
@@ -84,7 +92,13 @@ const sharding = (options: ClientOptions, extra: Settings.Sharding) => ({ ...Set
 export const layer = (
   options: Options
 ): Layer.Layer<
-  Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage | Troupe.Troupe | SqlClient.SqlClient,
+  | Sharding.Sharding
+  | Runners.Runners
+  | MessageStorage.MessageStorage
+  | RunnerStorage.RunnerStorage
+  | Fence.Fence
+  | Troupe.Troupe
+  | SqlClient.SqlClient,
   SqlError | SocketServer.SocketServerError | ConfigError.ConfigError | TransportError
 > => {
   const settings = sharding(options, {
@@ -93,7 +107,8 @@ export const layer = (
   })
   return socketRunner(options.health).pipe(
     Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
-    Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+    // The runner's own fence (Fence.ts) watches its lock operations and closes its trees if they stop.
+    Layer.provideMerge(Fence.layer(options.fence).pipe(Layer.provide(Layer.orDie(SqlRunnerStorage.layer)))),
     Layer.provide(ShardingConfig.layerFromEnv(settings)),
     Layer.provide(RpcSerialization.layerMsgPack),
     Layer.provide(schema.pipe(Layer.provide(ShardingConfig.layer(settings)))),

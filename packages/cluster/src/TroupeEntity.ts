@@ -9,7 +9,8 @@
  * by those actors through their portals.
  *
  * Whatever ends the entity (idle passivation after `maxIdleTime`, shard hand-off, graceful runner
- * shutdown, fencing on lost shard locks) closes its scope, which closes the nursery: every actor
+ * shutdown, fencing on lost shard locks — the cluster's, or the runner's own `Fence` when the
+ * cluster's does not come) closes its scope, which closes the nursery: every actor
  * is cancelled over IPC then taken down by the termination ladder, within the nursery's bounds
  * (`nurseryCancelMs`, `terminateGraceMs`, `killGraceMs`), leaving no process. A runner that dies
  * (`kill -9`) takes its trees with it: every child exits within `parentDeathExitMs` (parent-death
@@ -31,9 +32,10 @@ import * as Entity from "@effect/cluster/Entity"
 import type { EntityAddress } from "@effect/cluster/EntityAddress"
 import type { Sharding } from "@effect/cluster/Sharding"
 import type * as Rpc from "@effect/rpc/Rpc"
-import { Cause, Duration, Effect, Exit, type Layer, type Schedule, Schedule as S, type Scope } from "effect"
+import { Cause, Duration, Effect, Exit, type Layer, Option, type Schedule, Schedule as S, Scope } from "effect"
 import type { ActorError, Nursery, Troupe } from "@troupe/actor"
 import * as Bounds from "./Bounds.js"
+import * as Fence from "./Fence.js"
 import * as Tree from "./internal/tree.js"
 
 /** What `build` gets: the nursery of this activation, and who the entity is. */
@@ -100,11 +102,15 @@ export const toLayer = <const Type extends string, Rpcs extends Rpc.Any, E, R>(
       const address = yield* Entity.CurrentAddress
       const scope = yield* Effect.scope
       const context = yield* Effect.context<any>()
+      const fence = yield* Fence.current
       const cell = yield* Tree.make<Handlers<Rpcs>, E, R>(
         scope,
         context,
-        (nursery, generation) => build({ nursery, address, generation })
+        (nursery, generation) => build({ nursery, address, generation }),
+        Option.isSome(fence) ? fence.value.fenced : undefined
       )
+      // A runner that fences itself (`Fence.ts`) closes this tree too.
+      if (Option.isSome(fence)) yield* fence.value.register(cell).pipe(Scope.extend(scope))
       // The actors start with the entity, not with its first request.
       yield* cell.get
       if (options.keepAlive === true) yield* Entity.keepAlive(true)

@@ -26,17 +26,21 @@ export interface TreeCell<H> {
   readonly checkBroken: (generation: number) => Effect.Effect<boolean>
   /** How many trees were built so far. */
   readonly generations: () => number
+  /** Close the current tree, if any (the runner fenced itself, `Fence.ts`); the next `get` builds again. */
+  readonly fence: (reason: string) => Effect.Effect<void>
 }
 
 /**
  * A cell for the tree in `parent` (the entity's lifetime scope). `build` runs with the tree's
  * nursery in the tree's own scope; a failure or defect of `build` is a defect (the cluster's
- * defect policy for a build, the caller's reply for a rebuild).
+ * defect policy for a build, the caller's reply for a rebuild). While `fenced` gives a reason,
+ * no tree is built: `get` dies with it.
  */
 export const make = <H, E, R>(
   parent: Scope.Scope,
   context: Context.Context<R | Troupe.Troupe>,
-  build: (nursery: Nursery.Nursery, generation: number) => Effect.Effect<H, E, R | Scope.Scope>
+  build: (nursery: Nursery.Nursery, generation: number) => Effect.Effect<H, E, R | Scope.Scope>,
+  fenced: Effect.Effect<string | undefined> = Effect.succeed(undefined)
 ): Effect.Effect<TreeCell<H>> =>
   Effect.gen(function*() {
     const lock = yield* Effect.makeSemaphore(1)
@@ -44,6 +48,8 @@ export const make = <H, E, R>(
     let generation = 0
 
     const open = Effect.gen(function*() {
+      const reason = yield* fenced
+      if (reason !== undefined) return yield* Effect.dieMessage(`troupe entity: this runner is fenced (${reason}); no tree is built`)
       const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
       const g = ++generation
       const exit = yield* Effect.exit(
@@ -75,5 +81,15 @@ export const make = <H, E, R>(
         return true
       }))
 
-    return { get, current: Effect.sync(() => current), checkBroken, generations: () => generation }
+    const fence = (reason: string) =>
+      lock.withPermits(1)(Effect.suspend(() => {
+        const tree = current
+        if (tree === undefined) return Effect.void
+        current = undefined
+        return Effect.logWarning(`troupe entity: closing tree ${tree.generation}: ${reason}`).pipe(
+          Effect.zipRight(Scope.close(tree.scope, Exit.void))
+        )
+      }))
+
+    return { get, current: Effect.sync(() => current), checkBroken, generations: () => generation, fence }
   })
