@@ -69,10 +69,10 @@ export const layer = (
       Duration.toMillis(Duration.decode(config.shardLockExpiration))
     )
     const trees = new Set<Fenceable>()
-    let lastOk = Date.now()
+    let lastOk = performance.now()
     let fenced: string | undefined
     const contact = Effect.sync(() => {
-      lastOk = Date.now()
+      lastOk = performance.now()
       if (fenced !== undefined) {
         fenced = undefined
         return true
@@ -88,7 +88,7 @@ export const layer = (
     })
 
     const check = Effect.suspend(() => {
-      const silentMs = Date.now() - lastOk
+      const silentMs = Math.round(performance.now() - lastOk)
       if (fenced !== undefined || silentMs <= fenceAfterMs) return Effect.void
       const reason = `no shard-lock operation succeeded for ${silentMs} ms (fenceAfterMs ${fenceAfterMs})`
       fenced = reason
