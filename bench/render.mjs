@@ -426,10 +426,13 @@ const glance = (results) => {
   const lines = []
   const row = (what, troupe, raw, x) => lines.push([what, troupe, raw, x])
   if (sp && !sp.error) {
-    const t = sp.rows[0]
-    const raw = sp.rows[1]
-    row("spawn → first call answered (ms)", fmt(t.firstCall.median, 0), fmt(raw.firstCall.median, 0), ratio(t.ratioSame))
-    row("  its teardown (ms)", fmt(t.teardown.median, 0), fmt(raw.teardown.median, 0), ratio(t.teardownRatioSame))
+    // By name: the rows are troupe, troupe worker, forkserver warm/cold, raw same imports, raw empty.
+    const t = sp.rows.find((x) => x.impl.startsWith("troupe `nursery.start`"))
+    const raw = sp.rows.find((x) => x.impl.startsWith("raw `fork`, same imports"))
+    if (t && raw) {
+      row("spawn → first call answered (ms)", fmt(t.firstCall.median, 0), fmt(raw.firstCall.median, 0), ratio(t.ratioSame))
+      row("  its teardown (ms)", fmt(t.teardown.median, 0), fmt(raw.teardown.median, 0), ratio(t.teardownRatioSame))
+    }
   }
   if (ca && !ca.error) {
     const t = ca.rows.find((x) => x.transport === "uds" && x.impl.startsWith("troupe"))
