@@ -17,9 +17,13 @@ import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { alive, eventually, retryWithin } from "./_cluster.js"
 import { Tally, TallyLive } from "./fixtures/entity.js"
 
-/** Renewal every 300 ms, locks expire after 1.5 s: the fence comes after 1.2 s without one. */
-const settings = { shardLockRefreshInterval: "300 millis", shardLockExpiration: "1500 millis" } as const
-const fenceAfterMs = Bounds.fenceAfterMs(300, 1500)
+/**
+ * Renewal every 500 ms, locks expire after 4 s: the fence comes after 3.5 s without one (far
+ * above an event-loop stall of a loaded machine, which would fence the runner before the test
+ * stalls anything).
+ */
+const settings = { shardLockRefreshInterval: "500 millis", shardLockExpiration: "4 seconds" } as const
+const fenceAfterMs = Bounds.fenceAfterMs(500, 4000)
 
 /** In-memory lock storage whose `refresh` stalls (uninterruptibly) while `stall.on`, until `stall.gate` opens. */
 const stallable = (stall: { on: boolean; gate: Deferred.Deferred<void> }) =>
