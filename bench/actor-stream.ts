@@ -13,7 +13,7 @@
  *   them and the peer answers with its count after the end frame.
  *
  * The clock runs from the request to the last message (produce) / the count (consume). Each
- * implementation is calibrated in two warm-up runs (its n set for ~TARGET_S of warm work), then the implementations
+ * implementation is warmed up (WARM_MS of runs), then calibrated in two runs (its n set for ~TARGET_S of warm work), then the implementations
  * take turns round-robin. Every run checks the count. Prints `BENCH_JSON {...}` (see lib.ts).
  */
 import { Nursery } from "@troupe/actor"
@@ -23,6 +23,8 @@ import { BenchLive, type Small, small } from "./actors/bench-actor.js"
 import { emit, now, quick, reapLeftovers, round, summarize } from "./lib.js"
 
 const BATCH = 100
+/** Warm-up per implementation before it is calibrated (ms). */
+const WARM_MS = quick ? 300 : 1500
 /** Seconds of work per measured run (n is calibrated to it). */
 const TARGET_S = quick ? 0.15 : 0.5
 const REPS = quick ? 1 : 3
@@ -149,12 +151,16 @@ const main = async () => {
       if (count !== n) errors.push(`${impl.name}: sent ${n}, ${count} arrived`)
       return { rate: (n / ms) * 1000, cpuLocal: ownCpu() - c0, cpuPeer: cpuOf(impl.peerPid) - p0, n, ms }
     }
-    // Calibrate (also the warm-up), in two passes: a first run of n0 is mostly cold code (the JIT
-    // of both processes, the stream's set-up), and an n set from it alone was a fraction of what a
-    // warm run does in TARGET_S (troupe's unbatched stream: ~5,000 messages, ~0.1 s a run, so the
-    // runs measured the warm-up); the second pass, at the n the first one gave, sets the n.
+    // Warm up, then calibrate in two passes. Each implementation first runs for WARM_MS (runs of
+    // n0): the JIT of both processes needs far more than one run (troupe's unbatched stream went
+    // from ~70k to ~125k messages/s over its first 500,000 messages; the call bench warms up with
+    // 5,000 calls for the same reason). Then a run of n0 sets a first n, and a second run at that
+    // n sets the n (before this, a cold first run sized troupe's unbatched stream to ~5,000
+    // messages, ~0.1 s a run, so the measured runs were still warming up).
     const sized = (rate: number, n0: number) => Math.max(n0, Math.min(MAX_N, Math.round((rate * TARGET_S) / BATCH) * BATCH))
     for (const impl of impls) {
+      const warmUntil = now() + WARM_MS
+      while (now() < warmUntil) await measure(impl, impl.n0)
       const first = await measure(impl, impl.n0)
       const second = await measure(impl, sized(first.rate, impl.n0))
       sizes.set(impl.name, sized(second.rate, impl.n0))
@@ -197,7 +203,7 @@ const main = async () => {
     await rt.dispose()
     await peer.close()
     const leftovers = await reapLeftovers("actor-stream")
-    await emit({ module: "actor-stream", batch: BATCH, targetS: TARGET_S, reps, budgetMs: BUDGET_MS, rows, errors, logs, leftovers, wallMs: now() - started })
+    await emit({ module: "actor-stream", batch: BATCH, targetS: TARGET_S, warmMs: WARM_MS, reps, budgetMs: BUDGET_MS, rows, errors, logs, leftovers, wallMs: now() - started })
   } finally {
     await peer.close().catch(() => {})
   }

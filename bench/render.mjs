@@ -320,8 +320,9 @@ produces (\`Stream.range\` mapped to messages), one \`Yield\` per element, credi
 re-granted every half window); once more with the opt-out \`window: "unbounded"\`. troupe context stream: the caller
 \`send\`s into \`ctx.openStream()\`, closes, and reads \`ctx.result\` (the actor's count). Raw: a peer process writes
 (\`socket.write\` per frame, waiting for \`'drain'\` when the buffer is full) or counts the same frames; it validates nothing,
-troupe decodes every element against its Schema. Each implementation's n is calibrated for ~${r.targetS} s of warm work in
-two warm-up runs (the second at the n the first gave: a first run is mostly cold code); then ${r.reps} round(s), round-robin. Ratios: against the raw row of the same direction and
+troupe decodes every element against its Schema. Each implementation is first warmed up (${r.warmMs ?? "–"} ms of runs: the JIT of
+both processes needs far more than one run), then its n is calibrated for ~${r.targetS} s of work in two runs (the second at the
+n the first gave); then ${r.reps} round(s), round-robin. Ratios: against the raw row of the same direction and
 batching. *CPU per message*: user + system of this process / the other process over the measured runs.
 
 ${table(["implementation", "messages/s (median)", "range", "× raw", "CPU per message (µs): this / other", "n per run", "runs"], rows)}
