@@ -102,6 +102,8 @@ const taskStarted = () => {
 const taskEnded = () => {
   if (--busy.running === 0) busy.before += performance.now() - busy.since
 }
+/** Busy so far (ms): with one or more tasks running, including the current stretch. */
+const busySoFar = () => busy.before + (busy.running > 0 ? performance.now() - busy.since : 0)
 
 export const HasherLive = Hasher.implement(import.meta.url, {
   hashDirs: ({ dirs, failAfter, root, throttleMs }) =>
@@ -118,9 +120,9 @@ export const HasherLive = Hasher.implement(import.meta.url, {
           return Effect.map(Effect.forEach(listing.files, hashOne), (hashes) => summarize(dir, hashes, listing))
         })
       taskStarted()
-      return Effect.map(Effect.forEach(dirs, hashDir), (results) => {
-        taskEnded()
-        return { results, busyMs: busy.before }
-      }).pipe(Effect.onExit((exit) => Effect.sync(() => exit._tag === "Failure" && taskEnded())))
+      return Effect.forEach(dirs, hashDir).pipe(
+        Effect.ensuring(Effect.sync(taskEnded)),
+        Effect.map((results) => ({ results, busyMs: busySoFar() }))
+      )
     })
 })

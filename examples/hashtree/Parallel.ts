@@ -100,7 +100,7 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       const fold = (name: string, result: DirResult) => {
         const t = totals.get(name)!
         if (result.filesDigest !== null) tree.addDir(result.dir, { filesDigest: result.filesDigest, files: result.files, bytes: result.bytes })
-        for (const u of result.unreadableFiles) tree.skipped.push(u)
+        for (const u of result.unreadableFiles) tree.skip(u.path, u.error)
         const files = result.files + result.unreadableFiles.length
         t.files += files
         t.bytes += result.bytes

@@ -86,6 +86,11 @@ export class TreeDigest {
     this.bytes += summary.bytes
   }
 
+  /** Count a file that could not be read (left out of the digest), with its error code. */
+  skip(relativePath: string, error: string): void {
+    this.skipped.push({ path: relativePath, error })
+  }
+
   /** The node of a directory (its path's parts), created with its ancestors if missing. */
   private node(parts: ReadonlyArray<string>): DirNode {
     let dir = this.root
@@ -103,7 +108,7 @@ export class TreeDigest {
 
   /** Add a hasher's result (its `path` relative to the tree's root). */
   addResult(result: FileHash): void {
-    if (result.sha256 === null) this.skipped.push({ path: result.path, error: result.error ?? "unknown" })
+    if (result.sha256 === null) this.skip(result.path, result.error ?? "unknown")
     else this.add(result.path, result.bytes, result.sha256)
   }
 

@@ -57,4 +57,3 @@ for (const config of TroupeTest.matrix.filter((c) => c.backend !== "worker" && c
       ).pipe(Effect.provide(Bounds.Ladder.layer({ terminateGraceMs: 500, killGraceMs: 1000, drainGraceMs: 1000 }))), 60_000)
   })
 }
-

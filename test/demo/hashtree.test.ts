@@ -238,7 +238,7 @@ describe("tree digest", () => {
         for (const r of results) {
           dirs++
           if (r.filesDigest !== null) t.addDir(r.dir, { filesDigest: r.filesDigest, files: r.files, bytes: r.bytes })
-          for (const u of r.unreadableFiles) t.skipped.push(u)
+          for (const u of r.unreadableFiles) t.skip(u.path, u.error)
           next.push(...r.dirs)
         }
         todo = next

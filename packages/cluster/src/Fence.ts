@@ -27,7 +27,7 @@
  */
 import * as RunnerStorage from "@effect/cluster/RunnerStorage"
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
-import { Context, Duration, Effect, Layer, Option, Schedule, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, type Scope } from "effect"
 import * as Bounds from "./Bounds.js"
 
 /** A tree the fence can close: closes the current tree (if any), bounded by its nursery's bounds. */
@@ -109,6 +109,3 @@ export const layer = (
     })
     return Context.make(Fence, fence).pipe(Context.add(RunnerStorage.RunnerStorage, wrapped))
   }))
-
-/** The runner's fence, if it has one (a `LocalRunner` has none). */
-export const current: Effect.Effect<Option.Option<Context.Tag.Service<Fence>>> = Effect.serviceOption(Fence)

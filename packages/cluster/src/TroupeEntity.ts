@@ -102,7 +102,8 @@ export const toLayer = <const Type extends string, Rpcs extends Rpc.Any, E, R>(
       const address = yield* Entity.CurrentAddress
       const scope = yield* Effect.scope
       const context = yield* Effect.context<any>()
-      const fence = yield* Fence.current
+      // The runner's fence, if it has one (a `LocalRunner` has none).
+      const fence = yield* Effect.serviceOption(Fence.Fence)
       const cell = yield* Tree.make<Handlers<Rpcs>, E, R>(
         scope,
         context,
