@@ -83,6 +83,34 @@ describe("child bundle: V8 code cache", () => {
       expect((yield* third.info()).codeCache).toBe("written after boot")
     }))), 90_000)
 
+  it.live("rewritten once by the first child that exits cleanly (then it holds what the call and the teardown compiled), not by the children after", () =>
+    withBackend("bundle")(Effect.gen(function*() {
+      const bundle = yield* bundleOf(BootInfoLive)
+      const cache = `${bundle}.v8cache`
+      rmSync(cache, { force: true })
+      // Layout: 20 bytes of the source's SHA-1, the stage (0: written after boot, 1: at a clean exit), V8's data.
+      const header = () => readFileSync(cache).subarray(0, 21)
+      const runOne = (name: string) =>
+        Effect.scoped(Effect.gen(function*() {
+          const actor = yield* (yield* Nursery.make()).start(BootInfoLive, { name })
+          return (yield* actor.info()).codeCache
+        }))
+      const cold = Effect.scoped(Effect.gen(function*() {
+        const actor = yield* (yield* Nursery.make()).start(BootInfoLive, { name: "cold" })
+        expect((yield* actor.info()).codeCache).toBe("written after boot")
+        expect(yield* appears(cache)).toBe(true)
+        expect(header()[20]).toBe(0)
+        return readFileSync(cache).length
+      }))
+      const bootSize = yield* cold
+      // The nursery's scope closed: the child exited 0 and wrote the cache again.
+      expect(header()[20]).toBe(1)
+      expect(readFileSync(cache).length).toBeGreaterThan(bootSize)
+      const written = readFileSync(cache)
+      expect(yield* runOne("warm")).toBe("used")
+      expect(readFileSync(cache).equals(written)).toBe(true)
+    })), 90_000)
+
   it.live("a module with top-level await is bundled as an ES module and runs without the cache", () =>
     withBackend("bundle")(Effect.scoped(Effect.gen(function*() {
       const bundle = yield* bundleOf(TlaLive)
