@@ -4,7 +4,8 @@
  * message) and batched (100 messages per frame / per stream element).
  *
  * - troupe `Endpoint.stream` (actor → caller): `portal.produce({ n })`, one `Yield` per message,
- *   credit backpressure with the default window (64); batched: `produceBatched` (arrays of 100).
+ *   credit backpressure with the default window (64 at first, then sized by the receiver for
+ *   ~1 MiB at the measured element size, ≤ 1024); batched: `produceBatched` (arrays of 100).
  *   Also once with `window: "unbounded"` (the opt-out: no credit round trips).
  * - troupe context stream (caller → actor): `portal.sink()`, `openStream`, `send` × n, `close`,
  *   then `result` (the count the actor received); batched: `sinkBatched` (arrays of 100).

@@ -316,8 +316,9 @@ const actorStreamSection = (r) => {
 \`{ i, s }\` messages (~30 bytes of msgpack each) over UDS between the bench process and one other process, unbatched (one
 message per frame / stream element) and batched (${r.batch} messages per frame / element); messages per second from the request
 to the last message (actor → caller) or to the receiver's count (caller → actor). troupe \`Endpoint.stream\`: the actor
-produces (\`Stream.range\` mapped to messages), one \`Yield\` per element, credit backpressure with the default window (64,
-re-granted every half window); once more with the opt-out \`window: "unbounded"\`. troupe context stream: the caller
+produces (\`Stream.range\` mapped to messages), one \`Yield\` per \`Stream\` chunk, credit backpressure with the default window
+(64 elements at first; the receiver then sizes it for ~1 MiB at the measured element size, up to 1024 elements, topped up
+once half of it is free); once more with the opt-out \`window: "unbounded"\`. troupe context stream: the caller
 \`send\`s into \`ctx.openStream()\`, closes, and reads \`ctx.result\` (the actor's count). Raw: a peer process writes
 (\`socket.write\` per frame, waiting for \`'drain'\` when the buffer is full) or counts the same frames; it validates nothing,
 troupe decodes every element against its Schema. Each implementation is first warmed up (${r.warmMs ?? "–"} ms of runs: the JIT of
@@ -411,8 +412,8 @@ ${table(["implementation", "sequential median (µs)", "p90 (µs)", "× raw", "CP
 
 One-way stream of ${count(r.streamN)} small messages (@effect/rpc with chunks of 1: a tenth of that), actor (server) → this process, ${r.streamReps} run(s) each after a warm-up run, round
 robin. "chunks of 1": one message per stream element and per \`Stream\` chunk (raw: one frame per message); "chunks of
-${r.chunk}": the producing \`Stream\` has chunks of ${r.chunk} elements — @effect/rpc sends one frame per chunk, troupe still one
-\`Yield\` per element (written to the socket together when ready together), raw one frame per ${r.chunk} messages.
+${r.chunk}": the producing \`Stream\` has chunks of ${r.chunk} elements — @effect/rpc and troupe send one frame per chunk
+(troupe: one \`Yield\` of the chunk's elements), raw one frame per ${r.chunk} messages.
 
 ${table(["implementation", "messages/s (median)", "range", "× raw, one frame per message", "× @effect/rpc, chunks of " + r.chunk], streams)}
 

@@ -51,10 +51,20 @@ export interface ActorBounds {
   /** Largest frame accepted or sent, body bytes (4-byte header excluded). Default 8 MiB. */
   readonly maxFrameBytes: number
   /**
-   * Default receive window of a stream: elements in flight before the sender suspends (a sender
-   * with credit left sends its whole chunk, so at most one chunk more). Default 64.
+   * Receive window of a stream when none is given: elements in flight before the sender suspends
+   * (a sender with credit left sends its whole chunk, so at most one chunk more). The receiver
+   * grants this many first; on a transport that measures frames (sockets) it then resizes the
+   * window to hold about `streamWindowBytes`, within 1…`streamWindowMax` elements. Default 64.
    */
   readonly streamWindow: number
+  /** Most elements the default window grows to (small elements on a socket). Default 1024. */
+  readonly streamWindowMax: number
+  /**
+   * Bytes the default window aims to hold in flight, from the measured size of the elements
+   * received so far (socket transports; a `MessagePort` measures nothing and keeps
+   * `streamWindow`). Default 1 MiB. An explicit `window` is used as given.
+   */
+  readonly streamWindowBytes: number
   /**
    * Bytes queued for writing on one connection (ours plus the socket's buffer) above which stream
    * senders suspend until the peer reads (backpressure; control messages are never held back).
@@ -85,6 +95,8 @@ export const defaultActorBounds: ActorBounds = {
   flushMs: 200,
   maxFrameBytes: 8 * 1024 * 1024,
   streamWindow: 64,
+  streamWindowMax: 1024,
+  streamWindowBytes: 1024 * 1024,
   maxQueuedBytes: 16 * 1024 * 1024,
   maxUnattachedMessages: 1024
 }

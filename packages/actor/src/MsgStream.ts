@@ -3,11 +3,18 @@
  * backpressure where tractor buffers or raises `StreamOverrun`).
  *
  * The receiver grants a window of elements (`Credit{n}`, default `Bounds.streamWindow` = 64)
- * when it opens its side, and grants more as its consumer takes them (every half window). A
- * sender with credit left sends — a whole chunk in one frame (`sendAll`, or a server stream's
- * `Stream` chunk) — and suspends when it has none, so at most one window plus one chunk is in
- * flight per direction: a fast sender can neither overrun a slow receiver nor grow memory
+ * when it opens its side, and grants more as its consumer takes them (once half the window is
+ * free). A sender with credit left sends — a whole chunk in one frame (`sendAll`, or a server
+ * stream's `Stream` chunk) — and suspends when it has none, so at most one window plus one chunk
+ * is in flight per direction: a fast sender can neither overrun a slow receiver nor grow memory
  * without bound.
+ *
+ * The default window (no `window` given) follows the elements' size where the transport
+ * measures frames (sockets): the receiver sizes its grants to hold about
+ * `Bounds.streamWindowBytes` (1 MiB) at the average size received so far, within
+ * 1…`Bounds.streamWindowMax` (1024) elements — small elements do not wait a round trip every 64,
+ * large ones do not pile up 64 deep. Like TCP's receive window, sized in bytes, granted in units
+ * the sender counts (RFC 9293 §3.8.6). A `MessagePort` measures nothing: 64 elements.
  *
  * Overrun policy: `window: "unbounded"` opts out (`Credit{-1}`): the sender never waits and the
  * receiver buffers everything it has not consumed yet — memory is then the caller's problem.
@@ -47,6 +54,27 @@ export interface MsgStream<In, Out, E = never> {
 }
 
 export const windowAmount = (w: Window): number => (w === "unbounded" ? -1 : Math.max(1, Math.floor(w)))
+
+/** The defaults a receiving side sizes its window with when the stream gives none (`Bounds`). */
+export interface WindowBounds {
+  readonly streamWindow: number
+  readonly streamWindowMax: number
+  readonly streamWindowBytes: number
+}
+
+/** The first grant of a receiving side (elements; -1: unbounded): its `window`, else `streamWindow`. */
+export const initialWindow = (window: Window | undefined, bounds: WindowBounds): number => windowAmount(window ?? bounds.streamWindow)
+
+/**
+ * Elements the receiver lets be in flight now: an explicit window as given; the default one
+ * sized to hold about `streamWindowBytes` at the average measured element size, within
+ * 1…`streamWindowMax` (`streamWindow` until a measured frame arrived, or on a `MessagePort`).
+ */
+export const targetWindow = (window: Window | undefined, bounds: WindowBounds, bytesPerElement: number | undefined): number => {
+  const first = initialWindow(window, bounds)
+  if (window !== undefined || first < 0 || bytesPerElement === undefined || bounds.streamWindowBytes <= 0) return first
+  return Math.max(1, Math.min(Math.max(first, bounds.streamWindowMax), Math.floor(bounds.streamWindowBytes / bytesPerElement)))
+}
 
 /** The error a session's end means for a stream or result (`self`: our actor id). */
 export const finalError = (final: Final, session: Session, self: string, errorSchema: AnySchema): Cause.Cause<any> => {
@@ -111,17 +139,20 @@ export const make = <In, Out, E>(options: {
   readonly receive: AnySchema
   readonly send: AnySchema
   readonly error: AnySchema
-  readonly window: Window
+  /** The stream's own window; `undefined`: the default, sized from `bounds`. */
+  readonly window: Window | undefined
+  readonly bounds: WindowBounds
   readonly grant: boolean
   readonly receivePart: string
   readonly sendPart: string
 }): MsgStream<In, Out, E> => {
   const { channel, session } = options
   const self = channel.local.id
-  const amount = windowAmount(options.window)
+  const amount = initialWindow(options.window, options.bounds)
   if (options.grant) channel.write(P.credit(session.cid, amount))
   let stopped = false
-  const refill = amount < 0 ? Infinity : Math.max(1, Math.floor(amount / 2))
+  // Elements granted and consumed so far: granted - consumed are in flight or buffered here.
+  let granted = amount
   let consumed = 0
   const decode = codecOf(options.receive).decode
   const encode = codecOf(options.send).encode
@@ -165,9 +196,14 @@ export const make = <In, Out, E>(options: {
         out[i] = r.right as In
       }
       consumed += raw.length
-      if (consumed >= refill && amount > 0) {
-        channel.write(P.credit(session.cid, consumed))
-        consumed = 0
+      if (amount > 0) {
+        // Top the window up once half of it is free (one `Credit` per half window, not per pull).
+        const target = targetWindow(options.window, options.bounds, session.inbound.bytesPerElement())
+        const room = target - (granted - consumed)
+        if (room >= Math.max(1, target >> 1)) {
+          channel.write(P.credit(session.cid, room))
+          granted += room
+        }
       }
       return Effect.succeed(Chunk.unsafeFromArray(out))
     })

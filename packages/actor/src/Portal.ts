@@ -29,7 +29,10 @@ type T<S> = S extends { readonly Type: infer A } ? A : never
 type Args<P> = [T<P>] extends [void] ? [payload?: T<P>] : [payload: T<P>]
 
 export interface StreamOptions {
-  /** Receive window (elements). Default `Bounds.streamWindow`. */
+  /**
+   * Receive window (elements), used as given. Default: `Bounds.streamWindow` (64), resized on a
+   * socket to hold about `Bounds.streamWindowBytes` within `Bounds.streamWindowMax` elements.
+   */
   readonly window?: MsgStream.Window
 }
 

@@ -29,8 +29,11 @@ export type TransportKind = "uds" | "tcp"
 export type WriteError = TransportClosed | ProtocolError
 
 export interface Receiver {
-  /** One valid incoming message (called synchronously, in arrival order). */
-  readonly onMessage: (msg: Message) => void
+  /**
+   * One valid incoming message (called synchronously, in arrival order), with its frame's size
+   * in bytes (header included) when the carrier measures it (sockets), else 0 (`MessagePort`).
+   */
+  readonly onMessage: (msg: Message, frameBytes: number) => void
   /** The connection ended (called once; also when it ended before this receiver was attached). */
   readonly onClose: (reason: string) => void
   /**

@@ -168,7 +168,7 @@ export const bounds: Config.Config<Partial<ActorBounds>> = boundsOf(defaultActor
  */
 export const ladderBounds: Config.Config<Partial<Ladder.LadderBounds>> = boundsOf(Ladder.defaultLadderBounds)
 
-const unitOf = (key: string) => (isTime(key) ? "ms" : key.endsWith("Bytes") ? "bytes" : key === "streamWindow" ? "elements" : "messages")
+const unitOf = (key: string) => (isTime(key) ? "ms" : key.endsWith("Bytes") ? "bytes" : key === "streamWindow" || key === "streamWindowMax" ? "elements" : "messages")
 
 const boundKeys = <B extends Record<string, number>>(defaults: B): Array<KeyInfo> =>
   Object.keys(defaults).map((key) => ({

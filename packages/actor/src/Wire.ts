@@ -149,7 +149,7 @@ export class FrameDecoder {
   private failed: ProtocolError | undefined
   constructor(readonly maxFrameBytes: number) {}
 
-  push(chunk: Uint8Array, onMessage: (msg: Message) => void): ProtocolError | undefined {
+  push(chunk: Uint8Array, onMessage: (msg: Message, frameBytes: number) => void): ProtocolError | undefined {
     if (this.failed !== undefined) return this.failed
     let buf: Uint8Array
     if (this.held === 0) buf = chunk
@@ -180,7 +180,7 @@ export class FrameDecoder {
       }
       const msg = validate(value)
       if (msg instanceof ProtocolError) return this.fail(msg)
-      onMessage(msg)
+      onMessage(msg, HEADER_BYTES + len)
     }
     if (offset < buf.length) {
       const rest = buf.subarray(offset)

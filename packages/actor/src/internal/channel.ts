@@ -178,7 +178,7 @@ export const make = (
       }
     }
 
-    const dispatch = (msg: P.Message): void => {
+    const dispatch = (msg: P.Message, frameBytes: number): void => {
       switch (msg[0]) {
         case P.MsgType.Start: {
           const cid = msg[1]
@@ -228,7 +228,7 @@ export const make = (
         default: {
           const s = sessions.get(msg[1])
           if (s === undefined) return // late messages for a forgotten session
-          s.deliver(msg)
+          s.deliver(msg, frameBytes)
           if (s.side === "opener" && s.final !== undefined) sessions.delete(s.cid)
           return
         }

@@ -84,17 +84,17 @@ export abstract class ConnectionCore implements Connection {
   readonly attach = (receiver: Receiver | undefined): void => {
     this.receiver = receiver
     if (receiver === undefined) return
-    while (this.held.length > 0 && this.receiver === receiver) receiver.onMessage(this.held.shift()!)
+    while (this.held.length > 0 && this.receiver === receiver) receiver.onMessage(this.held.shift()!, 0)
     if (this.closeReason !== undefined && this.receiver === receiver) receiver.onClose(this.closeReason)
   }
 
-  /** Hand one incoming message on (or hold it while nobody is attached). */
-  protected deliver(msg: Message): void {
+  /** Hand one incoming message on (or hold it while nobody is attached); `frameBytes`: its size on the wire, 0 when not measured. */
+  protected deliver(msg: Message, frameBytes = 0): void {
     this.stats.messagesIn++
     const r = this.receiver
     if (r !== undefined) {
       try {
-        return r.onMessage(msg)
+        return r.onMessage(msg, frameBytes)
       } catch (e) {
         // A bug met while handling a peer's message: drop that connection, keep the actor.
         let why: string

@@ -121,12 +121,12 @@ export const call = (channel: Channel, ep: Endpoint.Call<any, any, any>, wire: s
 /** A server stream: elements as they arrive (credit-based), then the session's error if any. */
 export const stream = (channel: Channel, ep: Endpoint.Stream<any, any, any>, wire: string, hooks: Hooks) =>
 (payload: unknown, options: { readonly window?: MsgStream.Window } | undefined): Stream.Stream<any, any> => {
-  const window: MsgStream.Window = options?.window ?? hooks.bounds.streamWindow
+  const window = options?.window
   return Stream.unwrapScoped(
     Effect.gen(function*() {
       const encoded = yield* encodePayload(ep.payload, payload, wire)
       const session = yield* Effect.acquireRelease(
-        traced("stream", wire, channel.remote.id, (trace) => open(channel, wire, "stream", encoded, MsgStream.windowAmount(window), trace)),
+        traced("stream", wire, channel.remote.id, (trace) => open(channel, wire, "stream", encoded, MsgStream.initialWindow(window, hooks.bounds), trace)),
         (session) => cancelRemote(channel, session, hooks)
       )
       const s = MsgStream.make<unknown, never, unknown>({
@@ -136,6 +136,7 @@ export const stream = (channel: Channel, ep: Endpoint.Stream<any, any, any>, wir
         send: ep.element,
         error: ep.error,
         window,
+        bounds: hooks.bounds,
         grant: false,
         receivePart: "element",
         sendPart: "element"
@@ -174,7 +175,8 @@ export const context = (channel: Channel, ep: Endpoint.Context<any, any, any, an
             receive: ep.receive,
             send: ep.send,
             error: ep.error,
-            window: options?.window ?? hooks.bounds.streamWindow,
+            window: options?.window,
+            bounds: hooks.bounds,
             grant: true,
             receivePart: "receive",
             sendPart: "send"

@@ -170,7 +170,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
         fiberRefs: base.fiberRefs,
         runtimeFlags: base.runtimeFlags
       }),
-      streamWindow: bounds.streamWindow
+      streamBounds: bounds
     })
     /** Accepted connections wait for this (their messages are held) until the runtime is complete. */
     const ready = yield* Deferred.make<void>()

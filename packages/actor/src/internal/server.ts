@@ -43,7 +43,8 @@ export interface ServeContext {
   readonly resolve: (name: string) => Resolved | undefined
   /** Where handlers run: the actor's runtime (its services, logger, annotations). */
   readonly runtime: Runtime.Runtime<any>
-  readonly streamWindow: number
+  /** The actor's stream window defaults (its `Bounds`). */
+  readonly streamBounds: MsgStream.WindowBounds
   /**
    * Every handler fiber of this actor still running, whatever became of its connection: the
    * actor's teardown waits for them (a handler whose peer dropped the connection may still be
@@ -187,7 +188,8 @@ const handlerBody = (
               receive: ep.send,
               send: ep.receive,
               error: Schema.Never,
-              window: options?.window ?? ctx.streamWindow,
+              window: options?.window,
+              bounds: ctx.streamBounds,
               grant: true,
               receivePart: "send",
               sendPart: "receive"

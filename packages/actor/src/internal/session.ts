@@ -23,18 +23,39 @@ export type Final =
   /** This side failed the session (a message it could not deliver); `error` is already typed. */
   | { readonly _tag: "Failed"; readonly error: unknown }
 
-/** Elements received on one stream direction and not consumed yet, then how the direction ended. */
+/** Past this many measured elements, the totals are halved: the average follows recent sizes. */
+const MEASURE_SPAN = 4096
+
+/**
+ * Elements received on one stream direction and not consumed yet, then how the direction ended;
+ * and the average size of the elements that arrived in measured frames (for the default window).
+ */
 export class Inbound {
   private buf: Array<unknown> = []
   /** `null`: the sender's `Stop` (or a `Return`); a `Final`: the session failed. */
   private end: Final | null | undefined
   private waiter: (() => void) | undefined
+  private measuredBytes = 0
+  private measuredElements = 0
 
-  push(values: ReadonlyArray<unknown>): void {
+  push(values: ReadonlyArray<unknown>, frameBytes = 0): void {
     if (this.end !== undefined) return
+    if (frameBytes > 0 && values.length > 0) {
+      this.measuredBytes += frameBytes
+      this.measuredElements += values.length
+      if (this.measuredElements > MEASURE_SPAN) {
+        this.measuredBytes /= 2
+        this.measuredElements /= 2
+      }
+    }
     if (this.buf.length === 0) this.buf = values.slice()
     else for (const v of values) this.buf.push(v)
     this.wake()
+  }
+
+  /** Average bytes per element of the measured frames so far (frame headers included), or undefined. */
+  bytesPerElement(): number | undefined {
+    return this.measuredElements === 0 ? undefined : this.measuredBytes / this.measuredElements
   }
 
   /** The direction ended: normally (`null`) or with a failure. The first end wins. */
@@ -139,8 +160,8 @@ export class Session {
     readonly remote: Aid
   ) {}
 
-  /** Route one incoming session message (called by the channel, synchronously). */
-  deliver(msg: Message): void {
+  /** Route one incoming session message (called by the channel, synchronously); `frameBytes`: its size, 0 if not measured. */
+  deliver(msg: Message, frameBytes = 0): void {
     switch (msg[0]) {
       case MsgType.Started:
         if (this.startedValue === undefined) {
@@ -149,7 +170,7 @@ export class Session {
         }
         return
       case MsgType.Yield:
-        this.inbound.push(msg[2])
+        this.inbound.push(msg[2], frameBytes)
         return
       case MsgType.Stop:
         this.inbound.close(null)

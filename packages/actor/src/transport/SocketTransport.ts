@@ -52,7 +52,7 @@ class SocketConnection extends ConnectionCore {
     socket.on("close", () => this.markClosed("closed"))
   }
 
-  private readonly onFrame = (msg: Message) => this.deliver(msg)
+  private readonly onFrame = (msg: Message, frameBytes: number) => this.deliver(msg, frameBytes)
 
   protected enqueue(msg: Message): WriteError | undefined {
     const frame = encodeFrame(msg, this.limits.maxFrameBytes)
