@@ -4,7 +4,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit } from "effect"
 import { spawn } from "node:child_process"
-import { readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Nursery } from "../../packages/actor/src/index.js"
 import * as Liveness from "../../packages/process/src/Liveness.js"
@@ -70,6 +71,17 @@ describe("forkserver backend", () => {
         const serverTargets = new Set([...fdsOf(server).values()].filter((t) => /^(socket|pipe):/.test(t) && !ambient.has(t)))
         const shared = [...fsFds.values()].filter((t) => serverTargets.has(t))
         expect(shared).toEqual([])
+        // A warm child that had the time to prewarm (a loopback listener and connection in a
+        // private socket directory, backend/forkserver/prewarm.ts) kept none of it either.
+        yield* Effect.sleep(Duration.seconds(2))
+        const warm = yield* nursery.start(GreeterLive, { name: "warm" })
+        guard.track(warm.actor.pid)
+        yield* warm.greet("c")
+        const warmFds = fdsOf(warm.actor.pid)
+        expect([...warmFds].map(([fd, t]) => kind(fd, t)).sort()).toEqual([...prFds].map(([fd, t]) => kind(fd, t)).sort())
+        const base = join(tmpdir(), `troupe-${process.getuid?.() ?? 0}`)
+        const dirsOf = (pid: number) => (existsSync(base) ? readdirSync(base) : []).filter((d) => d.startsWith(`${pid}-`))
+        expect([fs.actor.pid, warm.actor.pid].flatMap(dirsOf)).toEqual([])
       })), 120_000)
 
   it.live("forkserver SIGKILLed: its actors are torn down within a bound, the next spawn starts a new server, 0 processes left", () =>

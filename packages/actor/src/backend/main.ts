@@ -5,7 +5,10 @@
  * @internal
  */
 import { isMainThread, workerData } from "node:worker_threads"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import { main as runChild } from "../internal/child.js"
+import { prewarm } from "./forkserver/prewarm.js"
 import { processHost } from "./process/host.js"
 import { bootOf } from "./worker/boot.js"
 import { workerHost } from "./worker/host.js"
@@ -15,6 +18,18 @@ export const main = (mod: Record<string, unknown>): void => {
   if (boot !== undefined) return runChild(mod, workerHost(boot))
   // A forkserver's warm child (forkserver/warm-entry.cjs): loaded, it waits for its spawn spec.
   const warm = (globalThis as Record<symbol, unknown>)[Symbol.for("troupe.forkserver.spec")] as Promise<void> | undefined
-  if (warm !== undefined) void warm.then(() => runChild(mod, processHost()))
-  else runChild(mod, processHost())
+  if (warm !== undefined) {
+    // Prewarm only a child that waits: one started for a spawn already asked for (no warm child
+    // was left) finds its spec on fd 3 in the event loop's first poll, before `setImmediate`.
+    let warming: Fiber.RuntimeFiber<void> | undefined
+    let asked = false
+    setImmediate(() => {
+      if (!asked) warming = prewarm()
+    })
+    void warm.then(() => {
+      asked = true
+      warming?.unsafeInterruptAsFork(FiberId.none)
+      runChild(mod, processHost())
+    })
+  } else runChild(mod, processHost())
 }

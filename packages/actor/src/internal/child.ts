@@ -129,6 +129,25 @@ const findImplementation = (mod: Record<string, unknown>, s: SpawnSpec): Impleme
     : `the module exports ${found.length} implementations of ${s.definition}; pass exportName`
 }
 
+/**
+ * A child's program with its logging: annotated, filtered at the level the parent set in
+ * TROUPE_LOG_LEVEL (the logger exists before the spawn spec), records relayed to `logTo()` once
+ * there is a parent channel (stderr before).
+ */
+export const withChildLogging = <A, E>(
+  program: Effect.Effect<A, E>,
+  annotations: Record<string, unknown>,
+  logTo: () => Channel.Channel | undefined
+): Effect.Effect<A, E> => {
+  const wanted = (process.env["TROUPE_LOG_LEVEL"] ?? "Warning").toLowerCase()
+  const level = LogLevel.allLevels.find((l) => l.label.toLowerCase() === wanted) ?? LogLevel.Warning
+  return program.pipe(
+    Effect.annotateLogs(annotations),
+    Logger.withMinimumLogLevel(level),
+    Effect.provide(Logger.replace(Logger.defaultLogger, relayLogger(logTo, Logger.withLeveledConsole(Logger.logfmtLogger))))
+  )
+}
+
 /** Run this process (or worker) as the child actor described by `host`, serving an implementation of `mod`. */
 export const main = (mod: Record<string, unknown>, host: Host): void => {
   const loadedMs = Math.round(performance.now())
@@ -207,15 +226,8 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     yield* runtime.cancelTasks(`${self.id}`, bounds.nurseryCancelMs)
   }).pipe(Effect.scoped)
 
-  // The parent sets TROUPE_LOG_LEVEL from its runtime's `logLevel` (the logger exists before the spawn spec).
-  const wanted = (process.env["TROUPE_LOG_LEVEL"] ?? "Warning").toLowerCase()
-  const level = LogLevel.allLevels.find((l) => l.label.toLowerCase() === wanted) ?? LogLevel.Warning
   Effect.runFork(
-    program.pipe(
-      Effect.annotateLogs({ actor: self.name, id: self.id, pid: self.pid }),
-      Logger.withMinimumLogLevel(level),
-      Effect.provide(Logger.replace(Logger.defaultLogger, relayLogger(() => logTo, Logger.withLeveledConsole(Logger.logfmtLogger))))
-    )
+    withChildLogging(program, { actor: self.name, id: self.id, pid: self.pid }, () => logTo)
   ).addObserver((exit) => {
     // In a worker, process.exit ends this worker only (its parent thread sees the code).
     host.beforeExit?.(false)
