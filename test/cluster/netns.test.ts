@@ -13,7 +13,9 @@
 // links, the PostgreSQL cluster) is removed at the end, also on failure, and a later run removes
 // what a dead run left (names carry the run's pid).
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, FiberId, Layer, Option, Scope } from "effect"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Cause, Effect, Exit, Fiber, FiberId, Layer, Option, Redacted, Scope } from "effect"
 import { Settings, SqlRunner } from "../../packages/cluster/src/index.js"
 import { descendants } from "../../packages/testing/src/ProcessGuard.js"
 import { alive, eventually, retryWithin, type Started, startTs } from "./_cluster.js"
@@ -103,14 +105,41 @@ const withCluster = <A, E>(
       const tally = yield* Tally.client.pipe(Effect.provide(clientNode))
       return yield* body({ runners, tally, guard }).pipe(
         Effect.tapErrorCause((cause) =>
-          Effect.sync(() =>
-            console.log(`netns ${name} failed:\n${Cause.pretty(cause)}\n${
-              runners.map((r, i) => `--- runner ${i} (pid ${r.pid}), last output:\n${r.output().slice(-3000)}`).join("\n")
-            }`)
-          )
+          Effect.flatMap(storageState(url), (state) =>
+            Effect.sync(() =>
+              console.log(`netns ${name} failed:\n${Cause.pretty(cause)}\n${
+                runners.map((r, i) => `--- runner ${i} (pid ${r.pid}), last output:\n${r.output().slice(-3000)}`).join("\n")
+              }\n--- cluster storage:\n${state}`)
+            ))
         )
       )
     }).pipe(Effect.scoped), 30_000)
+
+/**
+ * For a failure's report: the unprocessed requests, the runners and the shard locks (advisory
+ * locks by holder address) as the database holds them; each query on its own.
+ */
+const storageState = (url: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const query = (statement: string) =>
+      sql.unsafe(statement).pipe(Effect.catchAllCause((c) => Effect.succeed(`(${statement.slice(0, 40)}…: ${Cause.squash(c)})`)))
+    const state = {
+      unprocessed: yield* query(
+        "SELECT id, shard_id, entity_id, tag, kind, processed, last_read, now() - last_read AS read_ago, last_reply_id FROM cluster_messages WHERE processed = false ORDER BY id"
+      ),
+      runners: yield* query("SELECT machine_id, address, healthy, last_heartbeat FROM cluster_runners"),
+      locks: yield* query(
+        "SELECT l.classid, l.objid, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted ORDER BY l.objid"
+      )
+    }
+    return JSON.stringify(state, (_k, v) => (typeof v === "bigint" ? String(v) : v))
+  }).pipe(
+    Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url) }))),
+    Effect.scoped,
+    Effect.timeout("10 seconds"),
+    Effect.catchAllCause((c) => Effect.succeed(`(could not read it: ${Cause.pretty(c)})`))
+  )
 
 type Tallies = Effect.Effect.Success<typeof Tally.client>
 

@@ -27,3 +27,23 @@ export const fenceAfterMs = (shardLockRefreshIntervalMs: number, shardLockExpira
   const refresh = Math.min(shardLockRefreshIntervalMs, shardLockExpirationMs / 3)
   return Math.round(Math.max(2 * refresh, shardLockExpirationMs - refresh))
 }
+
+/**
+ * How long (ms) a runner keeps retrying to reset the read marks of the shards it acquired
+ * (`MessageStorage.resetShards`; see `internal/resets.ts`) after `@effect/cluster` stopped waiting
+ * for it. Default 30,000 ms.
+ */
+export const resetShardsMs = 30_000
+
+/** Between two attempts of that reset (ms). Default 250 ms. */
+export const resetShardsRetryMs = 250
+
+/**
+ * A persisted request unprocessed and read more than this long ago (ms) has its read mark
+ * cleared, so its shard's owner reads it again (`internal/resets.ts`; `SqlMessageStorage` alone
+ * would wait ten minutes). Default 10,000 ms.
+ */
+export const rearmAfterMs = 10_000
+
+/** How often (ms) a runner clears such marks. Default 5,000 ms. */
+export const rearmIntervalMs = 5000

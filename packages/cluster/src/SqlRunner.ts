@@ -14,6 +14,13 @@
  * `RunnerHealth` follows `Options.health` (`Settings.fastHealth` with `Settings.fastestFailover`
  * for failover in ~3 s; `NodeClusterSocket` only offers @effect/cluster's fixed ping policy).
  *
+ * A runner keeps persisted requests from being stranded (`internal/resets.ts`): `SqlMessageStorage`
+ * reads a request again only ten minutes after it last read it, and `@effect/cluster` 0.60 can
+ * leave that mark on a request it never handed to an entity (a shard reset it stopped waiting
+ * for; an activation interrupted because the call that started it gave up). Its shard resets run
+ * to completion, and requests read more than `Bounds.rearmAfterMs` ago and still unprocessed are
+ * read again.
+ *
  * The runner fences itself (`Fence.ts`): if none of its shard-lock operations succeeds for
  * `Bounds.fenceAfterMs` of its settings (4 s with `Settings.fastFailover`), it closes every
  * entity's troupe tree, whether or not `@effect/cluster` has dropped the shards yet.
@@ -42,6 +49,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { type ConfigError, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { Troupe, type TransportError } from "@troupe/actor"
 import * as Fence from "./Fence.js"
+import * as Resets from "./internal/resets.js"
 import * as Settings from "./Settings.js"
 
 export interface ClientOptions {
@@ -106,7 +114,8 @@ export const layer = (
     ...(options.listen ? { runnerListenAddress: Option.some(RunnerAddress.make(options.listen.host, options.listen.port)) } : {})
   })
   return socketRunner(options.health).pipe(
-    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
+    // Read marks kept from stranding a persisted request for 10 min (internal/resets.ts).
+    Layer.provideMerge(Resets.layer.pipe(Layer.provide(Layer.orDie(SqlMessageStorage.layer)))),
     // The runner's own fence (Fence.ts) watches its lock operations and closes its trees if they stop.
     Layer.provideMerge(Fence.layer(options.fence).pipe(Layer.provide(Layer.orDie(SqlRunnerStorage.layer)))),
     Layer.provide(ShardingConfig.layerFromEnv(settings)),

@@ -2,7 +2,7 @@
 // handlers built on it. Built once at activation; rebuilt (old tree closed first, bounded by the
 // nursery's bounds) when an actor of it died unasked, so a crashed actor does not leave the
 // entity answering from a broken tree.
-import { Effect, Exit, ExecutionStrategy, Scope } from "effect"
+import { Effect, Exit, ExecutionStrategy, FiberId, Scope } from "effect"
 import type { Context } from "effect"
 import { Nursery } from "@troupe/actor"
 import type { Troupe } from "@troupe/actor"
@@ -58,6 +58,11 @@ export const make = <H, E, R>(
           const handlers = yield* build(nursery, g)
           return { nursery, handlers, scope, generation: g } satisfies Built<H>
         }).pipe(Scope.extend(scope), Effect.provide(context))
+      ).pipe(
+        // Interrupted while building (the fiber that asked gave up): this tree is closed here. The
+        // cluster runs an activation in the fiber that asked first and, when that fiber is
+        // interrupted, never closes the entity's scope (@effect/cluster 0.60, internal/resourceMap.ts).
+        Effect.onInterrupt(() => Scope.close(scope, Exit.interrupt(FiberId.none)))
       )
       if (Exit.isFailure(exit)) {
         yield* Scope.close(scope, exit)

@@ -1,0 +1,107 @@
+// The read marks of persisted messages (packages/cluster/src/internal/resets.ts): a runner's shard
+// resets run to completion (@effect/cluster waits for `MessageStorage.resetShards` only for its
+// lock interval and ignores the outcome), and requests read long ago and still unprocessed are
+// re-armed (SqlMessageStorage would read them again only after 10 min). The reset is driven on a
+// stand-in storage; the re-arm on PostgreSQL (with TROUPE_PG_URL, as the other SQL suites).
+import { describe, expect, it } from "@effect/vitest"
+import { PersistenceError } from "@effect/cluster/ClusterError"
+import * as MessageStorage from "@effect/cluster/MessageStorage"
+import * as ShardId from "@effect/cluster/ShardId"
+import * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
+import * as Resets from "../../packages/cluster/src/internal/resets.js"
+import { SqlRunner } from "../../packages/cluster/src/index.js"
+import { baseUrl, freshDatabase } from "./_sql.js"
+
+/** A storage whose `resetShards` takes `ms` and fails its first `failures` attempts (and a database that holds nothing). */
+const standIn = (ms: number, failures: number) => {
+  const state = { attempts: 0, completed: [] as Array<string> }
+  const storage = {
+    resetShards: (shardIds: Iterable<ShardId.ShardId>) =>
+      Effect.gen(function*() {
+        state.attempts++
+        yield* Effect.sleep(ms)
+        if (state.attempts <= failures) return yield* Effect.fail(new PersistenceError({ cause: new Error("connection reset") }))
+        state.completed.push(Array.from(shardIds, String).join(","))
+      })
+  } as unknown as MessageStorage.MessageStorage["Type"]
+  const sql = { unsafe: () => Effect.succeed([]) } as unknown as SqlClient.SqlClient
+  return {
+    state,
+    layer: Resets.layer.pipe(Layer.provide(Layer.mergeAll(Layer.succeed(MessageStorage.MessageStorage, storage), Layer.succeed(SqlClient.SqlClient, sql))))
+  }
+}
+
+const shards = [ShardId.make("default", 3), ShardId.make("default", 7)]
+
+describe("shard resets", () => {
+  it.live("a reset the caller stops waiting for (as Sharding does after its lock interval) still completes", () => {
+    const { layer, state } = standIn(300, 0)
+    return Effect.gen(function*() {
+      const storage = yield* MessageStorage.MessageStorage
+      const waited = yield* storage.resetShards(shards).pipe(Effect.timeoutOption("50 millis"))
+      expect(Option.isNone(waited)).toBe(true)
+      expect(state.completed).toEqual([])
+      yield* Effect.sleep("600 millis")
+      expect(state.completed).toEqual(["default:3,default:7"])
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.live("a failing reset is retried until it succeeds; a caller that waits sees it done", () => {
+    const { layer, state } = standIn(10, 2)
+    return Effect.gen(function*() {
+      const storage = yield* MessageStorage.MessageStorage
+      yield* storage.resetShards(shards).pipe(Effect.timeout("5 seconds"))
+      expect(state.attempts).toBe(3)
+      expect(state.completed).toEqual(["default:3,default:7"])
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.live("bounded by the layer's scope: closing it interrupts a reset still running", () => {
+    const { layer, state } = standIn(60_000, 0)
+    return Effect.gen(function*() {
+      let resumed = false
+      yield* Effect.scoped(Effect.gen(function*() {
+        const storage = Context.get(yield* Layer.build(layer), MessageStorage.MessageStorage)
+        yield* Effect.fork(Effect.zipRight(storage.resetShards(shards), Effect.sync(() => (resumed = true))))
+        yield* Effect.sleep("50 millis")
+      }))
+      // The reset was interrupted with the scope; a caller still waiting resumed (not interrupted).
+      yield* Effect.sleep("50 millis")
+      expect(state.attempts).toBe(1)
+      expect(state.completed).toEqual([])
+      expect(resumed).toBe(true)
+    }).pipe(Effect.timeout("5 seconds"))
+  })
+})
+
+describe.skipIf(baseUrl === undefined)("re-arming read marks (PostgreSQL)", () => {
+  it.live("clears the mark of requests read long ago and unprocessed; not of recent ones, interrupts or processed ones", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const url = yield* freshDatabase(baseUrl!)
+      const db = PgClient.layer({ url: Redacted.make(url) })
+      yield* Layer.build(SqlRunner.schema.pipe(Layer.provide(ShardingConfig.layer()), Layer.provide(db)))
+      const sql = Context.get(yield* Layer.build(db), SqlClient.SqlClient)
+      // id, kind (0 request, 2 interrupt), processed, read how long ago (null: never)
+      const rows: Array<[number, number, boolean, string | null]> = [
+        [1, 0, false, "1 minute"], // stranded: re-armed
+        [2, 0, false, "1 second"], // read just now (being delivered): kept
+        [3, 2, false, "1 minute"], // an interrupt: kept (read again it would interrupt its request again)
+        [4, 0, true, "1 minute"], // processed: kept
+        [5, 0, false, null] // never read: nothing to do
+      ]
+      for (const [id, kind, processed, ago] of rows) {
+        yield* sql.unsafe(
+          `INSERT INTO cluster_messages (id, message_id, shard_id, entity_type, entity_id, kind, tag, processed, request_id, last_read)
+           VALUES ($1, $2, 'default:1', 'Tally', 'e', $3, 'Work', $4, $1, ${ago === null ? "NULL" : `now() - interval '${ago}'`})`,
+          [id, `m${id}`, kind, processed]
+        )
+      }
+      const rearmed = yield* Resets.rearm(10_000).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+      expect(rearmed).toBe(1)
+      const marks = yield* sql.unsafe<{ id: string; read: boolean }>("SELECT id::text AS id, last_read IS NOT NULL AS read FROM cluster_messages ORDER BY id")
+      expect(marks.map((r) => [Number(r.id), r.read])).toEqual([[1, false], [2, true], [3, true], [4, true], [5, false]])
+    })), 60_000)
+})
