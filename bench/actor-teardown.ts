@@ -11,7 +11,10 @@
  * - a process dies: the body calls `die` on one actor (its process exits 1) and waits; the
  *   nursery sees the exit (`ActorFailure`), interrupts the body and cancels every child; from the
  *   call to `Nursery.open` returning (one run: it costs as much as the others, and shows the
- *   same ladder through a different detection path).
+ *   same ladder through a different detection path);
+ * - wedged: one actor is put in a synchronous busy loop (60 s), then another's call fails; from
+ *   the busy call to `Nursery.open` returning (one run): the wedged actor cannot acknowledge its
+ *   cancel, so it is killed after `actorCancelAckMs`.
  * raw (25 forks of bench/fixtures/raw-ipc-echo.mjs, each answered one IPC message; a child with
  * no SIGTERM handler dies of it at once whatever it imported, so the bench does not pay for
  * 25 more boots of the same-imports bundle here):
@@ -144,7 +147,7 @@ const main = async () => {
   const failing = (
     id: string,
     name: string,
-    fail: (p: Portal.Portal<typeof Bench>) => Effect.Effect<unknown, unknown>,
+    fail: (p: Portal.Portal<typeof Bench>, all: ReadonlyArray<Portal.Portal<typeof Bench>>) => Effect.Effect<unknown, unknown>,
     maxRuns = RUNS
   ): Scenario => ({
     id,
@@ -165,7 +168,7 @@ const main = async () => {
             cpu = cpuWindow(pids)
             t1 = now()
             const seen = Effect.sync(() => (detectedAt = now()))
-            yield* fail(portals[ACTORS - 1]!).pipe(Effect.tapErrorCause(() => seen))
+            yield* fail(portals[ACTORS - 1]!, portals).pipe(Effect.tapErrorCause(() => seen))
             return yield* Effect.never.pipe(Effect.onInterrupt(() => seen))
           })
         ))
@@ -177,6 +180,15 @@ const main = async () => {
   })
   const callFails = failing("call-fails", "troupe: one actor's call fails → one-cancels-all (`Nursery.open`)", (p) => p.fail())
   const processDies = failing("process-dies", "troupe: one actor's process exits 1 → one-cancels-all (`Nursery.open`)", (p) => p.die(), 1)
+  // Issue 7's goal row: an actor whose event loop is blocked when its parent fails; the parent's
+  // error must surface within 1.5 s with default bounds. The clock starts before the busy call is
+  // sent (~20 ms of it are the loop being entered), so the figure is an upper bound.
+  const wedged = failing(
+    "wedged",
+    "troupe: one actor wedged in a synchronous loop, another's call fails → one-cancels-all (`Nursery.open`)",
+    (p, all) => Effect.zipRight(Effect.zipRight(Effect.fork(all[0]!.busy(60_000)), Effect.sleep("20 millis")), p.fail()),
+    1
+  )
 
   const forkAll = async () => {
     const t0 = now()
@@ -220,7 +232,7 @@ const main = async () => {
     }
   }
 
-  const scenarios = quick ? [graceful, callFails, rawAll, rawOne] : [graceful, callFails, processDies, rawAll, rawOne]
+  const scenarios = quick ? [graceful, callFails, rawAll, rawOne] : [graceful, callFails, processDies, wedged, rawAll, rawOne]
   const runs = new Map<string, Array<Run>>(scenarios.map((s) => [s.id, []]))
   const t0 = now()
   let rounds = 0

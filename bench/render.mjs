@@ -353,10 +353,12 @@ runs. troupe (process backend, UDS): *graceful* closes the \`Nursery.make()\` sc
 exit is awaited, the termination ladder is held in reserve); *a call fails*: inside \`Nursery.open\`, the body calls an
 endpoint that throws — from that call to \`Nursery.open\` returning with the error (one-cancels-all); *a process dies*: the
 body calls an endpoint that exits the process (code 1) and waits — from that call to \`Nursery.open\` returning with the
-\`ActorFailure\`. Raw: ${r.actors} \`fork\`ed children (the no-imports echo script: with no SIGTERM handler a child dies of it at
+\`ActorFailure\`; *wedged*: the body puts one actor in a synchronous busy loop, waits 20 ms, then calls an endpoint
+of another that throws — from the busy call to \`Nursery.open\` returning (the wedged actor cannot acknowledge its cancel and
+is killed after \`actorCancelAckMs\`; issue 7's goal: the error within 1.5 s). Raw: ${r.actors} \`fork\`ed children (the no-imports echo script: with no SIGTERM handler a child dies of it at
 once whatever it imported, so the bench does not pay for ${r.actors} more boots of the big bundle), SIGTERM to all and every
 \`'exit'\` awaited; or one child exits 1 and, on its \`'exit'\`, the parent SIGTERMs the rest and awaits them. Scenarios take
-turns round-robin; ${r.rounds} round(s) (the process-death scenario runs once)${r.cut ? "; the last round was cut short by the module's time bound (see *runs*)" : ""}. *Left* = of the ${r.actors}, alive (by /proc;
+turns round-robin; ${r.rounds} round(s) (the process-death and wedged scenarios run once)${r.cut ? "; the last round was cut short by the module's time bound (see *runs*)" : ""}. *Left* = of the ${r.actors}, alive (by /proc;
 zombies count as dead) when the teardown returned, per run.
 
 ${table(["scenario", "teardown: median (ms)", "min–max (ms)", "× raw SIGTERM-all", `${r.actors} up (ms, info)`, "of which: failure seen (ms)", "left, per run", "CPU during teardown (ms): children / root", "outcome", "runs"], rows)}
@@ -453,7 +455,7 @@ const glance = (results) => {
   if (td && !td.error) {
     const raw = td.rows.find((x) => x.id === "raw-sigterm")
     for (const t of td.rows.filter((x) => !x.raw)) {
-      row(`teardown of ${td.actors}: ${t.id === "graceful" ? "graceful" : t.id === "call-fails" ? "after a call fails" : "after a process dies"} (ms)`, fmt(t.teardown.median, 0), fmt(raw?.teardown.median, 0), ratio(t.ratioRawSigterm))
+      row(`teardown of ${td.actors}: ${t.id === "graceful" ? "graceful" : t.id === "call-fails" ? "after a call fails" : t.id === "wedged" ? "after a call fails, one actor wedged" : "after a process dies"} (ms)`, fmt(t.teardown.median, 0), fmt(raw?.teardown.median, 0), ratio(t.ratioRawSigterm))
     }
   }
   if (lines.length === 0) return ""

@@ -37,7 +37,9 @@ export const Bench = Actor.define("Bench", {
   /** Throws (an untyped error: a `RemoteActorError` for the caller). */
   fail: Endpoint.call({}),
   /** Exits the process with code 1 shortly after being called. */
-  die: Endpoint.call({})
+  die: Endpoint.call({}),
+  /** A synchronous busy loop of `payload` ms: the actor's event loop is blocked (it cannot acknowledge a cancel). */
+  busy: Endpoint.call({ payload: Schema.Number })
 })
 
 export const BenchLive = Bench.implement(import.meta.url, {
@@ -67,5 +69,12 @@ export const BenchLive = Bench.implement(import.meta.url, {
   die: () =>
     Effect.sync(() => {
       setTimeout(() => process.exit(1), 1)
+    }),
+  busy: (ms) =>
+    Effect.sync(() => {
+      const until = Date.now() + ms
+      while (Date.now() < until) {
+        // blocked on purpose
+      }
     })
 })
