@@ -13,6 +13,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import * as Resets from "../../packages/cluster/src/internal/resets.js"
 import { SqlRunner } from "../../packages/cluster/src/index.js"
+import { eventually } from "./_cluster.js"
 import { baseUrl, freshDatabase } from "./_sql.js"
 
 /** A storage whose `resetShards` takes `ms` and fails its first `failures` attempts (and a database that holds nothing). */
@@ -36,6 +37,7 @@ const standIn = (ms: number, failures: number) => {
 
 const shards = [ShardId.make("default", 3), ShardId.make("default", 7)]
 
+
 describe("shard resets", () => {
   it.live("a reset the caller stops waiting for (as Sharding does after its lock interval) still completes", () => {
     const { layer, state } = standIn(300, 0)
@@ -44,7 +46,7 @@ describe("shard resets", () => {
       const waited = yield* storage.resetShards(shards).pipe(Effect.timeoutOption("50 millis"))
       expect(Option.isNone(waited)).toBe(true)
       expect(state.completed).toEqual([])
-      yield* Effect.sleep("600 millis")
+      yield* eventually("the abandoned reset completed", 10_000, () => state.completed.length > 0)
       expect(state.completed).toEqual(["default:3,default:7"])
     }).pipe(Effect.provide(layer))
   })
@@ -66,14 +68,14 @@ describe("shard resets", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         const storage = Context.get(yield* Layer.build(layer), MessageStorage.MessageStorage)
         yield* Effect.fork(Effect.zipRight(storage.resetShards(shards), Effect.sync(() => (resumed = true))))
-        yield* Effect.sleep("50 millis")
+        yield* eventually("the reset started", 5000, () => state.attempts === 1)
       }))
       // The reset was interrupted with the scope; a caller still waiting resumed (not interrupted).
-      yield* Effect.sleep("50 millis")
+      yield* eventually("the waiting caller resumed", 5000, () => resumed)
       expect(state.attempts).toBe(1)
       expect(state.completed).toEqual([])
       expect(resumed).toBe(true)
-    }).pipe(Effect.timeout("5 seconds"))
+    }).pipe(Effect.timeout("10 seconds"))
   })
 })
 
