@@ -477,7 +477,7 @@ export const runScenario = async (seed: number, scenario: Scenario, options: Opt
   // acknowledge a cancel (a loaded machine) is killed, one still running after its nursery's wait
   // terminated. What it was relaying for its subtree then has no reader, as after a fault.
   const escalated = new Set(all.filter((m) => {
-    const named = new RegExp(`(^|[^a-z0-9])${m.name}@[0-9a-f-]+ (did not acknowledge cancel|still running)`)
+    const named = new RegExp(`(^|[^a-z0-9])${m.name}@[0-9a-f-]+ (did not acknowledge cancel|is not answering|still running)`)
     return logLines.some((l) => /(killing|terminating) its (worker|process)/.test(l) && named.test(l))
   }).map((m) => m.name))
   const relayHit = (name: string) => all.find((m) => m.name === name)!.ancestors.some((a) => hit.has(a) || escalated.has(a))

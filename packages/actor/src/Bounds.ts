@@ -22,10 +22,15 @@ export interface ActorBounds {
   /**
    * After sending `Cancel` for a call/stream/context, wait this long for the remote's
    * `CancelAck` (or final message); then escalate: cancel the whole actor, then terminate its
-   * process. Default 500 ms (tractor `Portal.cancel_timeout`).
+   * process — at once, when the `Ping` sent with the cancel went unanswered too (its event loop
+   * is not running). Default 500 ms (tractor `Portal.cancel_timeout`).
    */
   readonly cancelAckMs: number
-  /** `cancelActor`: wait this long for the actor's acknowledgement, then terminate its process. Default 500 ms. */
+  /**
+   * `cancelActor`: wait this long for the actor's acknowledgement; past it, SIGKILL its group when
+   * the `Ping` sent with it went unanswered too (wedged), else wait for its exit
+   * (`nurseryCancelMs`, a loop that runs but slowly). Default 500 ms.
+   */
   readonly actorCancelAckMs: number
   /**
    * Closing a nursery: wait this long for all children to cancel gracefully and exit, then run

@@ -150,7 +150,7 @@ const makeState = (rt: TroupeRuntime, scope: Scope.Scope, surfaced: boolean, opt
       })
 
     /** A portal's cancel was not acknowledged: end the child (see `endChild`). */
-    const escalate = (child: Spawn.Child) => (reason: string) => Spawn.endChild(rt, child, reason)
+    const escalate = (child: Spawn.Child) => (reason: string, unresponsive: boolean) => Spawn.endChild(rt, child, reason, unresponsive)
 
     const start = <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, options: StartOptions) =>
       Effect.gen(function*() {

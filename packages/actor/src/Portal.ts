@@ -76,10 +76,12 @@ export const make = <D extends Actor.Definition<any, any>>(
     actor: channel.remote,
     channel,
     cancelActor: Effect.gen(function*() {
+      const answered = channel.ping()
       const ok = yield* channel.cancelActor(hooks.bounds.actorCancelAckMs)
       if (!ok) {
+        const unresponsive = !answered()
         yield* Effect.logWarning(`${channel.remote.id} did not acknowledge cancelActor within ${hooks.bounds.actorCancelAckMs} ms: escalating`)
-        yield* hooks.escalate(`cancelActor not acknowledged within ${hooks.bounds.actorCancelAckMs} ms`)
+        yield* hooks.escalate(`cancelActor not acknowledged within ${hooks.bounds.actorCancelAckMs} ms`, unresponsive)
       }
     })
   }

@@ -133,7 +133,9 @@ export const MsgType = {
   AuthRequest: 15,
   AuthChallenge: 16,
   AuthProof: 17,
-  Log: 18
+  Log: 18,
+  Ping: 19,
+  Pong: 20
 } as const
 export type MsgType = typeof MsgType
 
@@ -172,6 +174,13 @@ export type Credit = readonly [MsgType["Credit"], cid: number, amount: number]
 /** Cancel the whole actor (tractor `Actor.cancel`); acknowledged once its tasks are interrupted. */
 export type ActorCancel = readonly [MsgType["ActorCancel"], req: number, canceller: string]
 export type ActorCancelAck = readonly [MsgType["ActorCancelAck"], req: number]
+/**
+ * A liveness probe, answered with `Pong` by the peer's connection dispatcher itself (no fiber,
+ * no handler): a peer that does not answer within a bound has no running event loop. Sent with a
+ * session's `Cancel`, so an unacknowledged cancel tells a wedged actor from a busy one.
+ */
+export type Ping = readonly [MsgType["Ping"], req: number]
+export type Pong = readonly [MsgType["Pong"], req: number]
 /**
  * Authentication (only when a secret is configured), before `Hello`: the connecting side names
  * its key (`null`: the shared secret; a child's id: its boot key) and a nonce; the accepting side
@@ -221,6 +230,8 @@ export type Message =
   | AuthChallenge
   | AuthProof
   | Log
+  | Ping
+  | Pong
 
 /** Messages that belong to a session (second element: `cid`). */
 export type SessionMessage = Started | Yield | Stop | Return | ErrorMsg | Cancel | CancelAck | Credit
@@ -242,6 +253,8 @@ export const cancelAck = (cid: number): CancelAck => [MsgType.CancelAck, cid]
 export const credit = (cid: number, amount: number): Credit => [MsgType.Credit, cid, amount]
 export const actorCancel = (req: number, canceller: string): ActorCancel => [MsgType.ActorCancel, req, canceller]
 export const actorCancelAck = (req: number): ActorCancelAck => [MsgType.ActorCancelAck, req]
+export const ping = (req: number): Ping => [MsgType.Ping, req]
+export const pong = (req: number): Pong => [MsgType.Pong, req]
 export const authRequest = (keyId: string | null, nonce: string): AuthRequest => [MsgType.AuthRequest, keyId, nonce]
 export const authChallenge = (nonce: string, mac: string): AuthChallenge => [MsgType.AuthChallenge, nonce, mac]
 export const authProof = (mac: string): AuthProof => [MsgType.AuthProof, mac]
@@ -305,5 +318,7 @@ export const Message = Schema.Union(
     Schema.Record({ key: Schema.String, value: Schema.Unknown }),
     Schema.Array(Schema.Tuple(Schema.String, Schema.Number)),
     Schema.NullOr(Schema.String)
-  )
+  ),
+  tuple(MsgType.Ping, Cid),
+  tuple(MsgType.Pong, Cid)
 )

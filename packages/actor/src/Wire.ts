@@ -72,6 +72,8 @@ export const validate = (u: unknown): Message | ProtocolError => {
     case MsgType.Stop:
     case MsgType.CancelAck:
     case MsgType.ActorCancelAck:
+    case MsgType.Ping:
+    case MsgType.Pong:
       return n === 2 && isCid(u[1]) ? (u as unknown as Message) : invalid(u, "bad message")
     case MsgType.Cancel:
     case MsgType.ActorCancel:

@@ -48,6 +48,11 @@ export interface Channel {
   readonly forget: (cid: number) => void
   /** Ask the remote actor to cancel itself; `true` if it acknowledged within `timeoutMs` (or is gone). */
   readonly cancelActor: (timeoutMs: number) => Effect.Effect<boolean>
+  /**
+   * Send a `Ping` (liveness probe); the returned function tells whether its `Pong` has arrived
+   * since (a closed channel counts as answered: there is no event loop left to judge).
+   */
+  readonly ping: () => () => boolean
   /** Server sessions currently running on this channel. */
   readonly serverSessions: () => ReadonlyArray<Session>
   /** Every live session on this channel, both sides (for `Dump`). */
@@ -114,6 +119,8 @@ export const make = (
     let nextCid = initiator ? 1 : 2
     let nextReq = 1
     const actorCancels = new Map<number, Deferred.Deferred<void>>()
+    /** Pings not yet answered (req ids share `nextReq` with actor cancels). */
+    const pings = new Set<number>()
     let closed = false
     const interruptor = FiberId.none
     const runtime = yield* Effect.runtime<never>()
@@ -151,6 +158,13 @@ export const make = (
           actorCancels.delete(req)
           return ok
         }),
+      ping: () => {
+        if (closed) return () => true
+        const req = nextReq++
+        pings.add(req)
+        if (conn.write(P.ping(req)) !== undefined) pings.delete(req)
+        return () => closed || !pings.has(req)
+      },
       serverSessions: () => [...sessions.values()].filter((s) => s.side === "server"),
       sessions: () => [...sessions.values()],
       closed: conn.closed,
@@ -212,6 +226,12 @@ export const make = (
           if (d !== undefined) Deferred.unsafeDone(d, Exit.void)
           return
         }
+        case P.MsgType.Ping:
+          conn.write(P.pong(msg[1]))
+          return
+        case P.MsgType.Pong:
+          pings.delete(msg[1])
+          return
         case P.MsgType.Hello:
         case P.MsgType.SpawnSpec:
         case P.MsgType.Ready:
@@ -250,6 +270,7 @@ export const make = (
       }
       sessions.clear()
       for (const d of actorCancels.values()) Deferred.unsafeDone(d, Exit.void)
+      pings.clear()
     }
 
     conn.attach({ onMessage: dispatch, onClose: shutdown, onUndeliverable: undeliverable })

@@ -29,8 +29,13 @@ import { type Final, Session } from "./session.js"
 
 export interface Hooks {
   readonly bounds: ActorBounds
-  /** Called when a cancel was not acknowledged in time (after logging). Must be bounded. */
-  readonly escalate: (reason: string) => Effect.Effect<void>
+  /**
+   * Called when a cancel was not acknowledged in time (after logging). Must be bounded.
+   * `unresponsive`: the actor did not even answer a `Ping` sent with the cancel within the same
+   * bound, so its event loop is not running (a synchronous loop): asking it to cancel itself
+   * would only wait out another bound.
+   */
+  readonly escalate: (reason: string, unresponsive: boolean) => Effect.Effect<void>
 }
 
 /** Send `Cancel` and wait for the session's end within the bound; escalate past it. Forgets the session. */
@@ -38,6 +43,9 @@ export const cancelRemote = (channel: Channel, session: Session, hooks: Hooks): 
   Effect.suspend(() => {
     if (session.final !== undefined) return Effect.void
     channel.write(P.cancel(session.cid, channel.local.id))
+    // Sent with the cancel, answered by the remote's dispatcher itself: by the time the cancel's
+    // bound passes, it tells a wedged actor (no answer) from a busy handler (answered).
+    const answered = channel.ping()
     const ms = hooks.bounds.cancelAckMs
     return session.awaitFinal.pipe(
       // interruptible: this runs in finalizers and interrupt handlers, where a timeout could not end the wait otherwise
@@ -46,10 +54,14 @@ export const cancelRemote = (channel: Channel, session: Session, hooks: Hooks): 
       Effect.flatMap((ended) =>
         Option.isSome(ended)
           ? Effect.void
-          : Effect.logWarning(`cancel of ${session.endpoint} in ${channel.remote.id} not acknowledged within ${ms} ms: escalating`).pipe(
-            Effect.zipRight(Metrics.escalated("cancel-unacked")),
-            Effect.zipRight(hooks.escalate(`cancel of ${session.endpoint} not acknowledged within ${ms} ms`))
-          )
+          : Effect.suspend(() => {
+            const unresponsive = !answered()
+            const what = unresponsive ? "not acknowledged nor a ping answered" : "not acknowledged"
+            return Effect.logWarning(`cancel of ${session.endpoint} in ${channel.remote.id} ${what} within ${ms} ms: escalating`).pipe(
+              Effect.zipRight(Metrics.escalated("cancel-unacked")),
+              Effect.zipRight(hooks.escalate(`cancel of ${session.endpoint} ${what} within ${ms} ms`, unresponsive))
+            )
+          })
       )
     )
   }).pipe(Effect.ensuring(Effect.sync(() => channel.forget(session.cid))))

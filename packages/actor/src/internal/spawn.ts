@@ -217,12 +217,17 @@ export const markIfDied = (child: Child): void => {
  * 1. ask it to cancel itself (`cancelActor`, acknowledged within `Bounds.actorCancelAckMs`);
  * 2. acknowledged: wait for its exit within `Bounds.nurseryCancelMs`, then the termination ladder
  *    (SIGTERM → SIGKILL) on what is left;
- * 3. not acknowledged: its event loop is not running — and a Node process in a synchronous loop
- *    never runs a SIGTERM handler either — so its group is SIGKILLed at once (a worker:
- *    `terminate()`), rather than after a SIGTERM grace it cannot use.
+ * 3. not acknowledged, and the `Ping` sent with the cancel not answered either: its event loop is
+ *    not running — and a Node process in a synchronous loop never runs a SIGTERM handler either —
+ *    so its group is SIGKILLed at once (a worker: `terminate()`), rather than after a SIGTERM
+ *    grace it cannot use;
+ * 4. not acknowledged but the ping answered: its loop runs, only slowly (25 actors ending at once
+ *    on 2 cores): step 2, so a slow actor still ends gracefully.
+ * `unresponsive` (an escalation whose `Ping` went unanswered for a whole bound already): step 3
+ * at once, without waiting out `actorCancelAckMs` as well.
  * Each step is logged when its bound expires. Idempotent: concurrent callers share one run.
  */
-export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effect.Effect<void> =>
+export const endChild = (rt: TroupeRuntime, child: Child, reason: string, unresponsive = false): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (child.ending !== undefined) return Deferred.await(child.ending)
     const done = Deferred.unsafeMake<void>(FiberId.none)
@@ -235,13 +240,22 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string): Effec
     return Effect.gen(function*() {
       if (child.launched.hasExited()) return
       if (!child.channel.isClosed()) {
-        const acked = yield* child.channel.cancelActor(b.actorCancelAckMs)
-        if (!acked) {
+        // The ping goes first: the child's dispatcher answers it as it reads it, before the cancel.
+        const answered = unresponsive ? () => false : child.channel.ping()
+        const acked = unresponsive ? false : yield* child.channel.cancelActor(b.actorCancelAckMs)
+        if (!acked && !answered()) {
           yield* Effect.logWarning(
-            `${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms: its event loop is not running; killing its ${what}`
+            unresponsive
+              ? `${child.aid.id} is not answering (${reason}): its event loop is not running; killing its ${what}`
+              : `${child.aid.id} did not acknowledge cancel (${reason}) nor answer a ping within ${b.actorCancelAckMs} ms: its event loop is not running; killing its ${what}`
           )
           yield* Metrics.escalated("kill-unresponsive")
           return yield* child.launched.terminate(reason, { force: true })
+        }
+        if (!acked) {
+          yield* Effect.logWarning(
+            `${child.aid.id} did not acknowledge cancel (${reason}) within ${b.actorCancelAckMs} ms but answered a ping: waiting for its exit`
+          )
         }
       }
       const exited = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))

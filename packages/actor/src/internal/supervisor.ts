@@ -114,7 +114,7 @@ export const make = (config: Config) => {
       )
       slot.incarnation += 1
       const incarnation = slot.incarnation
-      const portal = Portal.make(child.channel, slot.implementation.definition, { bounds: b, escalate: (r) => Spawn.endChild(rt, child, r) })
+      const portal = Portal.make(child.channel, slot.implementation.definition, { bounds: b, escalate: (r, unresponsive) => Spawn.endChild(rt, child, r, unresponsive) })
       const watcher = yield* child.launched.exited.pipe(
         Effect.flatMap((exit) => onExit(slot, incarnation, child, exit)),
         Effect.forkIn(config.scope)
