@@ -26,7 +26,7 @@ import { Tally } from "./fixtures/entity.js"
 /** Runs only with TROUPE_NETNS=1 (see below); the reason it is skipped otherwise. */
 const reason = process.env.TROUPE_NETNS === "1"
   ? unavailable()
-  : "set TROUPE_NETNS=1 to run the namespace failover suite (2-3 min on a 2-core host; not in .ci/run, see docs/cluster.md)"
+  : "set TROUPE_NETNS=1 to run the namespace failover suite (1.5-2 min on a 2-core host; .ci/run sets it, see docs/cluster.md)"
 const runnerPort = 34500
 /** TROUPE_NETNS_FAILOVER=fastest: every node on Settings.fastestFailover, runners with Settings.fastHealth. */
 const fastest = process.env.TROUPE_NETNS_FAILOVER === "fastest"
