@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Cause, Effect, Exit, Fiber, FiberId, Layer, Option, Redacted, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, FiberId, Layer, Option, Predicate, Redacted, Scope } from "effect"
 import { Settings, SqlRunner } from "../../packages/cluster/src/index.js"
 import { descendants } from "../../packages/testing/src/ProcessGuard.js"
 import { alive, eventually, retryWithin, type Started, startTs } from "./_cluster.js"
@@ -195,18 +195,36 @@ const allComplete = (
 /** One attempt's bound in `answerAgain` (ms): the resolution of "answering again". */
 const attemptMs = Number(process.env.TROUPE_NETNS_ATTEMPT_MS ?? 3000)
 
-/** Each entity answers (within `answerAgainMs`), from a runner other than `not` when given. */
+/**
+ * Each entity answers (within `answerAgainMs`), from a runner other than `not` when given. With
+ * `timeline` (the fault's time), prints each entity's attempts: when each began and how it ended
+ * (`ok`, `timeout`, or the error's tag), in ms since the fault.
+ */
 // Each attempt is bounded by `attemptMs`, then sent again: a call routed to a cut runner before
 // the assignments moved hangs until its bound, so the bound is the resolution of "answering again".
-const answerAgain = (tally: Tallies, ids: ReadonlyArray<string>, guard: TreeGuard, not?: number) =>
-  Effect.forEach(ids, (id) =>
-    retryWithin(
-      Effect.flatMap(tally(id).Pids().pipe(Effect.timeout(attemptMs)), (r) => {
-        r.actors.forEach((p) => guard.track(p))
-        return not !== undefined && r.runner === not ? Effect.fail(new Error(`${id} still on ${not}`)) : Effect.succeed(r)
-      }),
-      answerAgainMs
-    ), { concurrency: "unbounded" })
+const answerAgain = (tally: Tallies, ids: ReadonlyArray<string>, guard: TreeGuard, not?: number, timeline?: { readonly label: string; readonly t0: number }) =>
+  Effect.gen(function*() {
+    const attempts = new Map<string, Array<string>>(ids.map((id) => [id, []]))
+    const rs = yield* Effect.forEach(ids, (id) =>
+      retryWithin(
+        Effect.suspend(() => {
+          const began = Date.now() - (timeline?.t0 ?? 0)
+          const note = (how: string) => Effect.sync(() => attempts.get(id)!.push(`${how}@${began}-${Date.now() - (timeline?.t0 ?? 0)}`))
+          return Effect.flatMap(tally(id).Pids().pipe(Effect.timeout(attemptMs)), (r) => {
+            r.actors.forEach((p) => guard.track(p))
+            return not !== undefined && r.runner === not ? Effect.fail(new Error(`${id} still on ${not}`)) : Effect.succeed(r)
+          }).pipe(Effect.tapBoth({
+            onFailure: (e) => note(Predicate.hasProperty(e, "_tag") ? String(e._tag) : "error"),
+            onSuccess: () => note("ok")
+          }))
+        }),
+        answerAgainMs
+      ), { concurrency: "unbounded" })
+    if (timeline !== undefined) {
+      console.log(`netns ${timeline.label} attempts (ms since the fault): ${[...attempts].map(([id, a]) => `${id} ${a.join(" ")}`).join("; ")}`)
+    }
+    return rs
+  })
 
 describe.skipIf(reason !== undefined)("netns failover: 3 runners in 3 network namespaces", () => {
   beforeAll(async () => {
@@ -229,7 +247,7 @@ describe.skipIf(reason !== undefined)("netns failover: 3 runners in 3 network na
         const t0 = Date.now()
         process.kill(victim.pid, "SIGKILL")
         yield* eventually("the killed runner's actors are gone", 20_000, () => !on.some((e) => e.actors.some(alive)))
-        yield* answerAgain(tally, on.map((e) => e.id), guard, victim.pid)
+        yield* answerAgain(tally, on.map((e) => e.id), guard, victim.pid, { label: "kill -9", t0 })
         const movedMs = Date.now() - t0
         const resent = yield* allComplete(tally, works, guard)
         console.log(`netns kill -9: entities answering again after ${movedMs} ms; ${works.length} persisted calls complete (${resent} resent)`)
@@ -287,7 +305,7 @@ describe.skipIf(reason !== undefined)("netns failover: 3 runners in 3 network na
           const fencedMs = Date.now() - t0
           phase("fenced")
           expect(victim.exited()).toBe(false)
-          yield* answerAgain(tally, on.map((e) => e.id), guard, victim.pid)
+          yield* answerAgain(tally, on.map((e) => e.id), guard, victim.pid, { label: "partition", t0 })
           const movedMs = Date.now() - t0
           phase("moved")
           testBed!.heal(0)
