@@ -14,7 +14,7 @@
  *   same ladder through a different detection path);
  * - wedged: one actor is put in a synchronous busy loop (60 s), then another's call fails; from
  *   the busy call to `Nursery.open` returning (one run): the wedged actor cannot acknowledge its
- *   cancel, so it is killed after `actorCancelAckMs`.
+ *   cancel nor answer the ping sent with it, so it is killed once `cancelAckMs` passes.
  * raw (25 forks of bench/fixtures/raw-ipc-echo.mjs, each answered one IPC message; a child with
  * no SIGTERM handler dies of it at once whatever it imported, so the bench does not pay for
  * 25 more boots of the same-imports bundle here):

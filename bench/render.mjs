@@ -354,8 +354,8 @@ exit is awaited, the termination ladder is held in reserve); *a call fails*: ins
 endpoint that throws — from that call to \`Nursery.open\` returning with the error (one-cancels-all); *a process dies*: the
 body calls an endpoint that exits the process (code 1) and waits — from that call to \`Nursery.open\` returning with the
 \`ActorFailure\`; *wedged*: the body puts one actor in a synchronous busy loop, waits 20 ms, then calls an endpoint
-of another that throws — from the busy call to \`Nursery.open\` returning (the wedged actor cannot acknowledge its cancel and
-is killed after \`actorCancelAckMs\`; issue 7's goal: the error within 1.5 s). Raw: ${r.actors} \`fork\`ed children (the no-imports echo script: with no SIGTERM handler a child dies of it at
+of another that throws — from the busy call to \`Nursery.open\` returning (the wedged actor neither acknowledges the busy call's cancel nor answers the
+ping sent with it, so it is killed once \`cancelAckMs\` passes; issue 7's goal: the error within 1.5 s). Raw: ${r.actors} \`fork\`ed children (the no-imports echo script: with no SIGTERM handler a child dies of it at
 once whatever it imported, so the bench does not pay for ${r.actors} more boots of the big bundle), SIGTERM to all and every
 \`'exit'\` awaited; or one child exits 1 and, on its \`'exit'\`, the parent SIGTERMs the rest and awaits them. Scenarios take
 turns round-robin; ${r.rounds} round(s) (the process-death and wedged scenarios run once)${r.cut ? "; the last round was cut short by the module's time bound (see *runs*)" : ""}. *Left* = of the ${r.actors}, alive (by /proc;
