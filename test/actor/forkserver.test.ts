@@ -84,6 +84,38 @@ describe("forkserver backend", () => {
         expect([fs.actor.pid, warm.actor.pid].flatMap(dirsOf)).toEqual([])
       })), 120_000)
 
+  it.live("NODE_EXTRA_CA_CERTS: the server starts without it (it makes no TLS connection), every actor it starts, cold or warm, starts with it", () =>
+    Effect.gen(function*() {
+      const before = process.env.NODE_EXTRA_CA_CERTS
+      // The server is started with this process's environment as it is at the first spawn.
+      const ca = before ?? "/dev/null"
+      process.env.NODE_EXTRA_CA_CERTS = ca
+      const startEnv = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
+      yield* root(config, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const cold = yield* nursery.start(GreeterLive, { name: "cold" })
+          guard.track(cold.actor.pid)
+          const server = ppidOf(cold.actor.pid)
+          guard.track(server)
+          expect(cmdline(server)).toContain("server.cjs")
+          expect(startEnv(server).filter((e) => e.startsWith("NODE_EXTRA_CA_CERTS="))).toEqual([])
+          // Handed out warm once the refill (after `coldRefillDelayMs`) has had time to boot.
+          yield* Effect.sleep(Duration.seconds(2))
+          const warm = yield* nursery.start(GreeterLive, { name: "warm" })
+          guard.track(warm.actor.pid)
+          for (const pid of [cold.actor.pid, warm.actor.pid]) {
+            expect(ppidOf(pid)).toBe(server)
+            expect(startEnv(pid)).toContain(`NODE_EXTRA_CA_CERTS=${ca}`)
+            expect(startEnv(pid).filter((e) => e.startsWith("TROUPE_FORKSERVER_EXTRA_CA_CERTS="))).toEqual([])
+          }
+        })
+      ).pipe(Effect.ensuring(Effect.sync(() => {
+        if (before === undefined) delete process.env.NODE_EXTRA_CA_CERTS
+        else process.env.NODE_EXTRA_CA_CERTS = before
+      })))
+    }), 120_000)
+
   it.live("forkserver SIGKILLed: its actors are torn down within a bound, the next spawn starts a new server, 0 processes left", () =>
     root(config, (guard) =>
       Effect.gen(function*() {

@@ -169,12 +169,19 @@ export interface ForkserverBounds {
   readonly warmEntries: number
   /** Wait for the spawner to start and answer, and for each spawn request's answer, ms. Default 10000 ms. */
   readonly requestMs: number
+  /**
+   * After handing out a child it had to start cold (no warm one), the server waits this long
+   * before warming the next one for that entry, so the two boots do not share the cores (a warm
+   * hand-out refills after 50 ms). Default 300 ms (about one boot on an idle 2-core machine).
+   */
+  readonly coldRefillDelayMs: number
 }
 
 export const defaultForkserverBounds: ForkserverBounds = {
   warmPerEntry: 1,
   warmEntries: 4,
-  requestMs: 10_000
+  requestMs: 10_000,
+  coldRefillDelayMs: 300
 }
 
 /** The actor bounds in effect; provide `Bounds.layer({...})` (or `Troupe.layer({ bounds })`) to change them. */

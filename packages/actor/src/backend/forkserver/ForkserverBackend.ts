@@ -5,7 +5,10 @@
  * and hands one out per `start`, then refills (`Bounds.ForkserverBounds`). Node cannot fork(2)
  * a running runtime: "forkserver" means the server is the actors' OS parent and they are warm
  * before they are asked for. A module's first actor (and one with Node flags of its own:
- * `execArgv`, `resourceLimits`, `inspect`) starts cold.
+ * `execArgv`, `resourceLimits`, `inspect`) starts cold; after a cold hand-out the server waits
+ * `coldRefillDelayMs` before warming the next child for that module, so the two boots do not
+ * share the cores. The server starts without `NODE_EXTRA_CA_CERTS` (Node reads that file at every
+ * start, ~35 ms here, and the server makes no TLS connection); the children get it back.
  *
  * This runtime is not the actors' OS parent: it waits for an actor's exit with a pidfd
  * (pidfd_open(2) works on any process; `Liveness.awaitExit`) and ends it with the one process

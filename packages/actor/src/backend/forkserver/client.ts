@@ -54,6 +54,16 @@ export interface Server {
   readonly spawn: (rid: string, request: SpawnRequest, events: ActorEvents) => Effect.Effect<number, string>
 }
 
+/**
+ * The server's environment: this process's, but NODE_EXTRA_CA_CERTS (read at every Node start,
+ * ~35 ms here; the server makes no TLS connection) travels under another name, and the server
+ * gives it back to the children it starts (`server.cjs`).
+ */
+const serverEnv = (): Record<string, string | undefined> => {
+  const { NODE_EXTRA_CA_CERTS: ca, ...env } = process.env
+  return ca === undefined ? env : { ...env, TROUPE_FORKSERVER_EXTRA_CA_CERTS: ca }
+}
+
 /** Start a server in the current scope; `onDead` runs once when it exits. */
 const start = (bounds: ForkserverBounds, ladder: LadderBounds, onDead: () => void): Effect.Effect<Server, string, Scope.Scope> =>
   Effect.gen(function*() {
@@ -100,6 +110,7 @@ const start = (bounds: ForkserverBounds, ladder: LadderBounds, onDead: () => voi
     const handle = yield* Process.spawn({
       command: process.execPath,
       args: [serverPath, JSON.stringify({ ...bounds, terminateGraceMs: ladder.terminateGraceMs, killGraceMs: ladder.killGraceMs })],
+      env: serverEnv(),
       stdin: "pipe",
       stdout: { onChunk: lines, onEnd: () => lines.flush() },
       stderr: { onChunk: errLines, onEnd: () => errLines.flush() },

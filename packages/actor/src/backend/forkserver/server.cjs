@@ -32,13 +32,22 @@ const warm = new Map()
 const children = new Set()
 let stopping = false
 
+/**
+ * The environment children start with. This process started without NODE_EXTRA_CA_CERTS (Node
+ * reads that file at every start, ~35 ms, and the server makes no TLS connection); its children,
+ * which may, get it back: Node reads it before any of the spec's environment applies.
+ */
+const childEnv = { ...process.env, TROUPE_ACTOR: "(warm)" }
+delete childEnv.TROUPE_FORKSERVER_EXTRA_CA_CERTS
+if (process.env.TROUPE_FORKSERVER_EXTRA_CA_CERTS !== undefined) childEnv.NODE_EXTRA_CA_CERTS = process.env.TROUPE_FORKSERVER_EXTRA_CA_CERTS
+
 const start = (flags, cmd) => {
   const child = spawn(process.execPath, [...flags, warmEntry, ...cmd], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe", "pipe"],
     // Set while the module loads (code that tells a child from a root by it sees a child); the
     // spec replaces the whole environment with the actor's.
-    env: { ...process.env, TROUPE_ACTOR: "(warm)" }
+    env: childEnv
   })
   const rec = { child, rid: undefined, pending: [], key: undefined }
   children.add(rec)
@@ -103,6 +112,7 @@ const handOut = (req) => {
     const r = pool.shift()
     if (r.child.exitCode === null && r.child.signalCode === null) rec = r
   }
+  const cold = rec === undefined
   if (rec === undefined) rec = start(req.flags, req.cmd)
   rec.key = undefined
   rec.rid = req.rid
@@ -110,8 +120,9 @@ const handOut = (req) => {
   rec.child.stdio[3].end(`${JSON.stringify({ env: req.env, cwd: req.cwd, args: req.args })}\n`)
   send({ t: "spawned", rid: req.rid, pid: rec.child.pid })
   for (const e of rec.pending.splice(0)) send({ ...e, rid: req.rid })
-  // Refilled a little later: the child just handed out boots first.
-  if (req.flags.length === 0) setTimeout(() => refill(key, req.flags, req.cmd), 50).unref()
+  // Refilled a little later: the child just handed out boots first (one started cold boots
+  // from scratch, so it gets `coldRefillDelayMs` to itself).
+  if (req.flags.length === 0) setTimeout(() => refill(key, req.flags, req.cmd), cold ? config.coldRefillDelayMs : 50).unref()
 }
 
 const stop = () => {
