@@ -1,7 +1,7 @@
 // PostgreSQL helpers of the SQL cluster suites (TROUPE_PG_URL, from scripts/pg.sh).
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Effect, Layer, Redacted } from "effect"
+import { Cause, Effect, Layer, Redacted } from "effect"
 import { startTs } from "./_cluster.js"
 
 export const baseUrl: string | undefined = process.env.TROUPE_PG_URL
@@ -27,4 +27,30 @@ export const runner = (url: string, port: number, fast = false) =>
     { TROUPE_PG_URL: url, RUNNER_PORT: String(port), ...(fast ? { RUNNER_FAILOVER: "fastest" } : {}) },
     /runner ready pid \d+/,
     60_000
+  )
+
+/**
+ * For a failure's report: the unprocessed requests, the runners and the shard locks (advisory
+ * locks by holder address) as the database holds them; each query on its own.
+ */
+export const storageState = (url: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const query = (statement: string) =>
+      sql.unsafe(statement).pipe(Effect.catchAllCause((c) => Effect.succeed(`(${statement.slice(0, 40)}…: ${Cause.squash(c)})`)))
+    const state = {
+      unprocessed: yield* query(
+        "SELECT id, shard_id, entity_id, tag, kind, processed, last_read, now() - last_read AS read_ago, last_reply_id FROM cluster_messages WHERE processed = false ORDER BY id"
+      ),
+      runners: yield* query("SELECT machine_id, address, healthy, last_heartbeat FROM cluster_runners"),
+      locks: yield* query(
+        "SELECT l.classid, l.objid, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted ORDER BY l.objid"
+      )
+    }
+    return JSON.stringify(state, (_k, v) => (typeof v === "bigint" ? String(v) : v))
+  }).pipe(
+    Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url) }))),
+    Effect.scoped,
+    Effect.timeout("10 seconds"),
+    Effect.catchAllCause((c) => Effect.succeed(`(could not read it: ${Cause.pretty(c)})`))
   )

@@ -11,7 +11,7 @@ import { Settings, SqlRunner } from "../../packages/cluster/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { descendants } from "../../packages/testing/src/ProcessGuard.js"
 import { alive, eventually, freePort, retryWithin } from "./_cluster.js"
-import { baseUrl, freshDatabase, runner, skipReason } from "./_sql.js"
+import { baseUrl, freshDatabase, runner, skipReason, storageState } from "./_sql.js"
 import { Keeper, Tally } from "./fixtures/entity.js"
 
 /**
@@ -126,7 +126,13 @@ describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAliv
         const again = yield* tally(id!).Work({ key: "job-1", ms: 4000 })
         expect(again.nonce).toBe(done.nonce)
         // the keepAlive entity is re-activated on B without any call: its new actor appears under B
-        yield* eventually("the keepAlive entity's tree is rebuilt on the survivor", 60_000, () => under(b.pid, `keeper-${kid}`).length > 0)
+        yield* eventually("the keepAlive entity's tree is rebuilt on the survivor", 60_000, () => under(b.pid, `keeper-${kid}`).length > 0).pipe(
+          // Seen once under load (a clean-clone CI, 2026-12-04): what the survivor and the storage held.
+          Effect.tapError(() =>
+            Effect.flatMap(storageState(url), (state) =>
+              Effect.sync(() => console.log(`keepAlive entity ${kid} not rebuilt; the survivor's output (tail):\n${b.output().slice(-6000)}\n--- cluster storage:\n${state}`)))
+          )
+        )
         const keeperMs = Date.now() - t0
         under(b.pid, `keeper-${kid}`).forEach((p) => guard.track(p))
         const keeperAfter = yield* keeper(kid!).Pids()

@@ -13,14 +13,12 @@
 // links, the PostgreSQL cluster) is removed at the end, also on failure, and a later run removes
 // what a dead run left (names carry the run's pid).
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import * as SqlClient from "@effect/sql/SqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import { Cause, Effect, Exit, Fiber, FiberId, Layer, Option, Predicate, Redacted, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, FiberId, Layer, Option, Predicate, Scope } from "effect"
 import { Settings, SqlRunner } from "../../packages/cluster/src/index.js"
 import { descendants } from "../../packages/testing/src/ProcessGuard.js"
 import { alive, eventually, retryWithin, type Started, startTs } from "./_cluster.js"
 import { type Bed, bed, leftovers, unavailable } from "./_netns.js"
-import { freshDatabase } from "./_sql.js"
+import { freshDatabase, storageState } from "./_sql.js"
 import { Tally } from "./fixtures/entity.js"
 
 /** Runs only with TROUPE_NETNS=1 (see below); the reason it is skipped otherwise. */
@@ -114,32 +112,6 @@ const withCluster = <A, E>(
         )
       )
     }).pipe(Effect.scoped), 30_000)
-
-/**
- * For a failure's report: the unprocessed requests, the runners and the shard locks (advisory
- * locks by holder address) as the database holds them; each query on its own.
- */
-const storageState = (url: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const query = (statement: string) =>
-      sql.unsafe(statement).pipe(Effect.catchAllCause((c) => Effect.succeed(`(${statement.slice(0, 40)}…: ${Cause.squash(c)})`)))
-    const state = {
-      unprocessed: yield* query(
-        "SELECT id, shard_id, entity_id, tag, kind, processed, last_read, now() - last_read AS read_ago, last_reply_id FROM cluster_messages WHERE processed = false ORDER BY id"
-      ),
-      runners: yield* query("SELECT machine_id, address, healthy, last_heartbeat FROM cluster_runners"),
-      locks: yield* query(
-        "SELECT l.classid, l.objid, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted ORDER BY l.objid"
-      )
-    }
-    return JSON.stringify(state, (_k, v) => (typeof v === "bigint" ? String(v) : v))
-  }).pipe(
-    Effect.provide(Layer.fresh(PgClient.layer({ url: Redacted.make(url) }))),
-    Effect.scoped,
-    Effect.timeout("10 seconds"),
-    Effect.catchAllCause((c) => Effect.succeed(`(could not read it: ${Cause.pretty(c)})`))
-  )
 
 type Tallies = Effect.Effect.Success<typeof Tally.client>
 
