@@ -5,8 +5,9 @@
 // skipped without it. Each run uses a fresh database (dropped at the end), so both runners also
 // create the schema at once on an empty database.
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Layer } from "effect"
 import { readFileSync } from "node:fs"
+import { rearmAfterMs, rearmIntervalMs } from "../../packages/cluster/src/Bounds.js"
 import { Settings, SqlRunner } from "../../packages/cluster/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { descendants } from "../../packages/testing/src/ProcessGuard.js"
@@ -101,6 +102,10 @@ describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAliv
         expect(id).toBeDefined()
         expect(kid).toBeDefined()
         const keeperBefore = yield* keeper(kid!).Pids()
+        // Past a re-arm of old read marks (internal/resets.ts): the keepAlive request, read when
+        // its entity started, must survive it (a re-delivery would answer it, and the entity
+        // would not come back after the crash).
+        yield* Effect.sleep(Duration.millis(rearmAfterMs + rearmIntervalMs + 1000))
         // persisted work, in flight on A when A dies
         const work = yield* Effect.fork(tally(id!).Work({ key: "job-1", ms: 4000 }))
         yield* Effect.sleep("1500 millis")
@@ -128,7 +133,7 @@ describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAliv
         // the keepAlive entity is re-activated on B without any call: its new actor appears under B
         yield* eventually("the keepAlive entity's tree is rebuilt on the survivor", 60_000, () => under(b.pid, `keeper-${kid}`).length > 0).pipe(
           // Seen once under load (a clean-clone CI, 2026-12-04): what the survivor and the storage held.
-          Effect.tapError(() =>
+          Effect.tapErrorCause(() =>
             Effect.flatMap(storageState(url), (state) =>
               Effect.sync(() => console.log(`keepAlive entity ${kid} not rebuilt; the survivor's output (tail):\n${b.output().slice(-6000)}\n--- cluster storage:\n${state}`)))
           )

@@ -5,6 +5,7 @@
 // stand-in storage; the re-arm on PostgreSQL (with TROUPE_PG_URL, as the other SQL suites).
 import { describe, expect, it } from "@effect/vitest"
 import { PersistenceError } from "@effect/cluster/ClusterError"
+import { KeepAliveRpc } from "@effect/cluster/Entity"
 import * as MessageStorage from "@effect/cluster/MessageStorage"
 import * as ShardId from "@effect/cluster/ShardId"
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
@@ -80,30 +81,33 @@ describe("shard resets", () => {
 })
 
 describe.skipIf(baseUrl === undefined)("re-arming read marks (PostgreSQL)", () => {
-  it.live("clears the mark of requests read long ago and unprocessed; not of recent ones, interrupts or processed ones", () =>
+  it.live("clears the mark of requests read long ago and unprocessed; not of recent ones, interrupts, processed ones or a live entity's keepAlive", () =>
     Effect.scoped(Effect.gen(function*() {
       const url = yield* freshDatabase(baseUrl!)
       const db = PgClient.layer({ url: Redacted.make(url) })
       yield* Layer.build(SqlRunner.schema.pipe(Layer.provide(ShardingConfig.layer()), Layer.provide(db)))
       const sql = Context.get(yield* Layer.build(db), SqlClient.SqlClient)
-      // id, kind (0 request, 2 interrupt), processed, read how long ago (null: never)
-      const rows: Array<[number, number, boolean, string | null]> = [
-        [1, 0, false, "1 minute"], // stranded: re-armed
-        [2, 0, false, "1 second"], // read just now (being delivered): kept
-        [3, 2, false, "1 minute"], // an interrupt: kept (read again it would interrupt its request again)
-        [4, 0, true, "1 minute"], // processed: kept
-        [5, 0, false, null] // never read: nothing to do
+      // id, kind (0 request, 2 interrupt), tag, processed, read how long ago (null: never)
+      const rows: Array<[number, number, string, boolean, string | null]> = [
+        [1, 0, "Work", false, "1 minute"], // stranded: re-armed
+        [2, 0, "Work", false, "1 second"], // read just now (being delivered): kept
+        [3, 2, "Work", false, "1 minute"], // an interrupt: kept (read again it would interrupt its request again)
+        [4, 0, "Work", true, "1 minute"], // processed: kept
+        [5, 0, "Work", false, null], // never read: nothing to do
+        // a live keepAlive entity's request (unprocessed while it lives): kept, or a second
+        // delivery would answer it and the entity would not come back after a crash
+        [6, 0, KeepAliveRpc._tag, false, "1 minute"]
       ]
-      for (const [id, kind, processed, ago] of rows) {
+      for (const [id, kind, tag, processed, ago] of rows) {
         yield* sql.unsafe(
           `INSERT INTO cluster_messages (id, message_id, shard_id, entity_type, entity_id, kind, tag, processed, request_id, last_read)
-           VALUES ($1, $2, 'default:1', 'Tally', 'e', $3, 'Work', $4, $1, ${ago === null ? "NULL" : `now() - interval '${ago}'`})`,
-          [id, `m${id}`, kind, processed]
+           VALUES ($1, $2, 'default:1', 'Tally', 'e', $3, $4, $5, $1, ${ago === null ? "NULL" : `now() - interval '${ago}'`})`,
+          [id, `m${id}`, kind, tag, processed]
         )
       }
       const rearmed = yield* Resets.rearm(10_000).pipe(Effect.provideService(SqlClient.SqlClient, sql))
       expect(rearmed).toBe(1)
       const marks = yield* sql.unsafe<{ id: string; read: boolean }>("SELECT id::text AS id, last_read IS NOT NULL AS read FROM cluster_messages ORDER BY id")
-      expect(marks.map((r) => [Number(r.id), r.read])).toEqual([[1, false], [2, true], [3, true], [4, true], [5, false]])
+      expect(marks.map((r) => [Number(r.id), r.read])).toEqual([[1, false], [2, true], [3, true], [4, true], [5, false], [6, true]])
     })), 60_000)
 })
