@@ -36,6 +36,16 @@ const kind = (fd: number, target: string) =>
     ? "output"
     : target.replace(/\[\d+\]$/, "").replace(/^\/.*/, (p) => (p === "/dev/null" ? p : "file"))
 
+/** Wait up to `ms` for `check` to hold; dies naming `what` past it. */
+const eventually = (what: string, ms: number, check: () => boolean) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + ms
+    while (!check()) {
+      if (Date.now() > deadline) return yield* Effect.dieMessage(`not within ${ms} ms: ${what}`)
+      yield* Effect.sleep(Duration.millis(20))
+    }
+  })
+
 /** Wait up to `ms` for every pid to be gone (a zombie counts as gone). */
 const allGone = (pids: ReadonlyArray<number>, ms: number) =>
   Effect.gen(function*() {
@@ -100,10 +110,21 @@ describe("forkserver backend", () => {
           guard.track(server)
           expect(cmdline(server)).toContain("server.cjs")
           expect(startEnv(server).filter((e) => e.startsWith("NODE_EXTRA_CA_CERTS="))).toEqual([])
-          // Handed out warm once the refill (after `coldRefillDelayMs`) has had time to boot.
-          yield* Effect.sleep(Duration.seconds(2))
+          // The refill (after `coldRefillDelayMs`): a child of the server marked warm; the next start gets it.
+          const warmOf = () =>
+            readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+              try {
+                return p !== cold.actor.pid && ppidOf(p) === server && startEnv(p).includes("TROUPE_ACTOR=(warm)")
+              } catch {
+                return false // gone meanwhile
+              }
+            })
+          yield* eventually("the server warmed a child", 30_000, () => warmOf().length === 1)
+          const [ready] = warmOf()
+          guard.track(ready!)
           const warm = yield* nursery.start(GreeterLive, { name: "warm" })
           guard.track(warm.actor.pid)
+          expect(warm.actor.pid).toBe(ready)
           for (const pid of [cold.actor.pid, warm.actor.pid]) {
             expect(ppidOf(pid)).toBe(server)
             expect(startEnv(pid)).toContain(`NODE_EXTRA_CA_CERTS=${ca}`)

@@ -38,7 +38,6 @@ const standIn = (ms: number, failures: number) => {
 
 const shards = [ShardId.make("default", 3), ShardId.make("default", 7)]
 
-
 describe("shard resets", () => {
   it.live("a reset the caller stops waiting for (as Sharding does after its lock interval) still completes", () => {
     const { layer, state } = standIn(300, 0)

@@ -169,10 +169,12 @@ export interface ForkserverBounds {
   readonly warmEntries: number
   /** Wait for the spawner to start and answer, and for each spawn request's answer, ms. Default 10000 ms. */
   readonly requestMs: number
+  /** After handing out a warm child, the server waits this long before warming the next one for that entry (the child handed out boots first). Default 50 ms. */
+  readonly warmRefillDelayMs: number
   /**
    * After handing out a child it had to start cold (no warm one), the server waits this long
-   * before warming the next one for that entry, so the two boots do not share the cores (a warm
-   * hand-out refills after 50 ms). Default 300 ms (about one boot on an idle 2-core machine).
+   * before warming the next one for that entry, so the two boots do not share the cores.
+   * Default 300 ms (about one boot on an idle 2-core machine).
    */
   readonly coldRefillDelayMs: number
 }
@@ -181,6 +183,7 @@ export const defaultForkserverBounds: ForkserverBounds = {
   warmPerEntry: 1,
   warmEntries: 4,
   requestMs: 10_000,
+  warmRefillDelayMs: 50,
   coldRefillDelayMs: 300
 }
 

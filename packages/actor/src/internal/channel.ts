@@ -162,6 +162,7 @@ export const make = (
         if (closed) return () => true
         const req = nextReq++
         pings.add(req)
+        // Not sent (the connection is going): counted as answered, so no kill is decided on it.
         if (conn.write(P.ping(req)) !== undefined) pings.delete(req)
         return () => closed || !pings.has(req)
       },

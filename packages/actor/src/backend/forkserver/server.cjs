@@ -122,7 +122,7 @@ const handOut = (req) => {
   for (const e of rec.pending.splice(0)) send({ ...e, rid: req.rid })
   // Refilled a little later: the child just handed out boots first (one started cold boots
   // from scratch, so it gets `coldRefillDelayMs` to itself).
-  if (req.flags.length === 0) setTimeout(() => refill(key, req.flags, req.cmd), cold ? config.coldRefillDelayMs : 50).unref()
+  if (req.flags.length === 0) setTimeout(() => refill(key, req.flags, req.cmd), cold ? config.coldRefillDelayMs : config.warmRefillDelayMs).unref()
 }
 
 const stop = () => {
