@@ -16,17 +16,21 @@
  * - bare node: `node -e ''` from spawn to exit, once per round (the issue's yardstick).
  * - forkserver, warm: the same through the forkserver backend with its warm child ready (one
  *   runtime for every round: its server refills between rounds). Cold: a new runtime per
- *   sample, so the figure includes starting the forkserver and a child that was not warm.
+ *   sample, so the figure includes starting the forkserver and a child that was not warm. With
+ *   the default `coldStart: "direct"` a new root's first actor starts as the process backend
+ *   starts it (the server comes up later in the background); `coldStart: "server"` has the
+ *   server start it (its own start, then a cold child).
  * - concurrent: 17 actors started at once in one nursery, each answering one call.
  *
  * Sequential samples after a warm-up, the implementations taking turns round-robin (the order
  * rotates every round). Prints `BENCH_JSON {...}` (see lib.ts).
  */
-import { Nursery } from "@troupe/actor"
-import { Effect, Exit, Scope } from "effect"
+import { Bounds, Nursery, Troupe } from "@troupe/actor"
+import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { spawn } from "node:child_process"
 import {
   ask,
+  captureLogs,
   cpuOf,
   forkReady,
   logs,
@@ -65,6 +69,9 @@ interface Impl {
   readonly name: string
   readonly run: () => Promise<Sample>
 }
+
+/** A forkserver's refill after a hand-out: its delay and one warm child's load, with slack (ms). */
+const REFILL_SETTLE_MS = 600
 
 /** Actors started at once in the concurrent figure (the issue's nursery of 17). */
 const CONCURRENT = 17
@@ -112,15 +119,34 @@ const main = async () => {
   const forkserverWarm: Impl = {
     name: "troupe forkserver, warm: `nursery.start` + `echo` call",
     run: async () => {
-      // The server refills 50 ms after a hand-out; let the warm child finish loading first.
-      await new Promise((r) => setTimeout(r, 300))
-      return startAndCall(rtFs)
+      // The server refills `warmRefillDelayMs` (50 ms) after a hand-out: let that child finish
+      // loading before the next sample, of this row or the next one (it would share the cores).
+      await new Promise((r) => setTimeout(r, REFILL_SETTLE_MS))
+      const sample = await startAndCall(rtFs)
+      await new Promise((r) => setTimeout(r, REFILL_SETTLE_MS))
+      return sample
     }
   }
   const forkserverCold: Impl = {
     name: "troupe forkserver, cold (new root): `nursery.start` + `echo` call",
     run: async () => {
       const fresh = troupeRuntime("uds", "forkserver")
+      try {
+        return await startAndCall(fresh)
+      } finally {
+        await fresh.dispose()
+      }
+    }
+  }
+  const forkserverColdServer: Impl = {
+    name: "troupe forkserver, cold (new root), `coldStart: \"server\"`: `nursery.start` + `echo` call",
+    run: async () => {
+      const fresh = ManagedRuntime.make(
+        Troupe.layer({ backend: "forkserver", transport: "uds" }).pipe(
+          Layer.provide(Bounds.forkserverLayer({ coldStart: "server" })),
+          Layer.provideMerge(captureLogs)
+        )
+      )
       try {
         return await startAndCall(fresh)
       } finally {
@@ -167,7 +193,9 @@ const main = async () => {
   })
   const rawSame = rawImpl("raw `fork`, same imports (bundle)", raw.path)
   const rawEmpty = rawImpl("raw `fork`, no imports", rawIpcEcho)
-  const impls = onlyForkserver ? [forkserverWarm, forkserverCold, rawEmpty] : [troupe, worker, forkserverWarm, forkserverCold, rawSame, rawEmpty]
+  const impls = onlyForkserver
+    ? [forkserverWarm, forkserverCold, forkserverColdServer, rawEmpty]
+    : [troupe, worker, forkserverWarm, forkserverCold, forkserverColdServer, rawSame, rawEmpty]
 
   for (const impl of impls) for (let i = 0; i < WARMUP; i++) await impl.run()
   const samples = new Map<string, Array<Sample>>(impls.map((i) => [i.name, []]))

@@ -35,14 +35,15 @@ import { int, ms, type Row, table } from "./hashtree/Summary.js"
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 
-const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|worker] [--fail-after K]
+const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|worker|forkserver] [--fail-after K]
                  [--window N] [--batch N] [--throttle-ms MS]
 
   --dir PATH       tree to hash (default: this repository's node_modules/.pnpm, the real
                    files behind pnpm's symlinks)
   --actors N       actors in the nursery (default: CPU count, ${availableParallelism()} here)
-  --backend NAME   how actors are started: process (default: a Node process each) or worker
-                   (a worker_threads Worker each, in this process; forkserver: not yet)
+  --backend NAME   how actors are started: process (default: a Node process each), worker
+                   (a worker_threads Worker each, in this process) or forkserver (a Node
+                   process each, started by this root's spawner process)
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
   --window N       tasks in flight per actor (the pool's concurrency; default 4)
   --batch N        directories per task (default 64)
@@ -52,7 +53,7 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|wor
 interface Args {
   readonly dir: string
   readonly actors: number
-  readonly backend: "process" | "worker"
+  readonly backend: "process" | "worker" | "forkserver"
   readonly failAfter: number | null
   readonly window: number
   readonly batch: number
@@ -100,11 +101,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
   const dir = resolve(values["dir"] ?? defaultDir)
   if (!existsSync(dir) || !statSync(dir).isDirectory()) die(`not a directory: ${dir}`)
   const backendName = values["backend"] ?? "process"
-  if (backendName !== "process" && backendName !== "worker") {
-    if (backendName === "forkserver") die(`--backend ${backendName} is not available yet; use --backend process or worker`)
-    die(`unknown backend: ${backendName}`)
-  }
-  const backend = backendName as "process" | "worker"
+  if (backendName !== "process" && backendName !== "worker" && backendName !== "forkserver") die(`unknown backend: ${backendName}`)
+  const backend = backendName as "process" | "worker" | "forkserver"
   return {
     dir,
     actors: int("actors", availableParallelism(), 1),
@@ -211,7 +209,7 @@ const onSignal = (sig: NodeJS.Signals) => {
     // A second, deliberate signal: no more patience. Kill what we started and go.
     process.stderr.write(`\n${sig} again: killing ${plural(actorPids.length, "actor")} now\n`)
     // Worker actors are threads of this process: they end with it (kill(2) on a tid would signal us).
-    if (args.backend === "process") {
+    if (args.backend !== "worker") {
       for (const pid of actorPids) {
         try {
           process.kill(pid, "SIGKILL")

@@ -3,7 +3,7 @@
 import { Effect, type Scope } from "effect"
 import { connect as netConnect } from "node:net"
 import type { Protocol, Troupe } from "../../packages/actor/src/index.js"
-import type { ActorBounds } from "../../packages/actor/src/Bounds.js"
+import type { ActorBounds, ForkserverBounds } from "../../packages/actor/src/Bounds.js"
 import { type ProcessGuard, TestRoot, TroupeTest } from "../../packages/testing/src/index.js"
 
 export { TroupeTest }
@@ -33,7 +33,7 @@ export const skipOnBackend = TroupeTest.skipOnBackend
 export const root = <A, E>(
   config: TroupeTest.Config,
   body: (guard: ProcessGuard.Guard) => Effect.Effect<A, E, Troupe.Troupe | Scope.Scope>,
-  options: { readonly bounds?: Partial<ActorBounds>; readonly leakBoundMs?: number } = {}
+  options: { readonly bounds?: Partial<ActorBounds>; readonly leakBoundMs?: number; readonly forkserver?: Partial<ForkserverBounds> } = {}
 ): Effect.Effect<A, unknown> =>
   // The body's scope (nurseries) closes before the root runtime: children are cancelled
   // through it, not orphaned by it.
@@ -42,6 +42,7 @@ export const root = <A, E>(
     Effect.provide(TestRoot.layer(config, {
       ...(options.bounds ? { bounds: options.bounds } : {}),
       ...(options.leakBoundMs === undefined ? {} : { leakBoundMs: options.leakBoundMs }),
+      ...(options.forkserver ? { forkserver: options.forkserver } : {}),
       // every kind (LeakGuard.allKinds): processes, workers, fds, pidfds, listeners, socket files
     }))
   )

@@ -36,6 +36,24 @@ const kind = (fd: number, target: string) =>
     ? "output"
     : target.replace(/\[\d+\]$/, "").replace(/^\/.*/, (p) => (p === "/dev/null" ? p : "file"))
 
+/** The environment `pid` started with. */
+const startEnv = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
+/** Processes matching `test` (gone meanwhile: not listed). */
+const processes = (test: (pid: number) => boolean) =>
+  readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+    try {
+      return test(p)
+    } catch {
+      return false
+    }
+  })
+/**
+ * The children of `server` started warm (`TROUPE_ACTOR=(warm)` at exec; a cold one too, so the
+ * actors already handed out are in `except`).
+ */
+const warmOf = (server: number, except: ReadonlyArray<number> = []) =>
+  processes((p) => !except.includes(p) && ppidOf(p) === server && startEnv(p).includes("TROUPE_ACTOR=(warm)"))
+
 /** Wait up to `ms` for `check` to hold; dies naming `what` past it. */
 const eventually = (what: string, ms: number, check: () => boolean) =>
   Effect.gen(function*() {
@@ -100,7 +118,6 @@ describe("forkserver backend", () => {
       // The server is started with this process's environment as it is at the first spawn.
       const ca = before ?? "/dev/null"
       process.env.NODE_EXTRA_CA_CERTS = ca
-      const startEnv = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")
       yield* root(config, (guard) =>
         Effect.gen(function*() {
           const nursery = yield* Nursery.make()
@@ -111,16 +128,8 @@ describe("forkserver backend", () => {
           expect(cmdline(server)).toContain("server.cjs")
           expect(startEnv(server).filter((e) => e.startsWith("NODE_EXTRA_CA_CERTS="))).toEqual([])
           // The refill (after `coldRefillDelayMs`): a child of the server marked warm; the next start gets it.
-          const warmOf = () =>
-            readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
-              try {
-                return p !== cold.actor.pid && ppidOf(p) === server && startEnv(p).includes("TROUPE_ACTOR=(warm)")
-              } catch {
-                return false // gone meanwhile
-              }
-            })
-          yield* eventually("the server warmed a child", 30_000, () => warmOf().length === 1)
-          const [ready] = warmOf()
+          yield* eventually("the server warmed a child", 30_000, () => warmOf(server, [cold.actor.pid]).length === 1)
+          const [ready] = warmOf(server, [cold.actor.pid])
           guard.track(ready!)
           const warm = yield* nursery.start(GreeterLive, { name: "warm" })
           guard.track(warm.actor.pid)
@@ -136,6 +145,27 @@ describe("forkserver backend", () => {
         else process.env.NODE_EXTRA_CA_CERTS = before
       })))
     }), 120_000)
+
+  it.live("coldStart \"direct\" (the default): a new root's first actor starts as the process backend starts it while the server starts; the server then warms that entry and the next start gets the warm child", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const first = yield* nursery.start(GreeterLive, { name: "first" })
+        guard.track(first.actor.pid)
+        expect(ppidOf(first.actor.pid)).toBe(process.pid)
+        expect(yield* first.greet("direct")).toBe("hello direct")
+        const servers = () => processes((p) => ppidOf(p) === process.pid && cmdline(p).includes("server.cjs"))
+        yield* eventually("the server started in the background", 30_000, () => servers().length === 1)
+        const [server] = servers()
+        guard.track(server!)
+        yield* eventually("the server warmed the first actor's entry", 30_000, () => warmOf(server!).length === 1)
+        const [ready] = warmOf(server!)
+        guard.track(ready!)
+        const second = yield* nursery.start(GreeterLive, { name: "second" })
+        expect(second.actor.pid).toBe(ready)
+        expect(ppidOf(second.actor.pid)).toBe(server)
+        expect(yield* second.greet("warm")).toBe("hello warm")
+      }), { forkserver: { coldStart: "direct" } }), 120_000)
 
   it.live("forkserver SIGKILLed: its actors are torn down within a bound, the next spawn starts a new server, 0 processes left", () =>
     root(config, (guard) =>

@@ -177,6 +177,15 @@ export interface ForkserverBounds {
    * Default 300 ms (about one boot on an idle 2-core machine).
    */
   readonly coldRefillDelayMs: number
+  /**
+   * How an actor starts while this runtime has no server up (before the first one, and after one
+   * died): `"direct"` launches it as the process backend does (this runtime is its OS parent),
+   * and `coldRefillDelayMs` later the server starts in the background and warms a child for that
+   * entry, so a cold root spawns as fast as the process backend; `"server"` waits for the server
+   * and has it start the actor. Default `"direct"`; `@troupe/testing` uses `"server"`, so the
+   * suites exercise the server.
+   */
+  readonly coldStart: "direct" | "server"
 }
 
 export const defaultForkserverBounds: ForkserverBounds = {
@@ -184,8 +193,22 @@ export const defaultForkserverBounds: ForkserverBounds = {
   warmEntries: 4,
   requestMs: 10_000,
   warmRefillDelayMs: 50,
-  coldRefillDelayMs: 300
+  coldRefillDelayMs: 300,
+  coldStart: "direct"
 }
+
+/**
+ * The forkserver settings in effect, read when a runtime builds its forkserver backend; provide
+ * `Bounds.forkserverLayer({...})` to change them (e.g. `Troupe.layer({ backend: "forkserver" })
+ * .pipe(Layer.provide(Bounds.forkserverLayer({ coldStart: "server" })))`).
+ */
+export class Forkserver extends Context.Reference<Forkserver>()("@troupe/actor/Bounds/Forkserver", {
+  defaultValue: (): ForkserverBounds => defaultForkserverBounds
+}) {}
+
+/** A layer that sets some forkserver settings and keeps the defaults for the rest. */
+export const forkserverLayer = (bounds: Partial<ForkserverBounds>): Layer.Layer<never> =>
+  Layer.succeed(Forkserver, { ...defaultForkserverBounds, ...bounds })
 
 /** The actor bounds in effect; provide `Bounds.layer({...})` (or `Troupe.layer({ bounds })`) to change them. */
 export class Bounds extends Context.Reference<Bounds>()("@troupe/actor/Bounds", {

@@ -10,6 +10,11 @@
  * (`LeakGuard`: processes, workers, fds, pidfds, listeners, socket files the test left), then
  * the directory. A leak fails the test naming it.
  *
+ * On the forkserver backend the root's server starts every actor, even before it is up
+ * (`Bounds.forkserverLayer({ coldStart: "server" })`): the default would start a new root's
+ * first actors directly, as the process backend does, and the matrix's forkserver row would
+ * mostly test that.
+ *
  * `TestRoot.it(config, ...needs)` registers an `it.live` test that runs under this layer with a
  * hang dump (`HangDump.withHangDump`) at its timeout, skipped with a reason when `needs` (see
  * `TroupeTest.skipReason`) rule the configuration out.
@@ -20,6 +25,7 @@ import { Context, Effect, Layer, type Scope } from "effect"
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Bounds from "@troupe/actor/Bounds"
 import type { ActorBounds } from "@troupe/actor/Bounds"
 import type { Address } from "@troupe/actor/Protocol"
 import * as Troupe from "@troupe/actor/Troupe"
@@ -43,6 +49,8 @@ export class TestRoot extends Context.Tag("@troupe/testing/TestRoot")<TestRoot, 
 
 export interface Options {
   readonly bounds?: Partial<ActorBounds>
+  /** Forkserver settings over the current ones (`Bounds.Forkserver`); `coldStart` is `"server"` unless given here. */
+  readonly forkserver?: Partial<Bounds.ForkserverBounds>
   /** How long after the test its leftovers may take to go (ms). Default 5000. */
   readonly leakBoundMs?: number
   /** What the leak assertion checks (default: everything, `LeakGuard.allKinds`). */
@@ -73,7 +81,7 @@ export const layer = (config: TroupeTest.Config, options: Options = {}): Layer.L
         ? { _tag: "UnixAddress", path: join(socketDir, "registrar.sock") }
         : { _tag: "TcpAddress", hostname: "127.0.0.1", port: 0 },
       ...(options.bounds ? { bounds: options.bounds } : {})
-    })
+    }).pipe(Effect.provideService(Bounds.Forkserver, { ...(yield* Bounds.Forkserver), coldStart: "server", ...options.forkserver }))
     const registrar = rt.registrarAddress ?? rt.address
     return Context.make(Troupe.Troupe, rt).pipe(
       Context.add(TestRoot, { config, dir, registrar, track: guard.track, guard })
