@@ -20,6 +20,8 @@ import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
@@ -141,10 +143,13 @@ export const withChildLogging = <A, E>(
 ): Effect.Effect<A, E> => {
   const wanted = (process.env["TROUPE_LOG_LEVEL"] ?? "Warning").toLowerCase()
   const level = LogLevel.allLevels.find((l) => l.label.toLowerCase() === wanted) ?? LogLevel.Warning
+  const logger = relayLogger(logTo, Logger.withLeveledConsole(Logger.logfmtLogger))
+  // `Effect.locallyWith` on the loggers, not `Effect.provide(Logger.replace(…))`: the same for
+  // this fiber and its children, without building a layer on the boot's critical path.
   return program.pipe(
     Effect.annotateLogs(annotations),
     Logger.withMinimumLogLevel(level),
-    Effect.provide(Logger.replace(Logger.defaultLogger, relayLogger(logTo, Logger.withLeveledConsole(Logger.logfmtLogger))))
+    Effect.locallyWith(FiberRef.currentLoggers, (loggers) => HashSet.add(HashSet.remove(loggers, Logger.defaultLogger), logger))
   )
 }
 
