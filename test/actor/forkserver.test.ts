@@ -99,11 +99,16 @@ describe("forkserver backend", () => {
         const serverTargets = new Set([...fdsOf(server).values()].filter((t) => /^(socket|pipe):/.test(t) && !ambient.has(t)))
         const shared = [...fsFds.values()].filter((t) => serverTargets.has(t))
         expect(shared).toEqual([])
-        // A warm child that had the time to prewarm (a loopback listener and connection in a
-        // private socket directory, backend/forkserver/prewarm.ts) kept none of it either.
-        yield* Effect.sleep(Duration.seconds(2))
+        // A warm child that has prewarmed (a loopback listener and connection in a private
+        // socket directory, backend/forkserver/prewarm.ts; then it titles itself `troupe[warm]`)
+        // kept none of it either.
+        const prewarmed = () => warmOf(server, [fs.actor.pid]).filter((p) => cmdline(p).startsWith("troupe[warm]"))
+        yield* eventually("the server's warm child prewarmed", 30_000, () => prewarmed().length === 1)
+        const [ready] = prewarmed()
+        guard.track(ready!)
         const warm = yield* nursery.start(GreeterLive, { name: "warm" })
         guard.track(warm.actor.pid)
+        expect(warm.actor.pid).toBe(ready)
         yield* warm.greet("c")
         const warmFds = fdsOf(warm.actor.pid)
         expect([...warmFds].map(([fd, t]) => kind(fd, t)).sort()).toEqual([...prFds].map(([fd, t]) => kind(fd, t)).sort())

@@ -24,7 +24,12 @@ export const main = (mod: Record<string, unknown>): void => {
     let warming: Fiber.RuntimeFiber<void> | undefined
     let asked = false
     setImmediate(() => {
-      if (!asked) warming = prewarm()
+      if (asked) return
+      warming = prewarm()
+      // Visible in ps (and /proc/<pid>/cmdline): this child is prewarmed and waits for its spec.
+      warming.addObserver(() => {
+        if (!asked) process.title = "troupe[warm]"
+      })
     })
     void warm.then(() => {
       asked = true
