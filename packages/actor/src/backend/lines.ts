@@ -5,6 +5,8 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 
 export interface LineSplitter {
   /** Feed a chunk; every complete line goes to `onLine`. */
@@ -45,4 +47,35 @@ export const tailKeeper = (max = 20) => {
     },
     text: () => lines.join("\n")
   }
+}
+
+/** The inspector's announcement on stderr (`--inspect`): `Debugger listening on ws://HOST:PORT/UUID`. */
+const inspectorLine = /^Debugger listening on (ws:\/\/\S+)/
+
+/**
+ * A process actor's stdout and stderr as log records of `rt` (Info, annotated with `actor` and
+ * `stream`), the last stderr lines kept (`tail`), and with `inspect` the inspector's URL logged
+ * once it is announced (annotated `inspector`).
+ */
+export const actorOutput = (
+  rt: Runtime.Runtime<never>,
+  actor: { readonly name: string; readonly id: string; readonly inspect: boolean }
+): { readonly out: LineSplitter; readonly err: LineSplitter; readonly tail: ReturnType<typeof tailKeeper> } => {
+  const log = (stream: "stdout" | "stderr") => (line: string) =>
+    Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: actor.name, stream })))
+  const tail = tailKeeper()
+  const onErrLine = log("stderr")
+  const err = lineSplitter((line) => {
+    tail.push(line)
+    onErrLine(line)
+    const inspector = actor.inspect ? inspectorLine.exec(line) : null
+    if (inspector !== null) {
+      Runtime.runFork(rt)(
+        Effect.logInfo(`actor ${actor.name} (${actor.id}): inspector listening on ${inspector[1]}`).pipe(
+          Effect.annotateLogs({ actor: actor.name, inspector: inspector[1] })
+        )
+      )
+    }
+  })
+  return { out: lineSplitter(log("stdout")), err, tail }
 }

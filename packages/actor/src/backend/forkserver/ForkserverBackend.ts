@@ -41,13 +41,10 @@ import * as Liveness from "@troupe/process/Liveness"
 import { Forkserver, type ForkserverBounds, limits } from "../../Bounds.js"
 import { ActorFailure } from "../../Errors.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend } from "../../SpawnBackend.js"
-import { lineSplitter, tailKeeper } from "../lines.js"
+import { actorOutput } from "../lines.js"
 import { childCommand, defaultStrategy, type EntryStrategy, oneFileBundle, oneFileOnlyProcess } from "../process/entry.js"
 import * as ProcessBackend from "../process/ProcessBackend.js"
 import * as Client from "./client.js"
-
-/** The inspector's announcement on stderr (`--inspect`). */
-const inspectorLine = /^Debugger listening on (ws:\/\/\S+)/
 
 /** Node flags at the head of a child command (`--import tsx` of the loader strategy), then the script and its arguments. */
 const splitCommand = (args: ReadonlyArray<string>): { flags: Array<string>; cmd: Array<string> } => {
@@ -103,22 +100,10 @@ const launch = (servers: ReturnType<typeof Client.make>, scope: Scope.Scope, bou
       const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
       const server = yield* servers.get.pipe(Effect.mapError(fail))
       const rt = yield* Effect.runtime<never>()
-      const log = (stream: "stdout" | "stderr") => (line: string) =>
-        Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
-      const tail = tailKeeper()
-      const onErrLine = log("stderr")
-      const outLines = lineSplitter(log("stdout"))
-      const errLines = lineSplitter((line) => {
-        tail.push(line)
-        onErrLine(line)
-        const inspector = request.options?.inspect === true ? inspectorLine.exec(line) : null
-        if (inspector !== null) {
-          Runtime.runFork(rt)(
-            Effect.logInfo(`actor ${request.name} (${request.id}): inspector listening on ${inspector[1]}`).pipe(
-              Effect.annotateLogs({ actor: request.name, inspector: inspector[1] })
-            )
-          )
-        }
+      const { out: outLines, err: errLines, tail } = actorOutput(rt, {
+        name: request.name,
+        id: request.id,
+        inspect: request.options?.inspect === true
       })
       let spawned = false
       const outputEnded = yield* Deferred.make<void>()

@@ -10,21 +10,17 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Runtime from "effect/Runtime"
 import * as LadderBounds from "@troupe/process/Bounds"
 import * as Process from "@troupe/process/Process"
 import { limits } from "../../Bounds.js"
 import { ActorFailure, SpawnOptionUnsupported } from "../../Errors.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend, type SpawnOptions } from "../../SpawnBackend.js"
-import { lineSplitter, tailKeeper } from "../lines.js"
+import { actorOutput } from "../lines.js"
 import { childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
 
 export type { EntryStrategy } from "./entry.js"
 
 const describeExit = (s: Process.ExitStatus): string => (s._tag === "Exited" ? `exited ${s.code}` : `signaled ${s.signal}`)
-
-/** The inspector's announcement on stderr (`--inspect`): `Debugger listening on ws://HOST:PORT/UUID`. */
-const inspectorLine = /^Debugger listening on (ws:\/\/\S+)/
 
 /**
  * The Node flags of a child with `options`: `execArgv`, then `--max-old-space-size` for
@@ -57,10 +53,11 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
     Effect.gen(function*() {
       const flags = yield* nodeFlags(request.name, request.options)
       const rt = yield* Effect.runtime<never>()
-      const log = (stream: "stdout" | "stderr") => (line: string) =>
-        Runtime.runFork(rt)(Effect.logInfo(line).pipe(Effect.annotateLogs({ actor: request.name, stream })))
-      const tail = tailKeeper()
-      const onErrLine = log("stderr")
+      const { out: outLines, err: errLines, tail } = actorOutput(rt, {
+        name: request.name,
+        id: request.id,
+        inspect: request.options?.inspect === true
+      })
       const cmd = yield* childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy()).pipe(
         Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
       )
@@ -72,19 +69,6 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       const ended = () => {
         if (--open === 0) Deferred.unsafeDone(outputEnded, Exit.void)
       }
-      const outLines = lineSplitter(log("stdout"))
-      const errLines = lineSplitter((line) => {
-        tail.push(line)
-        onErrLine(line)
-        const inspector = request.options?.inspect === true ? inspectorLine.exec(line) : null
-        if (inspector !== null) {
-          Runtime.runFork(rt)(
-            Effect.logInfo(`actor ${request.name} (${request.id}): inspector listening on ${inspector[1]}`).pipe(
-              Effect.annotateLogs({ actor: request.name, inspector: inspector[1] })
-            )
-          )
-        }
-      })
       const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
       const handle = yield* Process.spawn({
         command: process.execPath,
