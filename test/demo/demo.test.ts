@@ -113,6 +113,18 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
     expectNoneAlive(await run.pids)
   }, 45_000)
 
+  it("--backend forkserver: the same digests, exit 0, nothing left (the spawner process included)", async () => {
+    const run = runDemo(["--backend", "forkserver"], 40_000)
+    const r = await run.done
+    const context = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`
+    expect(r.code, context).toBe(0)
+    expect(r.stdout, context).toContain("(backend: forkserver)")
+    expect(r.stdout.match(/^digest \(2 actors\):\s+([0-9a-f]{64})$/m)?.[1], context).toBe(expectedDigest)
+    expect(r.stdout.match(/^digest \(single process\):\s+([0-9a-f]{64})$/m)?.[1], context).toBe(expectedDigest)
+    expect(processesLeft(r.stdout), context).toBe(0)
+    expectNoneAlive(await run.pids)
+  }, 45_000)
+
   it("--fail-after 5: one-cancels-all, the error names the actor with its remote stack, non-zero exit, nothing left", async () => {
     const t0 = Date.now()
     const run = runDemo(["--fail-after", "5"], 40_000)
