@@ -80,11 +80,19 @@ const under = (root: number, needle: string): Array<number> =>
 
 describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAlive across kill -9", () => {
   it.live("work accepted before the crash completes once from the caller's view; a keepAlive entity comes back on the survivor unasked", () =>
-    ProcessGuard.guarded((guard) =>
-      Effect.gen(function*() {
+    ProcessGuard.guarded((guard) => {
+      // For a failure's report (an interrupt-only failure, seen 2026-12-03 under load and in a
+      // clean-clone CI on 2026-12-04 after 9.7 s, says nothing else):
+      // how far the test got, and the runners' output.
+      let phase = "fresh database"
+      const outputs: Array<() => string> = []
+      return Effect.gen(function*() {
         const url = yield* freshDatabase(baseUrl!)
+        phase = "starting the runners"
         const [portA, portB] = [yield* freePort, yield* freePort]
         const [a, b] = yield* Effect.all([runner(url, portA), runner(url, portB)], { concurrency: 2 })
+        outputs.push(a.output, b.output)
+        phase = "finding a Tally and a Keeper entity on runner A"
         const clientNode = yield* Layer.build(SqlRunner.layerClient({ url }))
         const tally = yield* Tally.client.pipe(Effect.provide(clientNode))
         const keeper = yield* Keeper.client.pipe(Effect.provide(clientNode))
@@ -102,6 +110,7 @@ describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAliv
         expect(id).toBeDefined()
         expect(kid).toBeDefined()
         const keeperBefore = yield* keeper(kid!).Pids()
+        phase = "the pause past a re-arm"
         // Past a re-arm of old read marks (internal/resets.ts): the keepAlive request, read when
         // its entity started, must survive it (a re-delivery would answer it, and the entity
         // would not come back after the crash).
@@ -110,6 +119,7 @@ describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAliv
         const work = yield* Effect.fork(tally(id!).Work({ key: "job-1", ms: 4000 }))
         yield* Effect.sleep("1500 millis")
         const t0 = Date.now()
+        phase = "after the kill -9 of runner A"
         process.kill(a.pid, "SIGKILL")
         yield* eventually("the killed runner's actors are gone", 10_000, () => !keeperBefore.actors.some(alive))
         // The caller's view: its call completes; should it end interrupted instead (seen once in
@@ -143,7 +153,19 @@ describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAliv
         const keeperAfter = yield* keeper(kid!).Pids()
         expect(keeperAfter.runner).toBe(b.pid)
         console.log(`after kill -9: persisted work completed on the survivor after ${workMs} ms (once${interrupted ? ", after a resend" : ""}); keepAlive entity re-activated unasked after ${keeperMs} ms`)
-      }).pipe(Effect.scoped, Effect.tapErrorCause((cause) => Effect.sync(() => console.log(`persisted/keepAlive test failed:\n${Cause.pretty(cause)}`)))), { leakBoundMs: 20_000 }), 240_000)
+      }).pipe(
+        Effect.scoped,
+        Effect.tapErrorCause((cause) =>
+          Effect.sync(() =>
+            console.log(
+              `persisted/keepAlive test failed (${phase}):\n${Cause.pretty(cause)}\n${
+                outputs.map((o, i) => `--- runner ${"AB"[i]} output (tail):\n${o().slice(-3000)}`).join("\n")
+              }`
+            )
+          )
+        )
+      )
+    }, { leakBoundMs: 20_000 }), 240_000)
 })
 
 describe.skipIf(baseUrl !== undefined)("SQL runners: failover", () => {
