@@ -127,23 +127,13 @@ const main = async () => {
       return sample
     }
   }
-  const forkserverCold: Impl = {
-    name: "troupe forkserver, cold (new root): `nursery.start` + `echo` call",
-    run: async () => {
-      const fresh = troupeRuntime("uds", "forkserver")
-      try {
-        return await startAndCall(fresh)
-      } finally {
-        await fresh.dispose()
-      }
-    }
-  }
-  const forkserverColdServer: Impl = {
-    name: "troupe forkserver, cold (new root), `coldStart: \"server\"`: `nursery.start` + `echo` call",
+  /** A new root per sample, on the forkserver backend with `coldStart`. */
+  const forkserverColdRow = (coldStart: "direct" | "server", name: string): Impl => ({
+    name,
     run: async () => {
       const fresh = ManagedRuntime.make(
         Troupe.layer({ backend: "forkserver", transport: "uds" }).pipe(
-          Layer.provide(Bounds.forkserverLayer({ coldStart: "server" })),
+          Layer.provide(Bounds.forkserverLayer({ coldStart })),
           Layer.provideMerge(captureLogs)
         )
       )
@@ -153,7 +143,12 @@ const main = async () => {
         await fresh.dispose()
       }
     }
-  }
+  })
+  const forkserverCold = forkserverColdRow("direct", "troupe forkserver, cold (new root): `nursery.start` + `echo` call")
+  const forkserverColdServer = forkserverColdRow(
+    "server",
+    "troupe forkserver, cold (new root), `coldStart: \"server\"`: `nursery.start` + `echo` call"
+  )
   const onlyForkserver = process.env["BENCH_ONLY_FORKSERVER"] === "1"
 
   const troupe: Impl = {

@@ -192,8 +192,8 @@ const probeEveryMs = Number(process.env.TROUPE_NETNS_PROBE_MS ?? 250)
  * probe routed to a dead or cut runner before the assignments moved hangs, and a bound on each
  * probe would interrupt an activation it started on a survivor, so the time "answering again"
  * is the first answer's end, to within `probeEveryMs`. With `timeline` (the fault's time), prints
- * for each entity the first answer (start and end, ms since the fault) and how the earlier
- * probes ended (`pending`: still waiting then).
+ * for each entity the first answer (start and end, ms since the fault), how many probes were
+ * sent and how the failed ones ended (those still waiting then are not listed).
  */
 const answerAgain = (tally: Tallies, ids: ReadonlyArray<string>, guard: TreeGuard, not?: number, timeline?: { readonly label: string; readonly t0: number }) =>
   Effect.gen(function*() {
@@ -209,6 +209,8 @@ const answerAgain = (tally: Tallies, ids: ReadonlyArray<string>, guard: TreeGuar
           sent++
           const began = since()
           return tally(id).Pids().pipe(
+            // every tree seen is tracked, the victim's too (an answer from it fails below)
+            Effect.tap((r) => Effect.sync(() => r.actors.forEach((p) => guard.track(p)))),
             Effect.flatMap((r) => not !== undefined && r.runner === not ? Effect.fail(new Error(`${id} still on ${not}`)) : Effect.succeed(r)),
             Effect.tapBoth({
               onFailure: (e) => Effect.sync(() => ends.push(`${Predicate.hasProperty(e, "_tag") ? String(e._tag) : "error"}@${began}-${since()}`)),
@@ -223,7 +225,6 @@ const answerAgain = (tally: Tallies, ids: ReadonlyArray<string>, guard: TreeGuar
         const { r, began, ended } = yield* Deferred.await(first).pipe(
           Effect.timeoutFail({ duration: answerAgainMs, onTimeout: () => new Error(`${id}: no answer within ${answerAgainMs} ms (${ends.join(" ")})`) })
         )
-        r.actors.forEach((p) => guard.track(p))
         lines.set(id, `${id} ok@${began}-${ended} (${sent} probes sent, ${ends.length} failed${ends.length > 0 ? `: ${ends.slice(0, 3).join(" ")}${ends.length > 3 ? " …" : ""}` : ""})`)
         return r
       }).pipe(Effect.scoped), { concurrency: "unbounded" })

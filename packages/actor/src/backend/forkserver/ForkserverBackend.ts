@@ -72,7 +72,7 @@ const launchDirect = (
   Effect.gen(function*() {
     yield* Effect.sleep(Duration.millis(bounds.coldRefillDelayMs)).pipe(
       Effect.zipRight(servers.get),
-      Effect.tap((server) => Effect.sync(() => server.warm(entry, 0))),
+      Effect.tap((server) => Effect.sync(() => server.warm(entry))),
       Effect.catchAll((reason) => Effect.logWarning(`forkserver: ${reason} (actors start directly until one is up)`)),
       // Its waits are bounded (`requestMs`) and interruptible: the runtime's close ends it at once.
       Effect.interruptible,

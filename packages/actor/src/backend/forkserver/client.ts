@@ -52,8 +52,8 @@ export interface Server {
   readonly isDead: () => boolean
   /** Ask for an actor; succeeds with its pid, fails with a reason (server gone, spawn failed). */
   readonly spawn: (rid: string, request: SpawnRequest, events: ActorEvents) => Effect.Effect<number, string>
-  /** Keep the entry of `flags` (none: the server warms only those) and `cmd` warm from `delayMs` on. */
-  readonly warm: (entry: Pick<SpawnRequest, "flags" | "cmd">, delayMs: number) => void
+  /** Keep the entry of `flags` (none: the server warms only those) and `cmd` warm from now on. */
+  readonly warm: (entry: Pick<SpawnRequest, "flags" | "cmd">) => void
 }
 
 /**
@@ -157,8 +157,8 @@ const start = (bounds: ForkserverBounds, ladder: LadderBounds, onDead: () => voi
             Effect.interruptible
           )
         }),
-      warm: (entry, delayMs) => {
-        if (!dead) Queue.unsafeOffer(requests, encoder.encode(`${JSON.stringify({ t: "warm", flags: entry.flags, cmd: entry.cmd, delayMs })}\n`))
+      warm: (entry) => {
+        if (!dead) Queue.unsafeOffer(requests, encoder.encode(`${JSON.stringify({ t: "warm", flags: entry.flags, cmd: entry.cmd })}\n`))
       }
     } satisfies Server
   })

@@ -5,8 +5,8 @@
 //
 // Requests: `{ t: "spawn", rid, flags, cmd, env, cwd?, args }` — start (or hand out a warm) child
 // running `node <flags> warm-entry.cjs <cmd…>` and give it its spec `{ env, cwd, args }`;
-// `{ t: "warm", flags, cmd, delayMs }` — keep that entry warm from `delayMs` on (an actor of it
-// was started without this server, while it started).
+// `{ t: "warm", flags, cmd }` — keep that entry warm from now on (an actor of it was started
+// without this server, before it was up).
 // Events: `{ t: "spawned", rid, pid }`, `{ t: "failed", rid, reason }`, `{ t: "out", rid, s:
 // "stdout" | "stderr", d: base64 }`, `{ t: "eof", rid, s }`, `{ t: "exit", rid, code, signal }`.
 //
@@ -155,8 +155,7 @@ process.stdin.on("data", (chunk) => {
       continue
     }
     if (req.t === "warm" && !stopping && Array.isArray(req.flags) && req.flags.length === 0 && Array.isArray(req.cmd)) {
-      const key = JSON.stringify([req.flags, req.cmd])
-      setTimeout(() => refill(key, req.flags, req.cmd), Math.max(0, Number(req.delayMs) || 0)).unref()
+      refill(JSON.stringify([req.flags, req.cmd]), req.flags, req.cmd)
     }
     if (req.t === "spawn" && !stopping) {
       try {
