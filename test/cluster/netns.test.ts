@@ -31,6 +31,8 @@ const fastest = process.env.TROUPE_NETNS_FAILOVER === "fastest"
 /** TROUPE_NETNS_BACKEND / TROUPE_NETNS_WARM: the runners' spawn backend and warm children per module (test/cluster/fixtures/runner.ts). */
 const runnerBackend = process.env.TROUPE_NETNS_BACKEND
 const runnerWarm = process.env.TROUPE_NETNS_WARM
+/** TROUPE_NETNS_WATCH=0: with the fastest settings, runners do not watch their peers (`Settings.Health.watchPeers`). */
+const runnerWatch = process.env.TROUPE_NETNS_WATCH
 /**
  * TROUPE_NETNS_CONCURRENCY: requests one Tally entity handles at once (default unbounded). With 1,
  * a probe of "answering again" that reaches a moved entity after its replayed persisted `Work`
@@ -105,6 +107,7 @@ const withCluster = <A, E>(
               ...(fastest ? { RUNNER_FAILOVER: "fastest" } : {}),
               ...(runnerBackend === undefined ? {} : { RUNNER_BACKEND: runnerBackend }),
               ...(runnerWarm === undefined ? {} : { RUNNER_WARM_PER_ENTRY: runnerWarm }),
+              ...(runnerWatch === undefined ? {} : { RUNNER_WATCH_PEERS: runnerWatch }),
               RUNNER_CONCURRENCY: entityConcurrency
             },
             /runner ready pid \d+/,
@@ -258,7 +261,9 @@ describe.skipIf(reason !== undefined)("netns failover: 3 runners in 3 network na
         yield* answerAgain(tally, on.map((e) => e.id), guard, victim.pid, { label: "kill -9", t0 })
         const movedMs = Date.now() - t0
         const resent = yield* allComplete(tally, works, guard)
-        console.log(`netns kill -9: entities answering again after ${movedMs} ms; ${works.length} persisted calls complete (${resent} resent)`)
+        // Which survivors' peer watch (Settings.Health.watchPeers) marked the killed runner unhealthy, if any.
+        const watchers = runners.flatMap((r, i) => r.output().includes("refuses connections; marked unhealthy") ? [i] : [])
+        console.log(`netns kill -9: entities answering again after ${movedMs} ms; ${works.length} persisted calls complete (${resent} resent); marked unhealthy by the peer watch of ${watchers.length > 0 ? `runner ${watchers.join(", ")}` : "no runner"}`)
       })), 240_000)
 
   it.live("graceful SIGTERM of a runner: its trees torn down, its entities move, no call fails", () =>

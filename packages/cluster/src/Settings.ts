@@ -13,9 +13,10 @@
  * their troupe trees torn down) — a false suspicion costs a hand-off. 1 s refresh against 5 s
  * expiration leaves four missed refreshes of slack.
  *
- * `fastestFailover` with `fastHealth` goes further (after a `kill -9`, in namespaces: median 2.2 s over 9 runs, 1.8–4.0 s; see docs/cluster.md):
- * runners are pinged every 500 ms and one that does not answer a ping within 500 ms, nor its one
- * retry 250 ms later, is declared dead. The price is false suspicion: a runner whose event loop
+ * `fastestFailover` with `fastHealth` goes further (after a `kill -9`, in namespaces, with the peer watch: 1.7–2.6 s over 5 runs; without it
+ * 2.0–3.7 s; see docs/cluster.md): runners are pinged every 500 ms and one that does not answer a
+ * ping within 500 ms, nor its one retry 250 ms later, is declared dead; every runner also marks a
+ * peer that refuses connections unhealthy (`Health.watchPeers`). The price is false suspicion: a runner whose event loop
  * stalls for about a second (a long GC pause, an overloaded host) is declared dead, its shards move,
  * its entities' troupe trees are torn down and rebuilt elsewhere, and its in-flight persisted
  * messages run again (at-least-once underneath). Use it where runners are not starved of CPU.
@@ -52,10 +53,20 @@ export interface Health {
   readonly pingTimeoutMs: number
   readonly retries: number
   readonly retryDelayMs: number
+  /**
+   * Every runner also pings its peers and marks one unhealthy when every attempt is refused (a
+   * runner that is gone: `internal/watch.ts`), instead of waiting for the health-check singleton,
+   * which dies with the runner hosting it. A silent peer (a timeout) is still left to the
+   * singleton. Default: off.
+   */
+  readonly watchPeers?: boolean
 }
 
-/** 500 ms per ping, 1 retry 250 ms later: a dead runner (connection refused) is declared in ~0.3 s, a silent one in ~1.3 s. */
-export const fastHealth: Health = { pingTimeoutMs: 500, retries: 1, retryDelayMs: 250 }
+/**
+ * 500 ms per ping, 1 retry 250 ms later: a dead runner (connection refused) is declared in ~0.3 s, a
+ * silent one in ~1.3 s; every runner watches its peers (`watchPeers`).
+ */
+export const fastHealth: Health = { pingTimeoutMs: 500, retries: 1, retryDelayMs: 250, watchPeers: true }
 
 /**
  * `fastFailover` with checks, assignment refreshes and message polls every 500 ms and a 2 s

@@ -12,7 +12,9 @@
  *
  * The runner is `NodeClusterSocket.layer({ storage: "sql" })` put together here, so that its
  * `RunnerHealth` follows `Options.health` (`Settings.fastHealth` with `Settings.fastestFailover`
- * for failover in ~3 s; `NodeClusterSocket` only offers @effect/cluster's fixed ping policy).
+ * for failover in ~3 s; `NodeClusterSocket` only offers @effect/cluster's fixed ping policy), and
+ * so that with `health.watchPeers` every runner also marks a peer that refuses connections
+ * unhealthy (`internal/watch.ts`) rather than leaving it to the health-check singleton alone.
  *
  * A runner keeps persisted requests from being stranded (`internal/resets.ts`): `SqlMessageStorage`
  * reads a request again only ten minutes after it last read it, and `@effect/cluster` 0.60 can
@@ -50,6 +52,7 @@ import { type ConfigError, Effect, Layer, Option, Redacted, Schedule } from "eff
 import { Troupe, type TransportError } from "@troupe/actor"
 import * as Fence from "./Fence.js"
 import * as Resets from "./internal/resets.js"
+import * as Watch from "./internal/watch.js"
 import * as Settings from "./Settings.js"
 
 export interface ClientOptions {
@@ -113,7 +116,9 @@ export const layer = (
     runnerAddress: Option.some(RunnerAddress.make(options.address.host, options.address.port)),
     ...(options.listen ? { runnerListenAddress: Option.some(RunnerAddress.make(options.listen.host, options.listen.port)) } : {})
   })
-  return socketRunner(options.health).pipe(
+  // Every runner watches its peers when `health.watchPeers` (internal/watch.ts).
+  return Watch.layer(options.health).pipe(
+    Layer.provideMerge(socketRunner(options.health)),
     // Read marks kept from stranding a persisted request for 10 min (internal/resets.ts).
     Layer.provideMerge(Resets.layer.pipe(Layer.provide(Layer.orDie(SqlMessageStorage.layer)))),
     // The runner's own fence (Fence.ts) watches its lock operations and closes its trees if they stop.
