@@ -20,7 +20,7 @@ import type * as Scope from "effect/Scope"
 import type { Implementation } from "./Actor.js"
 import type { ActorBounds, Ladder } from "./Bounds.js"
 import type { ActorFailure, SpawnOptionUnsupported } from "./Errors.js"
-import type { Address } from "./Protocol.js"
+import type { Address, SpawnSpec } from "./Protocol.js"
 import type { Connection } from "./Transport.js"
 
 /**
@@ -133,6 +133,13 @@ export interface LaunchRequest {
   readonly ladder?: Ladder.LadderBounds | undefined
   /** Per-actor options (`nursery.start(impl, { env, cwd, … })`), already checked against `honours`. */
   readonly options?: SpawnOptions | undefined
+  /**
+   * What the child is told to become. The parent also sends it over the child's channel after the
+   * handshake; a backend with a private way to the child (the forkserver's spec channel) may hand
+   * it over at launch, so the child need not wait for that message (one hop less per spawn). It
+   * carries the tree's secret: never on a command line.
+   */
+  readonly spec?: SpawnSpec | undefined
 }
 
 export interface LaunchedActor {

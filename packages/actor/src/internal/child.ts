@@ -7,7 +7,8 @@
  *    (a worker does none of that: they are process-wide);
  * 2. reach the parent — a socket to its listener, or the `MessagePort` it handed over — and say
  *    `Hello{role: "child"}`;
- * 3. receive the `SpawnSpec` (which export to serve, transport, registrar, bounds);
+ * 3. receive the `SpawnSpec` (which export to serve, transport, registrar, bounds), unless the
+ *    backend handed it over at launch (`Host.spec`: the forkserver's spec channel);
  * 4. bind a listener, register with the registrar, answer `Ready{address}` (or `BootFailed`);
  * 5. serve until asked to end: `ActorCancel`, the parent channel's EOF (the parent died), a
  *    signal (processes), or the runtime's own shutdown request;
@@ -70,6 +71,11 @@ export interface Host {
    */
   readonly backends?: Readonly<Record<string, SpawnBackend>>
   readonly spawnedBy: "process" | "worker" | "forkserver"
+  /**
+   * The spawn spec, when the backend handed it over at launch (`LaunchRequest.spec`): the child
+   * does not wait for the parent's `SpawnSpec` message (which still comes, and is ignored).
+   */
+  readonly spec?: SpawnSpec | undefined
   /** The connection to the parent (a socket to its listener, or a port it handed over). */
   readonly parent: Effect.Effect<Connection, TransportError, Scope.Scope>
   /** Called once the child said `Ready` (the bundle loader writes its code cache then, see `bundleBoot`). */
@@ -174,12 +180,13 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     const parent = yield* Channel.make(conn, self, hello[1], true, proxy)
     // From here on, log records go to the parent as structured records (internal/logRelay.ts).
     logTo = parent
-    const spec = yield* Queue.take(control).pipe(
+    // The spec handed over at launch, or the parent's `SpawnSpec` message (the first control
+    // message; when the spec came at launch, that message comes too and stays unread).
+    const s: SpawnSpec = host.spec !== undefined ? host.spec : yield* Queue.take(control).pipe(
       Effect.raceFirst(parent.closed.pipe(Effect.zipRight(Effect.fail("parent closed the channel before the spawn spec")))),
-      Effect.timeoutFail({ duration: bounds0.bootMs, onTimeout: () => `no spawn spec within ${bounds0.bootMs} ms` })
+      Effect.timeoutFail({ duration: bounds0.bootMs, onTimeout: () => `no spawn spec within ${bounds0.bootMs} ms` }),
+      Effect.flatMap((m) => m[0] === MsgType.SpawnSpec ? Effect.succeed(m[1]) : Effect.fail(`expected SpawnSpec, got message type ${m[0]}`))
     )
-    if (spec[0] !== MsgType.SpawnSpec) return yield* Effect.fail(`expected SpawnSpec, got message type ${spec[0]}`)
-    const s = spec[1]
     const bounds = Runtime.boundsFromRecord(defaultActorBounds, s.bounds)
     host.armParentWatchdog?.(bounds.parentDeathExitMs + parentWatchdogSlackMs)
     // The parent's ladder bounds (the root's, down the tree): this actor ends its children with them.

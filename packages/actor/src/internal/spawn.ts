@@ -23,7 +23,7 @@ import type { BackendChoice } from "../backend/registry.js"
 import { Bounds, Ladder } from "../Bounds.js"
 import { ActorFailure, SpawnOptionUnsupported } from "../Errors.js"
 import * as Metrics from "./metrics.js"
-import { type Aid, MsgType, spawnSpec } from "../Protocol.js"
+import { type Aid, MsgType, type SpawnSpec, spawnSpec } from "../Protocol.js"
 import { givenOptions, type LaunchedActor, type SpawnBackend, type SpawnOptions } from "../SpawnBackend.js"
 import type { Channel } from "./channel.js"
 import type { TroupeRuntime } from "./context.js"
@@ -108,7 +108,21 @@ export const boot = <D extends Actor.Definition<any, any>>(
     const childScope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
     const booted = yield* Effect.scoped(Effect.gen(function*() {
       const rendezvous = yield* rt.expectChild(id)
+      const spec: SpawnSpec = {
+        name: options.name,
+        id,
+        definition: implementation.definition.name,
+        exportName: options.exportName ?? null,
+        transport: rt.config.transport,
+        registrar: rt.registrarAddress,
+        socketDir: rt.config.socketDir,
+        secret: rt.config.secret,
+        // Actor and ladder bounds in one record (their keys differ): the child passes both on.
+        bounds: { ...rt.config.ladder, ...b },
+        logLevel: rt.config.logLevel
+      }
       const launched = yield* backend.launch({
+        spec,
         name: options.name,
         id,
         implementation,
@@ -140,19 +154,9 @@ export const boot = <D extends Actor.Definition<any, any>>(
           onTimeout: () => new ActorFailure({ actor: options.name, reason: `no handshake within ${b.bootMs} ms` })
         })
       )
-      const specError = channel.write(spawnSpec({
-        name: options.name,
-        id,
-        definition: implementation.definition.name,
-        exportName: options.exportName ?? null,
-        transport: rt.config.transport,
-        registrar: rt.registrarAddress,
-        socketDir: rt.config.socketDir,
-        secret: rt.config.secret,
-        // Actor and ladder bounds in one record (their keys differ): the child passes both on.
-        bounds: { ...rt.config.ladder, ...b },
-        logLevel: rt.config.logLevel
-      }))
+      // Sent even when the backend handed the spec over at launch (`LaunchRequest.spec`): the
+      // child uses whichever it has first and ignores the other.
+      const specError = channel.write(spawnSpec(spec))
       if (specError !== undefined) {
         return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `spawn spec not sent: ${specError.message}` }))
       }

@@ -136,7 +136,7 @@ const launch = (servers: ReturnType<typeof Client.make>, scope: Scope.Scope, bou
 
       // From the request to the finalizer, uninterruptible (the wait for the answer is bounded
       // and interruptible itself): an actor started meanwhile would have no finalizer to end it.
-      const pid = yield* server.spawn(request.id, { flags: [...entryFlags, ...flags], cmd, env, cwd: request.options?.cwd, args: childArgs }, events).pipe(
+      const pid = yield* server.spawn(request.id, { flags: [...entryFlags, ...flags], cmd, env, cwd: request.options?.cwd, args: childArgs, spawn: request.spec }, events).pipe(
         Effect.mapError((e) => fail(`spawn failed: ${e}`))
       )
       const leader: Liveness.ProcessRef = Liveness.ref(pid) ?? { pid, startTime: -1 }

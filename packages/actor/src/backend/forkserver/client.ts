@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url"
 import type { LadderBounds } from "@troupe/process/Bounds"
 import * as Process from "@troupe/process/Process"
 import type { ForkserverBounds } from "../../Bounds.js"
+import type { SpawnSpec } from "../../Protocol.js"
 import { lineSplitter } from "../lines.js"
 
 const serverPath = join(dirname(fileURLToPath(import.meta.url)), "server.cjs")
@@ -45,6 +46,8 @@ export interface SpawnRequest {
   readonly cwd?: string | undefined
   /** The `--troupe-child` argument. */
   readonly args: string
+  /** The actor's spawn spec (`LaunchRequest.spec`), handed to the child with the rest over its spec channel. */
+  readonly spawn?: SpawnSpec | undefined
 }
 
 export interface Server {

@@ -3,8 +3,8 @@
 //
 //   node server.cjs <json config>      stdin: requests, stdout: events (one JSON object a line)
 //
-// Requests: `{ t: "spawn", rid, flags, cmd, env, cwd?, args }` — start (or hand out a warm) child
-// running `node <flags> warm-entry.cjs <cmd…>` and give it its spec `{ env, cwd, args }`;
+// Requests: `{ t: "spawn", rid, flags, cmd, env, cwd?, args, spawn? }` — start (or hand out a warm)
+// child running `node <flags> warm-entry.cjs <cmd…>` and give it its spec `{ env, cwd, args, spawn }`;
 // `{ t: "warm", flags, cmd }` — keep that entry warm from now on (an actor of it was started
 // without this server, before it was up).
 // Events: `{ t: "spawned", rid, pid }`, `{ t: "failed", rid, reason }`, `{ t: "out", rid, s:
@@ -119,7 +119,7 @@ const handOut = (req) => {
   rec.key = undefined
   rec.rid = req.rid
   if (rec.child.pid === undefined) return // 'error' reports it
-  rec.child.stdio[3].end(`${JSON.stringify({ env: req.env, cwd: req.cwd, args: req.args })}\n`)
+  rec.child.stdio[3].end(`${JSON.stringify({ env: req.env, cwd: req.cwd, args: req.args, spawn: req.spawn })}\n`)
   send({ t: "spawned", rid: req.rid, pid: rec.child.pid })
   for (const e of rec.pending.splice(0)) send({ ...e, rid: req.rid })
   // Refilled a little later: the child just handed out boots first (one started cold boots

@@ -5,8 +5,9 @@
 //
 // `<script>` is what the process backend would run: `load-bundle.cjs <bundle.cjs>` (run here
 // through its `run`), a `.mjs` bundle, or the loader's `child-entry.ts` (imported). The spec is
-// one JSON line `{ env, cwd?, args }`: the whole environment, the working directory and the
-// `--troupe-child` argument. Then fd 3 is closed (the actor keeps nothing of the server), and
+// one JSON line `{ env, cwd?, args, spawn? }`: the whole environment, the working directory, the
+// `--troupe-child` argument and the actor's spawn spec (`internal/child.ts` uses it at once, not
+// waiting for it over its channel). Then fd 3 is closed (the actor keeps nothing of the server), and
 // `backend/main.ts` starts the runtime (it awaits `globalThis[Symbol.for("troupe.forkserver.spec")]`).
 // The server's death before the spec (fd 3 at EOF) ends this process: a warm child never
 // outlives its server; after the spec the runtime's own parent-death handling applies.
@@ -15,6 +16,7 @@ const net = require("node:net")
 const { pathToFileURL } = require("node:url")
 
 const SPEC = Symbol.for("troupe.forkserver.spec")
+const SPAWN_SPEC = Symbol.for("troupe.forkserver.spawnSpec")
 const [script, ...rest] = process.argv.slice(2)
 if (script === undefined) {
   process.stderr.write("troupe forkserver child: usage: warm-entry.cjs <script> …\n")
@@ -40,6 +42,8 @@ channel.on("data", (chunk) => {
   if (typeof spec.cwd === "string") process.chdir(spec.cwd)
   // --troupe-forkserver-child: the actor says it was started by the forkserver (its Dump, its registrar entry).
   process.argv.push("--troupe-child", spec.args, "--troupe-forkserver-child")
+  // The actor's spawn spec, if the requester sent it (it holds the tree's secret: never in argv).
+  if (spec.spawn !== undefined) globalThis[SPAWN_SPEC] = spec.spawn
   resolveSpec()
 })
 const serverGone = () => {

@@ -9,6 +9,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as LadderBounds from "@troupe/process/Bounds"
 import { native } from "@troupe/process/Native"
@@ -19,7 +20,7 @@ import { TransportError } from "../../Errors.js"
 import * as Auth from "../../internal/auth.js"
 import { bundleBoot, ChildArgs, type Host } from "../../internal/child.js"
 import { processChildPids } from "../../internal/runtime.js"
-import { formatAddress } from "../../Protocol.js"
+import { formatAddress, SpawnSpec } from "../../Protocol.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { backend as processBackend } from "./ProcessBackend.js"
 
@@ -70,6 +71,8 @@ const killOutputHolders = () => {
   }
 }
 
+const decodeSpec = Schema.decodeUnknownOption(SpawnSpec)
+
 export const processHost = (): Host => {
   const i = process.argv.indexOf("--troupe-child")
   const args = Schema.decodeUnknownSync(ChildArgs)(i >= 0 ? process.argv[i + 1] : undefined)
@@ -87,6 +90,9 @@ export const processHost = (): Host => {
     backend: processBackend,
     // The forkserver's warm children run this host too (backend/forkserver/warm-entry.cjs marks them).
     spawnedBy: process.argv.includes("--troupe-forkserver-child") ? "forkserver" : "process",
+    // A forkserver child's spawn spec, handed over with its spec (warm-entry.cjs); a malformed one is
+    // ignored (the child waits for the spec over its channel instead).
+    spec: Option.getOrUndefined(decodeSpec((globalThis as Record<symbol, unknown>)[Symbol.for("troupe.forkserver.spawnSpec")])),
     parent: SocketTransport.connect(args.parent, args.limits, defaultActorBounds.handshakeMs).pipe(
       Effect.tap((conn) => (bootKey === undefined ? Effect.void : Auth.connectWith(conn, { id: args.id, secret: bootKey }, defaultActorBounds.handshakeMs))),
       Effect.mapError((e) => (e._tag === "TransportError" ? e : new TransportError({ address: formatAddress(args.parent), reason: e.message })))
