@@ -2,7 +2,7 @@
 // the server's death tears its actors down and the next spawn starts a new server, and the
 // requester's death tears down the actors it asked for. Every test leaves 0 processes.
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit } from "effect"
+import { ConfigProvider, Duration, Effect, Exit, HashMap, Logger, LogLevel, Option } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -171,6 +171,38 @@ describe("forkserver backend", () => {
         expect(ppidOf(second.actor.pid)).toBe(server)
         expect(yield* second.greet("warm")).toBe("hello warm")
       }), { forkserver: { coldStart: "direct" } }), 120_000)
+
+  it.live("the spawn spec: a child the server starts takes it at launch; one started directly gets it from its parent", () => {
+    const ready: Array<{ id: unknown; message: string }> = []
+    const capture = Logger.make(({ annotations, message }) => {
+      const text = Array.isArray(message) ? message.join(" ") : String(message)
+      if (text.startsWith("ready ")) ready.push({ id: HashMap.get(annotations, "id").pipe(Option.getOrUndefined), message: text })
+    })
+    const readyOf = (id: string) => ready.find((r) => r.id === id)?.message
+    return root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const first = yield* nursery.start(GreeterLive, { name: "first" })
+        guard.track(first.actor.pid)
+        expect(ppidOf(first.actor.pid)).toBe(process.pid)
+        const servers = () => processes((p) => ppidOf(p) === process.pid && cmdline(p).includes("server.cjs"))
+        yield* eventually("the server started in the background", 30_000, () => servers().length === 1)
+        const [server] = servers()
+        guard.track(server!)
+        yield* eventually("the server warmed the first actor's entry", 30_000, () => warmOf(server!).length === 1)
+        const second = yield* nursery.start(GreeterLive, { name: "second" })
+        guard.track(second.actor.pid)
+        expect(ppidOf(second.actor.pid)).toBe(server)
+        expect(yield* second.greet("warm")).toBe("hello warm")
+        yield* eventually("both actors logged their Ready", 10_000, () => readyOf(first.actor.id) !== undefined && readyOf(second.actor.id) !== undefined)
+        expect(readyOf(first.actor.id)).toContain("after process start")
+        expect(readyOf(first.actor.id)).toContain("spawn spec from the parent")
+        expect(readyOf(second.actor.id)).toContain("after forkserver start")
+        expect(readyOf(second.actor.id)).toContain("spawn spec at launch")
+      }).pipe(Effect.provide(Logger.add(capture)), Logger.withMinimumLogLevel(LogLevel.Debug)), { forkserver: { coldStart: "direct" } }).pipe(
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_LOG_LEVEL", "debug"]])))
+    )
+  }, 120_000)
 
   it.live("forkserver SIGKILLed: its actors are torn down within a bound, the next spawn starts a new server, 0 processes left", () =>
     root(config, (guard) =>

@@ -226,7 +226,9 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     if (h.onActorCancel) proxy.onActorCancel = h.onActorCancel
     yield* runtime.adopt(parent)
     parent.write(ready(runtime.address))
-    yield* Effect.logDebug(`ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms)`)
+    yield* Effect.logDebug(
+      `ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms; spawn spec ${host.spec !== undefined ? "at launch" : "from the parent"})`
+    )
     if (host.booted !== undefined) setImmediate(host.booted)
 
     const reason = yield* Effect.raceFirst(
