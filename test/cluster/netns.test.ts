@@ -31,7 +31,7 @@ const fastest = process.env.TROUPE_NETNS_FAILOVER === "fastest"
 /** TROUPE_NETNS_BACKEND / TROUPE_NETNS_WARM: the runners' spawn backend and warm children per module (test/cluster/fixtures/runner.ts). */
 const runnerBackend = process.env.TROUPE_NETNS_BACKEND
 const runnerWarm = process.env.TROUPE_NETNS_WARM
-/** TROUPE_NETNS_WATCH=0: with the fastest settings, runners do not watch their peers (`Settings.Health.watchPeers`). */
+/** TROUPE_NETNS_WATCH=0: runners do not watch their peers (`SqlRunner.Options.watchPeers: false`). */
 const runnerWatch = process.env.TROUPE_NETNS_WATCH
 /**
  * TROUPE_NETNS_CONCURRENCY: requests one Tally entity handles at once (default unbounded). With 1,
@@ -261,7 +261,7 @@ describe.skipIf(reason !== undefined)("netns failover: 3 runners in 3 network na
         yield* answerAgain(tally, on.map((e) => e.id), guard, victim.pid, { label: "kill -9", t0 })
         const movedMs = Date.now() - t0
         const resent = yield* allComplete(tally, works, guard)
-        // Which survivors' peer watch (Settings.Health.watchPeers) marked the killed runner unhealthy, if any.
+        // Which survivors' peer watch (SqlRunner.Options.watchPeers) marked the killed runner unhealthy, if any.
         const watchers = runners.flatMap((r, i) => r.output().includes("refuses connections; marked unhealthy") ? [i] : [])
         console.log(`netns kill -9: entities answering again after ${movedMs} ms; ${works.length} persisted calls complete (${resent} resent); marked unhealthy by the peer watch of ${watchers.length > 0 ? `runner ${watchers.join(", ")}` : "no runner"}`)
       })), 240_000)

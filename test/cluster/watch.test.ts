@@ -55,7 +55,7 @@ const standIn = () => {
   return { healthy, pings, layer }
 }
 
-const health: Settings.Health = { pingTimeoutMs: 300, retries: 2, retryDelayMs: 50, watchPeers: true }
+const health: Settings.Health = { pingTimeoutMs: 300, retries: 2, retryDelayMs: 50 }
 
 describe("cluster: every runner watches its peers", () => {
   it.live("a round marks only the peer that refuses every attempt", () => {
@@ -88,7 +88,7 @@ describe("cluster: every runner watches its peers", () => {
     }).pipe(Effect.provide(s.layer))
   }, 20_000)
 
-  it.live("the layer watches every interval while its scope is open, and not without watchPeers", () => {
+  it.live("the layer watches every interval while its scope is open, and not without a policy (watchPeers: false)", () => {
     const s = standIn()
     const off = standIn()
     return Effect.gen(function*() {
@@ -103,7 +103,7 @@ describe("cluster: every runner watches its peers", () => {
       yield* Effect.sleep("600 millis")
       expect(s.pings.get(answers.toString())).toBe(after)
       yield* Effect.scoped(Effect.gen(function*() {
-        yield* Layer.build(Watch.layer({ ...health, watchPeers: false }).pipe(Layer.provide(off.layer)))
+        yield* Layer.build(Watch.layer(undefined).pipe(Layer.provide(off.layer)))
         yield* Effect.sleep("600 millis")
       }))
       expect(off.pings.size).toBe(0)

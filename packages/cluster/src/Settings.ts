@@ -6,7 +6,8 @@
  * (`shardLockExpiration`) and a survivor must notice (`runnerHealthCheckInterval`,
  * `refreshAssignmentsInterval`) before it takes the shards and activates the entities on the next
  * call. With `@effect/cluster`'s defaults (lock refresh 10 s, expiration 35 s, health check 1 min,
- * assignments refresh 3 s) that is ~28 s; with these ~5–6 s (see docs/cluster.md for the figures).
+ * assignments refresh 3 s) that is ~28 s; with these ~5–7 s, or 3–5 s with the peer watch every
+ * runner runs by default (`SqlRunner.Options.watchPeers`; see docs/cluster.md for the figures).
  *
  * The trade-off: a runner that cannot refresh its locks for `shardLockExpiration` (a GC pause, an
  * overloaded machine, a PostgreSQL hiccup) loses its shards and fences itself (its entities end,
@@ -15,8 +16,8 @@
  *
  * `fastestFailover` with `fastHealth` goes further (after a `kill -9`, in namespaces, with the peer watch: 1.7–2.6 s over 5 runs; without it
  * 2.0–3.7 s; see docs/cluster.md): runners are pinged every 500 ms and one that does not answer a
- * ping within 500 ms, nor its one retry 250 ms later, is declared dead; every runner also marks a
- * peer that refuses connections unhealthy (`Health.watchPeers`). The price is false suspicion: a runner whose event loop
+ * ping within 500 ms, nor its one retry 250 ms later, is declared dead (and, as with any settings,
+ * every runner marks a peer that refuses connections unhealthy: `SqlRunner.Options.watchPeers`). The price is false suspicion: a runner whose event loop
  * stalls for about a second (a long GC pause, an overloaded host) is declared dead, its shards move,
  * its entities' troupe trees are torn down and rebuilt elsewhere, and its in-flight persisted
  * messages run again (at-least-once underneath). Use it where runners are not starved of CPU.
@@ -53,20 +54,10 @@ export interface Health {
   readonly pingTimeoutMs: number
   readonly retries: number
   readonly retryDelayMs: number
-  /**
-   * Every runner also pings its peers and marks one unhealthy when every attempt is refused (a
-   * runner that is gone: `internal/watch.ts`), instead of waiting for the health-check singleton,
-   * which dies with the runner hosting it. A silent peer (a timeout) is still left to the
-   * singleton. Default: off.
-   */
-  readonly watchPeers?: boolean
 }
 
-/**
- * 500 ms per ping, 1 retry 250 ms later: a dead runner (connection refused) is declared in ~0.3 s, a
- * silent one in ~1.3 s; every runner watches its peers (`watchPeers`).
- */
-export const fastHealth: Health = { pingTimeoutMs: 500, retries: 1, retryDelayMs: 250, watchPeers: true }
+/** 500 ms per ping, 1 retry 250 ms later: a dead runner (connection refused) is declared in ~0.3 s, a silent one in ~1.3 s. */
+export const fastHealth: Health = { pingTimeoutMs: 500, retries: 1, retryDelayMs: 250 }
 
 /**
  * `fastFailover` with checks, assignment refreshes and message polls every 500 ms and a 2 s

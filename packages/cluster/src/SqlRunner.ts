@@ -13,8 +13,8 @@
  * The runner is `NodeClusterSocket.layer({ storage: "sql" })` put together here, so that its
  * `RunnerHealth` follows `Options.health` (`Settings.fastHealth` with `Settings.fastestFailover`
  * for failover in ~3 s; `NodeClusterSocket` only offers @effect/cluster's fixed ping policy), and
- * so that with `health.watchPeers` every runner also marks a peer that refuses connections
- * unhealthy (`internal/watch.ts`) rather than leaving it to the health-check singleton alone.
+ * so that every runner also marks a peer that refuses connections unhealthy (`Options.watchPeers`,
+ * `internal/watch.ts`) rather than leaving it to the health-check singleton alone.
  *
  * A runner keeps persisted requests from being stranded (`internal/resets.ts`): `SqlMessageStorage`
  * reads a request again only ten minutes after it last read it, and `@effect/cluster` 0.60 can
@@ -71,6 +71,14 @@ export interface Options extends ClientOptions {
   readonly troupe?: Troupe.Options
   /** How this runner decides another is dead (`Settings.Health`). Default: @effect/cluster's `RunnerHealth.layerPing`. */
   readonly health?: Settings.Health
+  /**
+   * This runner also pings its peers every `runnerHealthCheckInterval` and marks one unhealthy
+   * when every attempt is refused (a runner that is gone), rather than leaving that to the
+   * health-check singleton, which dies with the runner hosting it (`internal/watch.ts`). A peer
+   * that does not answer (a timeout) is still left to the singleton. Pings follow `health`
+   * (default `Settings.fastHealth`). Default: true.
+   */
+  readonly watchPeers?: boolean
   /** The runner's self-fencing (`Fence.Options`). Default: `fenceAfterMs` from the sharding settings. */
   readonly fence?: Fence.Options
 }
@@ -116,8 +124,8 @@ export const layer = (
     runnerAddress: Option.some(RunnerAddress.make(options.address.host, options.address.port)),
     ...(options.listen ? { runnerListenAddress: Option.some(RunnerAddress.make(options.listen.host, options.listen.port)) } : {})
   })
-  // Every runner watches its peers when `health.watchPeers` (internal/watch.ts).
-  return Watch.layer(options.health).pipe(
+  // Every runner watches its peers unless `watchPeers: false` (internal/watch.ts).
+  return Watch.layer(options.watchPeers === false ? undefined : options.health ?? Settings.fastHealth).pipe(
     Layer.provideMerge(socketRunner(options.health)),
     // Read marks kept from stranding a persisted request for 10 min (internal/resets.ts).
     Layer.provideMerge(Resets.layer.pipe(Layer.provide(Layer.orDie(SqlMessageStorage.layer)))),

@@ -1,5 +1,5 @@
 /**
- * Every runner watches its peers (`Settings.Health.watchPeers`).
+ * Every runner watches its peers (`SqlRunner.Options.watchPeers`, on by default).
  *
  * `@effect/cluster` 0.60 judges runners from one place: the health check is the singleton
  * `effect/cluster/Sharding/RunnerHealth` (`Sharding.ts`), so when the runner that hosts it is the
@@ -64,11 +64,11 @@ export const round = (health: Settings.Health) =>
     return dead.map(([runner]) => runner.address)
   })
 
-/** The watch, forked in the layer's scope; a no-op when `health.watchPeers` is not set. */
+/** The watch with the ping policy `health`, forked in the layer's scope; no watch when `undefined`. */
 export const layer = (
   health: Settings.Health | undefined
 ): Layer.Layer<never, never, Runners.Runners | RunnerStorage.RunnerStorage | ShardingConfig.ShardingConfig> =>
-  health?.watchPeers !== true ? Layer.empty : Layer.scopedDiscard(
+  health === undefined ? Layer.empty : Layer.scopedDiscard(
     Effect.gen(function*() {
       const config = yield* ShardingConfig.ShardingConfig
       const every = Duration.toMillis(config.runnerHealthCheckInterval)
