@@ -99,7 +99,7 @@ const fast = runSuite("fast")
 const fastest = runSuite("fastest")
 const table = [
   begin,
-  "`pnpm bench:cluster`: test/cluster/netns.test.ts (3 runners in 3 network namespaces, PostgreSQL 15 on the bridge, a client-only node on the host; each Tally entity handles its requests concurrently, so a probe does not wait behind a replayed 2 s `Work`), run twice.",
+  "`pnpm bench:cluster`: test/cluster/netns.test.ts (3 runners in 3 network namespaces, PostgreSQL 15 on the bridge, a client-only node on the host; each Tally entity handles its requests concurrently, so a probe does not wait behind a replayed 2 s `Work`; every runner runs the peer watch, `SqlRunner.Options.watchPeers`, on by default), run twice.",
   "",
   "### `Settings.fastFailover`",
   "",
