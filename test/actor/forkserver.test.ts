@@ -200,7 +200,7 @@ describe("forkserver backend", () => {
         expect(readyOf(second.actor.id)).toContain("after forkserver start")
         expect(readyOf(second.actor.id)).toContain("spawn spec at launch")
       }).pipe(Effect.provide(Logger.add(capture)), Logger.withMinimumLogLevel(LogLevel.Debug)), { forkserver: { coldStart: "direct" } }).pipe(
-      Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_LOG_LEVEL", "debug"]])))
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_LOG_LEVEL", "debug"]])).pipe(ConfigProvider.orElse(ConfigProvider.fromEnv)))
     )
   }, 120_000)
 

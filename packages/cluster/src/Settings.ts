@@ -6,21 +6,23 @@
  * (`shardLockExpiration`) and a survivor must notice (`runnerHealthCheckInterval`,
  * `refreshAssignmentsInterval`) before it takes the shards and activates the entities on the next
  * call. With `@effect/cluster`'s defaults (lock refresh 10 s, expiration 35 s, health check 1 min,
- * assignments refresh 3 s) that is ~28 s; with these ~5–7 s, or 3–5 s with the peer watch every
- * runner runs by default (`SqlRunner.Options.watchPeers`; see docs/cluster.md for the figures).
+ * assignments refresh 3 s) that is ~28 s; with these ~5–7 s, and 3–5 s with the peer watch that
+ * every runner runs by default (`SqlRunner.Options.watchPeers`; figures in docs/cluster.md).
  *
  * The trade-off: a runner that cannot refresh its locks for `shardLockExpiration` (a GC pause, an
  * overloaded machine, a PostgreSQL hiccup) loses its shards and fences itself (its entities end,
  * their troupe trees torn down) — a false suspicion costs a hand-off. 1 s refresh against 5 s
  * expiration leaves four missed refreshes of slack.
  *
- * `fastestFailover` with `fastHealth` goes further (after a `kill -9`, in namespaces, with the peer watch: 1.7–2.6 s over 5 runs; without it
- * 2.0–3.7 s; see docs/cluster.md): runners are pinged every 500 ms and one that does not answer a
- * ping within 500 ms, nor its one retry 250 ms later, is declared dead (and, as with any settings,
- * every runner marks a peer that refuses connections unhealthy: `SqlRunner.Options.watchPeers`). The price is false suspicion: a runner whose event loop
- * stalls for about a second (a long GC pause, an overloaded host) is declared dead, its shards move,
- * its entities' troupe trees are torn down and rebuilt elsewhere, and its in-flight persisted
- * messages run again (at-least-once underneath). Use it where runners are not starved of CPU.
+ * `fastestFailover` with `fastHealth` goes further (after a `kill -9`, in namespaces, with the
+ * peer watch: 1.7–2.6 s over 5 runs; without it 2.0–3.7 s; see docs/cluster.md): runners are
+ * pinged every 500 ms and one that does not answer a ping within 500 ms, nor its one retry 250 ms
+ * later, is declared dead (and, as with any settings, every runner marks a peer that refuses
+ * connections unhealthy: `SqlRunner.Options.watchPeers`). The price is false suspicion: a runner
+ * whose event loop stalls for about a second (a long GC pause, an overloaded host) is declared
+ * dead, its shards move, its entities' troupe trees are torn down and rebuilt elsewhere, and its
+ * in-flight persisted messages run again (at-least-once underneath). Use it where runners are not
+ * starved of CPU.
  *
  * @since 0.1.0
  */

@@ -180,9 +180,10 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     const parent = yield* Channel.make(conn, self, hello[1], true, proxy)
     // From here on, log records go to the parent as structured records (internal/logRelay.ts).
     logTo = parent
-    // The spec handed over at launch, or the parent's `SpawnSpec` message (the first control
-    // message; when the spec came at launch, that message comes too and stays unread).
-    const s: SpawnSpec = host.spec !== undefined ? host.spec : yield* Queue.take(control).pipe(
+    // The spec handed over at launch (if it is this actor's), or the parent's `SpawnSpec` message
+    // (the first control message; when the spec came at launch, that message comes too and stays unread).
+    const atLaunch = host.spec !== undefined && host.spec.id === args.id ? host.spec : undefined
+    const s: SpawnSpec = atLaunch !== undefined ? atLaunch : yield* Queue.take(control).pipe(
       Effect.raceFirst(parent.closed.pipe(Effect.zipRight(Effect.fail("parent closed the channel before the spawn spec")))),
       Effect.timeoutFail({ duration: bounds0.bootMs, onTimeout: () => `no spawn spec within ${bounds0.bootMs} ms` }),
       Effect.flatMap((m) => m[0] === MsgType.SpawnSpec ? Effect.succeed(m[1]) : Effect.fail(`expected SpawnSpec, got message type ${m[0]}`))
@@ -227,7 +228,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     yield* runtime.adopt(parent)
     parent.write(ready(runtime.address))
     yield* Effect.logDebug(
-      `ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms; spawn spec ${host.spec !== undefined ? "at launch" : "from the parent"})`
+      `ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms; spawn spec ${atLaunch !== undefined ? "at launch" : "from the parent"})`
     )
     if (host.booted !== undefined) setImmediate(host.booted)
 
