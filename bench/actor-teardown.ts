@@ -16,9 +16,11 @@
  *   the busy call to `Nursery.open` returning (one run): the wedged actor cannot acknowledge its
  *   cancel nor answer the ping sent with it, so it is killed once `cancelAckMs` passes.
  * raw (25 forks of bench/fixtures/raw-ipc-echo.mjs, each answered one IPC message; a child with
- * no SIGTERM handler dies of it at once whatever it imported, so the bench does not pay for
- * 25 more boots of the same-imports bundle here):
+ * no SIGTERM handler dies of it at once, without running any JavaScript):
  * - SIGTERM all: SIGTERM to each, await every `'exit'`;
+ * - SIGTERM all, same imports: the same with forks of the same-imports bundle
+ *   (bench/fixtures/raw-fork-child.ts): dying at once still costs more for a process that
+ *   loaded effect and the runtime (its heap is larger), so this is the floor for troupe's rows;
  * - one exits: one child is told to exit 1; on its `'exit'` the parent SIGTERMs the other 24,
  *   awaits every `'exit'`; from the message to the last exit.
  *
@@ -34,6 +36,7 @@ import {
   forkReady,
   logs,
   ownCpu,
+  prepareRawBundle,
   prepareTroupeBundle,
   rawIpcEcho,
   type RawChild,
@@ -115,6 +118,7 @@ const cpuWindow = (pids: ReadonlyArray<number>) => {
 const main = async () => {
   const started = now()
   await prepareTroupeBundle()
+  const rawBundle = prepareRawBundle()
   const rt = troupeRuntime("uds")
 
   const startAll = (nursery: Nursery.Nursery) =>
@@ -190,9 +194,9 @@ const main = async () => {
     1
   )
 
-  const forkAll = async () => {
+  const forkAll = async (script = rawIpcEcho) => {
     const t0 = now()
-    const children = await Promise.all(Array.from({ length: ACTORS }, () => forkReady(rawIpcEcho)))
+    const children = await Promise.all(Array.from({ length: ACTORS }, () => forkReady(script)))
     await Promise.all(children.map((c) => ask(c.child, small(1))))
     return { children, upMs: now() - t0 }
   }
@@ -204,6 +208,21 @@ const main = async () => {
     raw: true,
     run: async () => {
       const { children, upMs } = await forkAll()
+      const cpu = cpuWindow(children.map((c) => c.child.pid!))
+      const t1 = now()
+      await Promise.all(children.map((c) => terminate(c)))
+      const t2 = now()
+      return { upMs, teardownMs: t2 - t1, left: leftOf(children), outcome: "SIGTERM", detectMs: Number.NaN, ...(await cpu()) }
+    }
+  }
+  // The same SIGTERM-all with children that loaded what a troupe child loads: their exit costs
+  // more (a larger heap for the kernel to take down), so this is the floor troupe can approach.
+  const rawSameImports: Scenario = {
+    id: "raw-sigterm-same-imports",
+    name: `raw, same imports: SIGTERM all ${ACTORS}, await every exit`,
+    raw: true,
+    run: async () => {
+      const { children, upMs } = await forkAll(rawBundle.path)
       const cpu = cpuWindow(children.map((c) => c.child.pid!))
       const t1 = now()
       await Promise.all(children.map((c) => terminate(c)))
@@ -232,7 +251,9 @@ const main = async () => {
     }
   }
 
-  const scenarios = quick ? [graceful, callFails, rawAll, rawOne] : [graceful, callFails, processDies, wedged, rawAll, rawOne]
+  const scenarios = quick
+    ? [graceful, callFails, rawAll, rawSameImports, rawOne]
+    : [graceful, callFails, processDies, wedged, rawAll, rawSameImports, rawOne]
   const runs = new Map<string, Array<Run>>(scenarios.map((s) => [s.id, []]))
   const t0 = now()
   let rounds = 0
@@ -264,6 +285,7 @@ const main = async () => {
       up: summarize(r.map((x) => x.upMs)),
       ratioRawSigterm: round(median(s.id) / median(rawAll.id), 2),
       ratioRawOne: round(median(s.id) / median(rawOne.id), 2),
+      ratioRawSameImports: round(median(s.id) / median(rawSameImports.id), 2),
       leftAtReturn: r.map((x) => x.left),
       childrenCpuMs: summarize(r.map((x) => x.childrenCpuMs)),
       rootCpuMs: summarize(r.map((x) => x.rootCpuMs)),
