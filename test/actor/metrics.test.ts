@@ -1,10 +1,11 @@
 // troupe's metrics (Metrics.ts): spawns, live actors, spawn and teardown times, escalations and
 // per-actor message counters, read from Effect's default metric registry as deltas.
-import { describe, expect } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import { Metrics, Nursery } from "../../packages/actor/src/index.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
 import { GreeterLive } from "./fixtures/greeter.js"
+import * as InternalMetrics from "../../packages/actor/src/internal/metrics.js"
 
 const counter = (m: Metric.Metric.Counter<number>) => Effect.map(Metric.value(m), (s) => s.count)
 const histogramCount = (m: Metric.Metric.Histogram<number>) => Effect.map(Metric.value(m), (s) => s.count)
@@ -62,3 +63,19 @@ for (const config of matrix) {
         })), 60_000)
   })
 }
+
+describe("tagged metrics", () => {
+  it.effect("are built once per metric and tags, and record where Metric.tagged reads", () =>
+    Effect.gen(function*() {
+      const name = `troupe_test_tagged_${process.pid}`
+      const c = Metric.counter(name, { incremental: true })
+      const a = InternalMetrics.tagged(c, ["actor", "a"], ["backend", "process"])
+      expect(InternalMetrics.tagged(c, ["actor", "a"], ["backend", "process"])).toBe(a)
+      expect(InternalMetrics.tagged(c, ["actor", "b"], ["backend", "process"])).not.toBe(a)
+      expect(InternalMetrics.tagged(Metric.counter(`${name}_other`), ["actor", "a"], ["backend", "process"])).not.toBe(a)
+      yield* Metric.incrementBy(a, 2)
+      yield* Metric.incrementBy(InternalMetrics.tagged(c, ["actor", "a"], ["backend", "process"]), 3)
+      expect(yield* counter(Metric.tagged(Metric.tagged(c, "actor", "a"), "backend", "process"))).toBe(5)
+      expect(yield* counter(Metric.tagged(Metric.tagged(c, "actor", "b"), "backend", "process"))).toBe(0)
+    }))
+})

@@ -176,15 +176,15 @@ export const boot = <D extends Actor.Definition<any, any>>(
     })).pipe(
       Effect.onError(() =>
         Scope.close(childScope, Exit.void).pipe(
-          Effect.zipRight(Metric.increment(Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", backendTagOf(backend)), "outcome", "failed")))
+          Effect.zipRight(Metrics.spawned(backendTagOf(backend), "failed"))
         )
       )
     )
     // Metrics: the spawn, its time, and one more live actor until it exits or its scope is released.
     const tag = Metrics.backendTag(booted.launched.kind)
-    yield* Metric.increment(Metric.tagged(Metric.tagged(Metrics.spawnsTotal, "backend", tag), "outcome", "ready"))
-    yield* Metric.update(Metric.tagged(Metrics.spawnDurationMs, "backend", tag), Date.now() - t0)
-    const live = Metric.tagged(Metrics.actorsLive, "backend", tag)
+    yield* Metrics.spawned(tag, "ready")
+    yield* Metrics.spawnTook(tag, Date.now() - t0)
+    const live = Metrics.live(tag)
     yield* Metric.increment(live)
     let counted = true
     const gone = Effect.suspend(() => {
@@ -270,7 +270,7 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string, unresp
       }
     }).pipe(
       Effect.ensuring(Effect.suspend(() =>
-        Metric.update(Metric.tagged(Metrics.teardownDurationMs, "backend", Metrics.backendTag(child.launched.kind)), Date.now() - t0)
+        Metrics.teardownTook(Metrics.backendTag(child.launched.kind), Date.now() - t0)
       )),
       Effect.ensuring(Deferred.succeed(done, undefined))
     )

@@ -19,6 +19,7 @@ import { ActorFailure, ActorRestarting, SupervisorGaveUp } from "../Errors.js"
 import * as Portal from "../Portal.js"
 import type { TroupeRuntime } from "./context.js"
 import type { ChildState } from "./handle.js"
+import * as Metrics from "./metrics.js"
 import * as Spawn from "./spawn.js"
 
 /** OTP's restart strategies. */
@@ -160,7 +161,7 @@ export const make = (config: Config) => {
         lastFailure: failure
       })
       yield* Effect.logError(`supervisor ${config.name}: giving up: ${error.message}`)
-      yield* Metric.increment(Metric.tagged(giveUpsTotal, "supervisor", config.name))
+      yield* Metric.increment(Metrics.tagged(giveUpsTotal, ["supervisor", config.name]))
       yield* stopAll("supervisor gave up")
       yield* config.gaveUp(error)
     })
@@ -226,7 +227,7 @@ export const make = (config: Config) => {
           return yield* react(s, started.left, `restart failed: ${started.left.reason}`, true)
         }
         restarted.push(s.name)
-        yield* Metric.increment(Metric.tagged(Metric.tagged(restartsTotal, "supervisor", config.name), "child", s.name))
+        yield* Metric.increment(Metrics.tagged(restartsTotal, ["supervisor", config.name], ["child", s.name]))
       }
       history.push({ child: slot.name, reason, incarnation: slot.incarnation - 1, at, stopped, delayMs, restarted, doneAt: Date.now() })
       yield* log(`restarted [${restarted.join(", ")}] after a backoff of ${delayMs} ms`)
