@@ -7,7 +7,9 @@ import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Nursery } from "../../packages/actor/src/index.js"
+import * as ForkserverBackend from "../../packages/actor/src/backend/forkserver/ForkserverBackend.js"
+import { Nursery, Troupe } from "../../packages/actor/src/index.js"
+import type { SpawnBackend } from "../../packages/actor/src/SpawnBackend.js"
 import * as Liveness from "../../packages/process/src/Liveness.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { root } from "./_harness.js"
@@ -203,6 +205,28 @@ describe("forkserver backend", () => {
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_LOG_LEVEL", "debug"]])).pipe(ConfigProvider.orElse(ConfigProvider.fromEnv)))
     )
   }, 120_000)
+
+  it.live("a spawn spec handed over at launch that is not the actor's fails its boot with the reason (the parent sends none), 0 left", () =>
+    Effect.gen(function*() {
+      const launched: Array<number> = []
+      const inner = yield* ForkserverBackend.make({ bounds: { coldStart: "server" } })
+      // A backend that hands the child someone else's spec at launch.
+      const foreign: SpawnBackend = {
+        ...inner,
+        launch: (request) =>
+          inner.launch({ ...request, spec: request.spec === undefined ? undefined : { ...request.spec, id: "someone-else@0" } }).pipe(
+            Effect.tap((l) => Effect.sync(() => launched.push(l.pid)))
+          )
+      }
+      const failure = yield* Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        return yield* Effect.flip(nursery.start(GreeterLive, { name: "foreign" }))
+      }).pipe(Effect.scoped, Effect.provide(Troupe.layer({ backend: foreign, transport: "uds" })))
+      expect(failure._tag).toBe("ActorFailure")
+      expect(failure.message).toContain("the spawn spec at launch is someone-else@0's, not foreign@")
+      expect(launched.length).toBe(1)
+      yield* eventually("the actor is gone", 10_000, () => !Liveness.isAlive(launched[0]!))
+    }).pipe(Effect.scoped), 60_000)
 
   it.live("forkserver SIGKILLed: its actors are torn down within a bound, the next spawn starts a new server, 0 processes left", () =>
     root(config, (guard) =>

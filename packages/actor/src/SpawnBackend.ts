@@ -168,6 +168,12 @@ export interface LaunchedActor {
    * launch's scope.
    */
   readonly connection?: Connection
+  /**
+   * `true`: the backend handed `LaunchRequest.spec` to the child with its launch (the
+   * forkserver's spec channel), so the parent does not send it as a `SpawnSpec` message after
+   * the handshake; the child fails its boot if that spec is missing, malformed or not its own.
+   */
+  readonly specDelivered?: boolean
 }
 
 export interface SpawnBackend {

@@ -73,9 +73,10 @@ export interface Host {
   readonly spawnedBy: "process" | "worker" | "forkserver"
   /**
    * The spawn spec, when the backend handed it over at launch (`LaunchRequest.spec`): the child
-   * does not wait for the parent's `SpawnSpec` message (which still comes, and is ignored).
+   * does not wait for a `SpawnSpec` message (the parent sends none: `LaunchedActor.specDelivered`).
+   * A string: one was handed over but is malformed (why); the boot fails.
    */
-  readonly spec?: SpawnSpec | undefined
+  readonly spec?: SpawnSpec | string | undefined
   /** The connection to the parent (a socket to its listener, or a port it handed over). */
   readonly parent: Effect.Effect<Connection, TransportError, Scope.Scope>
   /** Called once the child said `Ready` (the bundle loader writes its code cache then, see `bundleBoot`). */
@@ -180,9 +181,16 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     const parent = yield* Channel.make(conn, self, hello[1], true, proxy)
     // From here on, log records go to the parent as structured records (internal/logRelay.ts).
     logTo = parent
-    // The spec handed over at launch (if it is this actor's), or the parent's `SpawnSpec` message
-    // (the first control message; when the spec came at launch, that message comes too and stays unread).
-    const atLaunch = host.spec !== undefined && host.spec.id === args.id ? host.spec : undefined
+    // The spec handed over at launch, or the parent's `SpawnSpec` message (the first control
+    // message; the parent sends none when the spec went at launch, so a bad one fails the boot).
+    const atLaunch = host.spec
+    if (typeof atLaunch === "string" || (atLaunch !== undefined && atLaunch.id !== args.id)) {
+      const why = typeof atLaunch === "string"
+        ? `malformed spawn spec at launch: ${atLaunch}`
+        : `the spawn spec at launch is ${atLaunch.id}'s, not ${args.id}'s`
+      parent.write(bootFailed(why))
+      return yield* Effect.fail(why)
+    }
     const s: SpawnSpec = atLaunch !== undefined ? atLaunch : yield* Queue.take(control).pipe(
       Effect.raceFirst(parent.closed.pipe(Effect.zipRight(Effect.fail("parent closed the channel before the spawn spec")))),
       Effect.timeoutFail({ duration: bounds0.bootMs, onTimeout: () => `no spawn spec within ${bounds0.bootMs} ms` }),

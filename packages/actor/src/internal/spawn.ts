@@ -154,9 +154,8 @@ export const boot = <D extends Actor.Definition<any, any>>(
           onTimeout: () => new ActorFailure({ actor: options.name, reason: `no handshake within ${b.bootMs} ms` })
         })
       )
-      // Sent even when the backend handed the spec over at launch (`LaunchRequest.spec`): the
-      // child uses whichever it has first and ignores the other.
-      const specError = channel.write(spawnSpec(spec))
+      // Not sent when the backend handed the spec over at launch (`LaunchedActor.specDelivered`).
+      const specError = launched.specDelivered === true ? undefined : channel.write(spawnSpec(spec))
       if (specError !== undefined) {
         return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `spawn spec not sent: ${specError.message}` }))
       }

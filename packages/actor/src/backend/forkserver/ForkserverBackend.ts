@@ -185,7 +185,8 @@ const launch = (servers: ReturnType<typeof Client.make>, scope: Scope.Scope, bou
         exited: Effect.zipLeft(Effect.map(exitedOnce, describe), awaitOutput(ladder.drainGraceMs)),
         hasExited: () => exited,
         terminate: (reason, options) => terminate(reason, options?.force === true ? "SIGKILL" : "SIGINT"),
-        stderrTail: tail.text
+        stderrTail: tail.text,
+        specDelivered: request.spec !== undefined
       }
       return launched
     }).pipe(Effect.uninterruptible)

@@ -9,7 +9,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as LadderBounds from "@troupe/process/Bounds"
 import { native } from "@troupe/process/Native"
@@ -71,7 +71,14 @@ const killOutputHolders = () => {
   }
 }
 
-const decodeSpec = Schema.decodeUnknownOption(SpawnSpec)
+const decodeSpec = Schema.decodeUnknownEither(SpawnSpec)
+
+/** The spawn spec handed over at launch: absent, decoded, or why it is malformed. */
+const launchSpec = (u: unknown): SpawnSpec | string | undefined => {
+  if (u === undefined) return undefined
+  const r = decodeSpec(u)
+  return r._tag === "Right" ? r.right : ParseResult.TreeFormatter.formatErrorSync(r.left)
+}
 
 export const processHost = (): Host => {
   const i = process.argv.indexOf("--troupe-child")
@@ -90,9 +97,9 @@ export const processHost = (): Host => {
     backend: processBackend,
     // The forkserver's warm children run this host too (backend/forkserver/warm-entry.cjs marks them).
     spawnedBy: process.argv.includes("--troupe-forkserver-child") ? "forkserver" : "process",
-    // A forkserver child's spawn spec, handed over with its spec (warm-entry.cjs); a malformed one is
-    // ignored (the child waits for the spec over its channel instead).
-    spec: Option.getOrUndefined(decodeSpec((globalThis as Record<symbol, unknown>)[Symbol.for("troupe.forkserver.spawnSpec")])),
+    // A forkserver child's spawn spec, handed over with its spec (warm-entry.cjs); a malformed one
+    // fails the boot (the parent does not send it again).
+    spec: launchSpec((globalThis as Record<symbol, unknown>)[Symbol.for("troupe.forkserver.spawnSpec")]),
     parent: SocketTransport.connect(args.parent, args.limits, defaultActorBounds.handshakeMs).pipe(
       Effect.tap((conn) => (bootKey === undefined ? Effect.void : Auth.connectWith(conn, { id: args.id, secret: bootKey }, defaultActorBounds.handshakeMs))),
       Effect.mapError((e) => (e._tag === "TransportError" ? e : new TransportError({ address: formatAddress(args.parent), reason: e.message })))
