@@ -364,6 +364,9 @@ describe.skipIf(skip)(`native addon${skip ? ` (SKIPPED: ${nativeLoadError})` : "
     t.track(gpid)
     expect(stat(gpid)?.ppid, "a grandchild, not our child").toBe(sh.pid)
     expectErrno(() => n.waitPidNoHang(gpid), "ECHILD", 10)
+    // Killed only once sh sleeps in `read`: a sleep that dies while sh is still between
+    // commands (a loaded host) is reaped by sh at the next one, and there is no zombie to see.
+    await waitFor(() => stat(sh.pid)?.state === "S", 5000, "sh blocked in read")
     const fd = n.pidfdOpen(gpid)
     try {
       const fired = new Promise<void>((r) => n.pidfdWatch(fd, r))
