@@ -134,10 +134,10 @@ export interface LaunchRequest {
   /** Per-actor options (`nursery.start(impl, { env, cwd, … })`), already checked against `honours`. */
   readonly options?: SpawnOptions | undefined
   /**
-   * What the child is told to become. The parent also sends it over the child's channel after the
-   * handshake; a backend with a private way to the child (the forkserver's spec channel) may hand
-   * it over at launch, so the child need not wait for that message (one hop less per spawn). It
-   * carries the tree's secret: never on a command line.
+   * What the child is told to become. The parent sends it over the child's channel after the
+   * handshake, unless the backend handed it over at launch through a private way to the child
+   * (the forkserver's spec channel) and says so (`LaunchedActor.specDelivered`): one hop less per
+   * spawn. It carries the tree's secret: never on a command line.
    */
   readonly spec?: SpawnSpec | undefined
 }

@@ -4,7 +4,7 @@
  * Tagged metrics are built once per metric and tag values and then reused: `Metric.tagged`
  * makes a new label array each time, so each update through a fresh one misses the metric's hook
  * cache (keyed by that array) and builds a new `MetricKey`, whose hash formats its description
- * (~0.2 ms each in a parent tearing down 25 actors: 12 % of its CPU then). A reused tagged metric
+ * (a warm update here: 56 µs that way, 8 µs through a reused one). A reused tagged metric
  * updates through its cached hook (while the fiber has no metric labels of its own).
  *
  * @internal
