@@ -127,6 +127,13 @@ export const transport = literal("TROUPE_TRANSPORT", ["uds", "tcp"]).pipe(Config
 /** `TROUPE_CHILD_ENTRY`: how process children load their module. Default bundle. */
 export const childEntry = literal("TROUPE_CHILD_ENTRY", ["bundle", "loader"]).pipe(Config.withDefault("bundle" as const))
 
+/**
+ * `TROUPE_CHILD_SNAPSHOT`: a process child with no Node flags starts from its bundle's V8 startup
+ * snapshot when there is one (`backend/process/snapshot-entry.cjs`). Default true; false: from the
+ * bundle and its code cache.
+ */
+export const childSnapshot = Config.boolean("TROUPE_CHILD_SNAPSHOT").pipe(Config.withDefault(true))
+
 /** `TROUPE_REGISTRAR`: the registrar to use (`Troupe.layerConfig`) or list (`troupe ps`); unset: embedded / none. */
 export const registrar = Config.option(address("TROUPE_REGISTRAR"))
 

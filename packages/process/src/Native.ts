@@ -2,11 +2,13 @@
  * What this process can do natively: pidfd exit waits (pidfd_open(2) + a uv_poll on Node's own
  * loop, Linux ≥ 5.3), or the fallback that polls `/proc/<pid>/stat` with backoff.
  *
- * The mode is fixed at load time; `logCapabilities` logs it once per process.
+ * The mode is fixed at load time (in a V8 startup snapshot: when it is deserialized); `logCapabilities`
+ * logs it once per process.
  *
  * @since 0.1.0
  */
 import { Effect } from "effect"
+import { startupSnapshot } from "node:v8"
 import { native, nativeLoadError, type NativeBinding } from "./internal/native.js"
 
 export type { NativeBinding }
@@ -34,14 +36,23 @@ const probePidfd = (): boolean => {
   }
 }
 
-const pidfd = probePidfd()
+const probe = (): Capabilities => {
+  const pidfd = probePidfd()
+  return {
+    mode: pidfd ? "pidfd" : "proc-poll",
+    pidfd,
+    prctl: native !== undefined,
+    pipes: native !== undefined,
+    reason: native === undefined ? nativeLoadError : pidfd ? undefined : "pidfd_open(2) is not available (ENOSYS/EPERM)"
+  }
+}
 
-export const capabilities: Capabilities = {
-  mode: pidfd ? "pidfd" : "proc-poll",
-  pidfd,
-  prctl: native !== undefined,
-  pipes: native !== undefined,
-  reason: native === undefined ? nativeLoadError : pidfd ? undefined : "pidfd_open(2) is not available (ENOSYS/EPERM)"
+export const capabilities: Capabilities = probe()
+
+// In a V8 startup snapshot the addon loads when the snapshot is deserialized (internal/native.ts,
+// whose callback was registered first): probe again then.
+if (Boolean(startupSnapshot?.isBuildingSnapshot?.())) {
+  startupSnapshot.addDeserializeCallback(() => Object.assign(capabilities, probe()))
 }
 
 let logged = false

@@ -8,6 +8,8 @@ import { isMainThread, workerData } from "node:worker_threads"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import { main as runChild } from "../internal/child.js"
+// Loaded for its effect in a V8 startup snapshot build (see there); `snapshotCheck` for the bundler.
+export { snapshotCheck } from "../internal/snapshot.js"
 import { prewarm } from "./forkserver/prewarm.js"
 import { processHost } from "./process/host.js"
 import { bootOf } from "./worker/boot.js"

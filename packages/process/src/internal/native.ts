@@ -11,6 +11,7 @@ import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { startupSnapshot } from "node:v8"
 
 export interface PidfdWatch {
   close(): void
@@ -89,7 +90,7 @@ const findAddon = (): string => {
     return local
   }
 }
-export const nativeAddonPath: string = findAddon()
+export let nativeAddonPath: string = findAddon()
 
 const load = (): { native?: NativeBinding; error?: string } => {
   if (process.env["TROUPE_DISABLE_NATIVE"] === "1") return { error: "disabled by TROUPE_DISABLE_NATIVE=1" }
@@ -108,9 +109,24 @@ const load = (): { native?: NativeBinding; error?: string } => {
   return { native: mod as NativeBinding }
 }
 
-const loaded = load()
+/**
+ * A process building a V8 startup snapshot (`node --build-snapshot`, the process backend's child
+ * snapshots) cannot hold an addon (Node 20's `isBuildingSnapshot` answers 1, not true): it is loaded when the snapshot is deserialized instead, in the
+ * process that runs it (its environment, its files).
+ */
+const buildingSnapshot = Boolean(startupSnapshot?.isBuildingSnapshot?.())
+const loaded = buildingSnapshot ? { error: "not loaded yet (a V8 startup snapshot is being built)" } : load()
 
 /** The addon, or undefined when it could not be loaded (see `nativeLoadError`). */
-export const native: NativeBinding | undefined = loaded.native
+export let native: NativeBinding | undefined = loaded.native
 /** Why `native` is undefined (not Linux, not built, dlopen error, disabled); undefined when loaded. */
-export const nativeLoadError: string | undefined = loaded.error
+export let nativeLoadError: string | undefined = loaded.error
+
+if (buildingSnapshot) {
+  startupSnapshot.addDeserializeCallback(() => {
+    nativeAddonPath = findAddon()
+    const l = load()
+    native = l.native
+    nativeLoadError = l.error
+  })
+}

@@ -70,15 +70,20 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         if (--open === 0) Deferred.unsafeDone(outputEnded, Exit.void)
       }
       const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
+      const env = actorEnv(request.options, {
+        TROUPE_ACTOR: request.id,
+        TROUPE_LOG_LEVEL: request.logLevel,
+        // Read once and removed by the child (host.ts); /proc/<pid>/environ is the owner's only.
+        ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
+      })
+      // From the bundle's V8 startup snapshot when the child has no Node flags (entry.ts).
+      const fromSnapshot = cmd.snapshotArgs !== undefined && flags.length === 0 && (env["NODE_OPTIONS"] ?? "").trim() === ""
       const handle = yield* Process.spawn({
         command: process.execPath,
-        args: [...flags, ...cmd.args, "--troupe-child", childArgs],
-        env: actorEnv(request.options, {
-          TROUPE_ACTOR: request.id,
-          TROUPE_LOG_LEVEL: request.logLevel,
-          // Read once and removed by the child (host.ts); /proc/<pid>/environ is the owner's only.
-          ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
-        }),
+        args: fromSnapshot
+          ? [...cmd.snapshotArgs!, "--troupe-child", childArgs]
+          : [...flags, ...cmd.args, "--troupe-child", childArgs],
+        env,
         ...(request.options?.cwd !== undefined ? { cwd: request.options.cwd } : {}),
         bounds: ladder,
         stdout: { onChunk: outLines, onEnd: () => (outLines.flush(), ended()) },

@@ -1,22 +1,32 @@
 // One-shot bundler, run as its own process by entry.ts (so esbuild's service process lives and
 // dies inside a supervised process tree). Usage: node bundler.mjs '<json>'
 //   { modulePath, childRuntimePath, outBase, meta, minify }
-// Bundles `import * as m from modulePath; main(m)` with the child runtime into one file next to
-// `outBase` and writes `meta`: { inputs (each input's mtime), bundle (the file's path) }.
+//   { modulePath, childRuntimePath, outBase, meta, minify, snapshot }
+// Bundles the child runtime with the module at `modulePath` into one file next to `outBase` and
+// writes `meta`: { inputs (each input's mtime), bundle (the file's path) }.
 //
 // The bundle is CommonJS wrapped in a function expression (`<outBase>.cjs`), run by
 // load-bundle.cjs through `vm.Script` so V8's code cache can be kept beside it (Node 20 has no
-// code cache for ES modules). A module graph with top-level await cannot be CommonJS: it is
-// bundled as ESM instead (`<outBase>.mjs`, run by plain `node`/`import()`, no code cache).
-// Files move into place by atomic rename: the .map first, the bundle next, the meta last; the
-// old code cache is removed before the new bundle is renamed in.
+// code cache for ES modules). It exports `start()`, which imports the actor's module (lazily:
+// esbuild loads what only that module needs when `start` runs) and runs the child runtime's
+// `main` with it, and `nativeAddons()`, which installs msgpackr's native string extractor again
+// (for a V8 startup snapshot, which holds no addon). With `snapshot`, a V8 startup snapshot of the
+// bundle is built too (`<outBase>.cjs.snapshot`, by snapshot-entry.cjs) and checked to load; a
+// bundle that cannot be snapshotted has none and runs from the code cache.
+// A module graph with top-level await cannot be CommonJS: it is bundled as ESM instead
+// (`<outBase>.mjs`, `import * as m from modulePath; main(m)`, run by plain `node`/`import()`,
+// no code cache, no snapshot).
+// Files move into place by atomic rename: the .map first, the snapshot, the bundle next, the meta
+// last; the old code caches and snapshot are removed before the new bundle is renamed in.
 import { build } from "esbuild"
+import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
-const { modulePath, childRuntimePath, outBase, meta, minify } = JSON.parse(process.argv[2])
+const { modulePath, childRuntimePath, outBase, meta, minify, snapshot } = JSON.parse(process.argv[2])
+const here = dirname(fileURLToPath(import.meta.url))
 // Build into a private directory under the final names (the sourceMappingURL comment names the
 // map file), then move both into place.
 const tmpDir = join(dirname(outBase), `.tmp-${process.pid}`)
@@ -25,13 +35,49 @@ mkdirSync(tmpDir, { recursive: true })
 /** The parameters the `.cjs` bundle's function takes (load-bundle.cjs passes them in this order). */
 const cjsParams = "exports, require, module, __filename, __dirname, __troupe_import_meta"
 
+/**
+ * msgpackr's optional native extractor as msgpackr would find it (node-gyp-build: a search of
+ * prebuilds plus libc detection, ~25–35 ms of CPU per child), resolved here once, for this Node
+ * (the child runs the same executable; the cache key names its ABI), and msgpackr's `unpack.js`
+ * (its `setExtractor`); undefined when either cannot be resolved (msgpackr then uses JavaScript).
+ */
+const msgpackrAddon = (() => {
+  try {
+    const msgpackrDir = dirname(dirname(createRequire(childRuntimePath).resolve("msgpackr")))
+    const extractIndex = createRequire(join(msgpackrDir, "node-index.js")).resolve("msgpackr-extract")
+    const gyp = createRequire(extractIndex)("node-gyp-build-optional-packages")
+    const addon = gyp.path(dirname(extractIndex))
+    const unpack = join(msgpackrDir, "unpack.js")
+    if (typeof addon !== "string" || !existsSync(addon) || !existsSync(unpack)) return undefined
+    return { extractIndex, addon, unpack }
+  } catch {
+    return undefined
+  }
+})()
+
+/** The entry of the `.cjs` bundle (see above). */
+const cjsEntry = [
+  `import { main } from ${JSON.stringify(childRuntimePath)}`,
+  `export { snapshotCheck } from ${JSON.stringify(childRuntimePath)}`,
+  // A throw while the module loads stays an uncaught exception, as when it was imported statically.
+  `export const start = () => import(${JSON.stringify(modulePath)}).then(main, (e) => process.nextTick(() => { throw e }))`,
+  ...(msgpackrAddon !== undefined
+    ? [
+      `import { setExtractor } from ${JSON.stringify(msgpackrAddon.unpack)}`,
+      `export const nativeAddons = () => { try { setExtractor(require(${JSON.stringify(msgpackrAddon.addon)}).extractStrings) } catch {} }`
+    ]
+    : [`export const nativeAddons = () => {}`])
+].join("\n")
+
 const options = (format) => {
   const tmp = join(tmpDir, `${basename(outBase)}.${format === "cjs" ? "cjs" : "mjs"}`)
   return {
     tmp,
     build: {
       stdin: {
-        contents: `import * as m from ${JSON.stringify(modulePath)}\nimport { main } from ${JSON.stringify(childRuntimePath)}\nmain(m)\n`,
+        contents: format === "cjs"
+          ? cjsEntry
+          : `import * as m from ${JSON.stringify(modulePath)}\nimport { main } from ${JSON.stringify(childRuntimePath)}\nmain(m)\n`,
         resolveDir: dirname(modulePath),
         sourcefile: "troupe-child-entry.ts",
         loader: "ts"
@@ -76,25 +122,13 @@ const options = (format) => {
   }
 }
 
-/**
- * msgpackr's optional native extractor is found at load time by node-gyp-build (a search of
- * prebuilds plus libc detection: ~25–35 ms of CPU per child). Resolve it here once, for this
- * Node (the child runs the same executable; the cache key names its ABI): the bundle then
- * requires the addon by path. If it cannot be resolved, the module is left alone (msgpackr falls
- * back to JavaScript when the addon fails to load).
- */
+/** msgpackr-extract requires the addon resolved above by path (`msgpackrAddon`). */
 const preResolvedAddon = {
   name: "troupe-pre-resolved-addons",
   setup(b) {
     b.onLoad({ filter: /[\\/]node_modules[\\/]msgpackr-extract[\\/]index\.js$/ }, (args) => {
-      try {
-        const gyp = createRequire(args.path)("node-gyp-build-optional-packages")
-        const addon = gyp.path(dirname(args.path))
-        if (typeof addon !== "string" || !existsSync(addon)) return undefined
-        return { contents: `module.exports = require(${JSON.stringify(addon)})`, loader: "js" }
-      } catch {
-        return undefined
-      }
+      if (msgpackrAddon === undefined || args.path !== msgpackrAddon.extractIndex) return undefined
+      return { contents: `module.exports = require(${JSON.stringify(msgpackrAddon.addon)})`, loader: "js" }
     })
   }
 }
@@ -125,12 +159,38 @@ for (const file of Object.keys(result.metafile.inputs)) {
 const map = JSON.parse(readFileSync(`${tmp}.map`, "utf8"))
 map.sources = map.sources.map((s) => (isAbsolute(s) || /^[a-z]+:/.test(s) ? s : resolve(tmpDir, s)))
 writeFileSync(`${tmp}.map`, JSON.stringify(map))
-writeFileSync(join(tmpDir, "meta.json"), JSON.stringify({ inputs, bundle: out }))
+
+/**
+ * The V8 startup snapshot of the `.cjs` bundle (snapshot-entry.cjs), built under the bundle's final
+ * name, then loaded once to check this Node runs it. Built without NODE_OPTIONS: V8 refuses a
+ * snapshot under other V8 flags, so a child starts from it only when it has no Node flags (entry.ts).
+ * Returns why there is none, if there is none.
+ */
+const buildSnapshot = () => {
+  const blob = `${tmp}.snapshot`
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  const run = (args, timeout = 120_000) =>
+    execFileSync(process.execPath, args, { cwd: tmpDir, env, stdio: ["ignore", "pipe", "pipe"], timeout, encoding: "utf8" })
+  try {
+    run(["--snapshot-blob", blob, "--build-snapshot", join(here, "snapshot-entry.cjs"), out, tmp])
+    const check = run(["--snapshot-blob", blob, "--", "--troupe-snapshot-check"], 30_000)
+    if (!check.includes("troupe snapshot ok")) return `the snapshot check printed ${JSON.stringify(check.slice(-200))}`
+    return undefined
+  } catch (e) {
+    rmSync(blob, { force: true })
+    return String(e?.stderr || e?.message || e).slice(-2000)
+  }
+}
+const snapshotError = snapshot === true && chosen.tmp.endsWith(".cjs") ? buildSnapshot() : "not asked for"
+
+writeFileSync(join(tmpDir, "meta.json"), JSON.stringify({ inputs, bundle: out, ...(snapshotError !== undefined ? { snapshotError } : {}) }))
 renameSync(`${tmp}.map`, `${out}.map`)
 for (const f of readdirSync(dirname(out))) {
-  // The old code caches (`<bundle>.v8cache`, `<bundle>.<flags>.v8cache`).
-  if (f.startsWith(`${basename(out)}.`) && f.endsWith(".v8cache")) rmSync(join(dirname(out), f), { force: true })
+  // The old code caches (`<bundle>.v8cache`, `<bundle>.<flags>.v8cache`) and snapshot.
+  if (f.startsWith(`${basename(out)}.`) && (f.endsWith(".v8cache") || f.endsWith(".snapshot"))) rmSync(join(dirname(out), f), { force: true })
 }
+if (snapshotError === undefined) renameSync(`${tmp}.snapshot`, `${out}.snapshot`)
 renameSync(tmp, out)
 renameSync(join(tmpDir, "meta.json"), meta)
 rmSync(tmpDir, { recursive: true, force: true })

@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { childEntry } from "../../TroupeConfig.js"
+import { childEntry, childSnapshot } from "../../TroupeConfig.js"
 import { selfChildFlag } from "../../internal/selfHosted.js"
 
 export type EntryStrategy = "bundle" | "loader"
@@ -38,6 +38,12 @@ export type EntryStrategy = "bundle" | "loader"
 export interface ChildCommand {
   /** Arguments to `node` before the child's own arguments. */
   readonly args: ReadonlyArray<string>
+  /**
+   * The same child started from its bundle's V8 startup snapshot (`snapshot-entry.cjs`), when
+   * there is one and `TROUPE_CHILD_SNAPSHOT` allows it. Only for a child with no Node flags (in
+   * its arguments or NODE_OPTIONS): V8 refuses a snapshot made under other flags.
+   */
+  readonly snapshotArgs?: ReadonlyArray<string>
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -104,7 +110,7 @@ const upToDate = (metaPath: string): string | undefined => {
  */
 const bundle = (modulePath: string): Effect.Effect<string, string> =>
   Effect.gen(function*() {
-    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0${process.versions.modules}\0v6`).digest("hex").slice(0, 16)
+    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0${process.version}\0v7`).digest("hex").slice(0, 16)
     const outBase = join(cacheDir, key)
     const meta = `${outBase}.json`
     const ready = upToDate(meta)
@@ -115,7 +121,7 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
     mkdirSync(cacheDir, { recursive: true })
     const r = yield* Process.run({
       command: process.execPath,
-      args: [bundlerPath, JSON.stringify({ modulePath, childRuntimePath, outBase, meta, minify: true })],
+      args: [bundlerPath, JSON.stringify({ modulePath, childRuntimePath, outBase, meta, minify: true, snapshot: true })],
       cwd: packageDir
     }).pipe(Effect.mapError((e) => e.message))
     const built = r.status._tag === "Exited" && r.status.code === 0 ? upToDate(meta) : undefined
@@ -195,7 +201,14 @@ export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect
     ? Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
     : importsDirectly(moduleUrl)
     ? Effect.succeed({ args: [loaderEntryPath, "--troupe-module", moduleUrl] })
-    : Effect.map(bundleFor(moduleUrl), (path) => ({ args: path.endsWith(".cjs") ? [bundleLoaderPath, path] : [path] }))
+    : Effect.map(bundleFor(moduleUrl), (path) => {
+      if (!path.endsWith(".cjs")) return { args: [path] }
+      const snapshot = `${path}.snapshot`
+      return {
+        args: [bundleLoaderPath, path],
+        ...(Effect.runSync(childSnapshot) && existsSync(snapshot) ? { snapshotArgs: ["--snapshot-blob", snapshot, "--"] } : {})
+      }
+    })
 
 /**
  * The entry strategy from `TROUPE_CHILD_ENTRY` (`bundle` | `loader`, through `TroupeConfig.childEntry`),

@@ -1,5 +1,5 @@
-// Runs a child bundle built by bundler.mjs in CommonJS form (a function expression, see there)
-// with V8's code cache (Node 20 has none for ES modules, nor `module.enableCompileCache`):
+// Runs a child bundle built by bundler.mjs in CommonJS form (a function expression, see there;
+// its `start` runs the actor) with V8's code cache (Node 20 has none for ES modules, nor `module.enableCompileCache`):
 //
 //   node load-bundle.cjs <bundle.cjs> --troupe-child <json>     (a process actor)
 //   require("load-bundle.cjs").run(<bundle.cjs>)                 (a worker actor)
@@ -121,6 +121,8 @@ const run = (file) => {
     }
   }
   fn.call(module.exports, module.exports, req, module, file, dir, meta)
+  // The runtime, then the actor's module (bundler.mjs: `start` imports it).
+  module.exports.start()
 }
 
 module.exports = { run }

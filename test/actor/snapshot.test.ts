@@ -1,0 +1,66 @@
+// Process actors started from their bundle's V8 startup snapshot (backend/process/snapshot-entry.cjs,
+// internal/snapshot.ts): what the snapshot holds is the runtime, never the actor's module or what
+// is the process's own.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, type Layer, type Scope } from "effect"
+import { existsSync, readdirSync } from "node:fs"
+import { join } from "node:path"
+import { capabilities } from "../../packages/process/src/Native.js"
+import { Nursery, Troupe } from "../../packages/actor/src/index.js"
+import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
+import { SnapshotProbeLive } from "./fixtures/snapshot-probe.js"
+
+const cacheDir = join(import.meta.dirname, "..", "..", "packages", "actor", "node_modules", ".cache", "troupe-child")
+
+/** A root on `options`, under the process-leak guard and the worker-leak check. */
+const rootWith = <A, E>(
+  options: Troupe.Options,
+  body: (guard: ProcessGuard.Guard) => Effect.Effect<A, E, Troupe.Troupe | Scope.Scope>
+): Effect.Effect<A, unknown> =>
+  ProcessGuard.guarded((guard) =>
+    Effect.scoped(body(guard)).pipe(
+      Effect.provide(Troupe.layer(options) as Layer.Layer<Troupe.Troupe, unknown>),
+      Effect.ensuring(TroupeTest.assertNoWorkersLeft(5000))
+    )
+  )
+
+describe("process actors from a V8 startup snapshot", () => {
+  it.live("load their module in their own process, with their own Random, Clock and addon; a fork runs its script", () =>
+    rootWith({ backend: "process" }, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const a = yield* nursery.start(SnapshotProbeLive, { name: "snap-a", env: { TROUPE_TEST_AT_LOAD: "a" } })
+        const b = yield* nursery.start(SnapshotProbeLive, { name: "snap-b", env: { TROUPE_TEST_AT_LOAD: "b" } })
+        guard.track(a.actor.pid)
+        guard.track(b.actor.pid)
+        const [ia, ib] = [yield* a.info(), yield* b.info()]
+        expect(readdirSync(cacheDir).some((f) => f.endsWith(".cjs.snapshot"))).toBe(true)
+        expect(ia.fromSnapshot).toBe(true)
+        expect(ib.fromSnapshot).toBe(true)
+        // The module loaded in each actor, with the environment each was started with.
+        expect([ia.atLoad, ib.atLoad]).toEqual(["a", "b"])
+        // Node's flag is taken out of execArgv: the actor was started with no Node flags.
+        expect(ia.execArgv).toEqual([])
+        // Effect's default Random is seeded per process, not once in the snapshot.
+        expect(ia.random).not.toBe(ib.random)
+        // Effect's nanosecond clock agrees with the wall clock (its offset is taken per process).
+        expect(Math.abs(ia.clockSkewMs)).toBeLessThan(1000)
+        expect(ia.pidfd).toBe(capabilities.pidfd)
+        expect(yield* a.forkEcho("forked")).toBe("forked")
+      })
+    ), 60_000)
+
+  it.live("an actor given Node flags starts from the bundle and its code cache instead", () =>
+    rootWith({ backend: "process" }, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const a = yield* nursery.start(SnapshotProbeLive, { name: "flagged", execArgv: ["--expose-gc"], env: { TROUPE_TEST_AT_LOAD: "f" } })
+        guard.track(a.actor.pid)
+        const info = yield* a.info()
+        expect(info.fromSnapshot).toBe(false)
+        expect(info.execArgv).toContain("--expose-gc")
+        expect(info.atLoad).toBe("f")
+        expect(existsSync(cacheDir)).toBe(true)
+      })
+    ), 60_000)
+})
