@@ -57,9 +57,21 @@ const appears = (path: string) =>
     return existsSync(path)
   })
 
+/** These children run from the bundle and its code cache, never from a startup snapshot of it (snapshot.test.ts). */
+const withoutSnapshots = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      const before = process.env["TROUPE_CHILD_SNAPSHOT"]
+      process.env["TROUPE_CHILD_SNAPSHOT"] = "false"
+      return before
+    }),
+    () => body,
+    (before) => Effect.sync(() => (before === undefined ? delete process.env["TROUPE_CHILD_SNAPSHOT"] : (process.env["TROUPE_CHILD_SNAPSHOT"] = before)))
+  )
+
 describe("child bundle: V8 code cache", () => {
   it.live("written after the first boot, used by the next process and worker actors, ignored when it belongs to another source", () =>
-    withBackend("bundle")(Effect.scoped(Effect.gen(function*() {
+    withBackend("bundle")(withoutSnapshots(Effect.scoped(Effect.gen(function*() {
       const bundle = yield* bundleOf(BootInfoLive)
       expect(bundle.endsWith(".cjs")).toBe(true)
       const cache = `${bundle}.v8cache`
@@ -81,10 +93,10 @@ describe("child bundle: V8 code cache", () => {
       writeFileSync(cache, data)
       const third = yield* nursery.start(BootInfoLive, { name: "stale" })
       expect((yield* third.info()).codeCache).toBe("written after boot")
-    }))), 90_000)
+    })))), 90_000)
 
   it.live("rewritten once by the first child that exits cleanly (then it holds what the call and the teardown compiled), not by the children after", () =>
-    withBackend("bundle")(Effect.gen(function*() {
+    withBackend("bundle")(withoutSnapshots(Effect.gen(function*() {
       const bundle = yield* bundleOf(BootInfoLive)
       const cache = `${bundle}.v8cache`
       rmSync(cache, { force: true })
@@ -109,7 +121,7 @@ describe("child bundle: V8 code cache", () => {
       const written = readFileSync(cache)
       expect(yield* runOne("warm")).toBe("used")
       expect(readFileSync(cache).equals(written)).toBe(true)
-    })), 90_000)
+    }))), 90_000)
 
   it.live("a module with top-level await is bundled as an ES module and runs without the cache", () =>
     withBackend("bundle")(Effect.scoped(Effect.gen(function*() {

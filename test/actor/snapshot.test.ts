@@ -28,6 +28,15 @@ describe("process actors from a V8 startup snapshot", () => {
   it.live("load their module in their own process, with their own Random, Clock and addon; a fork runs its script", () =>
     rootWith({ backend: "process" }, (guard) =>
       Effect.gen(function*() {
+        // A fresh bundle has no snapshot: its first child runs from the bundle, and its clean exit
+        // leaves the complete code cache the snapshot is then built from (on the next spawn).
+        const first = yield* Effect.scoped(Effect.gen(function*() {
+          const n = yield* Nursery.make()
+          const f = yield* n.start(SnapshotProbeLive, { name: "snap-first", env: { TROUPE_TEST_AT_LOAD: "first" } })
+          guard.track(f.actor.pid)
+          return yield* f.info()
+        }))
+        expect(first.atLoad).toBe("first")
         const nursery = yield* Nursery.make()
         const a = yield* nursery.start(SnapshotProbeLive, { name: "snap-a", env: { TROUPE_TEST_AT_LOAD: "a" } })
         const b = yield* nursery.start(SnapshotProbeLive, { name: "snap-b", env: { TROUPE_TEST_AT_LOAD: "b" } })
@@ -46,7 +55,10 @@ describe("process actors from a V8 startup snapshot", () => {
         // Effect's nanosecond clock agrees with the wall clock (its offset is taken per process).
         expect(Math.abs(ia.clockSkewMs)).toBeLessThan(1000)
         expect(ia.pidfd).toBe(capabilities.pidfd)
+        expect(ia.stackTraceLimit).toBe(10)
         expect(yield* a.forkEcho("forked")).toBe("forked")
+        // worker_threads was not loaded into the snapshot: a worker's process.cwd() works.
+        expect(yield* a.workerCwd()).toBe(process.cwd())
       })
     ), 60_000)
 

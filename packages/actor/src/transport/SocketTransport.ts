@@ -154,11 +154,12 @@ const describeErrno = (e: NodeJS.ErrnoException): string =>
 
 let socketCounter = 0
 /** Worker actors share the process id: the thread id keeps their socket paths apart. */
-const threadTag = threadId === 0 ? "" : `.${threadId}`
+// Read when a path is made, not at module load (a V8 startup snapshot must not load worker_threads).
+const threadTag = () => (threadId === 0 ? "" : `.${threadId}`)
 
 /** A fresh socket path in `socketDir` (short: UDS paths are limited to 107 bytes). */
 export const freshSocketPath = (socketDir: string, name: string): string =>
-  `${socketDir}/${name.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 16)}-${process.pid}${threadTag}-${++socketCounter}.sock`
+  `${socketDir}/${name.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 16)}-${process.pid}${threadTag()}-${++socketCounter}.sock`
 
 export interface ListenOptions {
   readonly transport: TransportKind

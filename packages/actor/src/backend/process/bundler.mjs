@@ -1,7 +1,7 @@
 // One-shot bundler, run as its own process by entry.ts (so esbuild's service process lives and
 // dies inside a supervised process tree). Usage: node bundler.mjs '<json>'
 //   { modulePath, childRuntimePath, outBase, meta, minify }
-//   { modulePath, childRuntimePath, outBase, meta, minify, snapshot }
+//   { modulePath, childRuntimePath, outBase, meta, minify }
 // Bundles the child runtime with the module at `modulePath` into one file next to `outBase` and
 // writes `meta`: { inputs (each input's mtime), bundle (the file's path) }.
 //
@@ -9,24 +9,20 @@
 // load-bundle.cjs through `vm.Script` so V8's code cache can be kept beside it (Node 20 has no
 // code cache for ES modules). It exports `start()`, which imports the actor's module (lazily:
 // esbuild loads what only that module needs when `start` runs) and runs the child runtime's
-// `main` with it, and `nativeAddons()`, which installs msgpackr's native string extractor again
-// (for a V8 startup snapshot, which holds no addon). With `snapshot`, a V8 startup snapshot of the
-// bundle is built too (`<outBase>.cjs.snapshot`, by snapshot-entry.cjs) and checked to load; a
-// bundle that cannot be snapshotted has none and runs from the code cache.
+// `main` with it, `nativeAddons()`, which installs msgpackr's native string extractor again, and
+// `snapshotCheck` (both for a V8 startup snapshot of the bundle: snapshot.ts, snapshot-entry.cjs).
 // A module graph with top-level await cannot be CommonJS: it is bundled as ESM instead
 // (`<outBase>.mjs`, `import * as m from modulePath; main(m)`, run by plain `node`/`import()`,
 // no code cache, no snapshot).
-// Files move into place by atomic rename: the .map first, the snapshot, the bundle next, the meta
-// last; the old code caches and snapshot are removed before the new bundle is renamed in.
+// Files move into place by atomic rename: the .map first, the bundle next, the meta last; the old
+// code caches and snapshot are removed before the new bundle is renamed in.
 import { build } from "esbuild"
-import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { pathToFileURL } from "node:url"
 
-const { modulePath, childRuntimePath, outBase, meta, minify, snapshot } = JSON.parse(process.argv[2])
-const here = dirname(fileURLToPath(import.meta.url))
+const { modulePath, childRuntimePath, outBase, meta, minify } = JSON.parse(process.argv[2])
 // Build into a private directory under the final names (the sourceMappingURL comment names the
 // map file), then move both into place.
 const tmpDir = join(dirname(outBase), `.tmp-${process.pid}`)
@@ -159,38 +155,12 @@ for (const file of Object.keys(result.metafile.inputs)) {
 const map = JSON.parse(readFileSync(`${tmp}.map`, "utf8"))
 map.sources = map.sources.map((s) => (isAbsolute(s) || /^[a-z]+:/.test(s) ? s : resolve(tmpDir, s)))
 writeFileSync(`${tmp}.map`, JSON.stringify(map))
-
-/**
- * The V8 startup snapshot of the `.cjs` bundle (snapshot-entry.cjs), built under the bundle's final
- * name, then loaded once to check this Node runs it. Built without NODE_OPTIONS: V8 refuses a
- * snapshot under other V8 flags, so a child starts from it only when it has no Node flags (entry.ts).
- * Returns why there is none, if there is none.
- */
-const buildSnapshot = () => {
-  const blob = `${tmp}.snapshot`
-  const env = { ...process.env }
-  delete env.NODE_OPTIONS
-  const run = (args, timeout = 120_000) =>
-    execFileSync(process.execPath, args, { cwd: tmpDir, env, stdio: ["ignore", "pipe", "pipe"], timeout, encoding: "utf8" })
-  try {
-    run(["--snapshot-blob", blob, "--build-snapshot", join(here, "snapshot-entry.cjs"), out, tmp])
-    const check = run(["--snapshot-blob", blob, "--", "--troupe-snapshot-check"], 30_000)
-    if (!check.includes("troupe snapshot ok")) return `the snapshot check printed ${JSON.stringify(check.slice(-200))}`
-    return undefined
-  } catch (e) {
-    rmSync(blob, { force: true })
-    return String(e?.stderr || e?.message || e).slice(-2000)
-  }
-}
-const snapshotError = snapshot === true && chosen.tmp.endsWith(".cjs") ? buildSnapshot() : "not asked for"
-
-writeFileSync(join(tmpDir, "meta.json"), JSON.stringify({ inputs, bundle: out, ...(snapshotError !== undefined ? { snapshotError } : {}) }))
+writeFileSync(join(tmpDir, "meta.json"), JSON.stringify({ inputs, bundle: out }))
 renameSync(`${tmp}.map`, `${out}.map`)
 for (const f of readdirSync(dirname(out))) {
   // The old code caches (`<bundle>.v8cache`, `<bundle>.<flags>.v8cache`) and snapshot.
   if (f.startsWith(`${basename(out)}.`) && (f.endsWith(".v8cache") || f.endsWith(".snapshot"))) rmSync(join(dirname(out), f), { force: true })
 }
-if (snapshotError === undefined) renameSync(`${tmp}.snapshot`, `${out}.snapshot`)
 renameSync(tmp, out)
 renameSync(join(tmpDir, "meta.json"), meta)
 rmSync(tmpDir, { recursive: true, force: true })

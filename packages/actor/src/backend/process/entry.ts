@@ -30,7 +30,8 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { childEntry, childSnapshot } from "../../TroupeConfig.js"
+import { childEntry } from "../../TroupeConfig.js"
+import { snapshotFor } from "./snapshot.js"
 import { selfChildFlag } from "../../internal/selfHosted.js"
 
 export type EntryStrategy = "bundle" | "loader"
@@ -39,9 +40,9 @@ export interface ChildCommand {
   /** Arguments to `node` before the child's own arguments. */
   readonly args: ReadonlyArray<string>
   /**
-   * The same child started from its bundle's V8 startup snapshot (`snapshot-entry.cjs`), when
-   * there is one and `TROUPE_CHILD_SNAPSHOT` allows it. Only for a child with no Node flags (in
-   * its arguments or NODE_OPTIONS): V8 refuses a snapshot made under other flags.
+   * The same child started from its bundle's V8 startup snapshot (`snapshot.ts`), when there is
+   * one. Only for a child with no Node flags (in its arguments or NODE_OPTIONS): V8 refuses a
+   * snapshot made under other flags.
    */
   readonly snapshotArgs?: ReadonlyArray<string>
 }
@@ -201,14 +202,13 @@ export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect
     ? Effect.succeed({ args: ["--import", "tsx", loaderEntryPath, "--troupe-module", moduleUrl] })
     : importsDirectly(moduleUrl)
     ? Effect.succeed({ args: [loaderEntryPath, "--troupe-module", moduleUrl] })
-    : Effect.map(bundleFor(moduleUrl), (path) => {
-      if (!path.endsWith(".cjs")) return { args: [path] }
-      const snapshot = `${path}.snapshot`
-      return {
-        args: [bundleLoaderPath, path],
-        ...(Effect.runSync(childSnapshot) && existsSync(snapshot) ? { snapshotArgs: ["--snapshot-blob", snapshot, "--"] } : {})
-      }
-    })
+    : Effect.flatMap(bundleFor(moduleUrl), (path) =>
+      path.endsWith(".cjs")
+        ? Effect.map(snapshotFor(path), (snapshot) => ({
+          args: [bundleLoaderPath, path],
+          ...(snapshot !== undefined ? { snapshotArgs: ["--snapshot-blob", snapshot, "--"] } : {})
+        }))
+        : Effect.succeed({ args: [path] }))
 
 /**
  * The entry strategy from `TROUPE_CHILD_ENTRY` (`bundle` | `loader`, through `TroupeConfig.childEntry`),

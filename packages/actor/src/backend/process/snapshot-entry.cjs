@@ -1,14 +1,15 @@
-// Builds a V8 startup snapshot of a child bundle (bundler.mjs runs it once per bundle):
+// Builds a V8 startup snapshot of a child bundle (snapshotter.mjs runs it, see snapshot.ts):
 //
-//   node --snapshot-blob <blob> --build-snapshot snapshot-entry.cjs <bundle.cjs> [<source>]
+//   node --snapshot-blob <blob> --build-snapshot snapshot-entry.cjs <bundle.cjs>
 //
 // and is what a process actor then starts from: `node --snapshot-blob <blob> -- --troupe-child …`.
-// The build evaluates the bundle (read from `<source>`, compiled under the name `<bundle.cjs>` so
-// stacks and their source map name the bundle) up to its `start`: the child runtime, effect and
-// msgpackr are loaded and kept in the snapshot; the actor's own module is imported only by `start`
-// (the bundle imports it lazily), in the process that runs it — with its environment, its working
-// directory and its time, as without a snapshot. A process started from the snapshot skips reading,
-// compiling and evaluating the runtime (~40 ms of CPU per actor here, see docs/benchmarks.md).
+// The build compiles the bundle with its code cache (`<bundle.cjs>.v8cache`, load-bundle.cjs's
+// format, when it belongs to this source: V8 then holds the bytecode of everything a child compiled
+// from boot to exit, and the snapshot keeps it) and evaluates it up to its `start`: the child
+// runtime, effect and msgpackr are loaded and kept in the snapshot; the actor's own module is
+// imported only by `start` (the bundle imports it lazily), in the process that runs it — with its
+// environment, its working directory and its time, as without a snapshot. A process started from
+// the snapshot skips reading, compiling and evaluating the runtime (see docs/benchmarks.md §4).
 //
 // While the snapshot is built, only Node's built-in modules can be required; addons load when it is
 // deserialized (the bundle's `nativeAddons`, @troupe/process's internal/native.ts), and what module
@@ -19,6 +20,7 @@
 // runs (internal/snapshot.ts `snapshotCheck`) and exit without starting an actor (the bundler's check
 // that this Node runs the blob).
 "use strict"
+const { createHash } = require("node:crypto")
 const { readFileSync } = require("node:fs")
 const { dirname } = require("node:path")
 const { pathToFileURL } = require("node:url")
@@ -28,15 +30,45 @@ const { startupSnapshot } = require("node:v8")
 /** `globalThis[BOOT]`: what the child runtime reads (internal/child.ts `bundleBoot`). */
 const BOOT = Symbol.for("troupe.childBundle")
 
-const [bundle, source = bundle] = process.argv.slice(2)
+// V8's default. The build has no Error.stackTraceLimit of its own; code that saves and restores it
+// (Effect does, around errors it makes) would leave it undefined, and Node re-installs in the actor
+// what the build had when the snapshot was taken: no stack traces at all.
+Error.stackTraceLimit = 10
+
+const [bundle] = process.argv.slice(2)
 if (bundle === undefined) {
-  process.stderr.write("troupe snapshot: usage: node --snapshot-blob <blob> --build-snapshot snapshot-entry.cjs <bundle.cjs> [<source>]\n")
+  process.stderr.write("troupe snapshot: usage: node --snapshot-blob <blob> --build-snapshot snapshot-entry.cjs <bundle.cjs>\n")
   process.exit(2)
 }
 const builtinRequire = require
 /** Set when the snapshot is deserialized: a require for the bundle's own directory. */
 let realRequire
-const req = (id) => (realRequire !== undefined ? realRequire(id) : builtinRequire(id))
+/**
+ * Built-in modules that must not load while the snapshot is built: `worker_threads` sets up state
+ * a snapshot does not keep (the shared counter behind a worker's `process.cwd()`; Node warns it is
+ * not verified in snapshots, and a worker started by a snapshotted actor failed in `process.cwd`).
+ * The bundle gets a stand-in that loads the module at its first use, after deserialization; a use
+ * during the build fails it (no snapshot: children run from the bundle).
+ */
+const deferred = new Set(["worker_threads", "node:worker_threads"])
+let building = true
+const lazyBuiltin = (id) => {
+  let loaded
+  const load = () => {
+    if (building) throw new Error(`troupe snapshot: ${id} was used while the snapshot was built`)
+    return (loaded ??= builtinRequire(id))
+  }
+  return new Proxy(Object.create(null), {
+    get: (_, k) => load()[k],
+    has: (_, k) => k in load(),
+    ownKeys: () => Reflect.ownKeys(load()),
+    getOwnPropertyDescriptor: (_, k) => {
+      const d = Reflect.getOwnPropertyDescriptor(load(), k)
+      return d === undefined ? undefined : { ...d, configurable: true }
+    }
+  })
+}
+const req = (id) => (realRequire !== undefined ? realRequire(id) : deferred.has(id) ? lazyBuiltin(id) : builtinRequire(id))
 req.resolve = (id, options) => {
   if (realRequire === undefined) throw new Error(`troupe snapshot: cannot resolve ${id} while the snapshot is built`)
   return realRequire.resolve(id, options)
@@ -53,7 +85,18 @@ const meta = {
   }
 }
 const mod = { exports: {} }
-const fn = new vm.Script(readFileSync(source, "utf8"), { filename: bundle }).runInThisContext()
+const source = readFileSync(bundle, "utf8")
+/** The bundle's code cache without its header (20 bytes of the source's SHA-1, one stage byte), if it is this source's. */
+const cachedData = (() => {
+  try {
+    const buf = readFileSync(`${bundle}.v8cache`)
+    const digest = createHash("sha1").update(source).digest()
+    return buf.length > 21 && buf.subarray(0, 20).equals(digest) ? buf.subarray(21) : undefined
+  } catch {
+    return undefined
+  }
+})()
+const fn = new vm.Script(source, { filename: bundle, cachedData }).runInThisContext()
 fn.call(mod.exports, mod.exports, req, mod, bundle, dir, meta)
 const hooks = mod.exports
 if (typeof hooks.start !== "function") throw new Error(`troupe snapshot: ${bundle} exports no start`)
@@ -64,6 +107,7 @@ startupSnapshot.setDeserializeMainFunction(() => {
   // script. The actor sees the flags it was started with (none).
   const i = process.execArgv.indexOf("--snapshot-blob")
   if (i >= 0) process.execArgv.splice(i, 2)
+  building = false
   realRequire = require("node:module").createRequire(bundle)
   hooks.nativeAddons?.()
   if (process.argv.includes("--troupe-snapshot-check")) {

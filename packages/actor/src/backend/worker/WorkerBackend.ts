@@ -69,8 +69,10 @@ export interface Options {
 const here = dirname(fileURLToPath(import.meta.url))
 const bootstrapPath = join(here, "worker-entry.mjs")
 
-/** This thread is a worker actor (not the main thread, nor somebody else's worker). */
-const relayUp = !isMainThread && bootOf(workerData) !== undefined
+/** This thread is a worker actor (not the main thread, nor somebody else's worker). Asked when
+ * needed, not at module load: a V8 startup snapshot of a child must not load worker_threads. */
+let relayUpMemo: boolean | undefined
+const relayUp = (): boolean => (relayUpMemo ??= !isMainThread && bootOf(workerData) !== undefined)
 
 /** Workers started by this thread that have not exited yet. */
 const live = new Set<Worker>()
@@ -211,7 +213,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
             ChildRegistry.add(m.pid) // ours: subreaper mode must not reap it behind the worker's back
             if (m.seq === undefined) break
             settle(m.seq)
-            if (relayUp) parentPort?.postMessage({ troupe: "spawned", pid: m.pid, startTime: m.startTime })
+            if (relayUp()) parentPort?.postMessage({ troupe: "spawned", pid: m.pid, startTime: m.startTime })
             return
           case "actor":
             actors.add(m.pid)
@@ -224,7 +226,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
             break
         }
         // This thread is itself a worker actor: the thread above cleans up after it too.
-        if (relayUp) parentPort?.postMessage(m)
+        if (relayUp()) parentPort?.postMessage(m)
       })
       /** Why the worker died, when Node says (`ERR_WORKER_OUT_OF_MEMORY`: it reached its `resourceLimits`). */
       let died: string | undefined

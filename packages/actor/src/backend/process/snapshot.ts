@@ -1,0 +1,65 @@
+/**
+ * When a process child starts from its bundle's V8 startup snapshot (`<bundle>.snapshot`): the
+ * runtime, effect and msgpackr already loaded, the actor's module imported at start
+ * (`snapshot-entry.cjs`; what the snapshot must redo per process: `internal/snapshot.ts`).
+ *
+ * A bundle's snapshot is built once its complete code cache exists — stage 1 of `<bundle>.v8cache`,
+ * written by the first child that ran from the bundle when it exited cleanly (`load-bundle.cjs`) —
+ * so that V8 compiles the snapshot from it and the snapshot holds the bytecode of a whole actor life
+ * (boot, calls, teardown): without it, every actor would compile its teardown lazily. The spawn that
+ * finds that cache and no snapshot builds it (`snapshotter.mjs` as a supervised process, ~0.5 s,
+ * once per bundle and process, whatever the outcome); until then, and when the build fails, children
+ * run from the bundle and its code cache. `TROUPE_CHILD_SNAPSHOT=false` turns snapshots off.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Process from "@troupe/process/Process"
+import { closeSync, existsSync, openSync, readSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { childSnapshot } from "../../TroupeConfig.js"
+
+const snapshotterPath = join(dirname(fileURLToPath(import.meta.url)), "snapshotter.mjs")
+
+/** Bundles whose snapshot this process built or tried to build. */
+const tried = new Set<string>()
+
+/** The stage byte of the code cache at `path` (after its 20-byte digest; load-bundle.cjs), if any. */
+const cacheStage = (path: string): number | undefined => {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, "r")
+    const head = Buffer.alloc(21)
+    return readSync(fd, head, 0, 21, 0) === 21 ? head[20] : undefined
+  } catch {
+    return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
+
+/** The stage of a code cache written when a child exited cleanly (`load-bundle.cjs` STAGE_EXIT). */
+const STAGE_EXIT = 1
+
+/**
+ * The snapshot of the `.cjs` bundle at `bundle`, if children start from it: it exists, or it is
+ * built now (see above); undefined otherwise. Never fails: without a snapshot, children start from
+ * the bundle.
+ */
+export const snapshotFor = (bundle: string): Effect.Effect<string | undefined> =>
+  Effect.suspend(() => {
+    const blob = `${bundle}.snapshot`
+    if (!Effect.runSync(childSnapshot)) return Effect.succeed(undefined)
+    if (existsSync(blob)) return Effect.succeed(blob)
+    if (tried.has(bundle) || cacheStage(`${bundle}.v8cache`) !== STAGE_EXIT) return Effect.succeed(undefined)
+    tried.add(bundle)
+    return Process.run({ command: process.execPath, args: [snapshotterPath, bundle], cwd: dirname(bundle) }).pipe(
+      Effect.flatMap((r) =>
+        r.status._tag === "Exited" && r.status.code === 0 && existsSync(blob)
+          ? Effect.succeed(blob)
+          : Effect.as(Effect.logDebug(`no startup snapshot for ${bundle} (${JSON.stringify(r.status)}): ${r.stderr.slice(-1000)}`), undefined)
+      ),
+      Effect.catchAll((e) => Effect.as(Effect.logDebug(`no startup snapshot for ${bundle}: ${e.message}`), undefined))
+    )
+  })
