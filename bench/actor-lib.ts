@@ -4,7 +4,7 @@
  * with the same imports), forking a raw child up to its first answer, and the raw msgpack-over-
  * socket client for bench/fixtures/raw-peer.mjs.
  */
-import { Troupe } from "@troupe/actor"
+import { Nursery, Troupe } from "@troupe/actor"
 import * as ProcessBackend from "@troupe/actor/backend/process/ProcessBackend"
 import { Effect, Layer, Logger, ManagedRuntime } from "effect"
 import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process"
@@ -78,10 +78,27 @@ export const ownCpu = (): number => {
 // ---------------------------------------------------------------------------------------------
 // Bundles
 
-/** Build (or find up to date) troupe's child bundle of the bench actor; returns how long it took. */
+/**
+ * Build (or find up to date) troupe's child bundle of the bench actor, and its V8 startup snapshot
+ * (built once one child of the bundle has exited cleanly: one actor's life first, then `prepare`
+ * again); returns how long it took.
+ */
 export const prepareTroupeBundle = async (): Promise<number> => {
   const t0 = now()
   await Effect.runPromise(ProcessBackend.prepare(BenchLive))
+  const bundle = troupeBundle()
+  if (bundle !== undefined && !existsSync(`${bundle.path}.snapshot`)) {
+    const rt = troupeRuntime("uds")
+    try {
+      await rt.runPromise(Effect.scoped(Effect.gen(function*() {
+        const actor = yield* (yield* Nursery.make()).start(BenchLive, { name: "prepare" })
+        yield* actor.echo({ i: 0, s: "" })
+      })))
+    } finally {
+      await rt.dispose()
+    }
+    await Effect.runPromise(ProcessBackend.prepare(BenchLive))
+  }
   return now() - t0
 }
 

@@ -255,8 +255,9 @@ From the spawn to the answer of the first call, one actor at a time, after ${r.w
 the implementations take turns round-robin (rotating order). troupe: \`Nursery.make()\` in a fresh scope,
 \`nursery.start(BenchLive)\` (spawn, connect back, handshake, spawn spec, child listener, registration, \`Ready\`), one
 \`echo\` call; the root runtime (\`Troupe.layer\`, its listener and registrar) is built once, before. The child runs troupe's
-esbuild bundle of the actor (the default entry: minified CommonJS, ${kb(r.troupeBundle?.bytes)}, run by \`load-bundle.cjs\` with
-V8's code cache), built before anything is measured. Raw, same imports: \`child_process.fork\` (plain \`node\`) of one ESM bundle of the same actor module (effect,
+esbuild bundle of the actor (the default entry: minified CommonJS, ${kb(r.troupeBundle?.bytes)}) from its V8 startup snapshot
+(runtime, effect and msgpackr loaded; built from the code cache of one actor's life), both built before anything is
+measured; the forkserver's children run the bundle with V8's code cache (\`load-bundle.cjs\`). Raw, same imports: \`child_process.fork\` (plain \`node\`) of one ESM bundle of the same actor module (effect,
 @troupe/actor, the handlers; ${kb(r.rawBundle?.bytes)}, same esbuild options) that sends \`{ ready }\`, receives one IPC message
 and answers it with the actor's own \`echo\` handler. Raw, no imports: the same protocol from an empty script (node's own
 boot). *Teardown*, measured separately after the answer: troupe closes the nursery's scope (\`cancelActor\`, the child's

@@ -129,8 +129,8 @@ export const childEntry = literal("TROUPE_CHILD_ENTRY", ["bundle", "loader"]).pi
 
 /**
  * `TROUPE_CHILD_SNAPSHOT`: a process child with no Node flags starts from its bundle's V8 startup
- * snapshot when there is one (`backend/process/snapshot-entry.cjs`). Default true; false: from the
- * bundle and its code cache.
+ * snapshot once there is one (`backend/process/snapshot.ts`), read at each spawn. Default true;
+ * false: always from the bundle and its code cache.
  */
 export const childSnapshot = Config.boolean("TROUPE_CHILD_SNAPSHOT").pipe(Config.withDefault(true))
 
@@ -192,6 +192,7 @@ export const keys: ReadonlyArray<KeyInfo> = [
   { name: "TROUPE_SPAWN_BACKEND", type: "process | worker | forkserver | none", default: "process", unit: "-" },
   { name: "TROUPE_TRANSPORT", type: "uds | tcp", default: "uds", unit: "-" },
   { name: "TROUPE_CHILD_ENTRY", type: "bundle | loader", default: "bundle", unit: "-" },
+  { name: "TROUPE_CHILD_SNAPSHOT", type: "boolean", default: "true", unit: "-" },
   { name: "TROUPE_REGISTRAR", type: "address", default: "-", unit: "-" },
   { name: "TROUPE_SECRET", type: "string (secret)", default: "-", unit: "-" },
   ...boundKeys(defaultActorBounds as unknown as Record<string, number>),

@@ -105,12 +105,15 @@ export interface Host {
   readonly subreaper?: (ladder: Ladder.LadderBounds) => Effect.Effect<void, never, Scope.Scope>
 }
 
-/** What `backend/process/load-bundle.cjs` tells the code it runs (`globalThis[Symbol.for("troupe.childBundle")]`). */
+/**
+ * What `backend/process/load-bundle.cjs` (or `snapshot-entry.cjs`, for a child started from the
+ * bundle's startup snapshot) tells the code it runs (`globalThis[Symbol.for("troupe.childBundle")]`).
+ */
 export interface BundleBoot {
   /** The bundle's path. */
   readonly bundle: string
-  /** Whether V8's code cache was used, or will be written after boot. */
-  readonly codeCache: "used" | "written after boot"
+  /** Whether V8's code cache was used, or will be written after boot; or the runtime came from the bundle's startup snapshot. */
+  readonly codeCache: "used" | "written after boot" | "snapshot"
   /** Boot is done: write the code cache if it was missing (once; later calls do nothing). */
   readonly booted: () => void
 }
