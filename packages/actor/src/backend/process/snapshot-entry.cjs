@@ -74,7 +74,8 @@ req.resolve = (id, options) => {
   return realRequire.resolve(id, options)
 }
 const dir = dirname(bundle)
-// `import.meta` of bundled dependencies, as load-bundle.cjs gives it.
+// `import.meta` of bundled dependencies, as load-bundle.cjs gives it (its `meta`, written again here:
+// while a snapshot is built only Node's built-in modules can be required, not load-bundle.cjs).
 const meta = {
   url: pathToFileURL(bundle).href,
   filename: bundle,
