@@ -8,8 +8,10 @@
  * so that V8 compiles the snapshot from it and the snapshot holds the bytecode of a whole actor life
  * (boot, calls, teardown): without it, every actor would compile its teardown lazily. The spawn that
  * finds that cache and no snapshot builds it (`snapshotter.mjs` as a supervised process, ~0.5 s,
- * once per bundle and process, whatever the outcome); until then, and when the build fails, children
- * run from the bundle and its code cache. `TROUPE_CHILD_SNAPSHOT=false` turns snapshots off.
+ * once per bundle and process whatever the outcome, unless that spawn is interrupted); until then,
+ * and when the build fails, children run from the bundle and its code cache. A snapshot is ~9 MB on
+ * disk, kept and pruned with its bundle (`bundleCache.ts`). `TROUPE_CHILD_SNAPSHOT=false` turns
+ * snapshots off.
  *
  * @internal
  */
@@ -60,6 +62,8 @@ export const snapshotFor = (bundle: string): Effect.Effect<string | undefined> =
           ? Effect.succeed(blob)
           : Effect.as(Effect.logDebug(`no startup snapshot for ${bundle} (${JSON.stringify(r.status)}): ${r.stderr.slice(-1000)}`), undefined)
       ),
-      Effect.catchAll((e) => Effect.as(Effect.logDebug(`no startup snapshot for ${bundle}: ${e.message}`), undefined))
+      Effect.catchAll((e) => Effect.as(Effect.logDebug(`no startup snapshot for ${bundle}: ${e.message}`), undefined)),
+      // The spawn was given up (its build killed with it): a later spawn tries again.
+      Effect.onInterrupt(() => Effect.sync(() => tried.delete(bundle)))
     )
   })
