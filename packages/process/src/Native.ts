@@ -9,7 +9,7 @@
  */
 import { Effect } from "effect"
 import { startupSnapshot } from "node:v8"
-import { native, nativeLoadError, type NativeBinding } from "./internal/native.js"
+import { buildingSnapshot, native, nativeLoadError, type NativeBinding } from "./internal/native.js"
 
 export type { NativeBinding }
 export { native }
@@ -51,7 +51,7 @@ export const capabilities: Capabilities = probe()
 
 // In a V8 startup snapshot the addon loads when the snapshot is deserialized (internal/native.ts,
 // whose callback was registered first): probe again then.
-if (Boolean(startupSnapshot?.isBuildingSnapshot?.())) {
+if (buildingSnapshot) {
   startupSnapshot.addDeserializeCallback(() => Object.assign(capabilities, probe()))
 }
 

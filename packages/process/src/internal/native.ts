@@ -110,11 +110,12 @@ const load = (): { native?: NativeBinding; error?: string } => {
 }
 
 /**
- * A process building a V8 startup snapshot (`node --build-snapshot`, the process backend's child
- * snapshots) cannot hold an addon (Node 20's `isBuildingSnapshot` answers 1, not true): it is loaded when the snapshot is deserialized instead, in the
- * process that runs it (its environment, its files).
+ * This process is building a V8 startup snapshot (`node --build-snapshot`: the process backend's
+ * child snapshots). A snapshot cannot hold an addon: it is loaded when the snapshot is
+ * deserialized instead, in the process that runs it (its environment, its files). Node 20's
+ * `isBuildingSnapshot` answers 1, not true.
  */
-const buildingSnapshot = Boolean(startupSnapshot?.isBuildingSnapshot?.())
+export const buildingSnapshot: boolean = Boolean(startupSnapshot?.isBuildingSnapshot?.())
 const loaded = buildingSnapshot ? { error: "not loaded yet (a V8 startup snapshot is being built)" } : load()
 
 /** The addon, or undefined when it could not be loaded (see `nativeLoadError`). */

@@ -77,12 +77,12 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
       })
       // From the bundle's V8 startup snapshot when the child has no Node flags (entry.ts).
-      const fromSnapshot = cmd.snapshotArgs !== undefined && flags.length === 0 && (env["NODE_OPTIONS"] ?? "").trim() === ""
+      const nodeArgs = cmd.snapshotArgs !== undefined && flags.length === 0 && (env["NODE_OPTIONS"] ?? "").trim() === ""
+        ? cmd.snapshotArgs
+        : [...flags, ...cmd.args]
       const handle = yield* Process.spawn({
         command: process.execPath,
-        args: fromSnapshot
-          ? [...cmd.snapshotArgs!, "--troupe-child", childArgs]
-          : [...flags, ...cmd.args, "--troupe-child", childArgs],
+        args: [...nodeArgs, "--troupe-child", childArgs],
         env,
         ...(request.options?.cwd !== undefined ? { cwd: request.options.cwd } : {}),
         bounds: ladder,

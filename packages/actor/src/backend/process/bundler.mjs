@@ -1,7 +1,6 @@
 // One-shot bundler, run as its own process by entry.ts (so esbuild's service process lives and
 // dies inside a supervised process tree). Usage: node bundler.mjs '<json>'
 //   { modulePath, childRuntimePath, outBase, meta, minify }
-//   { modulePath, childRuntimePath, outBase, meta, minify }
 // Bundles the child runtime with the module at `modulePath` into one file next to `outBase` and
 // writes `meta`: { inputs (each input's mtime), bundle (the file's path) }.
 //

@@ -122,7 +122,7 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
     mkdirSync(cacheDir, { recursive: true })
     const r = yield* Process.run({
       command: process.execPath,
-      args: [bundlerPath, JSON.stringify({ modulePath, childRuntimePath, outBase, meta, minify: true, snapshot: true })],
+      args: [bundlerPath, JSON.stringify({ modulePath, childRuntimePath, outBase, meta, minify: true })],
       cwd: packageDir
     }).pipe(Effect.mapError((e) => e.message))
     const built = r.status._tag === "Exited" && r.status.code === 0 ? upToDate(meta) : undefined
