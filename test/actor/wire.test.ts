@@ -36,6 +36,36 @@ describe("frames", () => {
     }
   })
 
+  it("FrameWriter lays out frames as encodeFrame would, across slabs, and never hands out the same bytes twice", () => {
+    const w = new Wire.FrameWriter(1 << 20)
+    const big = Protocol.returnValue(9, "z".repeat(100_000)) // larger than a slab
+    const sent: Array<Protocol.Message> = []
+    const taken: Array<Uint8Array> = []
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 50; i++) {
+        const m = i === 25 && round % 10 === 0 ? big : Protocol.yieldValues(round, [{ i, s: "x".repeat(round * 20) }])
+        expect(w.push(m)).toBeUndefined()
+        sent.push(m)
+      }
+      const parts = w.take()
+      expect(w.pending).toBe(0)
+      taken.push(...parts.map((p) => Uint8Array.from(p))) // copies: a later push must not change what was taken
+      expect(Buffer.concat(parts)).toEqual(Buffer.concat(sent.slice(round * 50).map((m) => frame(m))))
+    }
+    expect(w.take()).toEqual([])
+    const { out, error } = decodeAll(new Wire.FrameDecoder(1 << 20), ...taken)
+    expect(error).toBeUndefined()
+    expect(out).toEqual(sent)
+  })
+
+  it("FrameWriter refuses a frame over the limit and a value msgpack cannot pack, and keeps what it had", () => {
+    const w = new Wire.FrameWriter(64)
+    expect(w.push(Protocol.returnValue(1, "ok"))).toBeUndefined()
+    expect(w.push(Protocol.returnValue(1, "y".repeat(100)))?.reason).toBe("FrameTooLarge")
+    expect(w.push(Protocol.returnValue(1, Symbol("x")))?.reason).toBe("MalformedFrame")
+    expect(Buffer.concat(w.take())).toEqual(frame(Protocol.returnValue(1, "ok")))
+  })
+
   it("reassembles a frame fed one byte at a time", () => {
     const bytes = frame(Protocol.returnValue(5, "y".repeat(5000)))
     const chunks = Array.from(bytes, (b) => Uint8Array.of(b))

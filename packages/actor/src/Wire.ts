@@ -137,6 +137,68 @@ export const encodeFrame = (msg: Message, maxFrameBytes: number): Uint8Array | P
   return frame
 }
 
+/** A new output slab holds at least this many bytes (frames of one tick are laid out in it). */
+const SLAB_BYTES = 64 * 1024
+
+/**
+ * Frames waiting to be written, laid out back to back in a slab: a message is packed and copied
+ * once, with its header, and a tick's frames leave as one buffer (no buffer per frame, no join).
+ * What `take` hands out is never written again (the slab only fills forward), so the carrier may
+ * hold it until the kernel has it. A frame that does not fit the slab's rest starts a new slab;
+ * the output then is the list of the parts.
+ */
+export class FrameWriter {
+  private slab: Buffer | undefined
+  /** Start of the bytes not handed out yet, and the end of what is written, in `slab`. */
+  private start = 0
+  private end = 0
+  private parts: Array<Uint8Array> = []
+  /** Bytes pushed and not taken yet. */
+  pending = 0
+  constructor(readonly maxFrameBytes: number) {}
+
+  /** Frame `msg`, or say why not (`FrameTooLarge` over `maxFrameBytes`; `MalformedFrame` when msgpack cannot represent it). */
+  push(msg: Message): ProtocolError | undefined {
+    let body: Uint8Array
+    try {
+      body = packr.pack(msg)
+    } catch (e) {
+      return new ProtocolError({ reason: "MalformedFrame", message: `cannot pack message type ${msg[0]}: ${String(e)}` })
+    }
+    const len = body.length
+    if (len > this.maxFrameBytes) {
+      return new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${len} bytes exceeds ${this.maxFrameBytes}` })
+    }
+    const n = HEADER_BYTES + len
+    let slab = this.slab
+    if (slab === undefined || slab.length - this.end < n) {
+      if (this.end > this.start) this.parts.push(slab!.subarray(this.start, this.end))
+      slab = this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, n))
+      this.start = this.end = 0
+    }
+    const at = this.end
+    slab[at] = len & 0xff
+    slab[at + 1] = (len >>> 8) & 0xff
+    slab[at + 2] = (len >>> 16) & 0xff
+    slab[at + 3] = len >>> 24
+    slab.set(body, at + HEADER_BYTES)
+    this.end = at + n
+    this.pending += n
+    return undefined
+  }
+
+  /** Everything pushed since the last `take`, in order (empty when nothing was). */
+  take(): ReadonlyArray<Uint8Array> {
+    if (this.pending === 0) return []
+    const out = this.parts
+    if (this.end > this.start) out.push(this.slab!.subarray(this.start, this.end))
+    this.parts = []
+    this.start = this.end
+    this.pending = 0
+    return out
+  }
+}
+
 /**
  * Incremental frame decoder. `push` a socket chunk: every complete, valid message is handed to
  * `onMessage` in order, then, at the first bad frame (oversized header, undecodable body, invalid

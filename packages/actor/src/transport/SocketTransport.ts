@@ -1,9 +1,9 @@
 /**
  * The socket carrier: Unix domain sockets and TCP on `node:net`, framed by `Wire`.
  *
- * - **Writes** are encoded at `write` (so a frame over the limit is refused to its sender) and
- *   queued; the queue goes out once per tick of the event loop: one `write` of the joined frames
- *   (or a corked `writev` for large ones). Backpressure: `send` suspends while more than
+ * - **Writes** are framed at `write` (so a frame over the limit is refused to its sender) into
+ *   `Wire.FrameWriter`'s slab; what a tick wrote goes out once, at the end of the tick: one
+ *   `write` of the frames laid out back to back (a corked `writev` when they span slabs). Backpressure: `send` suspends while more than
  *   `maxQueuedBytes` wait (our queue + the socket's own buffer), until `'drain'`.
  * - **Reads** go straight from `'data'` through the `FrameDecoder` to the receiver; a bad frame
  *   drops the connection (messages before it are delivered) and nothing else.
@@ -23,22 +23,19 @@ import { chmodSync, mkdirSync, unlinkSync } from "node:fs"
 import * as net from "node:net"
 import { dirname } from "node:path"
 import { threadId } from "node:worker_threads"
-import { ProtocolError, TransportError } from "../Errors.js"
+import { TransportError } from "../Errors.js"
 import { ConnectionCore } from "../internal/connection.js"
 import { type Address, formatAddress, type Message } from "../Protocol.js"
 import type { Connection, Limits, Listener, TransportKind, WriteError } from "../Transport.js"
-import { encodeFrame, FrameDecoder } from "../Wire.js"
-
-/** Frames queued in one tick up to this many bytes are joined into one buffer; more go out as a `writev`. */
-const JOIN_BYTES = 64 * 1024
+import { FrameDecoder, FrameWriter } from "../Wire.js"
 
 class SocketConnection extends ConnectionCore {
-  private queue: Array<Uint8Array> = []
-  private queued = 0
+  private readonly writer: FrameWriter
   private readonly decoder: FrameDecoder
 
   constructor(private readonly socket: net.Socket, label: string, limits: Limits) {
     super(label, limits)
+    this.writer = new FrameWriter(limits.maxFrameBytes)
     this.decoder = new FrameDecoder(limits.maxFrameBytes)
     socket.on("data", (chunk: Buffer) => {
       if (this.isClosed()) return
@@ -55,34 +52,29 @@ class SocketConnection extends ConnectionCore {
   private readonly onFrame = (msg: Message, frameBytes: number) => this.deliver(msg, frameBytes)
 
   protected enqueue(msg: Message): WriteError | undefined {
-    const frame = encodeFrame(msg, this.limits.maxFrameBytes)
-    if (frame instanceof ProtocolError) return frame
-    this.queue.push(frame)
-    this.queued += frame.length
+    const e = this.writer.push(msg)
+    if (e !== undefined) return e
     this.scheduleFlush()
     return undefined
   }
 
   protected flushQueued(): void {
-    const frames = this.queue
-    if (frames.length === 0) return
-    const n = this.queued
-    this.queue = []
-    this.queued = 0
+    const n = this.writer.pending
+    if (n === 0) return
+    const parts = this.writer.take()
     if (this.socket.destroyed) return
     this.stats.bytesOut += n
-    if (frames.length === 1) this.socket.write(frames[0]!)
-    else if (n <= JOIN_BYTES) this.socket.write(Buffer.concat(frames, n))
+    if (parts.length === 1) this.socket.write(parts[0]!)
     else {
       this.socket.cork()
-      for (const f of frames) this.socket.write(f)
+      for (const p of parts) this.socket.write(p)
       this.socket.uncork()
     }
     this.drained()
   }
 
   protected pendingBytes(): number {
-    return this.queued + this.socket.writableLength
+    return this.writer.pending + this.socket.writableLength
   }
 
   protected shutdown(graceful: boolean): Effect.Effect<void> {
