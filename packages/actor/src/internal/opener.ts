@@ -117,16 +117,27 @@ const resultOf = (channel: Channel, session: Session, success: Endpoint.AnySchem
 /** A call: one `Start` out, one final back. */
 export const call = (channel: Channel, ep: Endpoint.Call<any, any, any>, wire: string, hooks: Hooks) => {
   const encode = codecOf(ep.payload).encode
+  const decode = codecOf(ep.success).decode
+  // The final, as the call's outcome: built in the session's callback, so resuming the caller
+  // costs no further step.
+  const outcome = (s: Session, final: Final): Effect.Effect<any, any> => {
+    if (final._tag !== "Return") return Effect.failCause(MsgStream.finalError(final, s, channel.local.id, ep.error))
+    const r = decode(final.value)
+    return Either.isRight(r)
+      ? Effect.succeed(r.right)
+      : Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "success", message: formatError(r.left) }))
+  }
   return (payload?: unknown): Effect.Effect<any, any> =>
     traced("call", wire, channel.remote.id, (trace) => {
       const enc = encode(payload)
       if (Either.isLeft(enc)) return Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: formatError(enc.left) }))
       const s = channel.open(wire, "call", enc.right, 0, trace)
       if (!(s instanceof Session)) return Effect.fail(openError(wire, s))
-      return Effect.async<Final>((resume) => {
-        s.onFinal((final) => resume(Effect.succeed(final)))
-        return cancelRemote(channel, s, hooks)
-      }).pipe(Effect.flatMap(resultOf(channel, s, ep.success, ep.error)))
+      return Effect.async<any, any>((resume) => {
+        s.onFinal((final) => resume(outcome(s, final)))
+        // Built only when the call is interrupted.
+        return Effect.suspend(() => cancelRemote(channel, s, hooks))
+      })
     })
 }
 

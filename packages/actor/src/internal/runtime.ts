@@ -145,11 +145,18 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       if (name === `${Dump.prefix}stats`) return statsResolved
       const impl = options.implementation
       if (impl === undefined) return undefined
-      const ep = endpointOf(impl.definition, name)
-      if (ep === undefined) return undefined
+      let r = declared.get(name)
+      if (r === undefined) {
+        const ep = endpointOf(impl.definition, name)
+        if (ep === undefined) return undefined
+        r = { endpoint: ep, handler: (impl.handlers as any)[name] }
+        declared.set(name, r)
+      }
       tally.served++
-      return { endpoint: ep, handler: (impl.handlers as any)[name] }
+      return r
     }
+    /** The implementation's endpoints met so far, by name (one `Resolved` each: the server keeps its encoders on it). */
+    const declared = new Map<string, Resolved>()
 
     // Handlers run in this actor's runtime (its logger, annotations), with `Troupe` provided.
     const base = yield* Effect.runtime<never>()

@@ -92,7 +92,7 @@ export const serve = (channel: Channel, start: P.Start, session: Session, ctx: S
   }
 
   const [runtime, scope] = runtimeWith(ctx.runtime)
-  const body = Effect.onExit(handlerBody(channel, session, ep, resolved.handler, decoded.right, ctx), (exit) => Scope.close(scope, exit))
+  const body = Effect.onExit(handlerBody(channel, session, resolved, decoded.right, ctx), (exit) => Scope.close(scope, exit))
   const trace = start[6]
   const fiber = Runtime.runFork(runtime)(
     trace === undefined ? body : Effect.withSpan(body, `troupe.serve ${name}`, {
@@ -128,18 +128,26 @@ const encodeSuccess = (schema: Endpoint.AnySchema, endpoint: string) => {
   }
 }
 
+/** `encodeSuccess` of a resolved endpoint, made once per `Resolved` (the runtime keeps one per declared name). */
+const successEncoders = new WeakMap<Resolved, (value: unknown) => Effect.Effect<unknown, MsgTypeError>>()
+const successEncoderOf = (resolved: Resolved, ep: Endpoint.Call<any, any, any> | Endpoint.Context<any, any, any, any, any, any>, name: string) => {
+  let f = successEncoders.get(resolved)
+  if (f === undefined) successEncoders.set(resolved, f = encodeSuccess(ep.success, name))
+  return f
+}
+
 const handlerBody = (
   channel: Channel,
   session: Session,
-  ep: Endpoint.Any,
-  handler: (arg: any) => any,
+  resolved: Resolved,
   payload: unknown,
   ctx: ServeContext
 ): Effect.Effect<unknown, unknown, any> => {
   const name = session.endpoint
+  const { endpoint: ep, handler } = resolved
   switch (ep._tag) {
     case "Call":
-      return Effect.flatMap(handler(payload) as Effect.Effect<unknown, unknown, any>, encodeSuccess(ep.success, name))
+      return Effect.flatMap(handler(payload) as Effect.Effect<unknown, unknown, any>, successEncoderOf(resolved, ep, name))
     case "Stream": {
       const encode = codecOf(ep.element).encode
       const stream = handler(payload) as Stream.Stream<unknown, unknown, any>
@@ -202,7 +210,7 @@ const handlerBody = (
           return Effect.interrupt
         })
       }
-      return Effect.flatMap(handler(child) as Effect.Effect<unknown, unknown, any>, encodeSuccess(ep.success, name))
+      return Effect.flatMap(handler(child) as Effect.Effect<unknown, unknown, any>, successEncoderOf(resolved, ep, name))
     }
   }
 }

@@ -137,17 +137,21 @@ export class CreditGate {
   })
 }
 
+/** What the end of a session means for its inbound direction: a normal end, or a failure. */
+const inboundEnd = (final: Final): Final | null => (final._tag === "Return" || final._tag === "CancelAck" ? null : final)
+
 export class Session {
   /** How it ended (set once). */
   final: Final | undefined
+  /** Who waits for the final: one waiter (a call's), or several. */
+  private finalWaiter: ((final: Final) => void) | undefined
   private finalWaiters: Array<(final: Final) => void> | undefined
   /** Contexts, opener side: the `Started` value (encoded). */
   startedValue: { readonly value: unknown } | undefined
   private startedWaiter: (() => void) | undefined
-  /** Elements received (server streams at the opener; context streams on both sides). */
-  readonly inbound = new Inbound()
-  /** Credit for the elements this side sends. */
-  readonly gate = new CreditGate()
+  // A call never streams: its inbound buffer and credit gate are made on first use.
+  private _inbound: Inbound | undefined
+  private _gate: CreditGate | undefined
   /** Server side: the handler fiber, and who asked to cancel it. */
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   cancelledBy: { readonly canceller: string; readonly byOpener: boolean } | undefined
@@ -159,6 +163,24 @@ export class Session {
     readonly side: "opener" | "server",
     readonly remote: Aid
   ) {}
+
+  /** Elements received (server streams at the opener; context streams on both sides). */
+  get inbound(): Inbound {
+    if (this._inbound === undefined) {
+      this._inbound = new Inbound()
+      if (this.final !== undefined) this._inbound.close(inboundEnd(this.final))
+    }
+    return this._inbound
+  }
+
+  /** Credit for the elements this side sends. */
+  get gate(): CreditGate {
+    if (this._gate === undefined) {
+      this._gate = new CreditGate()
+      if (this.final !== undefined) this._gate.close(this.final)
+    }
+    return this._gate
+  }
 
   /** Route one incoming session message (called by the channel, synchronously); `frameBytes`: its size, 0 if not measured. */
   deliver(msg: Message, frameBytes = 0): void {
@@ -191,30 +213,38 @@ export class Session {
   finish(final: Final): void {
     if (this.final !== undefined) return
     this.final = final
-    this.inbound.close(final._tag === "Return" || final._tag === "CancelAck" ? null : final)
-    this.gate.close(final)
+    this._inbound?.close(inboundEnd(final))
+    this._gate?.close(final)
     this.wakeStarted()
+    const w = this.finalWaiter
     const ws = this.finalWaiters
+    this.finalWaiter = undefined
     this.finalWaiters = undefined
-    if (ws !== undefined) for (const w of ws) w(final)
+    w?.(final)
+    if (ws !== undefined) for (const f of ws) f(final)
   }
 
   /** Call `f` with the final (now, if known). */
   onFinal(f: (final: Final) => void): void {
     if (this.final !== undefined) return f(this.final)
-    ;(this.finalWaiters ??= []).push(f)
+    if (this.finalWaiter === undefined) this.finalWaiter = f
+    else (this.finalWaiters ??= []).push(f)
   }
 
-  private offFinal(f: (final: Final) => void): void {
-    if (this.finalWaiters !== undefined) this.finalWaiters = this.finalWaiters.filter((w) => w !== f)
+  /** Stop waiting with `f` (the waiter was interrupted). */
+  offFinal(f: (final: Final) => void): void {
+    if (this.finalWaiter === f) this.finalWaiter = undefined
+    else if (this.finalWaiters !== undefined) this.finalWaiters = this.finalWaiters.filter((w) => w !== f)
   }
 
   /** The session's end. */
-  readonly awaitFinal: Effect.Effect<Final> = Effect.async<Final>((resume) => {
-    const f = (final: Final) => resume(Effect.succeed(final))
-    this.onFinal(f)
-    return Effect.sync(() => this.offFinal(f))
-  })
+  get awaitFinal(): Effect.Effect<Final> {
+    return Effect.async<Final>((resume) => {
+      const f = (final: Final) => resume(Effect.succeed(final))
+      this.onFinal(f)
+      return Effect.sync(() => this.offFinal(f))
+    })
+  }
 
   private wakeStarted(): void {
     const w = this.startedWaiter
@@ -223,14 +253,16 @@ export class Session {
   }
 
   /** Contexts: the `Started` value (encoded), or the final when the session ended before it. */
-  readonly awaitStarted: Effect.Effect<unknown, Final> = Effect.suspend(() => {
-    if (this.startedValue !== undefined) return Effect.succeed(this.startedValue.value)
-    if (this.final !== undefined) return Effect.fail(this.final)
-    return Effect.async<void>((resume) => {
-      this.startedWaiter = () => resume(Effect.void)
-      return Effect.sync(() => {
-        this.startedWaiter = undefined
-      })
-    }).pipe(Effect.zipRight(this.awaitStarted))
-  })
+  get awaitStarted(): Effect.Effect<unknown, Final> {
+    return Effect.suspend(() => {
+      if (this.startedValue !== undefined) return Effect.succeed(this.startedValue.value)
+      if (this.final !== undefined) return Effect.fail(this.final)
+      return Effect.async<void>((resume) => {
+        this.startedWaiter = () => resume(Effect.void)
+        return Effect.sync(() => {
+          this.startedWaiter = undefined
+        })
+      }).pipe(Effect.zipRight(this.awaitStarted))
+    })
+  }
 }
