@@ -11,11 +11,22 @@
  *
  * After a warm-up (`WARMUP` calls each, to JIT steady state), the implementations take turns in rounds (rotating order), each round a block
  * of sequential calls; every call is timed on its own. Prints `BENCH_JSON {...}` (see lib.ts).
+ *
+ * Placement. A round trip between two processes costs very different amounts depending on
+ * whether the kernel runs them on one CPU (the reply wakes a task on the CPU that is going idle)
+ * or on two (each reply wakes a halted virtual CPU: an inter-processor interrupt, and on this VM
+ * a hypervisor exit, counted in the writer's `write(2)`). Left to the scheduler, a ping-pong that
+ * does little work between messages (raw) tends to share one CPU and one that does more (troupe)
+ * tends to be split, so the UDS rows are also measured with both processes pinned
+ * (`sched_setaffinity(2)` via `taskset -a -p`, every thread) to one CPU, and to one CPU each;
+ * each troupe row is compared with the raw row of the same placement.
  */
 import { Nursery } from "@troupe/actor"
 import { Effect, Exit, Scope } from "effect"
 import { ask, cpuOf, forkReady, logs, ownCpu, prepareTroupeBundle, rawIpcEcho, startRawPeer, terminate, troupeRuntime } from "./actor-lib.js"
 import { BenchLive, small } from "./actors/bench-actor.js"
+import { execFileSync } from "node:child_process"
+import { availableParallelism } from "node:os"
 import { emit, now, quick, reapLeftovers, round, summarize } from "./lib.js"
 
 const CALLS = quick ? 300 : 8000
@@ -30,9 +41,32 @@ const WARMUP = quick ? 50 : 5000
 /** Stop adding rounds past this; n is reported. */
 const BUDGET_MS = quick ? 3000 : 20_000
 
+/** Where the two processes run: as the scheduler decides, on one CPU, or on one CPU each. */
+type Placement = "os" | "same" | "split"
+
+const CPUS = availableParallelism()
+/** Set the CPU affinity of every thread of `pid` (`taskset -a -p -c`); false if that failed. */
+const pin = (pid: number, cpus: string): boolean => {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+const allCpus = `0-${CPUS - 1}`
+/** Put this process and the peer where `placement` says. */
+const place = (placement: Placement, peerPid: number): boolean =>
+  placement === "os"
+    ? pin(process.pid, allCpus) && pin(peerPid, allCpus)
+    : pin(process.pid, "0") && pin(peerPid, placement === "same" ? "0" : "1")
+/** Pinned rows need two CPUs and a working `taskset`. */
+const canPlace = CPUS >= 2 && pin(process.pid, allCpus)
+
 interface Impl {
   readonly name: string
   readonly transport: "uds" | "tcp" | "pipe"
+  readonly placement: Placement
   /** The other process (for its CPU time). */
   readonly peerPid: number
   /** `k` sequential calls; the time of each (ms). */
@@ -57,6 +91,7 @@ const main = async () => {
       return {
         name: `troupe \`echo\` call, ${transport.toUpperCase()}`,
         transport,
+        placement: "os",
         peerPid: portal.actor.pid,
         calls: (k) =>
           rt.runPromise(Effect.gen(function*() {
@@ -78,6 +113,7 @@ const main = async () => {
       return {
         name: `raw ${kind.toUpperCase()} + msgpack ping-pong`,
         transport: kind,
+        placement: "os",
         peerPid: peer.pid,
         calls: async (k) => {
           const out = new Array<number>(k)
@@ -98,6 +134,7 @@ const main = async () => {
       return {
         name: "Node IPC (`fork` + `process.send`, JSON) ping-pong",
         transport: "pipe",
+        placement: "os",
         peerPid: c.child.pid!,
         calls: async (k) => {
           const out = new Array<number>(k)
@@ -111,8 +148,23 @@ const main = async () => {
       }
     }
 
-    const impls = [await troupe("uds"), await troupe("tcp"), await raw("uds"), await raw("tcp"), await ipc()]
-    for (const impl of impls) await impl.calls(WARMUP)
+    const [troupeUds, troupeTcp, rawUds, rawTcp, nodeIpc] = [await troupe("uds"), await troupe("tcp"), await raw("uds"), await raw("tcp"), await ipc()]
+    // The same actor and the same raw peer, measured again under each pinned placement.
+    const placed = (impl: Impl, placement: Placement): Impl => ({
+      ...impl,
+      placement,
+      name: `${impl.name}, ${placement === "same" ? "both on one CPU" : "one CPU each"}`
+    })
+    const impls = [
+      troupeUds,
+      ...(canPlace ? [placed(troupeUds, "same"), placed(troupeUds, "split")] : []),
+      troupeTcp,
+      rawUds,
+      ...(canPlace ? [placed(rawUds, "same"), placed(rawUds, "split")] : []),
+      rawTcp,
+      nodeIpc
+    ]
+    for (const impl of [troupeUds, troupeTcp, rawUds, rawTcp, nodeIpc]) await impl.calls(WARMUP)
     const samples = new Map<string, Array<number>>(impls.map((i) => [i.name, []]))
     /** CPU ms spent in the blocks of each implementation: this (calling) process, and the other one. */
     const cpu = new Map<string, { caller: number; peer: number }>(impls.map((i) => [i.name, { caller: 0, peer: 0 }]))
@@ -122,6 +174,7 @@ const main = async () => {
     for (; rounds < ROUNDS && (rounds < 2 || now() - t0 < BUDGET_MS); rounds++) {
       for (let k = 0; k < impls.length; k++) {
         const impl = impls[(rounds + k) % impls.length]!
+        if (canPlace && !place(impl.placement, impl.peerPid)) throw new Error(`could not pin for ${impl.name}`)
         const c0 = ownCpu()
         const p0 = cpuOf(impl.peerPid)
         samples.get(impl.name)!.push(...(await impl.calls(perRound)))
@@ -130,9 +183,11 @@ const main = async () => {
         c.peer += cpuOf(impl.peerPid) - p0
       }
     }
+    if (canPlace) place("os", rawUds.peerPid)
     const median = (name: string) => summarize(samples.get(name)!).median
-    const rawUds = impls[2]!.name
-    const rawTcp = impls[3]!.name
+    /** The raw row of the same transport and placement. */
+    const rawFor = (impl: Impl) =>
+      impls.find((r) => r.name.startsWith("raw") && r.transport === (impl.transport === "tcp" ? "tcp" : "uds") && r.placement === impl.placement)!.name
     const rows = impls.map((impl) => {
       const s = samples.get(impl.name)!
       const sum = s.reduce((a, b) => a + b, 0)
@@ -142,14 +197,15 @@ const main = async () => {
         perCallMs: summarize(s),
         callsPerS: round((s.length / sum) * 1000, 0),
         cpuPerCallMs: { caller: round(cpu.get(impl.name)!.caller / s.length, 3), peer: round(cpu.get(impl.name)!.peer / s.length, 3) },
-        ratioRawUds: round(median(impl.name) / median(rawUds), 2),
-        ratioRawSame: impl.transport === "tcp" ? round(median(impl.name) / median(rawTcp), 2) : round(median(impl.name) / median(rawUds), 2)
+        placement: impl.placement,
+        ratioRawUds: round(median(impl.name) / median(rawUds.name), 2),
+        ratioRawSame: round(median(impl.name) / median(rawFor(impl)), 2)
       }
     })
     for (const c of cleanups.reverse()) await c()
     cleanups.length = 0
     const leftovers = await reapLeftovers("actor-call")
-    await emit({ module: "actor-call", calls: CALLS, perRound, rounds, warmup: WARMUP, budgetMs: BUDGET_MS, rows, logs, leftovers, wallMs: now() - started })
+    await emit({ module: "actor-call", calls: CALLS, perRound, rounds, warmup: WARMUP, budgetMs: BUDGET_MS, placed: canPlace, rows, logs, leftovers, wallMs: now() - started })
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => {})
   }

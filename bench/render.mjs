@@ -294,6 +294,14 @@ records) echoes each frame; TCP without Nagle, as troupe. Node IPC: \`fork\` + \
 *CPU per call*: user + system time of the calling (bench) process and of the other process over the measured calls
 (/proc, 10 ms ticks, summed over all rounds), divided by the calls.
 
+*Placement*: ${r.placed ? `the UDS rows are measured three ways: as the scheduler places the two processes, with both
+pinned to one CPU, and with one CPU each (\`taskset -a -p\`, every thread; the same actor and raw peer, pinned before each
+block). Two processes on one CPU hand over without waking another CPU; on two, every reply wakes a halted virtual CPU
+(an inter-processor interrupt and, on this VM, a hypervisor exit, paid inside the writer's \`write(2)\`), which also
+shows in the CPU per call. Left alone, the scheduler tends to put raw's two processes on one CPU and troupe's, which
+work longer per message, on two: compare rows of the same placement. "× raw, same transport" uses the raw row of the
+same transport and placement.` : "not measured (needs 2 CPUs and `taskset`)."}
+
 ${table(["implementation", "median (µs)", "p90 (µs)", "calls/s (sequential)", "× raw, same transport", "× raw UDS", "CPU per call (µs): caller / other", "n"], rows)}
 
 ${moduleFooter(r)}`
@@ -442,11 +450,18 @@ const glance = (results) => {
     }
   }
   if (ca && !ca.error) {
-    const t = ca.rows.find((x) => x.transport === "uds" && x.impl.startsWith("troupe"))
-    const raw = ca.rows.find((x) => x.transport === "uds" && x.impl.startsWith("raw"))
-    const tt = ca.rows.find((x) => x.transport === "tcp" && x.impl.startsWith("troupe"))
-    const rt = ca.rows.find((x) => x.transport === "tcp" && x.impl.startsWith("raw"))
+    const find = (kind, transport, placement) =>
+      ca.rows.find((x) => x.transport === transport && x.impl.startsWith(kind) && (x.placement ?? "os") === placement)
+    const t = find("troupe", "uds", "os")
+    const raw = find("raw", "uds", "os")
+    const tt = find("troupe", "tcp", "os")
+    const rt = find("raw", "tcp", "os")
     if (t && raw) row("call round trip, UDS (µs)", us(t.perCallMs.median), us(raw.perCallMs.median), ratio(t.ratioRawSame))
+    for (const [placement, what] of [["same", "both on one CPU"], ["split", "one CPU each"]]) {
+      const tp = find("troupe", "uds", placement)
+      const rp = find("raw", "uds", placement)
+      if (tp && rp) row(`  UDS, ${what} (µs)`, us(tp.perCallMs.median), us(rp.perCallMs.median), ratio(tp.ratioRawSame))
+    }
     if (tt && rt) row("call round trip, TCP (µs)", us(tt.perCallMs.median), us(rt.perCallMs.median), ratio(tt.ratioRawSame))
   }
   if (st && !st.error) {
