@@ -14,7 +14,10 @@
  *
  * Three measures:
  * 1. sequential call round trip: each call timed on its own; CPU per call of both sides (a
- *    thread peer's CPU is in this process: `process.cpuUsage` counts every thread);
+ *    thread peer's CPU is in this process: `process.cpuUsage` counts every thread); measured
+ *    again with everything pinned to one CPU (this process, every thread, and the peer process:
+ *    `taskset -a -p`), where a reply never wakes another CPU (see bench/actor-call.ts on
+ *    placement);
  * 2. `TOTAL` calls with `DEPTH` in flight (calls/s);
  * 3. a one-way stream of small messages, actor → caller: one message per element / frame, and
  *    a `Stream` in chunks of 100 (@effect/rpc sends one frame per chunk; troupe one `Yield`
@@ -28,9 +31,9 @@ import * as PlatformWorker from "@effect/platform/Worker"
 import { RpcClient, RpcSerialization } from "@effect/rpc"
 import { ActorPool, Nursery, Troupe } from "@troupe/actor"
 import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
@@ -53,6 +56,19 @@ const CHUNK = 100
 const BUDGET_MS = quick ? 20_000 : 120_000
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
+
+/** Set the CPU affinity of every thread of `pid` (`taskset -a -p -c`); false if that failed. */
+const pin = (pid: number, cpus: string): boolean => {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+const allCpus = `0-${availableParallelism() - 1}`
+/** The one-CPU blocks need two CPUs (else there is nothing to compare) and a working `taskset`. */
+const canPin = availableParallelism() >= 2 && pin(process.pid, allCpus)
 
 interface Peer {
   readonly name: string
@@ -254,6 +270,7 @@ const main = async () => {
     }
 
     const seqSamples = new Map<string, Array<number>>()
+    const oneCpuSamples = new Map<string, Array<number>>()
     const cpu = new Map<string, { own: number; peer: number; calls: number }>()
     const bursts = new Map<string, Array<number>>()
     const perRound = Math.ceil(SEQ_CALLS / ROUNDS)
@@ -272,6 +289,14 @@ const main = async () => {
           c.calls += s.length
           cpu.set(p.name, c)
           seqSamples.set(p.name, [...(seqSamples.get(p.name) ?? []), ...s])
+          if (canPin) {
+            // The same calls with both sides on CPU 0 (a thread peer is in this process).
+            if (!pin(process.pid, "0") || (p.peerPid !== undefined && !pin(p.peerPid, "0"))) throw new Error(`could not pin ${p.name}`)
+            const one = await p.seq(perRound)
+            pin(process.pid, allCpus)
+            if (p.peerPid !== undefined) pin(p.peerPid, allCpus)
+            oneCpuSamples.set(p.name, [...(oneCpuSamples.get(p.name) ?? []), ...one])
+          }
         }
       }
     }
@@ -286,6 +311,9 @@ const main = async () => {
     }
     const median = (xs: ReadonlyArray<number>) => summarize(xs).median
     const baseMedian = { uds: median(seqSamples.get(peers[0]!.name)!), port: median(seqSamples.get(peers[1]!.name)!) }
+    const baseOneCpu = canPin
+      ? { uds: median(oneCpuSamples.get(peers[0]!.name)!), port: median(oneCpuSamples.get(peers[1]!.name)!) }
+      : undefined
     const calls = peers.map((p) => {
       const s = seqSamples.get(p.name)
       const c = cpu.get(p.name)
@@ -297,6 +325,12 @@ const main = async () => {
         baseline: p.baseline,
         perCallMs: s === undefined ? undefined : summarize(s),
         ratioRaw: s === undefined ? undefined : round(median(s) / baseMedian[p.baseline], 2),
+        ...(oneCpuSamples.has(p.name) && baseOneCpu !== undefined
+          ? {
+            perCallOneCpuMs: summarize(oneCpuSamples.get(p.name)!),
+            ratioRawOneCpu: round(median(oneCpuSamples.get(p.name)!) / baseOneCpu[p.baseline], 2)
+          }
+          : {}),
         cpuPerCallUs: c === undefined ? undefined : round(((c.own + c.peer) / c.calls) * 1000, 0),
         burstCallsPerS: summarize(b)
       }

@@ -394,6 +394,8 @@ const peersSection = (r) => {
     c.perCallMs ? us(c.perCallMs.median) : "–",
     c.perCallMs ? us(c.perCallMs.p90) : "–",
     c.ratioRaw === undefined ? "–" : `${ratio(c.ratioRaw)} ${c.baseline === "uds" ? "UDS" : "port"}`,
+    c.perCallOneCpuMs ? us(c.perCallOneCpuMs.median) : "–",
+    c.ratioRawOneCpu === undefined ? "–" : `${ratio(c.ratioRawOneCpu)} ${c.baseline === "uds" ? "UDS" : "port"}`,
     c.cpuPerCallUs === undefined ? "–" : String(c.cpuPerCallUs),
     count(c.burstCallsPerS.median),
     c.burstCallsPerS.n > 1 ? `${count(c.burstCallsPerS.min)}–${count(c.burstCallsPerS.max)}` : "–"
@@ -421,7 +423,12 @@ sequential rounds (a burst's garbage is not collected in another implementation'
 threads compare with piscina/tinypool with 2 threads. An \`ActorPool\` runs 1 task per actor by default (as piscina runs
 1 per thread), so 2 of the ${r.depth} are in flight and each waits a whole round trip; \`concurrency: 32\` lets it pipeline.
 
-${table(["implementation", "sequential median (µs)", "p90 (µs)", "× raw", "CPU per call (µs)", `${r.depth} in flight (calls/s)`, "range"], calls)}
+*On one CPU*: the same sequential calls again, each block right after the other, with this process (every thread) and
+the peer process pinned to CPU 0 (\`taskset -a -p\`): a reply then never wakes another CPU, which on this VM costs an
+inter-processor interrupt and a hypervisor exit per message (section 5 shows the three placements for processes); × raw
+against the raw peer of the same kind, also on one CPU.
+
+${table(["implementation", "sequential median (µs)", "p90 (µs)", "× raw", "on one CPU: median (µs)", "× raw, one CPU", "CPU per call (µs)", `${r.depth} in flight (calls/s)`, "range"], calls)}
 
 One-way stream of ${count(r.streamN)} small messages (@effect/rpc with chunks of 1: a tenth of that), actor (server) → this process, ${r.streamReps} run(s) each after a warm-up run, round
 robin. "chunks of 1": one message per stream element and per \`Stream\` chunk (raw: one frame per message); "chunks of
