@@ -17,21 +17,29 @@
  *
  * @since 0.1.0
  */
-import * as Metric from "effect/Metric"
+import type * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import { fromKey } from "./internal/metricKey.js"
 
 /** 4 ms … ~33 s, doubling. */
 const msBoundaries = MetricBoundaries.exponential({ start: 4, factor: 2, count: 14 })
 
-export const actorsLive = Metric.gauge("troupe_actors_live", { description: "child actors alive, by backend" })
-export const spawnsTotal = Metric.counter("troupe_spawns_total", { description: "actor spawns, by backend and outcome", incremental: true })
-export const spawnDurationMs = Metric.histogram("troupe_spawn_duration_ms", msBoundaries, "launch to Ready (ms)")
-export const teardownDurationMs = Metric.histogram("troupe_teardown_duration_ms", msBoundaries, "end asked to exited (ms)")
-export const escalationsTotal = Metric.counter("troupe_escalations_total", { description: "teardown escalations, by step", incremental: true })
-export const messagesInTotal = Metric.counter("troupe_messages_in_total", { description: "messages received, by peer actor", incremental: true })
-export const messagesOutTotal = Metric.counter("troupe_messages_out_total", { description: "messages sent, by peer actor", incremental: true })
-export const bytesInTotal = Metric.counter("troupe_bytes_in_total", { description: "frame bytes received, by peer actor", incremental: true })
-export const bytesOutTotal = Metric.counter("troupe_bytes_out_total", { description: "frame bytes sent, by peer actor", incremental: true })
+const counter = (name: string, description: string): Metric.Metric.Counter<number> =>
+  fromKey(MetricKey.counter(name, { description, incremental: true }))
+const histogram = (name: string, description: string): Metric.Metric.Histogram<number> =>
+  fromKey(MetricKey.histogram(name, msBoundaries, description))
+
+// Made from their keys (`Metric.fromMetricKey`, as `Metric.counter` & co. are): the runtime tags them by key.
+export const actorsLive: Metric.Metric.Gauge<number> = fromKey(MetricKey.gauge("troupe_actors_live", { description: "child actors alive, by backend" }))
+export const spawnsTotal = counter("troupe_spawns_total", "actor spawns, by backend and outcome")
+export const spawnDurationMs = histogram("troupe_spawn_duration_ms", "launch to Ready (ms)")
+export const teardownDurationMs = histogram("troupe_teardown_duration_ms", "end asked to exited (ms)")
+export const escalationsTotal = counter("troupe_escalations_total", "teardown escalations, by step")
+export const messagesInTotal = counter("troupe_messages_in_total", "messages received, by peer actor")
+export const messagesOutTotal = counter("troupe_messages_out_total", "messages sent, by peer actor")
+export const bytesInTotal = counter("troupe_bytes_in_total", "frame bytes received, by peer actor")
+export const bytesOutTotal = counter("troupe_bytes_out_total", "frame bytes sent, by peer actor")
 
 /**
  * - `cancel-unacked`: a session's `Cancel` was not acknowledged within `cancelAckMs` (the actor is ended);

@@ -193,6 +193,8 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
         }
         // Also those whose connection closed while they were ending (a peer that stopped waiting).
         for (const f of running) if (!handlers.includes(f)) handlers.push(f)
+        // Nothing running (an idle actor's teardown, and the second pass of every one): no fibers to fork and join.
+        if (handlers.length === 0) return
         const t0 = Date.now()
         yield* Effect.forEach(handlers, (f) => Fiber.interruptFork(f), { discard: true })
         const done = yield* Effect.forEach(handlers, Fiber.await, { discard: true, concurrency: "unbounded" }).pipe(

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Actor from "../Actor.js"
@@ -19,6 +20,7 @@ import { ActorFailure, ActorRestarting, SupervisorGaveUp } from "../Errors.js"
 import * as Portal from "../Portal.js"
 import type { TroupeRuntime } from "./context.js"
 import type { ChildState } from "./handle.js"
+import { fromKey } from "./metricKey.js"
 import * as Metrics from "./metrics.js"
 import * as Spawn from "./spawn.js"
 
@@ -85,9 +87,9 @@ export interface Config {
 }
 
 /** Restarts made, tagged `supervisor` and `child` (Effect `Metric`, the default registry). */
-export const restartsTotal = Metric.counter("troupe_supervisor_restarts", { description: "children restarted by supervisors", incremental: true })
+export const restartsTotal = fromKey(MetricKey.counter("troupe_supervisor_restarts", { description: "children restarted by supervisors", incremental: true }))
 /** Give-ups, tagged `supervisor`. */
-export const giveUpsTotal = Metric.counter("troupe_supervisor_give_ups", { description: "supervisors that exceeded their restart intensity", incremental: true })
+export const giveUpsTotal = fromKey(MetricKey.counter("troupe_supervisor_give_ups", { description: "supervisors that exceeded their restart intensity", incremental: true }))
 
 export const make = (config: Config) => {
   const { rt } = config

@@ -229,14 +229,21 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, Transpor
         Effect.gen(function*() {
           const handlers = yield* Scope.make()
           const run = yield* FiberSet.makeRuntime<never, void, never>().pipe(Scope.extend(handlers))
+          /** Connection handlers not ended yet. */
+          let live = 0
           const onConnection = (socket: net.Socket) => {
             if (address._tag === "TcpAddress") socket.setNoDelay(true)
-            run(Effect.scoped(Effect.flatMap(fromNetSocket(socket, label, options.limits), handler)))
+            live++
+            run(Effect.scoped(Effect.flatMap(fromNetSocket(socket, label, options.limits), handler))).addObserver(() => {
+              live--
+            })
           }
           server.on("connection", onConnection)
           // Ending the handlers is bounded: one stuck in a finalizer is abandoned, and logged.
           const stop = Effect.suspend(() => {
             server.off("connection", onConnection)
+            // None running (a leaf actor nobody connected to): nothing to bound, no fiber to fork.
+            if (live === 0) return Scope.close(handlers, Exit.void)
             return Scope.close(handlers, Exit.void).pipe(
               Effect.forkDaemon,
               Effect.flatMap((f) => Fiber.await(f).pipe(Effect.interruptible, Effect.timeoutOption(options.closeMs))),
