@@ -35,6 +35,8 @@ export interface ChannelHandlers {
   readonly onControl?: (msg: P.Message) => void
   /** A `Log` record arrived (only a child's channel has this; elsewhere they are dropped). Must not throw. */
   readonly onLog?: (channel: Channel, msg: P.Log) => void
+  /** The connection is gone (after every session was ended), with the reason. Must not throw. */
+  readonly onClosed?: (reason: string) => void
 }
 
 export interface Channel {
@@ -272,6 +274,7 @@ export const make = (
       sessions.clear()
       for (const d of actorCancels.values()) Deferred.unsafeDone(d, Exit.void)
       pings.clear()
+      handlers.onClosed?.(reason)
     }
 
     conn.attach({ onMessage: dispatch, onClose: shutdown, onUndeliverable: undeliverable })

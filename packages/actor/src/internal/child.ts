@@ -179,7 +179,9 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     const hello = yield* Channel.handshake(conn, self, "child", true, bounds0.handshakeMs)
     const control = yield* Queue.unbounded<Message>()
     const proxy: { -readonly [K in keyof Channel.ChannelHandlers]: Channel.ChannelHandlers[K] } = {
-      onControl: (m) => control.unsafeOffer(m)
+      onControl: (m) => control.unsafeOffer(m),
+      // Whatever ends this actor completes `stop`: no race of fibers to wait on, to join and interrupt.
+      onClosed: () => Deferred.unsafeDone(stop, Exit.succeed("parent gone"))
     }
     const parent = yield* Channel.make(conn, self, hello[1], true, proxy)
     // From here on, log records go to the parent as structured records (internal/logRelay.ts).
@@ -229,7 +231,8 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       parent: parent.remote.id,
       parentChannel: { channel: parent, address: args.parent },
       spawnedBy: host.spawnedBy,
-      onActorCancelled: (canceller) => Deferred.succeed(stop, `cancelled by ${canceller}`)
+      onActorCancelled: (canceller) => Deferred.succeed(stop, `cancelled by ${canceller}`),
+      shutdown: stop
     }).pipe(
       Effect.tapError((e) => Effect.sync(() => parent.write(bootFailed(e.message))))
     )
@@ -243,10 +246,8 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     )
     if (host.booted !== undefined) setImmediate(host.booted)
 
-    const reason = yield* Effect.raceFirst(
-      Deferred.await(stop),
-      parent.closed.pipe(Effect.as("parent gone"))
-    ).pipe(Effect.raceFirst(runtime.shutdownRequested))
+    // The host's signal, the parent's cancel, the parent gone (`onClosed`), or a shutdown request.
+    const reason = yield* Deferred.await(stop)
     yield* Effect.logDebug(`shutting down: ${reason}`)
     hardExit(70, bounds.parentDeathExitMs, host)
     yield* runtime.cancelTasks(`${self.id}`, bounds.nurseryCancelMs)

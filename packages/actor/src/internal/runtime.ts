@@ -59,6 +59,8 @@ export interface RuntimeOptions {
   readonly spawnedBy?: string | undefined
   /** Called when an `ActorCancel` was served (children: shut down). */
   readonly onActorCancelled?: (canceller: string) => Effect.Effect<void>
+  /** Completed when a shutdown is requested (`requestShutdown`, a failed listener); made here when not given. */
+  readonly shutdown?: Deferred.Deferred<string>
 }
 
 /** The runtime plus what a child's boot needs: serving its parent channel. */
@@ -100,7 +102,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     /** Sessions served and ended connections' traffic, for `$dump.stats`. */
     const tally = makeTally()
     const pending = new Map<string, Pending>()
-    const shutdown = yield* Deferred.make<string>()
+    const shutdown = options.shutdown ?? (yield* Deferred.make<string>())
     const registry = options.registrar === "embedded" ? yield* Registrar.makeRegistry : undefined
     let runtime: RuntimeInternal
 
