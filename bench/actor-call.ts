@@ -23,10 +23,8 @@
  */
 import { Nursery } from "@troupe/actor"
 import { Effect, Exit, Scope } from "effect"
-import { ask, cpuOf, forkReady, logs, ownCpu, prepareTroupeBundle, rawIpcEcho, startRawPeer, terminate, troupeRuntime } from "./actor-lib.js"
+import { allCpus, ask, canPin, cpuOf, forkReady, logs, ownCpu, pin, prepareTroupeBundle, rawIpcEcho, startRawPeer, terminate, troupeRuntime } from "./actor-lib.js"
 import { BenchLive, small } from "./actors/bench-actor.js"
-import { execFileSync } from "node:child_process"
-import { availableParallelism } from "node:os"
 import { emit, now, quick, reapLeftovers, round, summarize } from "./lib.js"
 
 const CALLS = quick ? 300 : 8000
@@ -44,24 +42,12 @@ const BUDGET_MS = quick ? 3000 : 20_000
 /** Where the two processes run: as the scheduler decides, on one CPU, or on one CPU each. */
 type Placement = "os" | "same" | "split"
 
-const CPUS = availableParallelism()
-/** Set the CPU affinity of every thread of `pid` (`taskset -a -p -c`); false if that failed. */
-const pin = (pid: number, cpus: string): boolean => {
-  try {
-    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-}
-const allCpus = `0-${CPUS - 1}`
 /** Put this process and the peer where `placement` says. */
 const place = (placement: Placement, peerPid: number): boolean =>
   placement === "os"
     ? pin(process.pid, allCpus) && pin(peerPid, allCpus)
     : pin(process.pid, "0") && pin(peerPid, placement === "same" ? "0" : "1")
-/** Pinned rows need two CPUs and a working `taskset`. */
-const canPlace = CPUS >= 2 && pin(process.pid, allCpus)
+const canPlace = canPin()
 
 interface Impl {
   readonly name: string

@@ -7,11 +7,11 @@
 import { Nursery, Troupe } from "@troupe/actor"
 import * as ProcessBackend from "@troupe/actor/backend/process/ProcessBackend"
 import { Effect, Layer, Logger, ManagedRuntime } from "effect"
-import { type ChildProcess, fork, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, execFileSync, fork, spawn, spawnSync } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { connect, type Socket } from "node:net"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Packr } from "msgpackr"
@@ -284,3 +284,22 @@ export const startRawPeer = async (kind: "uds" | "tcp"): Promise<RawPeer> => {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// CPU placement (bench/actor-call.ts explains why round trips are measured per placement)
+
+/** Set the CPU affinity of every thread of `pid` (`taskset -a -p -c`, sched_setaffinity(2)); false if that failed. */
+export const pin = (pid: number, cpus: string): boolean => {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Every CPU, as `taskset` writes it. */
+export const allCpus = `0-${availableParallelism() - 1}`
+
+/** Pinned measurements need two CPUs (else there is nothing to compare) and a working `taskset`. */
+export const canPin = (): boolean => availableParallelism() >= 2 && pin(process.pid, allCpus)

@@ -31,15 +31,15 @@ import * as PlatformWorker from "@effect/platform/Worker"
 import { RpcClient, RpcSerialization } from "@effect/rpc"
 import { ActorPool, Nursery, Troupe } from "@troupe/actor"
 import { Effect, Exit, Layer, ManagedRuntime, Scope, Stream } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
-import { availableParallelism, tmpdir } from "node:os"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import { Piscina } from "piscina"
 import { Tinypool } from "tinypool"
-import { captureLogs, cpuOf, logs, ownCpu, prepareTroupeBundle, startRawPeer } from "./actor-lib.js"
+import { allCpus, canPin, captureLogs, cpuOf, logs, ownCpu, pin, prepareTroupeBundle, startRawPeer } from "./actor-lib.js"
 import { BenchLive, type Small, small } from "./actors/bench-actor.js"
 import { BenchRpcs } from "./fixtures/rpc-group.js"
 import { emit, now, quick, reapLeftovers, round, sleepMs, summarize, within } from "./lib.js"
@@ -57,18 +57,8 @@ const BUDGET_MS = quick ? 20_000 : 120_000
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url))
 
-/** Set the CPU affinity of every thread of `pid` (`taskset -a -p -c`); false if that failed. */
-const pin = (pid: number, cpus: string): boolean => {
-  try {
-    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-}
-const allCpus = `0-${availableParallelism() - 1}`
-/** The one-CPU blocks need two CPUs (else there is nothing to compare) and a working `taskset`. */
-const canPin = availableParallelism() >= 2 && pin(process.pid, allCpus)
+/** The one-CPU blocks need two CPUs and a working `taskset`. */
+const oneCpuToo = canPin()
 
 interface Peer {
   readonly name: string
@@ -289,7 +279,7 @@ const main = async () => {
           c.calls += s.length
           cpu.set(p.name, c)
           seqSamples.set(p.name, [...(seqSamples.get(p.name) ?? []), ...s])
-          if (canPin) {
+          if (oneCpuToo) {
             // The same calls with both sides on CPU 0 (a thread peer is in this process).
             if (!pin(process.pid, "0") || (p.peerPid !== undefined && !pin(p.peerPid, "0"))) throw new Error(`could not pin ${p.name}`)
             const one = await p.seq(perRound)
@@ -311,7 +301,7 @@ const main = async () => {
     }
     const median = (xs: ReadonlyArray<number>) => summarize(xs).median
     const baseMedian = { uds: median(seqSamples.get(peers[0]!.name)!), port: median(seqSamples.get(peers[1]!.name)!) }
-    const baseOneCpu = canPin
+    const baseOneCpu = oneCpuToo
       ? { uds: median(oneCpuSamples.get(peers[0]!.name)!), port: median(oneCpuSamples.get(peers[1]!.name)!) }
       : undefined
     const calls = peers.map((p) => {
