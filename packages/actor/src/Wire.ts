@@ -137,8 +137,13 @@ export const encodeFrame = (msg: Message, maxFrameBytes: number): Uint8Array | P
   return frame
 }
 
-/** A new output slab holds at least this many bytes (frames of one tick are laid out in it). */
-const SLAB_BYTES = 64 * 1024
+/**
+ * Output slabs (the frames of a tick are laid out in one): the first is this small, each next one
+ * twice the last, up to `SLAB_MAX_BYTES` (or one frame, if larger). A connection that only makes
+ * calls keeps one small slab; one that streams, at most one of the largest.
+ */
+const SLAB_MIN_BYTES = 4 * 1024
+const SLAB_MAX_BYTES = 64 * 1024
 
 /**
  * Frames waiting to be written, laid out back to back in a slab: a message is packed and copied
@@ -173,7 +178,8 @@ export class FrameWriter {
     let slab = this.slab
     if (slab === undefined || slab.length - this.end < n) {
       if (this.end > this.start) this.parts.push(slab!.subarray(this.start, this.end))
-      slab = this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, n))
+      const size = slab === undefined ? SLAB_MIN_BYTES : Math.min(SLAB_MAX_BYTES, slab.length * 2)
+      slab = this.slab = Buffer.allocUnsafeSlow(Math.max(size, n))
       this.start = this.end = 0
     }
     const at = this.end
