@@ -18,7 +18,7 @@ import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { MsgTypeError, ProtocolError, TransportClosed } from "../Errors.js"
 import * as Metrics from "./metrics.js"
 import * as P from "../Protocol.js"
@@ -278,7 +278,10 @@ export const make = (
     }
 
     conn.attach({ onMessage: dispatch, onClose: shutdown, onUndeliverable: undeliverable })
-    yield* Effect.addFinalizer(() =>
+    // Added to the scope as it is (see internal/resource.ts): it runs with the closing fiber's
+    // FiberRefs; the counters are tagged with the peer's name.
+    yield* Scope.addFinalizer(
+      yield* Effect.scope,
       Effect.sync(() => {
         conn.attach(undefined)
         shutdown("closed locally")

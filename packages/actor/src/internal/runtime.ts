@@ -28,6 +28,7 @@ import { collect as collectDump, connectionEnded, makeTally, stats as collectSta
 import * as LogRelay from "./logRelay.js"
 import { type ChildRendezvous, Troupe, type TroupeRuntime } from "./context.js"
 import { type Resolved, serve, type ServeContext } from "./server.js"
+import { acquireReleaseBare } from "./resource.js"
 
 export interface RuntimeOptions {
   readonly self: Aid
@@ -225,7 +226,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
 
     const contexts = new WeakMap<Channel.Channel, ServeContext>()
     const track = (ch: Channel.Channel) =>
-      Effect.acquireRelease(Effect.sync(() => channels.add(ch)), () =>
+      acquireReleaseBare(Effect.sync(() => channels.add(ch)), () =>
         Effect.sync(() => {
           if (channels.delete(ch)) connectionEnded(tally, ch)
         }))
@@ -291,7 +292,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       })
 
     const expectChild = (id: string) =>
-      Effect.acquireRelease(
+      acquireReleaseBare(
         Effect.gen(function*() {
           const p: Pending = {
             channel: yield* Deferred.make<Channel.Channel>(),

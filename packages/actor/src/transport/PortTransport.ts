@@ -20,6 +20,7 @@ import { ConnectionCore } from "../internal/connection.js"
 import type { Message } from "../Protocol.js"
 import type { Connection, Limits, WriteError } from "../Transport.js"
 import { validate } from "../Wire.js"
+import { acquireReleaseBare } from "../internal/resource.js"
 
 class PortConnection extends ConnectionCore {
   private queue: Array<Message> = []
@@ -77,7 +78,7 @@ class PortConnection extends ConnectionCore {
 
 /** Wrap one end of a `MessageChannel` as a `Connection` for the life of the current scope. */
 export const fromPort = (port: MessagePort, label: string, limits: Limits): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.acquireRelease(
+  acquireReleaseBare(
     Effect.sync(() => new PortConnection(port, label, limits)),
     (c) => c.close("closed locally")
   )

@@ -28,6 +28,7 @@ import { ConnectionCore } from "../internal/connection.js"
 import { type Address, formatAddress, type Message } from "../Protocol.js"
 import type { Connection, Limits, Listener, TransportKind, WriteError } from "../Transport.js"
 import { FrameDecoder, FrameWriter } from "../Wire.js"
+import { acquireReleaseBare } from "../internal/resource.js"
 
 class SocketConnection extends ConnectionCore {
   private readonly writer: FrameWriter
@@ -105,7 +106,7 @@ class SocketConnection extends ConnectionCore {
 
 /** Wrap a connected `net.Socket` as a `Connection` for the life of the current scope. */
 export const fromNetSocket = (socket: net.Socket, label: string, limits: Limits): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.acquireRelease(
+  acquireReleaseBare(
     Effect.sync(() => new SocketConnection(socket, label, limits)),
     (c) => c.close("closed locally")
   )
@@ -113,7 +114,7 @@ export const fromNetSocket = (socket: net.Socket, label: string, limits: Limits)
 /** Connect to a listener (bounded by `timeoutMs`). The connection lives as long as the current scope. */
 export const connect = (address: Address, limits: Limits, timeoutMs: number): Effect.Effect<Connection, TransportError, Scope.Scope> =>
   Effect.flatMap(
-    Effect.acquireRelease(
+    acquireReleaseBare(
       Effect.async<net.Socket, TransportError>((resume) => {
         const label = formatAddress(address)
         const socket = address._tag === "UnixAddress"
@@ -179,7 +180,7 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, Transpor
       ? freshSocketPath(options.socketDir, options.name)
       : undefined
     const where = path ?? (fixed?._tag === "TcpAddress" ? `tcp:${fixed.hostname}:${fixed.port}` : "tcp:127.0.0.1:0")
-    const server = yield* Effect.acquireRelease(
+    const server = yield* acquireReleaseBare(
       Effect.async<net.Server, TransportError>((resume) => {
         if (path !== undefined) {
           try {
