@@ -205,7 +205,9 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
         })),
         Effect.uninterruptible
       )
-    yield* Effect.addFinalizer((e) => terminate(Exit.isInterrupted(e) ? "interrupted" : "scope closed"))
+    // Added to the scope as it is: no FiberRef diff and patch around it (the ladder runs in the
+    // supervisor fiber above, with its own annotations; `terminate` needs no service).
+    yield* Scope.addFinalizerExit(yield* Effect.scope, (e) => terminate(Exit.isInterrupted(e) ? "interrupted" : "scope closed"))
 
     const stdin: Sink.Sink<void, Uint8Array> = child.stdin === null
       ? Sink.drain

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Schema, type Scope } from "effect"
+import { Effect, Layer, Schema, Scope } from "effect"
 import * as Bounds from "./Bounds.js"
 import * as ChildRegistry from "./ChildRegistry.js"
 import * as procfs from "./internal/procfs.js"
@@ -54,8 +54,7 @@ export const reapAdopted = (): Array<number> => {
   return reaped
 }
 
-const release = Effect.gen(function*() {
-  const bounds = yield* Bounds.Bounds
+const release = (bounds: Bounds.LadderBounds) => Effect.gen(function*() {
   // The ladder on every adopted process still alive: its own group when it leads one (a setsid
   // escapee), else it and its descendants one by one (never a group that is not its own).
   const live = adopted().filter((s) => !procfs.isExitedState(s))
@@ -91,7 +90,11 @@ export const enable: Effect.Effect<void, SubreaperUnavailable, Scope.Scope> = Ef
   }
   const binding = native
   const onChild = () => void reapAdopted()
-  yield* Effect.acquireRelease(
+  // The release's bounds are read now, and the release is added to the scope as it is (no
+  // FiberRef diff and patch around it: it is part of every child actor's teardown).
+  const bounds = yield* Bounds.Bounds
+  const scope = yield* Effect.scope
+  yield* Effect.uninterruptible(Effect.zipRight(
     Effect.sync(() => {
       ChildRegistry.install()
       // Children started before the mode was on: Node's live ChildProcess handles.
@@ -99,12 +102,14 @@ export const enable: Effect.Effect<void, SubreaperUnavailable, Scope.Scope> = Ef
       binding.setChildSubreaper(true)
       process.on("SIGCHLD", onChild)
     }),
-    () =>
-      release.pipe(Effect.ensuring(Effect.sync(() => {
+    Scope.addFinalizer(
+      scope,
+      release(bounds).pipe(Effect.ensuring(Effect.sync(() => {
         process.off("SIGCHLD", onChild)
         ChildRegistry.uninstall()
       })))
-  )
+    )
+  ))
 })
 
 /** `enable` as a layer, for a root program: `Effect.provide(Subreaper.layer)`. */
