@@ -117,20 +117,26 @@ const unpackr = new Unpackr({ useRecords: false })
 /** msgpack body of one message. Throws when msgpack cannot represent a value (a function, a symbol). */
 export const pack = (msg: Message): Uint8Array => packr.pack(msg)
 
-/**
- * One frame (header + body), or a `ProtocolError`: `FrameTooLarge` when the body exceeds
- * `maxFrameBytes`, `MalformedFrame` when msgpack cannot represent a value.
- */
-export const encodeFrame = (msg: Message, maxFrameBytes: number): Uint8Array | ProtocolError => {
+/** The msgpack body of a frame (a view valid until the next pack), or why there is none. */
+const packBody = (msg: Message, maxFrameBytes: number): Uint8Array | ProtocolError => {
   let body: Uint8Array
   try {
     body = packr.pack(msg)
   } catch (e) {
     return new ProtocolError({ reason: "MalformedFrame", message: `cannot pack message type ${msg[0]}: ${String(e)}` })
   }
-  if (body.length > maxFrameBytes) {
-    return new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${body.length} bytes exceeds ${maxFrameBytes}` })
-  }
+  return body.length > maxFrameBytes
+    ? new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${body.length} bytes exceeds ${maxFrameBytes}` })
+    : body
+}
+
+/**
+ * One frame (header + body), or a `ProtocolError`: `FrameTooLarge` when the body exceeds
+ * `maxFrameBytes`, `MalformedFrame` when msgpack cannot represent a value.
+ */
+export const encodeFrame = (msg: Message, maxFrameBytes: number): Uint8Array | ProtocolError => {
+  const body = packBody(msg, maxFrameBytes)
+  if (body instanceof ProtocolError) return body
   const frame = Buffer.allocUnsafe(HEADER_BYTES + body.length)
   frame.writeUInt32LE(body.length, 0)
   frame.set(body, HEADER_BYTES)
@@ -164,16 +170,9 @@ export class FrameWriter {
 
   /** Frame `msg`, or say why not (`FrameTooLarge` over `maxFrameBytes`; `MalformedFrame` when msgpack cannot represent it). */
   push(msg: Message): ProtocolError | undefined {
-    let body: Uint8Array
-    try {
-      body = packr.pack(msg)
-    } catch (e) {
-      return new ProtocolError({ reason: "MalformedFrame", message: `cannot pack message type ${msg[0]}: ${String(e)}` })
-    }
+    const body = packBody(msg, this.maxFrameBytes)
+    if (body instanceof ProtocolError) return body
     const len = body.length
-    if (len > this.maxFrameBytes) {
-      return new ProtocolError({ reason: "FrameTooLarge", message: `frame of ${len} bytes exceeds ${this.maxFrameBytes}` })
-    }
     const n = HEADER_BYTES + len
     let slab = this.slab
     if (slab === undefined || slab.length - this.end < n) {

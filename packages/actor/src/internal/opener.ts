@@ -102,10 +102,13 @@ const encodePayload = (schema: Endpoint.AnySchema, payload: unknown, wire: strin
     : Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "payload", message: formatError(r.left) }))
 }
 
-/** The outcome a final means for a call or context result. */
-const resultOf = (channel: Channel, session: Session, success: Endpoint.AnySchema, error: Endpoint.AnySchema) => {
+/**
+ * The outcome a final means for a call or context result: made once per endpoint, applied in the
+ * session's callback (a call) or after its `awaitFinal` (a context).
+ */
+const resultOf = (channel: Channel, success: Endpoint.AnySchema, error: Endpoint.AnySchema) => {
   const decode = codecOf(success).decode
-  return (final: Final): Effect.Effect<any, any> => {
+  return (session: Session, final: Final): Effect.Effect<any, any> => {
     if (final._tag !== "Return") return Effect.failCause(MsgStream.finalError(final, session, channel.local.id, error))
     const r = decode(final.value)
     return Either.isRight(r)
@@ -117,16 +120,7 @@ const resultOf = (channel: Channel, session: Session, success: Endpoint.AnySchem
 /** A call: one `Start` out, one final back. */
 export const call = (channel: Channel, ep: Endpoint.Call<any, any, any>, wire: string, hooks: Hooks) => {
   const encode = codecOf(ep.payload).encode
-  const decode = codecOf(ep.success).decode
-  // The final, as the call's outcome: built in the session's callback, so resuming the caller
-  // costs no further step.
-  const outcome = (s: Session, final: Final): Effect.Effect<any, any> => {
-    if (final._tag !== "Return") return Effect.failCause(MsgStream.finalError(final, s, channel.local.id, ep.error))
-    const r = decode(final.value)
-    return Either.isRight(r)
-      ? Effect.succeed(r.right)
-      : Effect.fail(new MsgTypeError({ side: "local", endpoint: wire, part: "success", message: formatError(r.left) }))
-  }
+  const outcome = resultOf(channel, ep.success, ep.error)
   return (payload?: unknown): Effect.Effect<any, any> =>
     traced("call", wire, channel.remote.id, (trace) => {
       const enc = encode(payload)
@@ -173,42 +167,44 @@ export const stream = (channel: Channel, ep: Endpoint.Stream<any, any, any>, wir
 }
 
 /** A context: `Start`, then the actor's `Started` value; the stream and result on demand. */
-export const context = (channel: Channel, ep: Endpoint.Context<any, any, any, any, any, any>, wire: string, hooks: Hooks) =>
-(payload?: unknown): Effect.Effect<ActorContext.Parent<any, any, any, any, any>, any, Scope.Scope> =>
-  Effect.gen(function*() {
-    const encoded = yield* encodePayload(ep.payload, payload, wire)
-    const session = yield* Effect.acquireRelease(
-      traced("context", wire, channel.remote.id, (trace) => open(channel, wire, "context", encoded, 0, trace)),
-      (session) => cancelRemote(channel, session, hooks)
-    )
-    const started = yield* session.awaitStarted.pipe(
-      Effect.catchAll((final: Final) => Effect.failCause(MsgStream.finalError(final, session, channel.local.id, ep.error)))
-    )
-    const first = yield* decodeOrFail(ep.started, started, wire, "started")
-    let opened = false
-    const ctx: ActorContext.Parent<any, any, any, any, any> = {
-      first,
-      openStream: (options) =>
-        Effect.gen(function*() {
-          if (opened) return yield* Effect.dieMessage(`${wire}: openStream called twice`)
-          opened = true
-          const s = MsgStream.make<any, any, any>({
-            channel,
-            session,
-            receive: ep.receive,
-            send: ep.send,
-            error: ep.error,
-            window: options?.window,
-            bounds: hooks.bounds,
-            grant: true,
-            receivePart: "receive",
-            sendPart: "send"
-          })
-          yield* Effect.addFinalizer(() => s.close)
-          return s
-        }),
-      result: Effect.flatMap(session.awaitFinal, resultOf(channel, session, ep.success, ep.error)),
-      cancel: cancelRemote(channel, session, hooks)
-    }
-    return ctx
-  })
+export const context = (channel: Channel, ep: Endpoint.Context<any, any, any, any, any, any>, wire: string, hooks: Hooks) => {
+  const outcome = resultOf(channel, ep.success, ep.error)
+  return (payload?: unknown): Effect.Effect<ActorContext.Parent<any, any, any, any, any>, any, Scope.Scope> =>
+    Effect.gen(function*() {
+      const encoded = yield* encodePayload(ep.payload, payload, wire)
+      const session = yield* Effect.acquireRelease(
+        traced("context", wire, channel.remote.id, (trace) => open(channel, wire, "context", encoded, 0, trace)),
+        (session) => cancelRemote(channel, session, hooks)
+      )
+      const started = yield* session.awaitStarted.pipe(
+        Effect.catchAll((final: Final) => Effect.failCause(MsgStream.finalError(final, session, channel.local.id, ep.error)))
+      )
+      const first = yield* decodeOrFail(ep.started, started, wire, "started")
+      let opened = false
+      const ctx: ActorContext.Parent<any, any, any, any, any> = {
+        first,
+        openStream: (options) =>
+          Effect.gen(function*() {
+            if (opened) return yield* Effect.dieMessage(`${wire}: openStream called twice`)
+            opened = true
+            const s = MsgStream.make<any, any, any>({
+              channel,
+              session,
+              receive: ep.receive,
+              send: ep.send,
+              error: ep.error,
+              window: options?.window,
+              bounds: hooks.bounds,
+              grant: true,
+              receivePart: "receive",
+              sendPart: "send"
+            })
+            yield* Effect.addFinalizer(() => s.close)
+            return s
+          }),
+        result: Effect.flatMap(session.awaitFinal, (final) => outcome(session, final)),
+        cancel: cancelRemote(channel, session, hooks)
+      }
+      return ctx
+    })
+}

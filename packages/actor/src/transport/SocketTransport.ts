@@ -229,30 +229,28 @@ export const listen = (options: ListenOptions): Effect.Effect<Listener, Transpor
       run: (handler) =>
         Effect.gen(function*() {
           const handlers = yield* Scope.make()
-          const run = yield* FiberSet.makeRuntime<never, void, never>().pipe(Scope.extend(handlers))
-          /** Connection handlers not ended yet. */
-          let live = 0
+          const running = yield* FiberSet.make<void, never>().pipe(Scope.extend(handlers))
+          const run = yield* FiberSet.runtime(running)<never>()
           const onConnection = (socket: net.Socket) => {
             if (address._tag === "TcpAddress") socket.setNoDelay(true)
-            live++
-            run(Effect.scoped(Effect.flatMap(fromNetSocket(socket, label, options.limits), handler))).addObserver(() => {
-              live--
-            })
+            run(Effect.scoped(Effect.flatMap(fromNetSocket(socket, label, options.limits), handler)))
           }
           server.on("connection", onConnection)
           // Ending the handlers is bounded: one stuck in a finalizer is abandoned, and logged.
-          const stop = Effect.suspend(() => {
-            server.off("connection", onConnection)
-            // None running (a leaf actor nobody connected to): nothing to bound, no fiber to fork.
-            if (live === 0) return Scope.close(handlers, Exit.void)
-            return Scope.close(handlers, Exit.void).pipe(
-              Effect.forkDaemon,
-              Effect.flatMap((f) => Fiber.await(f).pipe(Effect.interruptible, Effect.timeoutOption(options.closeMs))),
-              Effect.flatMap((o) =>
-                Option.isNone(o) ? Effect.logWarning(`${label}: connections still closing ${options.closeMs} ms after the listener closed; abandoned`) : Effect.void
+          const stop = Effect.sync(() => server.off("connection", onConnection)).pipe(
+            Effect.zipRight(FiberSet.size(running)),
+            Effect.flatMap((live) => {
+              // None running (a leaf actor nobody connected to): nothing to bound, no fiber to fork.
+              if (live === 0) return Scope.close(handlers, Exit.void)
+              return Scope.close(handlers, Exit.void).pipe(
+                Effect.forkDaemon,
+                Effect.flatMap((f) => Fiber.await(f).pipe(Effect.interruptible, Effect.timeoutOption(options.closeMs))),
+                Effect.flatMap((o) =>
+                  Option.isNone(o) ? Effect.logWarning(`${label}: connections still closing ${options.closeMs} ms after the listener closed; abandoned`) : Effect.void
+                )
               )
-            )
-          })
+            })
+          )
           return yield* Effect.ensuring(Effect.never, stop)
         })
     }
