@@ -1,9 +1,21 @@
-// The lazy source-map scan that maps remote stacks of bundled children (internal/stackmap.ts),
-// against Node's own `SourceMap` as the oracle, on generated maps.
+// The source-map lookup that maps remote stacks of bundled children (internal/stackmap.ts),
+// against Node's own `SourceMap` as the oracle, on generated maps, with checkpoints at several
+// strides; and the index file the parent writes next to a bundle.
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { SourceMap } from "node:module"
-import { index, locate, type Position } from "../../packages/actor/src/internal/stackmap.js"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import {
+  hasMapIndex,
+  index,
+  locate,
+  mapStack,
+  type Position,
+  useBundleSourceMap,
+  writeMapIndex
+} from "../../packages/actor/src/internal/stackmap.js"
 
 const DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -89,17 +101,16 @@ describe("stack map scan", () => {
             expect({ source: p.source, originalLine: p.originalLine, originalColumn: p.originalColumn }).toEqual(expected)
           }
         }
-        // One index serves several lookups: later ones start from the line states earlier ones recorded.
-        const shared = index(mappings)
-        const half = Math.ceil(asked.length / 2)
-        for (const part of [asked.slice(half), asked.slice(0, half), asked]) {
-          const positions = sorted(part)
-          locate(shared, positions)
-          check(positions)
+        // A checkpoint on every segment, every few, and none past the first (the default stride).
+        for (const every of [1, 2, 3, 64]) {
+          const shared = index(mappings, every)
+          const half = Math.ceil(asked.length / 2)
+          for (const part of [asked.slice(half), asked.slice(0, half), asked]) {
+            const positions = sorted(part)
+            locate(shared, positions)
+            check(positions)
+          }
         }
-        const fresh = sorted(asked)
-        locate(index(mappings), fresh)
-        check(fresh)
       }),
       { numRuns: 300, seed: 20261204 }
     )
@@ -109,7 +120,7 @@ describe("stack map scan", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 200 }), fc.nat({ max: 3 }), fc.nat({ max: 300 }), (mappings, line, column) => {
         const p: { line: number; column: number; source?: number } = { line, column }
-        expect(() => locate(index(mappings), [p])).not.toThrow()
+        expect(() => locate(index(mappings, 1), [p])).not.toThrow()
         if (p.source !== undefined) expect(Number.isInteger(p.source)).toBe(true)
       }),
       { numRuns: 300, seed: 20261204 }
@@ -120,5 +131,36 @@ describe("stack map scan", () => {
     locate(index("AAAA,KCAA,!"), [before, after])
     expect(before.source).toBe(0)
     expect(after.source).toBeUndefined()
+  })
+
+  it("maps a bundle's stack the same from the index file as from the map, and ignores a stale index", () => {
+    const dir = mkdtempSync(join(tmpdir(), "troupe-stackmap-"))
+    try {
+      const bundle = join(dir, "b.cjs")
+      // Line 1: columns 0 and 10 from a.ts lines 1 and 5; line 2: column 4 from b.ts line 9 (0-based in the map).
+      const mapOf = (mappings: string) => JSON.stringify({ version: 3, sources: ["a.ts", "b.ts"], names: [], mappings })
+      writeFileSync(`${bundle}.map`, mapOf("AAAA,UAIA;ICIA"))
+      const stack = `Error: x\n    at f (${bundle}:1:12)\n    at g (${bundle}:2:5)\n    at h (${bundle}:1:1)`
+      const expected = `Error: x\n    at f (${join(dir, "a.ts")}:5:1)\n    at g (${join(dir, "b.ts")}:9:1)\n    at h (${join(dir, "a.ts")}:1:1)`
+      useBundleSourceMap(bundle)
+      expect(mapStack(stack)).toBe(expected)
+      expect(hasMapIndex(bundle)).toBe(false)
+      writeMapIndex(bundle)
+      expect(hasMapIndex(bundle)).toBe(true)
+      useBundleSourceMap(bundle)
+      expect(mapStack(stack)).toBe(expected)
+      // The map replaced (another mtime and size) while the index stayed: the index is not used.
+      writeFileSync(`${bundle}.map`, mapOf("AAAA,UAIA;IAAA"))
+      utimesSync(`${bundle}.map`, new Date(), new Date(Date.now() + 5000))
+      useBundleSourceMap(bundle)
+      expect(mapStack(stack)).toBe(expected.replace(`${join(dir, "b.ts")}:9:1`, `${join(dir, "a.ts")}:5:1`))
+      // A damaged index is not used either.
+      writeFileSync(`${bundle}.mapidx`, "TRPMIDX1 and not much else")
+      useBundleSourceMap(bundle)
+      expect(mapStack(stack)).toBe(expected.replace(`${join(dir, "b.ts")}:9:1`, `${join(dir, "a.ts")}:5:1`))
+    } finally {
+      useBundleSourceMap("")
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

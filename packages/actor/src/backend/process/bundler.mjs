@@ -160,8 +160,8 @@ writeFileSync(`${tmp}.map`, JSON.stringify(map))
 writeFileSync(join(tmpDir, "meta.json"), JSON.stringify({ inputs, bundle: out }))
 renameSync(`${tmp}.map`, `${out}.map`)
 for (const f of readdirSync(dirname(out))) {
-  // The old code caches (`<bundle>.v8cache`, `<bundle>.<flags>.v8cache`) and snapshot.
-  if (f.startsWith(`${basename(out)}.`) && (f.endsWith(".v8cache") || f.endsWith(".snapshot"))) rmSync(join(dirname(out), f), { force: true })
+  // The old code caches (`<bundle>.v8cache`, `<bundle>.<flags>.v8cache`), snapshot and map index.
+  if (f.startsWith(`${basename(out)}.`) && /\.(v8cache|snapshot|mapidx)$/.test(f)) rmSync(join(dirname(out), f), { force: true })
 }
 renameSync(tmp, out)
 renameSync(join(tmpDir, "meta.json"), meta)

@@ -33,6 +33,7 @@ import { fileURLToPath } from "node:url"
 import { childEntry } from "../../TroupeConfig.js"
 import { snapshotFor } from "./snapshot.js"
 import { selfChildFlag } from "../../internal/selfHosted.js"
+import { hasMapIndex, writeMapIndex } from "../../internal/stackmap.js"
 
 export type EntryStrategy = "bundle" | "loader"
 
@@ -117,6 +118,8 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
     const ready = upToDate(meta)
     if (ready !== undefined) {
       BundleCache.touch(meta)
+      // A bundle cached before the index existed (or whose index was removed) gets one now.
+      if (!hasMapIndex(ready)) writeMapIndex(ready)
       return ready
     }
     mkdirSync(cacheDir, { recursive: true })
@@ -129,6 +132,8 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
     if (built === undefined) {
       return yield* Effect.fail(`bundling ${modulePath} failed (${JSON.stringify(r.status)}): ${r.stderr.slice(-2000)}`)
     }
+    // Its children map a remote stack from this index instead of scanning the map (stackmap.ts).
+    writeMapIndex(built)
     return built
   })
 
