@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { Implementation } from "./Actor.js"
 import type { ActorBounds, Ladder } from "./Bounds.js"
@@ -152,6 +153,12 @@ export interface LaunchedActor {
   readonly kind?: "process" | "thread"
   /** Completes when the actor's process (or thread) has exited, with a description (`exited 1`, `signaled SIGKILL`, `terminated`). */
   readonly exited: Effect.Effect<string>
+  /**
+   * `exited` bounded by `ms` milliseconds (`None` when the bound expired first), where a backend
+   * can wait without forking a fiber (the process backend); else `exited` under
+   * `Effect.timeoutOption`. Used on every child's teardown.
+   */
+  readonly exitedWithin?: (ms: number) => Effect.Effect<Option.Option<string>>
   readonly hasExited: () => boolean
   /**
    * Run the termination ladder now (bounded by `@troupe/process` bounds; a worker: `terminate()`).

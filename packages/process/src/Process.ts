@@ -14,13 +14,14 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, Exit, Option, Scope, Sink, Stream } from "effect"
+import { Effect, Exit, Option, Scope, Sink, Stream } from "effect"
 import { spawn as nodeSpawn } from "node:child_process"
 import * as Bounds from "./Bounds.js"
 import { type ExitStatus, fromNode } from "./ExitStatus.js"
-import { completes, within } from "./internal/bounded.js"
+import { completes } from "./internal/bounded.js"
 import * as output from "./internal/output.js"
 import * as procfs from "./internal/procfs.js"
+import { Signal, waitFor } from "./internal/signal.js"
 import * as Ladder from "./Ladder.js"
 import * as Liveness from "./Liveness.js"
 import * as Native from "./Native.js"
@@ -61,6 +62,18 @@ export interface ProcessHandle {
   readonly stdin: Sink.Sink<void, Uint8Array>
   /** Completes when the leader exits (Node's `'exit'`, event-driven). */
   readonly exit: Effect.Effect<ExitStatus>
+  /** The leader's exit status once Node reported it (its `'exit'`), else `undefined`. */
+  readonly exitStatus: () => ExitStatus | undefined
+  /**
+   * `Some(status)` when the leader exits within `ms` milliseconds, else `None`. A real bound in
+   * a finalizer too (a timer ends it, no fiber is forked).
+   */
+  readonly exitWithin: (ms: number) => Effect.Effect<Option.Option<ExitStatus>>
+  /**
+   * True when stdout and stderr both reach EOF within `ms` milliseconds (they stay open either
+   * way). A real bound in a finalizer too.
+   */
+  readonly outputEnded: (ms: number) => Effect.Effect<boolean>
   /** Completes when the leader exited, its tree was torn down and its output drained. */
   readonly done: Effect.Effect<Ladder.TeardownReport>
   /**
@@ -76,30 +89,44 @@ const commandLine = (o: SpawnOptions) => [o.command, ...(o.args ?? [])].join(" "
 export const teardownBoundMs = (b: Bounds.LadderBounds): number =>
   b.postExitGraceMaxMs + b.interruptGraceMs + b.terminateGraceMs + 2 * b.killGraceMs + b.drainGraceMs + 2000
 
+type Request = { readonly reason: string; readonly startAt?: "SIGTERM" | "SIGKILL" }
+
 /**
  * Wait for the leader's tree to finish on its own after the leader exited: every output at EOF
  * and the group empty — or until nothing was written for `postExitGraceMs` (the timer restarts
  * on output), and at most `postExitGraceMaxMs`. Group members are awaited with exit waits
- * (pidfds), re-scanned each round.
+ * (pidfds), re-scanned each round. Cut short by a teardown request (returned then).
  */
-const postExitGrace = (pgid: number, channels: ReadonlyArray<output.OutputChannel>, b: Bounds.LadderBounds) =>
+const postExitGrace = (
+  pgid: number,
+  channels: ReadonlyArray<output.OutputChannel>,
+  b: Bounds.LadderBounds,
+  requested: Signal<Request>
+): Effect.Effect<Request> =>
   Effect.gen(function*() {
     const start = Date.now()
-    const allEof = Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true })
+    const exited: Request = { reason: "exited" }
     while (true) {
+      const asked = requested.poll()
+      if (Option.isSome(asked)) return asked.value
       const lastOutput = Math.max(start, ...channels.map((c) => c.lastActivity()))
       const quietUntil = Math.min(lastOutput + b.postExitGraceMs, start + b.postExitGraceMaxMs)
       const wait = quietUntil - Date.now()
-      if (wait <= 0) return
-      if (channels.some((c) => c.isOpen())) {
-        yield* completes(allEof, wait)
+      if (wait <= 0) return exited
+      const open = channels.filter((c) => c.isOpen())
+      if (open.length > 0) {
+        // One more EOF, a request, or the quiet time running out: then look again.
+        yield* waitFor([requested, ...open.map((c) => c.ended)], "any", wait)
         continue
       }
       // kill(-pgid, 0) first: the usual empty group costs no /proc scan.
-      if (!Liveness.groupExists(pgid)) return
+      if (!Liveness.groupExists(pgid)) return exited
       const members = procfs.groupMembers(pgid).map((s) => ({ pid: s.pid, startTime: s.startTime }))
-      if (members.length === 0) return
-      yield* completes(Effect.forEach(members, Liveness.awaitExit, { concurrency: "unbounded", discard: true }), wait)
+      if (members.length === 0) return exited
+      yield* Effect.raceFirst(
+        completes(Effect.forEach(members, Liveness.awaitExit, { concurrency: "unbounded", discard: true }), wait),
+        requested.await
+      )
     }
   })
 
@@ -115,9 +142,9 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     const out = yield* output.make(options.stdout ?? "stream", 1, bounds.maxBufferedOutputBytes)
     const err = yield* output.make(options.stderr ?? "stream", 2, bounds.maxBufferedOutputBytes)
     const channels = [out, err]
-    const exit = yield* Deferred.make<ExitStatus>()
-    const requested = yield* Deferred.make<{ readonly reason: string; readonly startAt?: "SIGTERM" | "SIGKILL" }>()
-    const report = yield* Deferred.make<Ladder.TeardownReport>()
+    const exit = new Signal<ExitStatus>()
+    const requested = new Signal<Request>()
+    const report = new Signal<Ladder.TeardownReport>()
     let exitStatus: ExitStatus | undefined
 
     const child = yield* Effect.async<import("node:child_process").ChildProcess, SpawnError>((resume) => {
@@ -142,7 +169,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
       })
       c.once("exit", (code, signal) => {
         exitStatus = fromNode(code, signal)
-        Deferred.unsafeDone(exit, Exit.succeed(exitStatus))
+        exit.complete(exitStatus)
       })
       c.once("spawn", () => {
         channels.forEach((ch) => ch.attach(c))
@@ -158,31 +185,27 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
       outputInodes: new Set(channels.flatMap((c) => (c.inode() === undefined ? [] : [c.inode()!]))),
       outputOpen: () => channels.some((c) => c.isOpen()),
       drain: (ms) => output.drain(channels, ms),
-      awaitEof: (ms) => completes(Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true }), ms)
+      awaitEof: (ms) => output.awaitEof(channels, ms)
     }
     const exitNow = () => exitStatus
 
-    // The supervisor: tears the tree down once, when asked or after the leader exited.
+    // The supervisor: tears the tree down once, when asked or after the leader exited (then
+    // after the post-exit grace, which a request cuts short).
     yield* Effect.gen(function*() {
-      const first = yield* Effect.raceFirst(
-        Deferred.await(requested).pipe(Effect.map((r) => ({ ...r, grace: [] as Array<Ladder.TeardownStep> }))),
-        Effect.gen(function*() {
-          yield* Deferred.await(exit)
-          const t0 = Date.now()
-          const quiet = yield* Effect.raceFirst(
-            postExitGrace(pid, channels, bounds).pipe(Effect.as({ reason: "exited" })),
-            Deferred.await(requested)
-          )
-          const grace: Array<Ladder.TeardownStep> = [
-            { step: "post-exit-grace", targets: [], durationMs: Date.now() - t0, outcome: "done" }
-          ]
-          return { ...quiet, grace }
-        })
-      )
-      const r = yield* Ladder.run(target, bounds, first.reason, exitNow, first.grace, "startAt" in first ? first.startAt : undefined)
+      yield* waitFor([requested, exit], "any")
+      const asked = requested.poll()
+      let first: Request
+      let grace: Array<Ladder.TeardownStep> = []
+      if (Option.isSome(asked)) first = asked.value
+      else {
+        const t0 = Date.now()
+        first = yield* postExitGrace(pid, channels, bounds, requested)
+        grace = [{ step: "post-exit-grace", targets: [], durationMs: Date.now() - t0, outcome: "done" }]
+      }
+      const r = yield* Ladder.run(target, bounds, first.reason, exitNow, grace, first.startAt)
       // The ladder saw the leader die through a pidfd or /proc; Node's 'exit' follows on SIGCHLD.
-      if (r.leader === undefined) yield* completes(Deferred.await(exit), bounds.killGraceMs)
-      yield* Deferred.succeed(report, { ...r, leader: exitNow() })
+      if (r.leader === undefined) yield* exit.within(bounds.killGraceMs)
+      report.complete({ ...r, leader: exitNow() })
     }).pipe(
       Effect.annotateLogs({ pid, command }),
       Effect.interruptible, // started from the uninterruptible acquisition below
@@ -191,8 +214,10 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
 
     const bound = teardownBoundMs(bounds)
     const terminate = (reason = "terminated", startAt?: "SIGTERM" | "SIGKILL") =>
-      Deferred.succeed(requested, startAt === undefined ? { reason } : { reason, startAt }).pipe(
-        Effect.zipRight(within(Deferred.await(report), bound)),
+      Effect.suspend(() => {
+        requested.complete(startAt === undefined ? { reason } : { reason, startAt })
+        return report.within(bound)
+      }).pipe(
         Effect.flatMap(Option.match({
           onSome: Effect.succeed,
           onNone: () =>
@@ -224,8 +249,11 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
       stdout: out.stream,
       stderr: err.stream,
       stdin,
-      exit: Deferred.await(exit),
-      done: Deferred.await(report),
+      exit: exit.await,
+      exitStatus: exitNow,
+      exitWithin: (ms) => exit.within(ms),
+      outputEnded: (ms) => output.awaitEof(channels, ms),
+      done: report.await,
       terminate
     } satisfies ProcessHandle
     // Uninterruptible from the spawn to the finalizer: an interruption landing in between (a

@@ -10,12 +10,8 @@
  *
  * @internal
  */
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
@@ -120,7 +116,8 @@ export const make = (
     const sessions = new Map<number, Session>()
     let nextCid = initiator ? 1 : 2
     let nextReq = 1
-    const actorCancels = new Map<number, Deferred.Deferred<void>>()
+    /** Pending `cancelActor`s by request id: each is called once, on its ack or the channel's close. */
+    const actorCancels = new Map<number, () => void>()
     /** Pings not yet answered (req ids share `nextReq` with actor cancels). */
     const pings = new Set<number>()
     let closed = false
@@ -143,22 +140,26 @@ export const make = (
         return session
       },
       forget: (cid) => void sessions.delete(cid),
+      // A callback and a timer, no fiber: it runs in finalizers, and the timer ends the wait
+      // there too (uninterruptible); an interruption, where there is one, drops both.
       cancelActor: (timeoutMs) =>
-        Effect.gen(function*() {
-          if (closed) return true
+        Effect.async<boolean>((resume) => {
+          if (closed) return resume(Effect.succeed(true))
           const req = nextReq++
-          const ack = yield* Deferred.make<void>()
-          actorCancels.set(req, ack)
-          if (conn.write(P.actorCancel(req, local.id)) !== undefined) return true
-          const ok = yield* Deferred.await(ack).pipe(
-            Effect.as(true),
-            // interruptible: this runs in finalizers, where a timeout could not end the wait otherwise
-            Effect.interruptible,
-            Effect.timeoutOption(Duration.millis(timeoutMs)),
-            Effect.map(Option.getOrElse(() => false))
-          )
-          actorCancels.delete(req)
-          return ok
+          const timer = setTimeout(() => {
+            actorCancels.delete(req)
+            resume(Effect.succeed(false))
+          }, timeoutMs)
+          actorCancels.set(req, () => {
+            clearTimeout(timer)
+            actorCancels.delete(req)
+            resume(Effect.succeed(true))
+          })
+          if (conn.write(P.actorCancel(req, local.id)) !== undefined) actorCancels.get(req)?.()
+          return Effect.sync(() => {
+            clearTimeout(timer)
+            actorCancels.delete(req)
+          })
         }),
       ping: () => {
         if (closed) return () => true
@@ -225,8 +226,7 @@ export const make = (
           return
         }
         case P.MsgType.ActorCancelAck: {
-          const d = actorCancels.get(msg[1])
-          if (d !== undefined) Deferred.unsafeDone(d, Exit.void)
+          actorCancels.get(msg[1])?.()
           return
         }
         case P.MsgType.Ping:
@@ -272,7 +272,7 @@ export const make = (
         s.finish({ _tag: "Closed", error })
       }
       sessions.clear()
-      for (const d of actorCancels.values()) Deferred.unsafeDone(d, Exit.void)
+      for (const acked of [...actorCancels.values()]) acked()
       pings.clear()
       handlers.onClosed?.(reason)
     }

@@ -261,7 +261,9 @@ export const endChild = (rt: TroupeRuntime, child: Child, reason: string, unresp
           )
         }
       }
-      const exited = yield* child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs))
+      const exited = yield* (child.launched.exitedWithin !== undefined
+        ? child.launched.exitedWithin(b.nurseryCancelMs)
+        : child.launched.exited.pipe(Effect.interruptible, Effect.timeoutOption(b.nurseryCancelMs)))
       if (Option.isNone(exited)) {
         yield* Effect.logWarning(`${child.aid.id} still running ${b.nurseryCancelMs} ms after cancel (${reason}): terminating its ${what}`)
         yield* Metrics.escalated("terminate-after-cancel")

@@ -9,14 +9,14 @@
  *
  * @internal
  */
-import { Deferred, Effect, Exit, Mailbox, Stream } from "effect"
+import { Effect, Exit, Mailbox, Stream } from "effect"
 import type { ChildProcess } from "node:child_process"
 import { closeSync, fstatSync, openSync } from "node:fs"
 import { Socket } from "node:net"
 import type { Readable } from "node:stream"
 import { native } from "../Native.js"
-import { completes } from "./bounded.js"
 import * as procfs from "./procfs.js"
+import { Signal, waitFor } from "./signal.js"
 
 export type Output =
   | "stream"
@@ -39,8 +39,8 @@ export interface OutputChannel {
   /** The inode of the child's end, when the child writes to a pipe/socket we read. */
   readonly inode: () => number | undefined
   readonly stream: Stream.Stream<Uint8Array>
-  /** Completes at EOF (or after `forceClose`). */
-  readonly eof: Effect.Effect<void>
+  /** Happens at EOF (or at `forceClose`). */
+  readonly ended: Signal<void>
   readonly isOpen: () => boolean
   /** Time (ms since epoch) of the last chunk read. */
   readonly lastActivity: () => number
@@ -57,7 +57,7 @@ export interface OutputChannel {
  */
 export const make = (output: Output, fd: 1 | 2, maxBuffered: number): Effect.Effect<OutputChannel> =>
   Effect.gen(function*() {
-    const done = yield* Deferred.make<void>()
+    const ended = new Signal<void>()
     const mailbox = yield* Mailbox.make<Uint8Array>()
     let last = Date.now()
     let reader: Readable | undefined
@@ -66,14 +66,12 @@ export const make = (output: Output, fd: 1 | 2, maxBuffered: number): Effect.Eff
     let paused = false
     let discarded = 0
     let inode: number | undefined
-    let ended = false
     const onEnd = typeof output === "object" && "onChunk" in output ? output.onEnd : undefined
     const finish = () => {
-      if (ended) return
-      ended = true
+      if (ended.isDone()) return
       onEnd?.()
       mailbox.unsafeDone(Exit.void)
-      Deferred.unsafeDone(done, Exit.void)
+      ended.complete(undefined)
     }
     const offer = (chunk: Uint8Array) => {
       if (buffered + chunk.length > maxBuffered) {
@@ -128,8 +126,8 @@ export const make = (output: Output, fd: 1 | 2, maxBuffered: number): Effect.Eff
           })
         )
       }),
-      eof: Deferred.await(done),
-      isOpen: () => !ended,
+      ended,
+      isOpen: () => !ended.isDone(),
       lastActivity: () => last,
       inode: () => inode,
       forceClose: () => {
@@ -177,8 +175,12 @@ export const make = (output: Output, fd: 1 | 2, maxBuffered: number): Effect.Eff
     }
   })
 
+/** Wait up to `ms` for every channel's EOF, leaving them open either way; true if all reached it. */
+export const awaitEof = (channels: ReadonlyArray<OutputChannel>, ms: number): Effect.Effect<boolean> =>
+  waitFor(channels.map((c) => c.ended), "all", ms)
+
 /** Wait up to `ms` for every channel's EOF; on expiry force-close them. True if all reached EOF. */
 export const drain = (channels: ReadonlyArray<OutputChannel>, ms: number): Effect.Effect<boolean> =>
-  completes(Effect.forEach(channels, (c) => c.eof, { concurrency: "unbounded", discard: true }), ms).pipe(
+  awaitEof(channels, ms).pipe(
     Effect.tap((ok) => Effect.sync(() => ok || channels.forEach((c) => c.forceClose())))
   )

@@ -7,9 +7,8 @@
  *
  * @since 0.1.0
  */
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as LadderBounds from "@troupe/process/Bounds"
 import * as Process from "@troupe/process/Process"
 import { limits } from "../../Bounds.js"
@@ -62,13 +61,6 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
       )
       const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name, limits: limits(request.bounds) })
-      // Both outputs at EOF (their last lines, newline or not, handed on): `exited` waits for it
-      // (bounded), so a boot failure's stderr tail has the child's last words.
-      const outputEnded = yield* Deferred.make<void>()
-      let open = 2
-      const ended = () => {
-        if (--open === 0) Deferred.unsafeDone(outputEnded, Exit.void)
-      }
       const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
       const env = actorEnv(request.options, {
         TROUPE_ACTOR: request.id,
@@ -86,23 +78,25 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         env,
         ...(request.options?.cwd !== undefined ? { cwd: request.options.cwd } : {}),
         bounds: ladder,
-        stdout: { onChunk: outLines, onEnd: () => (outLines.flush(), ended()) },
-        stderr: { onChunk: errLines, onEnd: () => (errLines.flush(), ended()) }
+        stdout: { onChunk: outLines, onEnd: () => outLines.flush() },
+        stderr: { onChunk: errLines, onEnd: () => errLines.flush() }
       }).pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `spawn failed: ${e.message}` })))
-      let exited: string | undefined
-      yield* handle.exit.pipe(
-        Effect.tap((s) => Effect.sync(() => (exited = describeExit(s)))),
-        Effect.forkScoped
-      )
-      const exitedAndDrained = Effect.zipLeft(
-        Effect.map(handle.exit, describeExit),
-        Deferred.await(outputEnded).pipe(Effect.interruptible, Effect.timeoutOption(ladder.drainGraceMs))
-      )
+      // Both outputs at EOF too (their last lines, newline or not, handed on; bounded by the drain
+      // grace), so a boot failure's stderr tail has the child's last words. No fiber per wait.
+      const drained = (s: Process.ExitStatus, ms: number) => Effect.as(handle.outputEnded(ms), describeExit(s))
       const launched: LaunchedActor = {
         pid: handle.pid,
         kind: "process",
-        exited: exitedAndDrained,
-        hasExited: () => exited !== undefined,
+        exited: Effect.flatMap(handle.exit, (s) => drained(s, ladder.drainGraceMs)),
+        exitedWithin: (ms) =>
+          Effect.suspend(() => {
+            const t0 = Date.now()
+            return Effect.flatMap(handle.exitWithin(ms), (s) =>
+              Option.isNone(s)
+                ? Effect.succeedNone
+                : Effect.asSome(drained(s.value, Math.min(ladder.drainGraceMs, Math.max(0, ms - (Date.now() - t0))))))
+          }),
+        hasExited: () => handle.exitStatus() !== undefined,
         terminate: (reason, options) => Effect.asVoid(handle.terminate(reason, options?.force === true ? "SIGKILL" : undefined)),
         stderrTail: tail.text
       }
