@@ -5,6 +5,7 @@ import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
 import { ActorPool, PoolQueueFull, type Supervisor } from "../../packages/actor/src/index.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
 import { type Greeter, GreeterLive } from "./fixtures/greeter.js"
+import { bootDelayMs, SlowBootLive } from "./fixtures/slow-boot.js"
 
 /** Until the pool's load satisfies `pred` (polled; the test's own timeout bounds it). */
 const untilLoad = (pool: { readonly load: Effect.Effect<{ readonly running: number; readonly waiting: number }> }, pred: (l: { readonly running: number; readonly waiting: number }) => boolean) =>
@@ -35,6 +36,16 @@ for (const config of matrix) {
           })
           expect(new Set(later).size).toBe(2)
         })), 90_000)
+
+    liveIf(config)("its actors boot at the same time, not one after the other (each layer takes a second to build)", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const pool = yield* ActorPool.make(SlowBootLive, { name: "b", size: 2 })
+          const [a, b] = yield* Effect.forEach(pool.actors, (h) => h.times())
+          // One after the other, the second would begin after the first was ready.
+          expect(Math.max(a!.startedAt, b!.startedAt)).toBeLessThan(Math.min(a!.readyAt, b!.readyAt))
+          expect(Math.min(a!.readyAt - a!.startedAt, b!.readyAt - b!.startedAt)).toBeGreaterThanOrEqual(bootDelayMs - 5)
+        })), 60_000)
 
     liveIf(config)("a bounded queue: past maxQueue waiting tasks, run fails with PoolQueueFull (nothing queued)", () =>
       root(config, () =>

@@ -3,7 +3,7 @@
 // and every incarnation's pid is tracked: the harness checks none is left.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Metric, Schedule } from "effect"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
@@ -195,6 +195,27 @@ for (const config of configs) {
               expect(yield* flaky.whoami()).toMatch(/^slow-to-return@/)
               expect(yield* flaky.incarnation).toBe(2)
             }))
+        })), 90_000)
+
+    it.live("superviseAll: when one child does not start, the ones that did are stopped and none is kept", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const pids: Array<number> = []
+          const [error, children] = yield* Supervisor.open({ strategy: "one-for-one" }, (sup) =>
+            Effect.gen(function*() {
+              const error = yield* Effect.flip(sup.superviseAll(GreeterLive, [
+                { name: "ok", onStart: (p) => Effect.asVoid(Effect.map(p.pid(), (pid) => pids.push(pid))) },
+                { name: "bad", onStart: () => Effect.fail("refused") }
+              ]))
+              return [error, yield* sup.children] as const
+            }))
+          expect(error).toBeInstanceOf(ActorFailure)
+          expect(error).toMatchObject({ actor: "bad" })
+          expect(error.reason).toMatch(/^onStart failed/)
+          expect(children).toEqual([])
+          // "ok" had started (its onStart ran) and was stopped before superviseAll failed.
+          expect(pids.length).toBe(1)
+          if (pids[0] !== process.pid) expect(existsSync(`/proc/${pids[0]}/stat`) && !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pids[0]}/stat`, "utf8"))).toBe(false)
         })), 90_000)
 
     it.live("closing a supervisor while a restart is pending is bounded and leaves nothing; Supervisor.make reports a give-up through `failure`", () =>

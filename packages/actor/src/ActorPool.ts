@@ -87,10 +87,9 @@ export const make = <D extends Actor.Definition<any, any>>(
       ...(options.periodMs !== undefined ? { periodMs: options.periodMs } : {}),
       ...(options.backoff !== undefined ? { backoff: options.backoff } : {})
     })
-    const handles = yield* Effect.forEach(
-      Array.from({ length: size }, (_, i) => `${options.name}-${i + 1}`),
-      (name) => supervisor.supervise(implementation, { name, ...(options.start !== undefined ? { start: options.start } : {}) }),
-      { concurrency: "unbounded" }
+    const handles = yield* supervisor.superviseAll(
+      implementation,
+      Array.from({ length: size }, (_, i) => ({ name: `${options.name}-${i + 1}`, ...(options.start !== undefined ? { start: options.start } : {}) }))
     )
     // Free slots: each actor `concurrency` times, interleaved so consecutive tasks spread out.
     const free = yield* Queue.unbounded<Supervisor.Handle<D>>()

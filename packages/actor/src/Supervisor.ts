@@ -116,6 +116,16 @@ export interface Supervisor {
     implementation: Actor.Implementation<D>,
     spec: ChildSpec<D>
   ) => Effect.Effect<Handle.Handle<D>, ActorFailure>
+  /**
+   * Start several children of one implementation at once (a pool's workers): their first
+   * incarnations boot concurrently (`supervise` starts one child at a time, as OTP does), and
+   * their restart order is the order of `specs`. Returns their handles in that order once every
+   * one is up; fails with the first `ActorFailure` after stopping the ones that did start.
+   */
+  readonly superviseAll: <D extends Actor.Definition<any, any>>(
+    implementation: Actor.Implementation<D>,
+    specs: ReadonlyArray<ChildSpec<D>>
+  ) => Effect.Effect<ReadonlyArray<Handle.Handle<D>>, ActorFailure>
   /** Every restart so far, in order. */
   readonly restarts: Effect.Effect<ReadonlyArray<Engine.RestartEvent>>
   /** The children, in start order, with their state and incarnation. */
@@ -152,16 +162,20 @@ export const make = (options: Options): Effect.Effect<Supervisor, never, Troupe 
       gaveUp: (e) => Deferred.fail(failed, e)
     })
     yield* Effect.addFinalizer(() => engine.stop)
+    const handleOf = <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, slot: Engine.Slot) =>
+      Handle.make<D>(
+        implementation.definition,
+        slot.name,
+        Effect.suspend(() => engine.current(slot)) as Effect.Effect<Portal.Portal<D>, Handle.HandleError>,
+        Effect.sync(() => slot.incarnation),
+        Effect.sync(() => Engine.stateOf(slot))
+      )
+    const superviseAll = <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, specs: ReadonlyArray<ChildSpec<D>>) =>
+      Effect.map(engine.superviseAll(implementation, specs), (slots) => slots.map((slot) => handleOf(implementation, slot)))
     return {
       supervise: <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, spec: ChildSpec<D>) =>
-        Effect.map(engine.supervise(implementation, spec), (slot) =>
-          Handle.make<D>(
-            implementation.definition,
-            spec.name,
-            Effect.suspend(() => engine.current(slot)) as Effect.Effect<Portal.Portal<D>, Handle.HandleError>,
-            Effect.sync(() => slot.incarnation),
-            Effect.sync(() => Engine.stateOf(slot))
-          )),
+        Effect.map(superviseAll(implementation, [spec]), (handles) => handles[0]!),
+      superviseAll,
       restarts: Effect.sync(() => [...engine.history]),
       children: Effect.sync(() => engine.slots.map((s) => ({ name: s.name, state: Engine.stateOf(s), incarnation: s.incarnation }))),
       failure: Deferred.await(failed)

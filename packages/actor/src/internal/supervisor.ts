@@ -252,18 +252,25 @@ export const make = (config: Config) => {
       if (st._tag === "Restarting") return Effect.fail(new ActorRestarting({ actor: slot.name, incarnation: slot.incarnation, reason: st.reason }))
       return Effect.fail(new ActorFailure({ actor: slot.name, reason: `not running: ${st.reason}` }))
     },
-    supervise: (implementation: Actor.Implementation<any>, spec: {
+    /**
+     * Start children of `implementation` and supervise them, under one hold of the lock (no
+     * restart interleaves): their first incarnations boot concurrently, and their restart order
+     * is the order of `specs`. Fails with the first `ActorFailure` after stopping the ones that
+     * did start: none of them is kept.
+     */
+    superviseAll: (implementation: Actor.Implementation<any>, specs: ReadonlyArray<{
       readonly name: string
       readonly exportName?: string
       readonly start?: Omit<Spawn.StartOptions, "name" | "exportName">
       readonly restart?: Restart
       readonly onStart?: (portal: any, incarnation: number) => Effect.Effect<void, unknown>
-    }): Effect.Effect<Slot, ActorFailure> =>
+    }>): Effect.Effect<ReadonlyArray<Slot>, ActorFailure> =>
       lock.withPermits(1)(Effect.gen(function*() {
         if (closing || gaveUp) {
-          return yield* Effect.fail(new ActorFailure({ actor: spec.name, reason: closing ? "the supervisor is closing" : "the supervisor gave up" }))
+          const reason = closing ? "the supervisor is closing" : "the supervisor gave up"
+          return yield* Effect.fail(new ActorFailure({ actor: specs.map((s) => s.name).join(", "), reason }))
         }
-        const slot: Slot = {
+        const added: Array<Slot> = specs.map((spec) => ({
           name: spec.name,
           order: order++,
           implementation,
@@ -273,11 +280,19 @@ export const make = (config: Config) => {
           onStart: spec.onStart,
           incarnation: 0,
           state: { _tag: "Restarting", reason: "starting" }
+        }))
+        const started = yield* Effect.forEach(added, (slot) => Effect.exit(startIncarnation(slot)), { concurrency: "unbounded" })
+        const failed = started.find((e): e is Exit.Failure<void, ActorFailure> => Exit.isFailure(e))
+        if (failed !== undefined) {
+          const reason = "a child started with it did not start"
+          const up = added.flatMap((slot) => (slot.state._tag === "Running" ? [slot.state.child] : []))
+          for (const slot of added) slot.state = { _tag: "Stopped", reason }
+          yield* Effect.forEach(up, (c) => Spawn.cancelChild(rt, c, reason), { concurrency: "unbounded", discard: true })
+          return yield* Effect.failCause(failed.cause)
         }
-        yield* startIncarnation(slot)
-        slots.push(slot)
-        yield* Effect.logDebug(`supervisor ${config.name}: started ${slot.name} (${slot.restart})`)
-        return slot
+        slots.push(...added)
+        for (const slot of added) yield* Effect.logDebug(`supervisor ${config.name}: started ${slot.name} (${slot.restart})`)
+        return added
       })),
     /** Stop pending restarts (bounded), then every child (each bounded like a nursery's child). */
     stop: Effect.gen(function*() {
