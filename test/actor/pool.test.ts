@@ -37,7 +37,7 @@ for (const config of matrix) {
           expect(new Set(later).size).toBe(2)
         })), 90_000)
 
-    liveIf(config)("its actors boot at the same time, not one after the other (each layer takes a second to build)", () =>
+    liveIf(config)("its actors boot at the same time, not one after the other (each layer takes two seconds to build)", () =>
       root(config, () =>
         Effect.gen(function*() {
           const pool = yield* ActorPool.make(SlowBootLive, { name: "b", size: 2 })

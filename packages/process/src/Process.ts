@@ -145,7 +145,6 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     const exit = new Signal<ExitStatus>()
     const requested = new Signal<Request>()
     const report = new Signal<Ladder.TeardownReport>()
-    let exitStatus: ExitStatus | undefined
 
     const child = yield* Effect.async<import("node:child_process").ChildProcess, SpawnError>((resume) => {
       let c: import("node:child_process").ChildProcess
@@ -168,8 +167,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
         }
       })
       c.once("exit", (code, signal) => {
-        exitStatus = fromNode(code, signal)
-        exit.complete(exitStatus)
+        exit.complete(fromNode(code, signal))
       })
       c.once("spawn", () => {
         channels.forEach((ch) => ch.attach(c))
@@ -187,7 +185,7 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
       drain: (ms) => output.drain(channels, ms),
       awaitEof: (ms) => output.awaitEof(channels, ms)
     }
-    const exitNow = () => exitStatus
+    const exitNow = () => Option.getOrUndefined(exit.poll())
 
     // The supervisor: tears the tree down once, when asked or after the leader exited (then
     // after the post-exit grace, which a request cuts short).

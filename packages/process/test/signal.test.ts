@@ -1,10 +1,14 @@
 // The one-shot events teardown waits on (internal/signal.ts): once only, listeners called once
 // and removed when a wait ends, waits bounded by a timer even where nothing can interrupt them.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option } from "effect"
+import { Effect, Exit, Fiber, Option, Schedule } from "effect"
 import { Signal, waitFor } from "../src/internal/signal.js"
 
 const listeners = (s: Signal<any>): number => ((s as unknown as { listeners?: Array<unknown> }).listeners ?? []).length
+
+/** Until `s` has `n` listeners (a forked wait has registered); the test's timeout bounds it. */
+const untilListening = (s: Signal<any>, n: number) =>
+  Effect.repeat(Effect.sync(() => listeners(s)), { until: (k) => k === n, schedule: Schedule.spaced("1 millis") })
 
 describe("Signal", () => {
   it("happens once: the first value stays, each listener is called once, late listeners at once", () => {
@@ -55,14 +59,13 @@ describe("Signal", () => {
       const s = new Signal<void>()
       const t0 = Date.now()
       const f = yield* Effect.fork(Effect.uninterruptible(waitFor([s], "any", 80)))
-      yield* Effect.sleep(10)
+      yield* untilListening(s, 1)
       // The interruption waits for the uninterruptible region, which the timer ends.
       yield* Fiber.interrupt(f)
       expect(Date.now() - t0).toBeGreaterThanOrEqual(75)
       expect(listeners(s)).toBe(0)
       const g = yield* Effect.fork(s.await)
-      yield* Effect.sleep(10)
-      expect(listeners(s)).toBe(1)
+      yield* untilListening(s, 1)
       const exit = yield* Fiber.interrupt(g)
       expect(Exit.isInterrupted(exit)).toBe(true)
       expect(listeners(s)).toBe(0)
