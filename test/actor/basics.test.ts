@@ -36,6 +36,23 @@ for (const config of matrix) {
           expect(rounds).toBe(10)
         })), 30_000)
 
+    it.live("a reply goes out when its call ends, not after the actor's other fibers have run out of work", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          const greeter = yield* nursery.start(GreeterLive, { name: "greeter" })
+          // `gate` waits in the actor until `crunch` opens it, mid-way through ~1,000 slices of
+          // 0.5 ms of work each ended by a yield (Effect's scheduler runs those as microtasks):
+          // `gate` then ends while `crunch` still works, and its reply must go out then. (A
+          // flush at the end of the tick, process.nextTick, ran only after `crunch`'s whole chain.)
+          const [crunchEndedAt, gateAnsweredAt] = yield* Effect.scoped(Effect.gen(function*() {
+            const ctx = yield* greeter.gate()
+            expect(ctx.first).toBe("waiting")
+            return yield* Effect.all([greeter.crunch(1000), Effect.map(ctx.result, () => Date.now())], { concurrency: 2 })
+          }))
+          expect(gateAnsweredAt).toBeLessThan(crunchEndedAt)
+        })), 30_000)
+
     it.live("a child's log records reach the parent's Logger as records: own level, annotations, spans, actor name/id/pid", () =>
       root(config, (guard) =>
         Effect.gen(function*() {

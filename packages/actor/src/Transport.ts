@@ -7,8 +7,11 @@
  * - `transport/PortTransport.ts`: a `MessagePort` between a worker actor and its parent thread
  *   (structured clone, no msgpack; checked by `Wire.validate` all the same).
  *
- * Both coalesce writes: `write` queues, and everything queued in one tick of the event loop goes
- * out in one system call (`writev`) or one `postMessage`. Incoming messages are validated and
+ * Both coalesce writes: `write` queues, and everything queued before the next microtask runs (the
+ * rest of the current synchronous run: e.g. one batch of Effect's scheduler) goes out in one
+ * system call (`writev`) or one `postMessage`. Not later: a reply never waits for other fibers'
+ * work, which Effect runs as a chain of microtasks that can hold off `process.nextTick` (and
+ * every I/O callback) for its whole length. Incoming messages are validated and
  * handed to the attached `Receiver` synchronously, in order, from the carrier's own callback:
  * no fiber, queue or mailbox between the socket and the session.
  *
@@ -47,7 +50,7 @@ export interface Connection {
   /** A label for logs: the peer's address, `accepted@<listener>` or `port`. */
   readonly label: string
   /**
-   * Queue one message; it leaves at the end of this tick, coalesced with others. Returns why it
+   * Queue one message; it leaves at the next microtask, coalesced with others written until then. Returns why it
    * was refused (closed; a socket frame over `Bounds.maxFrameBytes` or not representable), and
    * then nothing was queued. Never blocks.
    */

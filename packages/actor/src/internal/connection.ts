@@ -23,16 +23,22 @@ export abstract class ConnectionCore implements Connection {
 
   private flushScheduled = false
 
-  /** Queue a message for this tick's flush (calling `scheduleFlush`); or why not. */
+  /** Queue a message for the next flush (calling `scheduleFlush`); or why not. */
   protected abstract enqueue(msg: Message): WriteError | undefined
   /** Hand everything queued to the carrier (one write / one postMessage). */
   protected abstract flushQueued(): void
 
-  /** Flush once at the end of this tick: whatever is written until then goes out together. */
+  /**
+   * Flush once, at the next microtask: whatever is written until then goes out together. Not at
+   * the end of the tick (`process.nextTick`): Effect runs fibers as a chain of microtasks, and a
+   * reply written while another fiber computes waited for that whole chain (an actor answering
+   * one task while it hashes the next one answered both at once; `basics.test.ts`, "a reply goes
+   * out when its call ends"). The unbatched stream gained too (0.71x to ~0.9x raw).
+   */
   protected scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    process.nextTick(this.runFlush)
+    queueMicrotask(this.runFlush)
   }
 
   /** Flush now (and cancel the scheduled one's work: it will find nothing queued). */

@@ -3,7 +3,7 @@
  * `MessageChannel` instead of a socket — no msgpack, no system call, no kernel copy; messages
  * are structured-cloned, and what arrives is checked by `Wire.validate` like socket input.
  *
- * Writes queued in one tick go out as one `postMessage` of an array. A value structured clone
+ * Writes queued until the next microtask go out as one `postMessage` of an array. A value structured clone
  * cannot copy (a function, a symbol) is found at that flush; the other messages of the batch are
  * still delivered, and the receiver is told which one was not (`Receiver.onUndeliverable`), so
  * its session ends with a typed error on both sides. `maxFrameBytes` does not apply (the worker

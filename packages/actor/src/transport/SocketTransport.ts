@@ -2,7 +2,7 @@
  * The socket carrier: Unix domain sockets and TCP on `node:net`, framed by `Wire`.
  *
  * - **Writes** are framed at `write` (so a frame over the limit is refused to its sender) into
- *   `Wire.FrameWriter`'s slab; what a tick wrote goes out once, at the end of the tick: one
+ *   `Wire.FrameWriter`'s slab; what was written until the next microtask goes out once, then: one
  *   `write` of the frames laid out back to back (a corked `writev` when they span slabs). Backpressure: `send` suspends while more than
  *   `maxQueuedBytes` wait (our queue + the socket's own buffer), until `'drain'`.
  * - **Reads** go straight from `'data'` through the `FrameDecoder` to the receiver; a bad frame
