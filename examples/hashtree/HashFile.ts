@@ -3,7 +3,8 @@
  * file never sits in memory at once.
  *
  * Reads are synchronous (`readSync` on an fd), one chunk at a time — a short read is the end of a
- * regular file, so a small file costs open, one read, close — and the fiber yields between chunks: on a page-cached tree this is 3-5x faster than the promise-based `fs` API
+ * regular file, so a small file costs open, one read, close, in one step with no Effect between —
+ * and the fiber yields before each further chunk: on a page-cached tree this is 3-5x faster than the promise-based `fs` API
  * (whose per-call cost dominates for small files), and a large file still lets the event loop
  * (and so a cancel) in every chunk. The one buffer is safe to share between fibers: each chunk
  * is read and fed to the hash before the fiber can yield.
@@ -52,6 +53,23 @@ export const hashFile = (path: string, root?: string): Effect.Effect<FileHash> =
     }
     const hash: Hash = createHash("sha256")
     let bytes = 0
+    // The first chunk at once: most files end in it (a short read), and then there is nothing to
+    // wait for or interrupt, so no Effect step either.
+    const buf = buffer()
+    let n: number
+    try {
+      n = readSync(fd, buf, 0, buf.length, null)
+    } catch (e) {
+      closeSync(fd)
+      return Effect.succeed(skipped(path, e))
+    }
+    if (n < buf.length) {
+      closeSync(fd)
+      hash.update(buf.subarray(0, n))
+      return Effect.succeed({ path, bytes: n, sha256: hash.digest("hex"), error: null })
+    }
+    hash.update(buf)
+    bytes += n
     // Read until EOF (not up to a size from stat): a file that changes while read is hashed as read.
     const rest = (): Effect.Effect<FileHash> =>
       Effect.suspend(() => {
@@ -71,5 +89,5 @@ export const hashFile = (path: string, root?: string): Effect.Effect<FileHash> =
         // A full chunk: the file may be large; let others (and interruption) in before the next.
         return Effect.zipRight(Effect.yieldNow(), rest())
       })
-    return rest().pipe(Effect.ensuring(Effect.sync(() => closeSync(fd))))
+    return Effect.zipRight(Effect.yieldNow(), rest()).pipe(Effect.ensuring(Effect.sync(() => closeSync(fd))))
   })

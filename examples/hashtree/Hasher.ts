@@ -1,11 +1,16 @@
 /**
- * The hashing actor. One call endpoint, `hashDirs`: list a few directories (relative to `root`)
- * and hash their files; the answer holds, per directory, its files' digest (`filesDigest` of
+ * The hashing actor. One call endpoint, `hashDirs`: walk part of a tree (relative to `root`) from
+ * a few directories, depth-first, hashing their files, until the task's file budget is spent;
+ * the answer holds, per directory walked, its files' digest (`filesDigest` of
  * examples/hashtree/TreeDigest.ts: the actor digests what it hashed, so the answer carries one
- * record per directory, not one per file), their count and bytes, the files it could not read,
- * and the subdirectories it found — which the caller hands out again as new tasks. The walk
- * itself is spread over the actors (examples/hashtree/Parallel.ts runs them as an `ActorPool`),
- * so the caller only folds directory records.
+ * record per directory, not one per file), their count and bytes and the files it could not
+ * read, and the **frontier**: every directory it was given or found and did not walk, which the
+ * caller hands out again as new tasks. So a task costs about its budget whatever the shape of
+ * the tree (a task of whole directories cost anything from one empty directory to a whole
+ * package), the walk goes down a deep tree without a round trip through the caller per level,
+ * and the frontier still spreads the rest of the tree over the actors. The walk itself is
+ * spread over the actors (examples/hashtree/Parallel.ts runs them as an `ActorPool`), so the
+ * caller only folds directory records.
  *
  * `failAfter: K` makes this actor throw (an untyped `Error`, so it crosses the wire as a
  * `RemoteActorError` with the remote stack) when it is about to hash its file K + 1 (counted
@@ -18,7 +23,7 @@ import { type FileHash, hashFile } from "./HashFile.js"
 import { filesDigest } from "./TreeDigest.js"
 import { listDir } from "./Walker.js"
 
-/** One directory done: its readable files as one digest, the unreadable ones, and what else it held. */
+/** One directory done: its readable files as one digest, the unreadable ones, and what else it held (its subdirectories are walked in the same task or come back in the frontier). */
 export const DirResultSchema = Schema.Struct({
   /** The directory (relative to the root; `""`: the root). */
   dir: Schema.String,
@@ -28,8 +33,6 @@ export const DirResultSchema = Schema.Struct({
   filesDigest: Schema.NullOr(Schema.String),
   /** Its files that could not be read, with their error codes (`EACCES`, `ENOENT`, ...). */
   unreadableFiles: Schema.Array(Schema.Struct({ path: Schema.String, error: Schema.String })),
-  /** Its subdirectories (relative to the root): more work for the caller to hand out. */
-  dirs: Schema.Array(Schema.String),
   /** Entries that are neither files nor directories (symlinks, sockets, fifos, devices). */
   skippedEntries: Schema.Number,
   /** The directory could not be read. */
@@ -42,18 +45,25 @@ export const Hasher = Actor.define("Hasher", {
     payload: Schema.Struct({
       /** The tree's root; `dirs` are relative to it. */
       root: Schema.String,
-      /** The directories to list and hash (`""`: the root), one result each, in this order. */
+      /** Where to start: directories to walk (`""`: the root), first one first. */
       dirs: Schema.Array(Schema.String),
+      /**
+       * The task's budget (files): it takes no further directory once it has hashed this many
+       * (it always walks one, so every task makes progress).
+       */
+      maxFiles: Schema.Number,
       /** Throw after this many files (`--fail-after`); `null`: never. */
       failAfter: Schema.NullOr(Schema.Number),
       /** Pause this long after each file (`--throttle-ms`: makes a small tree last long enough to watch or interrupt). */
       throttleMs: Schema.Number
     }),
     /**
-     * One result per directory, and the time this actor has been busy so far (ms: wall time with
-     * at least one task of it running; its tasks overlap when the pool's window is above 1).
+     * One result per directory walked; the frontier (directories given or found and not walked:
+     * together with the walked ones they cover the given directories' subtrees exactly once);
+     * and the time this actor has been busy so far (ms: wall time with at least one task of it
+     * running; its tasks overlap when the pool's window is above 1).
      */
-    success: Schema.Struct({ results: Schema.Array(DirResultSchema), busyMs: Schema.Number })
+    success: Schema.Struct({ results: Schema.Array(DirResultSchema), frontier: Schema.Array(Schema.String), busyMs: Schema.Number })
   })
 })
 
@@ -85,7 +95,6 @@ const summarize = (dir: string, hashes: ReadonlyArray<FileHash>, listing: Return
     bytes,
     filesDigest: readable.length > 0 ? filesDigest(readable) : null,
     unreadableFiles,
-    dirs: listing.dirs,
     skippedEntries: listing.skippedEntries,
     unreadable: listing.unreadable
   }
@@ -106,7 +115,7 @@ const taskEnded = () => {
 const busySoFar = () => busy.before + (busy.running > 0 ? performance.now() - busy.since : 0)
 
 export const HasherLive = Hasher.implement(import.meta.url, {
-  hashDirs: ({ dirs, failAfter, root, throttleMs }) =>
+  hashDirs: ({ dirs, failAfter, maxFiles, root, throttleMs }) =>
     Effect.suspend(() => {
       const hashOne = (path: string) =>
         Effect.suspend(() => {
@@ -114,15 +123,28 @@ export const HasherLive = Hasher.implement(import.meta.url, {
           hashed++
           return hashFile(path, root)
         }).pipe(Effect.tap(() => (throttleMs > 0 ? Effect.sleep(throttleMs) : Effect.void)))
-      const hashDir = (dir: string) =>
-        Effect.suspend(() => {
-          const listing = listDir(root, dir)
-          return Effect.map(Effect.forEach(listing.files, hashOne), (hashes) => summarize(dir, hashes, listing))
-        })
+      // Depth-first: the next directory is the stack's last; a directory's subdirectories go on
+      // top of it, first one last, so they are walked in listing order.
+      const stack = [...dirs].reverse()
+      const results: Array<DirResult> = []
+      let files = 0
+      const step: Effect.Effect<void> = Effect.suspend(() => {
+        if (stack.length === 0 || (results.length > 0 && files >= maxFiles)) return Effect.void
+        const dir = stack.pop()!
+        const listing = listDir(root, dir)
+        for (let i = listing.dirs.length - 1; i >= 0; i--) stack.push(listing.dirs[i]!)
+        files += listing.files.length
+        return Effect.forEach(listing.files, hashOne).pipe(
+          Effect.flatMap((hashes) => {
+            results.push(summarize(dir, hashes, listing))
+            return step
+          })
+        )
+      })
       taskStarted()
-      return Effect.forEach(dirs, hashDir).pipe(
+      return step.pipe(
         Effect.ensuring(Effect.sync(taskEnded)),
-        Effect.map((results) => ({ results, busyMs: busySoFar() }))
+        Effect.map(() => ({ results, frontier: stack.reverse(), busyMs: busySoFar() }))
       )
     })
 })

@@ -1,19 +1,25 @@
 /**
  * The parallel pass: an `ActorPool` of N `Hasher` actors that walk and hash the tree between them.
  *
- *   directories ──pool.run──▶ the first free Hasher: list + hash ──▶ per directory: one digest of
- *        ▲                                                            its files, its subdirectories
- *        │                                                                  │
- *        └──── subdirectories, `batch` per task, are new tasks ◀────────────┘   (digests folded here)
+ *   a batch of directories ──pool.run──▶ the first free Hasher: walks down from them, depth-first,
+ *        ▲                                 hashing, until it has hashed `budget` files
+ *        │                                                     │
+ *        └──── its frontier (what it did not walk), split ◀────┘  per directory walked: one digest
+ *              into new batches                                   of its files (folded here)
  *
- * A task is up to `batch` directories (`hashDirs`, one typed call: a directory holds ~5 files on
- * average, and each call costs a round trip on both sides and a dispatch in the pool; with
- * `batch` 64 the default tree is ~100 tasks, with 8 it was ~530 and the root's share of the CPU
- * twice as large); an actor answers with one record per directory (its files' digest and
- * counts, examples/hashtree/Hasher.ts), never one per file. The pool hands a task to the first actor
- * with a free slot (pull-based dispatch: `window` tasks in flight per actor, the rest wait in the
- * pool's queue), so a faster actor takes more and the root does little but fold. The walk ends
- * when every task has ended: each task forks its subdirectories' tasks and waits for them.
+ * A task (`hashDirs`, one typed call) starts from up to `batch` directories and walks until its
+ * budget of files is spent; it answers with one record per directory (its files' digest and
+ * counts, examples/hashtree/Hasher.ts), never one per file, and the directories it was given or
+ * found and did not walk. So every task costs about the same (~512 files), the walk goes down a
+ * deep tree without a round trip through the root per level, and the root does little but
+ * * fold (~45 tasks for the default tree, against ~100 of 64 whole directories before, each
+ * anything from one empty directory to a whole package). A frontier becomes as few batches as
+ * `batch` allows, or one per idle slot when the walk is narrow (its start: the first task lists
+ * the root only; its end), so no actor waits while one task holds the rest of the tree.
+ *
+ * `actors × window` loops take batches from one queue and run each on the pool (pull-based
+ * dispatch: the first actor with a free slot, so a faster actor takes more); the walk ends when
+ * no batch is queued or running.
  *
  * Supervision: any task failing fails the walk, which interrupts every other task (each cancelled
  * in its actor) and closes the pool, ending every actor (bounded, as a nursery) before `parallel`
@@ -21,6 +27,7 @@
  * was running fails, and so does the walk.
  */
 import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 import { ActorPool, type Troupe } from "@troupe/actor"
 import { type DirResult, HasherLive } from "./Hasher.js"
 import { cpuMs, liveThreads } from "./ProcTree.js"
@@ -33,8 +40,10 @@ export interface ParallelOptions {
   readonly actors: number
   /** Tasks in flight per actor (the pool's `concurrency`). */
   readonly window: number
-  /** Directories per task (at most). */
+  /** Directories a task starts from (at most). */
   readonly batch: number
+  /** Files a task hashes before it hands the rest of its walk back (the actor's `maxFiles`). */
+  readonly budget: number
   /** Each actor pauses this long after each file (0: never). */
   readonly throttleMs: number
   /** Make the first actor throw after this many files. */
@@ -53,6 +62,8 @@ export interface Timings {
   teardownMs: number | null
   /** performance.now() at the walk's end (set on success and on failure). */
   bodyEndedAt: number | null
+  /** performance.now() when the pool was closed (every actor reaped). */
+  closedAt: number | null
 }
 
 export interface ParallelResult {
@@ -72,7 +83,30 @@ export interface ParallelResult {
   readonly rootCpuMs: number
 }
 
-export const makeTimings = (): Timings => ({ spawnMs: null, hashMs: null, teardownMs: null, bodyEndedAt: null })
+/** A task: directories to start from, and the budget (files). */
+interface Batch {
+  readonly dirs: ReadonlyArray<string>
+  readonly maxFiles: number
+}
+
+/**
+ * A returned frontier as new tasks, in order: as few batches of at most `batch` directories as
+ * will do, of near-equal size, or, when that is fewer than `idle` (slots with no task: the walk
+ * is narrow, at its start or its end), one per idle slot (at most one per directory), so no
+ * actor waits while one task holds the rest of the tree.
+ */
+export const splitFrontier = (frontier: ReadonlyArray<string>, batch: number, idle: number): Array<ReadonlyArray<string>> => {
+  const pieces = Math.min(frontier.length, Math.max(Math.ceil(frontier.length / Math.max(1, batch)), idle))
+  const out: Array<ReadonlyArray<string>> = []
+  for (let i = 0, from = 0; i < pieces; i++) {
+    const to = Math.round(((i + 1) * frontier.length) / pieces)
+    out.push(frontier.slice(from, to))
+    from = to
+  }
+  return out
+}
+
+export const makeTimings = (): Timings => ({ spawnMs: null, hashMs: null, teardownMs: null, bodyEndedAt: null, closedAt: null })
 
 /**
  * Run the parallel pass. `timings` is filled in as the run goes, so a caller that is interrupted
@@ -85,7 +119,14 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
     let rootCpuMs = 0
     const result = yield* Effect.scoped(Effect.gen(function*() {
       const t0 = performance.now()
-      const pool = yield* ActorPool.make(HasherLive, { name: "hasher", size: options.actors, concurrency: options.window })
+      const pool = yield* ActorPool.make(HasherLive, {
+        name: "hasher",
+        size: options.actors,
+        concurrency: options.window,
+        // The hashers make no TLS connection: they start without the extra CA file (Node 20 reads
+        // it at every start, ~35 ms of CPU on a machine that sets it, as these do).
+        start: { env: { NODE_EXTRA_CA_CERTS: undefined } }
+      })
       timings.spawnMs = performance.now() - t0
       const actors = yield* Effect.forEach(pool.actors, (h) => Effect.map(h.actor, (a) => ({ name: h.name, pid: a.pid })))
       const totals = new Map(actors.map((a) => [a.name, { files: 0, bytes: 0, busyMs: 0 }]))
@@ -111,28 +152,44 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
         options.progress.walked += files
         options.progress.count(name, files, result.bytes)
       }
-      // One task per batch of directories; the subdirectories' tasks run concurrently (the pool queues them).
-      const walk = (dirs: ReadonlyArray<string>): Effect.Effect<void, unknown> =>
+      // The walk: `slots` (actors × window) loops, each taking the next batch of directories from
+      // one queue and running it as a task on the pool (the first free actor: with no more loops
+      // than slots, none waits there), folding the answer and queueing its frontier. `outstanding`
+      // counts batches queued or running; when it reaches 0 the walk is done and each loop is
+      // told so (null). A failed task fails its loop, which interrupts the others: the walk fails.
+      const slots = actors.length * options.window
+      const queue = yield* Queue.unbounded<Batch | null>()
+      let outstanding = 1
+      // The first task only lists the root (budget 0): its frontier is split over every slot at once.
+      queue.unsafeOffer({ dirs: [""], maxFiles: 0 })
+      const task = ({ dirs, maxFiles }: Batch) =>
         pool.run((hasher) =>
           Effect.map(
-            hasher.hashDirs({ root: options.root, dirs, failAfter: hasher.name === first ? options.failAfter : null, throttleMs: options.throttleMs }),
+            hasher.hashDirs({
+              root: options.root,
+              dirs,
+              maxFiles,
+              failAfter: hasher.name === first ? options.failAfter : null,
+              throttleMs: options.throttleMs
+            }),
             (answer) => ({ name: hasher.name, ...answer })
           )
-        ).pipe(
-          Effect.flatMap(({ busyMs, name, results }) => {
-            const next: Array<string> = []
-            const t = totals.get(name)!
-            t.busyMs = Math.max(t.busyMs, busyMs)
-            for (const r of results) {
-              fold(name, r)
-              for (const d of r.dirs) next.push(d)
-            }
-            const batches: Array<ReadonlyArray<string>> = []
-            for (let i = 0; i < next.length; i += options.batch) batches.push(next.slice(i, i + options.batch))
-            return Effect.forEach(batches, walk, { concurrency: "unbounded", discard: true })
-          })
         )
-      yield* walk([""]).pipe(Effect.ensuring(Effect.sync(() => (timings.bodyEndedAt = performance.now()))))
+      const loop: Effect.Effect<void, unknown> = Effect.flatMap(Queue.take(queue), (batch) =>
+        batch === null ? Effect.void : Effect.flatMap(task(batch), ({ busyMs, frontier, name, results }) => {
+          const t = totals.get(name)!
+          t.busyMs = Math.max(t.busyMs, busyMs)
+          for (const r of results) fold(name, r)
+          // Slots with nothing to do once this one is free: the other batches take the rest.
+          const batches = splitFrontier(frontier, options.batch, slots - (outstanding - 1))
+          outstanding += batches.length - 1
+          for (const dirs of batches) queue.unsafeOffer({ dirs, maxFiles: options.budget })
+          if (outstanding === 0) for (let i = 0; i < slots; i++) queue.unsafeOffer(null)
+          return loop
+        }))
+      yield* Effect.forEach(Array.from({ length: slots }), () => loop, { concurrency: "unbounded", discard: true }).pipe(
+        Effect.ensuring(Effect.sync(() => (timings.bodyEndedAt = performance.now())))
+      )
       options.progress.walkDone = true
       timings.hashMs = performance.now() - t1
       const rootCpu = process.cpuUsage(cpu0.root)
@@ -143,7 +200,8 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       return perActor
     })).pipe(
       Effect.ensuring(Effect.sync(() => {
-        if (timings.bodyEndedAt !== null) timings.teardownMs = performance.now() - timings.bodyEndedAt
+        timings.closedAt = performance.now()
+        if (timings.bodyEndedAt !== null) timings.teardownMs = timings.closedAt - timings.bodyEndedAt
       }))
     )
     return { tree, walk: stats, perActor: result, rootCpuMs }

@@ -149,12 +149,13 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
     // ≈ 8 s of hashing). The signal goes once a progress line shows work done (a directory's
     // results come back when the whole directory is hashed, so a fixed delay raced a loaded
     // machine: CI once sent it before the first directory was done).
-    // `--batch 1 --window 1`: a task is one directory (~27 files here) and each actor runs one at a
-    // time, so results (and progress lines) come back every ~1 s and the run lasts ~8 s; with the
-    // default batch (64; it was 8 then) the 15 leaf directories are 1 or 2 tasks whose first result is also their last
-    // (CI once saw no progress before the run ended), and with the default window of 4 the
-    // throttled tasks overlap and the run is over in ~2 s.
-    const run = runDemo(["--throttle-ms", "40", "--batch", "1", "--window", "1"], 40_000)
+    // `--batch 1 --budget 0 --window 1`: a task is one directory (~27 files here) and each actor
+    // runs one at a time, so results (and progress lines) come back every ~1 s and the run lasts
+    // ~8 s; with the default batch and budget (64 directories, 512 files) the 15 leaf directories
+    // are 1 or 2 tasks whose first result is also their last (CI once saw no progress before the
+    // run ended), and with the default window of 4 the throttled tasks overlap and the run is
+    // over in ~2 s.
+    const run = runDemo(["--throttle-ms", "40", "--batch", "1", "--budget", "0", "--window", "1"], 40_000)
     const ended = run.done.then((r) => Promise.reject(new Error(`demo ended too early:\n${r.stdout}\n${r.stderr}`)))
     const pids = await Promise.race([run.pids, ended])
     await Promise.race([ended, run.progressed])

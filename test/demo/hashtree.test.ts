@@ -14,6 +14,7 @@ import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/P
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
 import { HasherLive } from "../../examples/hashtree/Hasher.js"
+import { splitFrontier } from "../../examples/hashtree/Parallel.js"
 import { digestOf, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
 import { listDir, makeStats, pullSize, walk } from "../../examples/hashtree/Walker.js"
 
@@ -227,26 +228,47 @@ describe("tree digest", () => {
     expect(filesDigest(fs0.map((f, i) => (i === 0 ? [f[0], f[1] + 1, f[2]] as const : f)))).not.toBe(filesDigest(fs0))
   })
 
-  it.effect("the hasher's directory records, folded as the demo's root does, equal the single-process pass", () =>
+  it.effect("the hasher's directory records, folded as the demo's root does, equal the single-process pass, whatever the budget", () =>
     Effect.gen(function*() {
-      const t = new TreeDigest()
-      let todo: ReadonlyArray<string> = [""]
-      let dirs = 0
-      while (todo.length > 0) {
-        const { results } = yield* HasherLive.handlers.hashDirs({ root: dir, dirs: todo, failAfter: null, throttleMs: 0 })
-        const next: Array<string> = []
-        for (const r of results) {
-          dirs++
-          if (r.filesDigest !== null) t.addDir(r.dir, { filesDigest: r.filesDigest, files: r.files, bytes: r.bytes })
-          for (const u of r.unreadableFiles) t.skip(u.path, u.error)
-          next.push(...r.dirs)
-        }
-        todo = next
-      }
       const one = yield* singleProcess(dir)
-      expect(dirs).toBe(one.walk.dirs)
-      expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
+      for (const maxFiles of [0, 1, 7, 1_000_000]) {
+        const t = new TreeDigest()
+        const walked = new Set<string>()
+        let todo: ReadonlyArray<string> = [""]
+        let tasks = 0
+        while (todo.length > 0) {
+          // Hand the frontier out as the demo's root does (here all to one actor, one task at a time).
+          const [first, ...rest] = splitFrontier(todo, 3, 2)
+          const { frontier, results } = yield* HasherLive.handlers.hashDirs({ root: dir, dirs: first!, maxFiles, failAfter: null, throttleMs: 0 })
+          tasks++
+          let files = 0
+          for (const r of results) {
+            expect(walked.has(r.dir), `${r.dir} walked twice`).toBe(false)
+            walked.add(r.dir)
+            files += r.files
+            if (r.filesDigest !== null) t.addDir(r.dir, { filesDigest: r.filesDigest, files: r.files, bytes: r.bytes })
+            for (const u of r.unreadableFiles) t.skip(u.path, u.error)
+          }
+          // The budget: no directory is taken once it is spent, and one always is.
+          expect(results.length).toBeGreaterThan(0)
+          expect(files - results[results.length - 1]!.files).toBeLessThan(Math.max(1, maxFiles))
+          todo = [...frontier, ...rest.flat()]
+        }
+        expect(walked.size, `maxFiles ${maxFiles}`).toBe(one.walk.dirs)
+        expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
+        if (maxFiles === 0) expect(tasks).toBe(one.walk.dirs)
+      }
     }))
+
+  it("splitFrontier: near-equal batches of at most `batch`, in order; as many as the idle slots when that is more", () => {
+    const dirs = Array.from({ length: 10 }, (_, i) => `d${i}`)
+    expect(splitFrontier(dirs, 4, 0)).toEqual([["d0", "d1", "d2"], ["d3", "d4", "d5", "d6"], ["d7", "d8", "d9"]])
+    expect(splitFrontier(dirs, 64, 1)).toEqual([dirs])
+    expect(splitFrontier(dirs, 64, 4).map((b) => b.length)).toEqual([3, 2, 3, 2])
+    expect(splitFrontier(dirs, 64, 4).flat()).toEqual(dirs)
+    expect(splitFrontier(dirs.slice(0, 2), 64, 8)).toEqual([["d0"], ["d1"]])
+    expect(splitFrontier([], 64, 8)).toEqual([])
+  })
 
   it.effect("the single-process pass over a directory equals the digest of its known files", () =>
     Effect.gen(function*() {
