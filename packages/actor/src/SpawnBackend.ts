@@ -35,7 +35,9 @@ export interface SpawnOptions {
    * `undefined` removes that variable), or, with `clearEnv`, the actor's whole environment.
    * troupe's own spawn variables (`TROUPE_ACTOR`, `TROUPE_LOG_LEVEL`, `TROUPE_BOOT_KEY`) are
    * always set by troupe and win. Process: the child's `environ`; worker: the Worker's
-   * `process.env` copy (`new Worker({ env })`).
+   * `process.env` copy (`new Worker({ env })`). E.g. `{ NODE_EXTRA_CA_CERTS: undefined }` for an
+   * actor process that makes no TLS connection: Node 20 reads that file at every start (~35 ms
+   * of CPU per actor on a machine that sets it; the demo's actors start without it).
    */
   readonly env?: Readonly<Record<string, string | undefined>>
   /** `true`: start from an empty environment (plus `env` and troupe's own variables), not the parent's. Default `false`. */
