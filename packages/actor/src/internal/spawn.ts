@@ -159,7 +159,19 @@ export const boot = <D extends Actor.Definition<any, any>>(
       if (specError !== undefined) {
         return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `spawn spec not sent: ${specError.message}` }))
       }
-      const reply = yield* Effect.raceFirst(rendezvous.control, died("during boot")).pipe(
+      // A child that fails its boot says why (`BootFailed`) and exits at once: its exit can be
+      // seen before its last message is read (a worker's 'exit' before its port's message, a
+      // pidfd before the socket's data). What it sent before it died is still in the channel,
+      // so after the exit the channel gets until its end (bounded by `drainGraceMs`) to deliver it.
+      const diedDuringBoot = launched.exited.pipe(
+        Effect.flatMap((exit) => {
+          const dead = new ActorFailure({ actor: options.name, reason: "died during boot", exit, stderr: launched.stderrTail() })
+          return Effect.raceFirst(rendezvous.control, Effect.zipRight(channel.closed, Effect.fail(dead))).pipe(
+            Effect.timeoutFail({ duration: rt.config.ladder.drainGraceMs, onTimeout: () => dead })
+          )
+        })
+      )
+      const reply = yield* Effect.raceFirst(rendezvous.control, diedDuringBoot).pipe(
         Effect.timeoutFail({
           duration: b.bootMs,
           onTimeout: () => new ActorFailure({ actor: options.name, reason: `not ready within ${b.bootMs} ms` })
