@@ -12,7 +12,7 @@
  * counts, examples/hashtree/Hasher.ts), never one per file, and the directories it was given or
  * found and did not walk. So every task costs about the same (~512 files), the walk goes down a
  * deep tree without a round trip through the root per level, and the root does little but
- * * fold (~45 tasks for the default tree, against ~100 of 64 whole directories before, each
+ * fold (~45 tasks for the default tree, against ~100 of 64 whole directories before, each
  * anything from one empty directory to a whole package). A frontier becomes as few batches as
  * `batch` allows, or one per idle slot when the walk is narrow (its start: the first task lists
  * the root only; its end), so no actor waits while one task holds the rest of the tree.
