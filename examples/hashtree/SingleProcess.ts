@@ -61,7 +61,8 @@ const mainModule = fileURLToPath(new URL("./single-main.ts", import.meta.url))
 /**
  * The pass in a new `node` process (`process.execPath` with this process's `execArgv`, so the
  * same loader): its times are measured in it, from after its imports to the end of the pass.
- * Fails with an `Error` when the process fails or prints no result; interrupted, it kills the
+ * Fails with an `Error` when the process fails or prints no result; is interrupted when the
+ * process ends from SIGINT or SIGTERM (a Ctrl-C reaches it too); interrupted, it kills the
  * process (SIGKILL) and waits for its exit.
  */
 export const freshProcess = (root: string): Effect.Effect<PassSummary, Error> =>
@@ -72,6 +73,9 @@ export const freshProcess = (root: string): Effect.Effect<PassSummary, Error> =>
     child.stdout.on("data", (d: string) => (out += d))
     child.on("error", (e) => resume(Effect.fail(e)))
     child.on("close", (code, signal) => {
+      // Ctrl-C reaches the whole foreground process group: this child may end from it before
+      // this process's own handler interrupts the run. That is the run being stopped, not a failure.
+      if (signal === "SIGINT" || signal === "SIGTERM") return resume(Effect.interrupt)
       const line = out.trim().split("\n").pop() ?? ""
       try {
         if (code !== 0) throw new Error(`exited ${code ?? signal}`)
