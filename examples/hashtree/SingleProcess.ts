@@ -12,7 +12,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { spawn } from "node:child_process"
+import * as Process from "@troupe/process/Process"
 import { fileURLToPath } from "node:url"
 import { hashFile } from "./HashFile.js"
 import { TreeDigest } from "./TreeDigest.js"
@@ -60,33 +60,20 @@ const mainModule = fileURLToPath(new URL("./single-main.ts", import.meta.url))
 
 /**
  * The pass in a new `node` process (`process.execPath` with this process's `execArgv`, so the
- * same loader): its times are measured in it, from after its imports to the end of the pass.
- * Fails with an `Error` when the process fails or prints no result; is interrupted when the
- * process ends from SIGINT or SIGTERM (a Ctrl-C reaches it too); interrupted, it kills the
- * process (SIGKILL) and waits for its exit.
+ * same loader), run with `@troupe/process`'s `Process.run`: its own process group, ended by the
+ * bounded teardown ladder if this is interrupted (Ctrl-C included: the group is not the
+ * terminal's, so the child is ended from here). Its times are measured in it, from after its
+ * imports to the end of the pass. Fails with an `Error` when it does not exit 0 with a result.
  */
 export const freshProcess = (root: string): Effect.Effect<PassSummary, Error> =>
-  Effect.async<PassSummary, Error>((resume) => {
-    const child = spawn(process.execPath, [...process.execArgv, mainModule, root], { stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    child.stdout.setEncoding("utf8")
-    child.stdout.on("data", (d: string) => (out += d))
-    child.on("error", (e) => resume(Effect.fail(e)))
-    child.on("close", (code, signal) => {
-      // Ctrl-C reaches the whole foreground process group: this child may end from it before
-      // this process's own handler interrupts the run. That is the run being stopped, not a failure.
-      if (signal === "SIGINT" || signal === "SIGTERM") return resume(Effect.interrupt)
-      const line = out.trim().split("\n").pop() ?? ""
-      try {
-        if (code !== 0) throw new Error(`exited ${code ?? signal}`)
-        resume(Effect.succeed(JSON.parse(line) as PassSummary))
-      } catch (e) {
-        resume(Effect.fail(new Error(`the single-process pass in a new process failed: ${(e as Error).message}\n${out}`)))
-      }
-    })
-    return Effect.async<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done(Effect.void)
-      child.once("exit", () => done(Effect.void))
-      child.kill("SIGKILL")
-    })
-  })
+  Process.run({ command: process.execPath, args: [...process.execArgv, mainModule, root] }).pipe(
+    Effect.flatMap(({ status, stderr, stdout }) =>
+      Effect.try({
+        try: () => {
+          if (status._tag !== "Exited" || status.code !== 0) throw new Error(`ended ${JSON.stringify(status)}`)
+          return JSON.parse(stdout.trim().split("\n").pop() ?? "") as PassSummary
+        },
+        catch: (e) => new Error(`the single-process pass in a new process failed: ${(e as Error).message}\n${stdout}${stderr}`)
+      })
+    )
+  )
