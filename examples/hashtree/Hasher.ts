@@ -12,6 +12,11 @@
  * spread over the actors (examples/hashtree/Parallel.ts runs them as an `ActorPool`), so the
  * caller only folds directory records.
  *
+ * A task runs `walkFrom`, which is also the whole single-process pass (with no budget): both
+ * passes run the same code. It hashes a directory's files in one synchronous loop (a file that
+ * ends in its first chunk needs no Effect step, examples/hashtree/HashFile.ts), so the actor
+ * takes a cancel between directories and between the chunks of a large file.
+ *
  * `failAfter: K` makes this actor throw (an untyped `Error`, so it crosses the wire as a
  * `RemoteActorError` with the remote stack) when it is about to hash its file K + 1 (counted
  * over every directory this actor has hashed).
@@ -19,9 +24,9 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Actor, Endpoint } from "@troupe/actor"
-import { type FileHash, hashFile } from "./HashFile.js"
-import { filesDigest } from "./TreeDigest.js"
-import { listDir } from "./Walker.js"
+import { type FileHash, hashFile, hashFileNow } from "./HashFile.js"
+import { filesDigest, type TreeDigest } from "./TreeDigest.js"
+import { listDir, type WalkStats } from "./Walker.js"
 
 /** One directory done: its readable files as one digest, the unreadable ones, and what else it held (its subdirectories are walked in the same task or come back in the frontier). */
 export const DirResultSchema = Schema.Struct({
@@ -114,37 +119,68 @@ const taskEnded = () => {
 /** Busy so far (ms): with one or more tasks running, including the current stretch. */
 const busySoFar = () => busy.before + (busy.running > 0 ? performance.now() - busy.since : 0)
 
+/**
+ * Walk from `dirs` (first one first), depth-first, hashing each directory's files with `hashOne`
+ * (a `FileHash` at once, or an Effect for one that needs it), until `maxFiles` files are hashed
+ * (at least one directory is walked). The actor's task, and with no budget the single-process pass.
+ */
+export const walkFrom = (
+  root: string,
+  dirs: ReadonlyArray<string>,
+  maxFiles: number,
+  hashOne: (path: string) => FileHash | Effect.Effect<FileHash> = (path) => hashFileNow(path, root)
+): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string> }> =>
+  Effect.suspend(() => {
+    // Depth-first: the next directory is the stack's last; a directory's subdirectories go on
+    // top of it, first one last, so they are walked in listing order.
+    const stack = [...dirs].reverse()
+    const results: Array<DirResult> = []
+    let files = 0
+    const hashAll = (list: ReadonlyArray<string>, out: Array<FileHash>, from: number): Effect.Effect<Array<FileHash>> =>
+      Effect.suspend(() => {
+        for (let i = from; i < list.length; i++) {
+          const r = hashOne(list[i]!)
+          if (Effect.isEffect(r)) return Effect.flatMap(r, (h) => (out.push(h), hashAll(list, out, i + 1)))
+          out.push(r)
+        }
+        return Effect.succeed(out)
+      })
+    const step: Effect.Effect<void> = Effect.suspend(() => {
+      if (stack.length === 0 || (results.length > 0 && files >= maxFiles)) return Effect.void
+      const dir = stack.pop()!
+      const listing = listDir(root, dir)
+      for (let i = listing.dirs.length - 1; i >= 0; i--) stack.push(listing.dirs[i]!)
+      files += listing.files.length
+      return Effect.flatMap(hashAll(listing.files, [], 0), (hashes) => {
+        results.push(summarize(dir, hashes, listing))
+        return step
+      })
+    })
+    return Effect.map(step, () => ({ results, frontier: stack.reverse() }))
+  })
+
+/** Fold one directory's record into a tree digest and walk counts (the root's side of a task). */
+export const foldDir = (tree: TreeDigest, stats: WalkStats, result: DirResult): void => {
+  if (result.filesDigest !== null) tree.addDir(result.dir, { filesDigest: result.filesDigest, files: result.files, bytes: result.bytes })
+  for (const u of result.unreadableFiles) tree.skip(u.path, u.error)
+  if (result.unreadable) stats.unreadableDirs++
+  else stats.dirs++
+  stats.skippedEntries += result.skippedEntries
+  stats.files += result.files + result.unreadableFiles.length
+}
+
 export const HasherLive = Hasher.implement(import.meta.url, {
   hashDirs: ({ dirs, failAfter, maxFiles, root, throttleMs }) =>
     Effect.suspend(() => {
-      const hashOne = (path: string) =>
-        Effect.suspend(() => {
-          if (failAfter !== null && hashed >= failAfter) failInjected(failAfter, path)
-          hashed++
-          return hashFile(path, root)
-        }).pipe(Effect.tap(() => (throttleMs > 0 ? Effect.sleep(throttleMs) : Effect.void)))
-      // Depth-first: the next directory is the stack's last; a directory's subdirectories go on
-      // top of it, first one last, so they are walked in listing order.
-      const stack = [...dirs].reverse()
-      const results: Array<DirResult> = []
-      let files = 0
-      const step: Effect.Effect<void> = Effect.suspend(() => {
-        if (stack.length === 0 || (results.length > 0 && files >= maxFiles)) return Effect.void
-        const dir = stack.pop()!
-        const listing = listDir(root, dir)
-        for (let i = listing.dirs.length - 1; i >= 0; i--) stack.push(listing.dirs[i]!)
-        files += listing.files.length
-        return Effect.forEach(listing.files, hashOne).pipe(
-          Effect.flatMap((hashes) => {
-            results.push(summarize(dir, hashes, listing))
-            return step
-          })
-        )
-      })
+      const hashOne = (path: string): FileHash | Effect.Effect<FileHash> => {
+        if (failAfter !== null && hashed >= failAfter) failInjected(failAfter, path)
+        hashed++
+        return throttleMs > 0 ? Effect.zipLeft(hashFile(path, root), Effect.sleep(throttleMs)) : hashFileNow(path, root)
+      }
       taskStarted()
-      return step.pipe(
+      return walkFrom(root, dirs, maxFiles, hashOne).pipe(
         Effect.ensuring(Effect.sync(taskEnded)),
-        Effect.map(() => ({ results, frontier: stack.reverse(), busyMs: busySoFar() }))
+        Effect.map(({ frontier, results }) => ({ results, frontier, busyMs: busySoFar() }))
       )
     })
 })

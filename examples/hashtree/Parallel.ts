@@ -29,7 +29,7 @@
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import { ActorPool, type Troupe } from "@troupe/actor"
-import { type DirResult, HasherLive } from "./Hasher.js"
+import { type DirResult, foldDir, HasherLive } from "./Hasher.js"
 import { cpuMs, liveThreads } from "./ProcTree.js"
 import type { ProgressState } from "./Progress.js"
 import { TreeDigest } from "./TreeDigest.js"
@@ -140,15 +140,10 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       const first = actors[0]!.name
       const fold = (name: string, result: DirResult) => {
         const t = totals.get(name)!
-        if (result.filesDigest !== null) tree.addDir(result.dir, { filesDigest: result.filesDigest, files: result.files, bytes: result.bytes })
-        for (const u of result.unreadableFiles) tree.skip(u.path, u.error)
+        foldDir(tree, stats, result)
         const files = result.files + result.unreadableFiles.length
         t.files += files
         t.bytes += result.bytes
-        if (result.unreadable) stats.unreadableDirs++
-        else stats.dirs++
-        stats.skippedEntries += result.skippedEntries
-        stats.files += files
         options.progress.walked += files
         options.progress.count(name, files, result.bytes)
       }

@@ -1,22 +1,21 @@
 /**
  * The reference pass: walk and hash the same tree in one process (no actors), to check the
- * actors' digest against and to measure the speed-up: the same walker and hasher the actors
- * use, on one thread.
+ * actors' digest against and to measure the speed-up: the actors' own task (`walkFrom` of
+ * examples/hashtree/Hasher.ts) from the root with no budget, on one thread, its directory
+ * records folded as the demo's root folds the actors' answers.
  *
  * `singleProcess` runs it here; `freshProcess` runs it in a new `node` (the same Node flags and
  * TypeScript loader as this one, examples/hashtree/single-main.ts) and reads its result: that is
  * how a program without actors would run it, with code no run has warmed up, as the actors' is.
- * Run here after the actors, the pass finds this runtime's code (Effect's fiber loop above all)
- * already compiled by the JIT while the root handed out tasks, and is a little faster for it
- * (~5 % on the default tree).
+ * Run here after the actors, the pass finds some of this runtime's code (Effect's fiber loop)
+ * already compiled by the JIT while the root handed out tasks.
  */
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as Process from "@troupe/process/Process"
 import { fileURLToPath } from "node:url"
-import { hashFile } from "./HashFile.js"
+import { foldDir, walkFrom } from "./Hasher.js"
 import { TreeDigest } from "./TreeDigest.js"
-import { makeStats, walk, type WalkStats } from "./Walker.js"
+import { makeStats, type WalkStats } from "./Walker.js"
 
 export interface SingleResult {
   readonly tree: TreeDigest
@@ -49,9 +48,8 @@ export const singleProcess = (root: string): Effect.Effect<SingleResult> =>
     const cpu0 = process.cpuUsage()
     const tree = new TreeDigest()
     const stats = makeStats()
-    yield* walk(root, stats).pipe(
-      Stream.runForEach((path) => Effect.map(hashFile(path, root), (r) => tree.addResult(r)))
-    )
+    const { results } = yield* walkFrom(root, [""], Infinity)
+    for (const r of results) foldDir(tree, stats, r)
     const cpu = process.cpuUsage(cpu0)
     return { tree, walk: stats, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 }
   })

@@ -1,22 +1,22 @@
 // The demo's runtime-independent parts: walker, hasher, tree digest, single-process pass,
 // /proc descendants, progress rendering. No actors here (see demo.test.ts).
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Stream } from "effect"
+import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
-import { chunkBytes, hashFile } from "../../examples/hashtree/HashFile.js"
+import { chunkBytes, hashFile, hashFileNow } from "../../examples/hashtree/HashFile.js"
 import { isAlive, liveDescendants } from "../../examples/hashtree/ProcTree.js"
 import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/Progress.js"
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
-import { HasherLive } from "../../examples/hashtree/Hasher.js"
+import { HasherLive, walkFrom } from "../../examples/hashtree/Hasher.js"
 import { splitFrontier } from "../../examples/hashtree/Parallel.js"
 import { digestOf, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
-import { listDir, makeStats, pullSize, walk } from "../../examples/hashtree/Walker.js"
+import { listDir } from "../../examples/hashtree/Walker.js"
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex")
 
@@ -51,19 +51,12 @@ afterAll(() => {
 })
 
 describe("walker", () => {
-  it.effect("emits every regular file once, relative, skipping symlinks", () =>
+  it.effect("the walk finds every regular file once, skipping symlinks, and lists from the root down visit exactly them", () =>
     Effect.gen(function*() {
-      const stats = makeStats()
-      const got = Chunk.toReadonlyArray(yield* Stream.runCollect(walk(dir, stats)))
-      expect([...got].sort()).toEqual([...files.keys()].sort())
-      expect(stats.files).toBe(files.size)
-      expect(stats.skippedEntries).toBe(3)
-      expect(stats.unreadableDirs).toBe(0)
-    }))
-
-  it.effect("listDir from the root down visits exactly the files walk emits (the actors' unit of work)", () =>
-    Effect.gen(function*() {
-      const walked = Chunk.toReadonlyArray(yield* Stream.runCollect(walk(dir))).slice().sort()
+      const r = yield* singleProcess(dir)
+      expect(r.walk.files).toBe(files.size)
+      expect(r.walk.skippedEntries).toBe(3)
+      expect(r.walk.unreadableDirs).toBe(0)
       const listed: Array<string> = []
       let skipped = 0
       const pending = [""]
@@ -73,38 +66,38 @@ describe("walker", () => {
         pending.push(...l.dirs)
         skipped += l.skippedEntries
       }
-      expect(listed.sort()).toEqual(walked)
-      expect(skipped).toBeGreaterThan(0) // the symlinks
+      expect(listed.sort()).toEqual([...files.keys()].sort())
+      expect(skipped).toBe(3) // the symlinks
       expect(listDir(dir, "no/such/dir")).toMatchObject({ files: [], dirs: [], unreadable: true })
     }))
 
-  it.effect("each run walks afresh", () =>
+  it.effect("each walk starts afresh, and leaves no descriptor open", () =>
     Effect.gen(function*() {
-      const s = walk(dir)
-      expect(yield* Stream.runCount(s)).toBe(files.size)
-      expect(yield* Stream.runCount(s)).toBe(files.size)
-    }))
-
-  it.effect("pulls at most a bounded batch ahead and closes its handles when stopped early", () =>
-    Effect.gen(function*() {
-      const stats = makeStats()
-      const firstTen = yield* Stream.runCollect(Stream.take(walk(dir, stats), 10))
-      expect(Chunk.size(firstTen)).toBe(10)
-      // Only what one pull reads was looked at, not the whole tree.
-      expect(stats.files).toBeLessThanOrEqual(pullSize)
-      // Handles were closed: the fd count does not grow over many early stops.
       const fds = () => readdirSync("/proc/self/fd").length
       const before = fds()
-      for (let i = 0; i < 50; i++) yield* Stream.runDrain(Stream.take(walk(dir), 3))
+      for (let i = 0; i < 20; i++) expect((yield* singleProcess(dir)).walk.files).toBe(files.size)
       expect(fds()).toBeLessThanOrEqual(before + 2)
+    }))
+
+  it.effect("a budgeted walk stops taking directories once the budget is spent and hands back the rest in order", () =>
+    Effect.gen(function*() {
+      // Root first ("" holds top.txt and empty), then its subdirectories in listing order.
+      const all = yield* walkFrom(dir, [""], Infinity)
+      expect(all.frontier).toEqual([])
+      const some = yield* walkFrom(dir, [""], 1)
+      expect(some.results.map((r) => r.dir)).toEqual([""])
+      expect(some.frontier).toEqual(listDir(dir, "").dirs)
+      // Walking the frontier in order gives the rest of the unbudgeted walk, in the same order.
+      const rest = yield* walkFrom(dir, some.frontier, Infinity)
+      expect([...some.results, ...rest.results].map((r) => r.dir)).toEqual(all.results.map((r) => r.dir))
     }))
 
   it.effect("a root that is missing or not a directory yields nothing", () =>
     Effect.gen(function*() {
-      const stats = makeStats()
-      expect(yield* Stream.runCount(walk(join(dir, "missing"), stats))).toBe(0)
-      expect(stats.unreadableDirs).toBe(1)
-      expect(yield* Stream.runCount(walk(join(dir, "top.txt")))).toBe(0)
+      for (const root of [join(dir, "missing"), join(dir, "top.txt")]) {
+        const r = yield* singleProcess(root)
+        expect([r.walk.files, r.walk.unreadableDirs, r.tree.files]).toEqual([0, 1, 0])
+      }
     }))
 
   it.effect.skipIf(process.getuid?.() === 0)("an unreadable directory is skipped and counted (non-root only)", () =>
@@ -112,12 +105,11 @@ describe("walker", () => {
       mkdirSync(join(dir, "locked"))
       writeFileSync(join(dir, "locked", "secret"), "x")
       chmodSync(join(dir, "locked"), 0)
-      const stats = makeStats()
-      const n = yield* Stream.runCount(walk(dir, stats))
+      const r = yield* singleProcess(dir)
       chmodSync(join(dir, "locked"), 0o700)
       rmSync(join(dir, "locked"), { recursive: true })
-      expect(n).toBe(files.size)
-      expect(stats.unreadableDirs).toBe(1)
+      expect(r.walk.files).toBe(files.size)
+      expect(r.walk.unreadableDirs).toBe(1)
     }))
 })
 
@@ -137,6 +129,25 @@ describe("hashFile", () => {
       for (const rel of ["empty", "top.txt", "many/f299"]) {
         const r = yield* hashFile(rel, dir)
         expect(r).toEqual({ path: rel, bytes: files.get(rel)!.length, sha256: sha(files.get(rel)!), error: null })
+      }
+    }))
+
+  it.effect("hashFileNow: a file within one chunk at once, a larger one as an Effect; no descriptor left open either way, run or not", () =>
+    Effect.gen(function*() {
+      const big = Buffer.alloc(chunkBytes + 1, 7)
+      const bigPath = join(dir, "..", `${process.pid}-${Date.now()}-now.bin`)
+      writeFileSync(bigPath, big)
+      const fds = () => readdirSync("/proc/self/fd").length
+      try {
+        expect(hashFileNow("top.txt", dir)).toEqual({ path: "top.txt", bytes: 4, sha256: sha("top\n"), error: null })
+        const before = fds()
+        for (let i = 0; i < 20; i++) expect(Effect.isEffect(hashFileNow(bigPath))).toBe(true) // never run
+        expect(fds()).toBe(before)
+        const r = hashFileNow(bigPath)
+        expect(Effect.isEffect(r) && (yield* r)).toEqual({ path: bigPath, bytes: big.length, sha256: sha(big), error: null })
+        expect(fds()).toBe(before)
+      } finally {
+        rmSync(bigPath)
       }
     }))
 
