@@ -4,7 +4,7 @@
  * group, a per-module timeout), collects the `BENCH_JSON` line each prints, renders the tables
  * (bench/render.mjs), prints them and writes docs/benchmarks.md.
  *
- *   node bench/run.mjs            full run (~7–8 min), writes docs/benchmarks.md
+ *   node bench/run.mjs            full run (~6–7 min), writes docs/benchmarks.md
  *   node bench/run.mjs --quick    ~1 min, prints only (add --write to write the file anyway)
  *   --no-write                    never write the file
  *   --only spawn,actor            run some modules, by name prefix (prints only unless --write)
@@ -52,7 +52,8 @@ const modules = [
   { name: "actor-call", file: "bench/actor-call.ts", env: {}, timeoutS: quick ? 20 : 45 },
   { name: "actor-stream", file: "bench/actor-stream.ts", env: {}, timeoutS: quick ? 20 : 50 },
   { name: "actor-teardown", file: "bench/actor-teardown.ts", env: {}, timeoutS: quick ? 25 : 90 },
-  { name: "peers", file: "bench/peers.ts", env: {}, timeoutS: quick ? 90 : 300 }
+  { name: "peers", file: "bench/peers.ts", env: {}, timeoutS: quick ? 90 : 300 },
+  { name: "demo", file: "bench/demo.ts", env: {}, timeoutS: quick ? 60 : 240 }
 ].filter((m) => only === undefined || only.some((o) => m.name.startsWith(o)))
 
 /** The whole run's bound (s): `pnpm bench` ≤ ~10 min, `--quick` ≤ ~2.5 min even when every module hangs. */

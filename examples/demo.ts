@@ -50,6 +50,7 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|wor
   --batch N        directories a task starts from (default 64)
   --budget N       files a task hashes before it hands the rest of its walk back (default 512)
   --throttle-ms MS each actor pauses MS after each file (to watch, or Ctrl-C, a small tree)
+  --json           after the report, one line \`DEMO_JSON {...}\` with its figures (bench/demo.ts reads it)
 `
 
 interface Args {
@@ -61,6 +62,7 @@ interface Args {
   readonly batch: number
   readonly budget: number
   readonly throttleMs: number
+  readonly json: boolean
 }
 
 const die = (message: string): never => {
@@ -89,6 +91,10 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     if (!a.startsWith("--")) die(`unexpected argument: ${a}`)
     const eq = a.indexOf("=")
     const key = eq >= 0 ? a.slice(2, eq) : a.slice(2)
+    if (key === "json" && eq < 0) {
+      values[key] = "true"
+      continue
+    }
     if (!known.includes(key)) die(`unknown option --${key}`)
     const value = eq >= 0 ? a.slice(eq + 1) : argv[++i]
     if (value === undefined) die(`--${key} needs a value`)
@@ -114,7 +120,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     window: int("window", 4, 1),
     batch: int("batch", 64, 1),
     budget: int("budget", 512, 0),
-    throttleMs: int("throttle-ms", 0, 0)
+    throttleMs: int("throttle-ms", 0, 0),
+    json: values["json"] === "true"
   }
 }
 
@@ -327,6 +334,16 @@ const report = (exit: Exit.Exit<void, unknown>): number => {
       ...threadsRow
     )
     out.write(`${table(`troupe demo: ${plural(args.actors, "actor")} over ${args.dir}`, rows)}\n`)
+    if (args.json) {
+      const figures = {
+        dir: args.dir, backend: args.backend, actors: args.actors, files: par.tree.files, bytes: par.tree.bytes,
+        digestsMatch: code === 0, hashMs, endToEndMs: endToEnd, spawnMs: timings.spawnMs, teardownMs: timings.teardownMs,
+        singleMs: one.ms, singleCpuMs: one.cpuMs, warmMs: warm.ms, rootCpuMs: par.rootCpuMs,
+        perActor: par.perActor.map((p) => ({ files: p.files, bytes: p.bytes, busyMs: p.busyMs, cpuMs: p.cpuMs })),
+        left: left.length + leftActors.length
+      }
+      out.write(`DEMO_JSON ${JSON.stringify(figures)}\n`)
+    }
   } else {
     code = signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1
     if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {

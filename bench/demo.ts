@@ -1,0 +1,234 @@
+/**
+ * The hashing demo (`pnpm demo`, examples/demo.ts) by job size: 2 actors against one process on
+ * the demo's default tree (this repository's node_modules/.pnpm) and, where they exist, two
+ * larger trees of this machine (/usr/share, /usr/lib).
+ *
+ * Each run is `node --import tsx examples/demo.ts --json [--dir <tree>]` in its own process group
+ * (a run past RUN_TIMEOUT_MS is SIGKILLed with its group and reported), and reads the demo's own
+ * `DEMO_JSON` line: the actors' hashing wall time, spawn → pool closed (spawn and teardown
+ * included), and the single-process reference, which the demo runs in a new process after the
+ * actors (the same code: the actors' task with no budget). Every tree gets one warm-up run first
+ * (the page cache, the actors' bundle and snapshot); then the trees take turns, round by round.
+ * Speed-ups are medians of each run's own ratio.
+ *
+ * Raw baseline, default tree: the same per-file work as a bare loop in plain Node processes (no
+ * runtime: bench/fixtures/hash-part.mjs), once in one process (timed inside it, as the demo's
+ * reference is) and once split over two processes started together, timed from their spawn to
+ * both exited; the split (the top-level directories, balanced by an estimate of their cost) is
+ * computed before anything is timed: what two processes with no runtime gain on this tree here.
+ * Prints `BENCH_JSON {...}` (see lib.ts).
+ */
+import { spawn } from "node:child_process"
+import { existsSync, lstatSync, readdirSync, statSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { emit, now, quick, reapLeftovers, round, summarize } from "./lib.js"
+
+const repo = fileURLToPath(new URL("..", import.meta.url))
+const ROUNDS = quick ? 1 : 3
+/** Start no further round past this (ms since the module started); n is reported. */
+const BUDGET_MS = quick ? 40_000 : 150_000
+const RUN_TIMEOUT_MS = 90_000
+
+interface Figures {
+  readonly dir: string
+  readonly files: number
+  readonly bytes: number
+  readonly digestsMatch: boolean
+  readonly hashMs: number
+  readonly endToEndMs: number
+  readonly spawnMs: number
+  readonly teardownMs: number
+  readonly singleMs: number
+  readonly singleCpuMs: number
+  readonly rootCpuMs: number
+  readonly perActor: ReadonlyArray<{ readonly files: number; readonly bytes: number; readonly busyMs: number; readonly cpuMs: number }>
+  readonly left: number
+}
+
+const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory()
+const trees: ReadonlyArray<{ readonly label: string; readonly dir: string | undefined }> = [
+  { label: "default: this repository's node_modules/.pnpm", dir: undefined },
+  ...(quick ? [] : ["/usr/share", "/usr/lib"].filter(isDir).map((dir) => ({ label: dir, dir })))
+]
+
+/** One demo run; its figures, or why there are none. */
+const run = (dir: string | undefined): Promise<Figures | string> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "examples/demo.ts", "--json", ...(dir === undefined ? [] : ["--dir", dir])], {
+      cwd: repo,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
+    child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t))
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL")
+      } catch {}
+    }, RUN_TIMEOUT_MS)
+    child.once("close", (code, signal) => {
+      clearTimeout(timer)
+      const line = stdout.split("\n").find((l) => l.startsWith("DEMO_JSON "))
+      if (code !== 0 || line === undefined) {
+        return resolve(`the demo ended ${code ?? signal} without its figures${signal === "SIGKILL" ? ` (killed after ${RUN_TIMEOUT_MS} ms)` : ""}: ${stderr.slice(-500)}`)
+      }
+      resolve(JSON.parse(line.slice("DEMO_JSON ".length)) as Figures)
+    })
+  })
+
+const defaultTree = `${repo}node_modules/.pnpm`
+const hashPart = fileURLToPath(new URL("./fixtures/hash-part.mjs", import.meta.url))
+const rawEnv = { ...process.env }
+delete rawEnv["NODE_EXTRA_CA_CERTS"]
+
+interface Part {
+  readonly files: number
+  readonly bytes: number
+  readonly ms: number
+  readonly cpuMs: number
+}
+
+/** One raw process over `parts` (none: the whole tree): its figures, and its wall time from spawn to exit. */
+const rawPart = (parts: ReadonlyArray<string>): Promise<{ readonly part: Part; readonly wallMs: number } | string> =>
+  new Promise((resolve) => {
+    const t0 = now()
+    const child = spawn(process.execPath, [hashPart, defaultTree, ...parts], { env: rawEnv, stdio: ["ignore", "pipe", "pipe"], detached: true })
+    let stdout = ""
+    child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
+    child.stderr.resume()
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL")
+      } catch {}
+    }, RUN_TIMEOUT_MS)
+    child.once("close", (code) => {
+      clearTimeout(timer)
+      const wallMs = now() - t0
+      try {
+        resolve(code === 0 ? { part: JSON.parse(stdout) as Part, wallMs } : `hash-part.mjs exited ${code}`)
+      } catch (e) {
+        resolve(`hash-part.mjs: ${String(e)}`)
+      }
+    })
+  })
+
+/** The default tree's top-level entries (directories and files) in two halves of about equal cost (~10 µs a file + ~0.6 ms a MB, as measured here). */
+const split = (): [Array<string>, Array<string>] => {
+  const cost = (path: string): number => {
+    let c = 0
+    const stack = [path]
+    while (stack.length > 0) {
+      const p = stack.pop()!
+      let entries
+      try {
+        entries = readdirSync(p, { withFileTypes: true })
+      } catch {
+        continue
+      }
+      for (const e of entries) {
+        if (e.isDirectory()) stack.push(`${p}/${e.name}`)
+        else if (e.isFile()) c += 10_000 + 0.6 * lstatSync(`${p}/${e.name}`).size
+      }
+    }
+    return c
+  }
+  const tops = readdirSync(defaultTree, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory()
+      ? [{ name: e.name, cost: cost(`${defaultTree}/${e.name}`) }]
+      : e.isFile()
+      ? [{ name: e.name, cost: 10_000 + 0.6 * lstatSync(`${defaultTree}/${e.name}`).size }]
+      : []
+  )
+  const halves: [Array<string>, Array<string>] = [[], []]
+  const load = [0, 0]
+  for (const t of tops.sort((a, b) => b.cost - a.cost)) {
+    const i = load[0]! <= load[1]! ? 0 : 1
+    halves[i].push(t.name)
+    load[i] += t.cost
+  }
+  return halves
+}
+
+/** How far the most loaded actor is from an even share (0.1: 10 % above it). */
+const unevenness = (values: ReadonlyArray<number>): number => {
+  const even = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)
+  return even === 0 ? 0 : Math.max(...values.map((v) => Math.abs(v - even) / even))
+}
+
+const main = async () => {
+  const started = now()
+  const samples = new Map(trees.map((t) => [t.label, [] as Array<Figures>]))
+  const errors: Array<string> = []
+  for (const t of trees) {
+    const r = await run(t.dir)
+    if (typeof r === "string") errors.push(`${t.label} (warm-up): ${r}`)
+  }
+  const halves = isDir(defaultTree) ? split() : undefined
+  const raw = { one: [] as Array<number>, oneCpu: [] as Array<number>, pair: [] as Array<number>, pairCpu: [] as Array<number>, ratio: [] as Array<number> }
+  let rounds = 0
+  while (rounds < ROUNDS && (rounds === 0 || now() - started < BUDGET_MS)) {
+    for (const t of trees) {
+      const r = await run(t.dir)
+      if (typeof r === "string") errors.push(`${t.label}: ${r}`)
+      else samples.get(t.label)!.push(r)
+    }
+    if (halves !== undefined) {
+      const one = await rawPart([])
+      const t0 = now()
+      const pair = await Promise.all(halves.map(rawPart))
+      const pairMs = now() - t0
+      const bad = [one, ...pair].find((x) => typeof x === "string")
+      if (typeof bad === "string") errors.push(`raw: ${bad}`)
+      else if (typeof one !== "string") {
+        const parts = pair as Array<{ readonly part: Part }>
+        raw.one.push(one.part.ms)
+        raw.oneCpu.push(one.part.cpuMs)
+        raw.pair.push(pairMs)
+        raw.pairCpu.push(parts.reduce((n, p) => n + p.part.cpuMs, 0))
+        raw.ratio.push(one.part.ms / pairMs)
+        if (parts.reduce((n, p) => n + p.part.files, 0) !== one.part.files) errors.push("raw: the halves did not cover the tree")
+      }
+    }
+    rounds++
+  }
+  const rows = trees.map((t) => {
+    const s = samples.get(t.label)!
+    const med = (f: (x: Figures) => number) => round(summarize(s.map(f)).median, 2)
+    return {
+      label: t.label,
+      n: s.length,
+      files: s[0]?.files ?? 0,
+      bytes: s[0]?.bytes ?? 0,
+      singleMs: med((x) => x.singleMs),
+      singleCpuMs: med((x) => x.singleCpuMs),
+      hashMs: med((x) => x.hashMs),
+      endToEndMs: med((x) => x.endToEndMs),
+      spawnMs: med((x) => x.spawnMs),
+      teardownMs: med((x) => x.teardownMs),
+      actorsCpuMs: med((x) => x.rootCpuMs + x.perActor.reduce((n, a) => n + a.cpuMs, 0)),
+      speedUp: med((x) => x.singleMs / x.hashMs),
+      speedUpRange: [round(Math.min(...s.map((x) => x.singleMs / x.hashMs)), 2), round(Math.max(...s.map((x) => x.singleMs / x.hashMs)), 2)],
+      speedUpAll: med((x) => x.singleMs / x.endToEndMs),
+      speedUpAllRange: [round(Math.min(...s.map((x) => x.singleMs / x.endToEndMs)), 2), round(Math.max(...s.map((x) => x.singleMs / x.endToEndMs)), 2)],
+      unevenFiles: med((x) => unevenness(x.perActor.map((a) => a.files))),
+      unevenBytes: med((x) => unevenness(x.perActor.map((a) => a.bytes))),
+      digestsMatch: s.every((x) => x.digestsMatch),
+      left: s.reduce((n, x) => n + x.left, 0)
+    }
+  })
+  const leftovers = await reapLeftovers("demo")
+  const rawRow = raw.one.length === 0 ? undefined : {
+    oneMs: round(summarize(raw.one).median, 1),
+    oneCpuMs: round(summarize(raw.oneCpu).median, 1),
+    pairMs: round(summarize(raw.pair).median, 1),
+    pairCpuMs: round(summarize(raw.pairCpu).median, 1),
+    speedUp: round(summarize(raw.ratio).median, 2),
+    speedUpRange: [round(Math.min(...raw.ratio), 2), round(Math.max(...raw.ratio), 2)],
+    n: raw.one.length
+  }
+  return emit({ rounds, rows, raw: rawRow, errors, leftovers, ...(errors.length > 0 && rows.every((r) => r.n === 0) ? { error: errors[0] } : {}) })
+}
+
+void main()
