@@ -91,7 +91,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     if (!a.startsWith("--")) die(`unexpected argument: ${a}`)
     const eq = a.indexOf("=")
     const key = eq >= 0 ? a.slice(2, eq) : a.slice(2)
-    if (key === "json" && eq < 0) {
+    if (key === "json") {
+      if (eq >= 0) die("--json takes no value")
       values[key] = "true"
       continue
     }
