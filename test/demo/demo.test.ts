@@ -113,8 +113,8 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
     expectNoneAlive(await run.pids)
   }, 45_000)
 
-  it("--backend forkserver: the same digests, exit 0, nothing left (the spawner process included)", async () => {
-    const run = runDemo(["--backend", "forkserver"], 40_000)
+  it("--backend forkserver: the same digests, exit 0, nothing left (the spawner process included); --json adds the figures as one line", async () => {
+    const run = runDemo(["--backend", "forkserver", "--json"], 40_000)
     const r = await run.done
     const context = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`
     expect(r.code, context).toBe(0)
@@ -122,6 +122,13 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
     expect(r.stdout.match(/^digest \(2 actors\):\s+([0-9a-f]{64})$/m)?.[1], context).toBe(expectedDigest)
     expect(r.stdout.match(/^digest \(single process\):\s+([0-9a-f]{64})$/m)?.[1], context).toBe(expectedDigest)
     expect(processesLeft(r.stdout), context).toBe(0)
+    // bench/demo.ts reads this line.
+    const line = r.stdout.split("\n").filter((l) => l.startsWith("DEMO_JSON "))
+    expect(line, context).toHaveLength(1)
+    const figures = JSON.parse(line[0]!.slice("DEMO_JSON ".length))
+    expect(figures, context).toMatchObject({ dir, backend: "forkserver", actors: 2, files: 400, digestsMatch: true, left: 0 })
+    expect(figures.perActor.map((a: { files: number }) => a.files).reduce((x: number, y: number) => x + y, 0)).toBe(400)
+    for (const k of ["hashMs", "endToEndMs", "spawnMs", "teardownMs", "singleMs", "rootCpuMs"]) expect(figures[k], k).toBeGreaterThan(0)
     expectNoneAlive(await run.pids)
   }, 45_000)
 
