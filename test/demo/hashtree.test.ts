@@ -145,7 +145,8 @@ describe("hashFile", () => {
         expect(fds()).toBe(before)
         const r = hashFileNow(bigPath)
         expect(Effect.isEffect(r) && (yield* r)).toEqual({ path: bigPath, bytes: big.length, sha256: sha(big), error: null })
-        expect(fds()).toBe(before)
+        // (Not exact: the run yields, and the test process could open a descriptor of its own meanwhile.)
+        expect(fds()).toBeLessThanOrEqual(before)
       } finally {
         rmSync(bigPath)
       }
