@@ -32,6 +32,11 @@ describe("process actors from a V8 startup snapshot", () => {
         // builds it too). A life escalated on a loaded machine (not a clean exit) leaves no such
         // cache: then one more life.
         const bundle = yield* Effect.orDie(bundleFor(SnapshotProbeLive.moduleUrl))
+        // `prepare` says what children start from, and whether a snapshot waits for a clean exit.
+        const before = yield* Effect.orDie(ProcessBackend.prepare(SnapshotProbeLive))
+        expect(before).toEqual(
+          existsSync(`${bundle}.snapshot`) ? { startsFrom: "snapshot", snapshotPending: false } : { startsFrom: "bundle", snapshotPending: true }
+        )
         for (let life = 0; life < 3 && !existsSync(`${bundle}.snapshot`); life++) {
           const first = yield* Effect.scoped(Effect.gen(function*() {
             const f = yield* (yield* Nursery.make()).start(SnapshotProbeLive, { name: "snap-first", env: { TROUPE_TEST_AT_LOAD: "first" } })
@@ -42,6 +47,7 @@ describe("process actors from a V8 startup snapshot", () => {
           yield* Effect.orDie(ProcessBackend.prepare(SnapshotProbeLive))
         }
         expect(existsSync(`${bundle}.snapshot`)).toBe(true)
+        expect(yield* Effect.orDie(ProcessBackend.prepare(SnapshotProbeLive))).toEqual({ startsFrom: "snapshot", snapshotPending: false })
         const nursery = yield* Nursery.make()
         const a = yield* nursery.start(SnapshotProbeLive, { name: "snap-a", env: { TROUPE_TEST_AT_LOAD: "a" } })
         const b = yield* nursery.start(SnapshotProbeLive, { name: "snap-b", env: { TROUPE_TEST_AT_LOAD: "b" } })
@@ -69,6 +75,17 @@ describe("process actors from a V8 startup snapshot", () => {
   it.live("an actor given Node flags starts from the bundle and its code cache instead", () =>
     rootWith({ backend: "process" }, (guard) =>
       Effect.gen(function*() {
+        // Snapshots off: the bundle, and no snapshot to wait for; the loader strategy: the module itself.
+        const saved = process.env["TROUPE_CHILD_SNAPSHOT"]
+        process.env["TROUPE_CHILD_SNAPSHOT"] = "false"
+        const off = yield* Effect.orDie(ProcessBackend.prepare(SnapshotProbeLive)).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            if (saved === undefined) delete process.env["TROUPE_CHILD_SNAPSHOT"]
+            else process.env["TROUPE_CHILD_SNAPSHOT"] = saved
+          }))
+        )
+        expect(off).toEqual({ startsFrom: "bundle", snapshotPending: false })
+        expect(yield* Effect.orDie(ProcessBackend.prepare(SnapshotProbeLive, "loader"))).toEqual({ startsFrom: "module", snapshotPending: false })
         const nursery = yield* Nursery.make()
         const a = yield* nursery.start(SnapshotProbeLive, { name: "flagged", execArgv: ["--expose-gc"], env: { TROUPE_TEST_AT_LOAD: "f" } })
         guard.track(a.actor.pid)

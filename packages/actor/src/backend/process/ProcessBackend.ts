@@ -15,7 +15,8 @@ import { limits } from "../../Bounds.js"
 import { ActorFailure, SpawnOptionUnsupported } from "../../Errors.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend, type SpawnOptions } from "../../SpawnBackend.js"
 import { actorOutput } from "../lines.js"
-import { childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
+import { bundleLoaderPath, childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
+import { snapshotPending } from "./snapshot.js"
 
 export type { EntryStrategy } from "./entry.js"
 
@@ -105,11 +106,32 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
 })
 
 /**
- * Build (or check) the child entry of `implementation` now, so a later `start` does not pay for
- * it (bundling takes seconds on a cold cache; see `entry.ts`).
+ * What the children of an implementation start from (`prepare`): `"snapshot"`, its bundle's V8
+ * startup snapshot (the runtime already loaded); `"bundle"`, the bundle and its code cache, with
+ * `snapshotPending` when a snapshot will be built once one child of the bundle has exited cleanly
+ * (it is built from the code cache that exit writes: the bytecode of a whole actor life); or
+ * `"module"`, the module as it is (the `loader` strategy, or a JavaScript module imported directly).
  */
-export const prepare = (implementation: { readonly moduleUrl: string }, entry: EntryStrategy = defaultStrategy()) =>
-  Effect.asVoid(childCommand(implementation.moduleUrl, entry))
+export interface PreparedEntry {
+  readonly startsFrom: "snapshot" | "bundle" | "module"
+  readonly snapshotPending: boolean
+}
+
+/**
+ * Build (or check) the child entry of `implementation` now, so a later `start` does not pay for
+ * it (bundling takes seconds on a cold cache; see `entry.ts`), and build its startup snapshot if
+ * its code cache is complete. Succeeds with what its children start from; to have them start
+ * from the snapshot, start one actor and end it cleanly while `snapshotPending`, then `prepare`
+ * again. Fails with why the entry cannot be built.
+ */
+export const prepare = (implementation: { readonly moduleUrl: string }, entry: EntryStrategy = defaultStrategy()): Effect.Effect<PreparedEntry, string> =>
+  Effect.map(childCommand(implementation.moduleUrl, entry), (cmd): PreparedEntry => {
+    if (cmd.snapshotArgs !== undefined) return { startsFrom: "snapshot", snapshotPending: false }
+    // A `.cjs` bundle runs through load-bundle.cjs; a `.mjs` one (top-level await) as it is, never from a snapshot.
+    if (cmd.args[0] === bundleLoaderPath && cmd.args[1] !== undefined) return { startsFrom: "bundle", snapshotPending: snapshotPending(cmd.args[1]) }
+    if (cmd.args.length === 1 && cmd.args[0]!.endsWith(".mjs")) return { startsFrom: "bundle", snapshotPending: false }
+    return { startsFrom: "module", snapshotPending: false }
+  })
 
 /** The default process backend (entry strategy from `TROUPE_CHILD_ENTRY`, default `bundle`). */
 export const backend: SpawnBackend = make()

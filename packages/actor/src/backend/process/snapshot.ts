@@ -45,6 +45,14 @@ const cacheStage = (path: string): number | undefined => {
 const STAGE_EXIT = 1
 
 /**
+ * Whether `bundle` (a `.cjs` bundle) has no startup snapshot yet but would get one once one of its
+ * children has exited cleanly (snapshots on, none built or tried by this process): what a caller
+ * that wants its children to start from the snapshot from the first timed spawn on has to wait for.
+ */
+export const snapshotPending = (bundle: string): boolean =>
+  Effect.runSync(childSnapshot) && !existsSync(`${bundle}.snapshot`) && !tried.has(bundle)
+
+/**
  * The snapshot of the `.cjs` bundle at `bundle`, if children start from it: it exists, or it is
  * built now (see above); undefined otherwise. Never fails: without a snapshot, children start from
  * the bundle.
