@@ -13,9 +13,8 @@
 import * as Effect from "effect/Effect"
 import { Nursery, type Troupe } from "@troupe/actor"
 import * as ProcessBackend from "@troupe/actor/backend/process/ProcessBackend"
-import * as Process from "@troupe/process/Process"
-import { fileURLToPath } from "node:url"
 import { HasherLive } from "./Hasher.js"
+import { runMain } from "./NewProcess.js"
 
 /** What preparing did: whether it built anything, and how long it took (ms). */
 export interface Prepared {
@@ -41,22 +40,9 @@ export const prepareActors = (root: string): Effect.Effect<Prepared, unknown, Tr
     return { built: lives > 0 || ms > 250, ms }
   })
 
-const mainModule = fileURLToPath(new URL("./prepare-main.ts", import.meta.url))
-
 /**
- * `prepareActors` in a new `node` (this one's flags and loader), through `@troupe/process`'s
- * `Process.run` (its own process group, the bounded teardown ladder if this is interrupted).
- * Fails with an `Error` when it does not exit 0 with a result.
+ * `prepareActors` in a new `node` (examples/hashtree/prepare-main.ts, run by `runMain`). Fails
+ * with an `Error` when it does not exit 0 with a result.
  */
 export const prepareInNewProcess = (root: string): Effect.Effect<Prepared, Error> =>
-  Process.run({ command: process.execPath, args: [...process.execArgv, mainModule, root] }).pipe(
-    Effect.flatMap(({ status, stderr, stdout }) =>
-      Effect.try({
-        try: () => {
-          if (status._tag !== "Exited" || status.code !== 0) throw new Error(`ended ${JSON.stringify(status)}`)
-          return JSON.parse(stdout.trim().split("\n").pop() ?? "") as Prepared
-        },
-        catch: (e) => new Error(`preparing the actors failed: ${(e as Error).message}\n${stdout}${stderr}`)
-      })
-    )
-  )
+  runMain<Prepared>(new URL("./prepare-main.ts", import.meta.url), [root], "preparing the actors")
