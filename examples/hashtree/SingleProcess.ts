@@ -11,8 +11,9 @@
  * already compiled by the JIT while the root handed out tasks.
  */
 import * as Effect from "effect/Effect"
+import * as Process from "@troupe/process/Process"
+import { fileURLToPath } from "node:url"
 import { foldDir, walkFrom } from "./Hasher.js"
-import { runMain } from "./NewProcess.js"
 import { TreeDigest } from "./TreeDigest.js"
 import { makeStats, type WalkStats } from "./Walker.js"
 
@@ -53,11 +54,24 @@ export const singleProcess = (root: string): Effect.Effect<SingleResult> =>
     return { tree, walk: stats, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 }
   })
 
+const mainModule = fileURLToPath(new URL("./single-main.ts", import.meta.url))
+
 /**
- * The pass in a new `node` (examples/hashtree/single-main.ts, run by `runMain`: its own process
- * group, ended by the bounded teardown ladder if this is interrupted). Its times are measured in
- * it, from after its imports to the end of the pass. Fails with an `Error` when it does not exit
- * 0 with a result.
+ * The pass in a new `node` process (`process.execPath` with this process's `execArgv`, so the
+ * same loader), run with `@troupe/process`'s `Process.run`: its own process group, ended by the
+ * bounded teardown ladder if this is interrupted (Ctrl-C included: the group is not the
+ * terminal's, so the child is ended from here). Its times are measured in it, from after its
+ * imports to the end of the pass. Fails with an `Error` when it does not exit 0 with a result.
  */
 export const freshProcess = (root: string): Effect.Effect<PassSummary, Error> =>
-  runMain<PassSummary>(new URL("./single-main.ts", import.meta.url), [root], "the single-process pass in a new process")
+  Process.run({ command: process.execPath, args: [...process.execArgv, mainModule, root] }).pipe(
+    Effect.flatMap(({ status, stderr, stdout }) =>
+      Effect.try({
+        try: () => {
+          if (status._tag !== "Exited" || status.code !== 0) throw new Error(`ended ${JSON.stringify(status)}`)
+          return JSON.parse(stdout.trim().split("\n").pop() ?? "") as PassSummary
+        },
+        catch: (e) => new Error(`the single-process pass in a new process failed: ${(e as Error).message}\n${stdout}${stderr}`)
+      })
+    )
+  )
