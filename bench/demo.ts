@@ -51,14 +51,14 @@ const trees: ReadonlyArray<{ readonly label: string; readonly dir: string | unde
   ...(quick ? [] : ["/usr/share", "/usr/lib"].filter(isDir).map((dir) => ({ label: dir, dir })))
 ]
 
-/** One demo run; its figures, or why there are none. */
-const run = (dir: string | undefined): Promise<Figures | string> =>
+/**
+ * Run `node <args>` in its own process group (SIGKILLed with its group past RUN_TIMEOUT_MS) and
+ * parse the JSON after `marker` on its first stdout line that starts with it (`""`: the whole
+ * stdout): the value, or why there is none.
+ */
+const runChild = <A>(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, marker: string, what: string): Promise<A | string> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "examples/demo.ts", "--json", ...(dir === undefined ? [] : ["--dir", dir])], {
-      cwd: repo,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true
-    })
+    const child = spawn(process.execPath, args, { cwd: repo, env, stdio: ["ignore", "pipe", "pipe"], detached: true })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
@@ -70,13 +70,20 @@ const run = (dir: string | undefined): Promise<Figures | string> =>
     }, RUN_TIMEOUT_MS)
     child.once("close", (code, signal) => {
       clearTimeout(timer)
-      const line = stdout.split("\n").find((l) => l.startsWith("DEMO_JSON "))
-      if (code !== 0 || line === undefined) {
-        return resolve(`the demo ended ${code ?? signal} without its figures${signal === "SIGKILL" ? ` (killed after ${RUN_TIMEOUT_MS} ms)` : ""}: ${stderr.slice(-500)}`)
+      const line = marker === "" ? stdout : stdout.split("\n").find((l) => l.startsWith(marker))
+      const why = `${what} ended ${code ?? signal}${signal === "SIGKILL" ? ` (killed after ${RUN_TIMEOUT_MS} ms)` : ""}`
+      if (code !== 0 || line === undefined) return resolve(`${why} without its figures: ${stderr.slice(-500)}`)
+      try {
+        resolve(JSON.parse(line.slice(marker.length)) as A)
+      } catch (e) {
+        resolve(`${why} with unreadable figures: ${String(e)}`)
       }
-      resolve(JSON.parse(line.slice("DEMO_JSON ".length)) as Figures)
     })
   })
+
+/** One demo run; its figures, or why there are none. */
+const run = (dir: string | undefined): Promise<Figures | string> =>
+  runChild<Figures>(["--import", "tsx", "examples/demo.ts", "--json", ...(dir === undefined ? [] : ["--dir", dir])], process.env, "DEMO_JSON ", "the demo")
 
 const defaultTree = `${repo}node_modules/.pnpm`
 const hashPart = fileURLToPath(new URL("./fixtures/hash-part.mjs", import.meta.url))
@@ -90,29 +97,9 @@ interface Part {
   readonly cpuMs: number
 }
 
-/** One raw process over `parts` (none: the whole tree): its figures, and its wall time from spawn to exit. */
-const rawPart = (parts: ReadonlyArray<string>): Promise<{ readonly part: Part; readonly wallMs: number } | string> =>
-  new Promise((resolve) => {
-    const t0 = now()
-    const child = spawn(process.execPath, [hashPart, defaultTree, ...parts], { env: rawEnv, stdio: ["ignore", "pipe", "pipe"], detached: true })
-    let stdout = ""
-    child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
-    child.stderr.resume()
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL")
-      } catch {}
-    }, RUN_TIMEOUT_MS)
-    child.once("close", (code) => {
-      clearTimeout(timer)
-      const wallMs = now() - t0
-      try {
-        resolve(code === 0 ? { part: JSON.parse(stdout) as Part, wallMs } : `hash-part.mjs exited ${code}`)
-      } catch (e) {
-        resolve(`hash-part.mjs: ${String(e)}`)
-      }
-    })
-  })
+/** One raw process over `parts` (none: the whole tree): its figures, or why there are none. */
+const rawPart = (parts: ReadonlyArray<string>): Promise<Part | string> =>
+  runChild<Part>([hashPart, defaultTree, ...parts], rawEnv, "", "hash-part.mjs")
 
 /** The default tree's top-level entries (directories and files) in two halves of about equal cost (~10 µs a file + ~0.6 ms a MB, as measured here). */
 const split = (): [Array<string>, Array<string>] => {
@@ -182,13 +169,13 @@ const main = async () => {
       const bad = [one, ...pair].find((x) => typeof x === "string")
       if (typeof bad === "string") errors.push(`raw: ${bad}`)
       else if (typeof one !== "string") {
-        const parts = pair as Array<{ readonly part: Part }>
-        raw.one.push(one.part.ms)
-        raw.oneCpu.push(one.part.cpuMs)
+        const parts = pair as Array<Part>
+        raw.one.push(one.ms)
+        raw.oneCpu.push(one.cpuMs)
         raw.pair.push(pairMs)
-        raw.pairCpu.push(parts.reduce((n, p) => n + p.part.cpuMs, 0))
-        raw.ratio.push(one.part.ms / pairMs)
-        if (parts.reduce((n, p) => n + p.part.files, 0) !== one.part.files) errors.push("raw: the halves did not cover the tree")
+        raw.pairCpu.push(parts.reduce((n, p) => n + p.cpuMs, 0))
+        raw.ratio.push(one.ms / pairMs)
+        if (parts.reduce((n, p) => n + p.files, 0) !== one.files) errors.push("raw: the halves did not cover the tree")
       }
     }
     rounds++
@@ -208,10 +195,9 @@ const main = async () => {
       spawnMs: med((x) => x.spawnMs),
       teardownMs: med((x) => x.teardownMs),
       actorsCpuMs: med((x) => x.rootCpuMs + x.perActor.reduce((n, a) => n + a.cpuMs, 0)),
-      speedUp: med((x) => x.singleMs / x.hashMs),
-      speedUpRange: [round(Math.min(...s.map((x) => x.singleMs / x.hashMs)), 2), round(Math.max(...s.map((x) => x.singleMs / x.hashMs)), 2)],
-      speedUpAll: med((x) => x.singleMs / x.endToEndMs),
-      speedUpAllRange: [round(Math.min(...s.map((x) => x.singleMs / x.endToEndMs)), 2), round(Math.max(...s.map((x) => x.singleMs / x.endToEndMs)), 2)],
+      // Median and range of each run's own ratio.
+      speedUp: summarize(s.map((x) => x.singleMs / x.hashMs)),
+      speedUpAll: summarize(s.map((x) => x.singleMs / x.endToEndMs)),
       unevenFiles: med((x) => unevenness(x.perActor.map((a) => a.files))),
       unevenBytes: med((x) => unevenness(x.perActor.map((a) => a.bytes))),
       digestsMatch: s.every((x) => x.digestsMatch),
@@ -224,8 +210,7 @@ const main = async () => {
     oneCpuMs: round(summarize(raw.oneCpu).median, 1),
     pairMs: round(summarize(raw.pair).median, 1),
     pairCpuMs: round(summarize(raw.pairCpu).median, 1),
-    speedUp: round(summarize(raw.ratio).median, 2),
-    speedUpRange: [round(Math.min(...raw.ratio), 2), round(Math.max(...raw.ratio), 2)],
+    speedUp: summarize(raw.ratio),
     n: raw.one.length
   }
   return emit({ rounds, rows, raw: rawRow, errors, leftovers, ...(errors.length > 0 && rows.every((r) => r.n === 0) ? { error: errors[0] } : {}) })

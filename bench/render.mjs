@@ -443,15 +443,16 @@ ${errors} ${moduleFooter(r)}`
 const demoSection = (r) => {
   const head = "## 9. The hashing demo: 2 actors against one process, by job size"
   if (r === undefined || r.error) return `${head}\n\n${failed("demo", r)}`
-  const rows = r.rows.map((row) => [
+  // A tree no run gave figures for is in the errors below, not in the table.
+  const rows = r.rows.filter((row) => row.n > 0).map((row) => [
     esc(row.label),
     `${count(row.files)} files, ${(row.bytes / 1e6).toFixed(0)} MB`,
     fmt(row.singleMs, 0),
     fmt(row.hashMs, 0),
-    `${ratio(row.speedUp)} (${row.speedUpRange.map((x) => x.toFixed(2)).join("–")})`,
+    `${ratio(row.speedUp.median)} (${range(row.speedUp, 2)})`,
     `${fmt(row.spawnMs, 0)} / ${fmt(row.teardownMs, 0)}`,
     fmt(row.endToEndMs, 0),
-    `**${ratio(row.speedUpAll)}** (${row.speedUpAllRange.map((x) => x.toFixed(2)).join("–")})`,
+    `**${ratio(row.speedUpAll.median)}** (${range(row.speedUpAll, 2)})`,
     `${fmt(row.singleCpuMs, 0)} / ${fmt(row.actorsCpuMs, 0)}`,
     `${Math.round(row.unevenFiles * 100)} % / ${Math.round(row.unevenBytes * 100)} %`,
     row.digestsMatch ? "yes" : "**NO**",
@@ -463,7 +464,7 @@ const demoSection = (r) => {
 Raw baseline, default tree (bench/fixtures/hash-part.mjs: the same per-file work as a bare loop in plain \`node\`, no runtime,
 no Effect): one process ${fmt(r.raw.oneMs, 0)} ms (CPU ${fmt(r.raw.oneCpuMs, 0)} ms, timed inside it); two processes started together,
 each on a fixed half of the top-level entries (balanced by estimated cost, computed before the timing), ${fmt(r.raw.pairMs, 0)} ms
-from their spawn to both exited (CPU ${fmt(r.raw.pairCpuMs, 0)} ms): **${ratio(r.raw.speedUp)}** (${r.raw.speedUpRange.map((x) => x.toFixed(2)).join("–")}; n = ${r.raw.n}),
+from their spawn to both exited (CPU ${fmt(r.raw.pairCpuMs, 0)} ms): **${ratio(r.raw.speedUp.median)}** (${range(r.raw.speedUp, 2)}; n = ${r.raw.n}),
 what two processes with no runtime gain on this tree here, the work split in advance.
 `
   return `${head}
