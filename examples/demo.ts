@@ -144,6 +144,17 @@ const teardownBoundMs = (() => {
 })()
 /** A worker actor's pid is its thread id (in this process). */
 const pidLabel = args.backend === "worker" ? "tid" : "pid"
+/**
+ * The hashers' Node flags (process backend): no optimizing compiler (TurboFan). A hasher's
+ * JavaScript is glue between syscalls and the native sha256, and lives a few hundred ms: TurboFan
+ * compiled ~60 ms of it per actor on V8's background threads, and with an actor per core those
+ * threads take the cores from the actors (default tree, 2 cores, medians of 6: hashing 288 →
+ * 268 ms). The single-process pass keeps V8's defaults: with a core to spare its JIT pays (320 →
+ * 375 ms without it). Flagged children start from a startup snapshot of their own, as without
+ * flags. The worker backend takes no V8 flags per thread, the forkserver starts flagged children
+ * cold: neither gets them.
+ */
+const hasherFlags: ReadonlyArray<string> = args.backend === "process" ? ["--no-opt"] : []
 const out = process.stdout
 const tty = out.isTTY === true
 const progress = new ProgressState()
@@ -167,7 +178,7 @@ const logger = Logger.make(({ annotations, logLevel, message }) => {
 const main = Effect.gen(function*() {
   out.write(
     `troupe demo: content-hashing ${args.dir}\n` +
-      `  ${plural(args.actors, "actor")} (backend: ${args.backend}), ${args.window} tasks of ${args.batch} directories in flight per actor` +
+      `  ${plural(args.actors, "actor")} (backend: ${args.backend}${hasherFlags.length > 0 ? `, Node flags ${hasherFlags.join(" ")}` : ""}), ${args.window} tasks of ${args.batch} directories in flight per actor` +
       `${args.failAfter === null ? "" : `, hasher-1 fails after ${args.failAfter} files`}\n`
   )
   const registrar = (yield* Troupe.Troupe).registrarAddress
@@ -184,6 +195,7 @@ const main = Effect.gen(function*() {
         budget: args.budget,
         throttleMs: args.throttleMs,
         failAfter: args.failAfter,
+        execArgv: hasherFlags,
         progress,
         onSpawned: (actors) =>
           Effect.sync(() => {
@@ -203,7 +215,7 @@ const main = Effect.gen(function*() {
   // After everything is timed: the actors' startup snapshot, if it is pending. A new bundle's first
   // actors run from the bundle and write, at their clean exit, the code cache a snapshot is built
   // from; built now, the next run starts its actors from it (its spawn untouched by this build).
-  if (args.backend === "process") yield* Effect.ignore(ProcessBackend.prepare(HasherLive))
+  if (args.backend === "process") yield* Effect.ignore(ProcessBackend.prepare(HasherLive, { execArgv: hasherFlags }))
 })
 
 // ---------------------------------------------------------------------------------------------

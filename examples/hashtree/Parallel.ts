@@ -49,6 +49,8 @@ export interface ParallelOptions {
   /** Make the first actor throw after this many files. */
   readonly failAfter: number | null
   readonly progress: ProgressState
+  /** Node flags of each actor (`execArgv` of its spawn options; none: `[]`). */
+  readonly execArgv: ReadonlyArray<string>
   /** Called once every actor is up (names and pids), before any work is sent. */
   readonly onSpawned: (actors: ReadonlyArray<{ readonly name: string; readonly pid: number }>) => Effect.Effect<void>
 }
@@ -125,7 +127,7 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
         concurrency: options.window,
         // The hashers make no TLS connection: they start without the extra CA file (Node 20 reads
         // it at every start, ~35 ms of CPU on a machine that sets it, as these do).
-        start: { env: { NODE_EXTRA_CA_CERTS: undefined } }
+        start: { env: { NODE_EXTRA_CA_CERTS: undefined }, ...(options.execArgv.length > 0 ? { execArgv: options.execArgv } : {}) }
       })
       timings.spawnMs = performance.now() - t0
       const actors = yield* Effect.forEach(pool.actors, (h) => Effect.map(h.actor, (a) => ({ name: h.name, pid: a.pid })))

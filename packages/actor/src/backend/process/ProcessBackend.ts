@@ -58,21 +58,21 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         id: request.id,
         inspect: request.options?.inspect === true
       })
-      const cmd = yield* childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy()).pipe(
-        Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
-      )
-      const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name, limits: limits(request.bounds) })
-      const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
       const env = actorEnv(request.options, {
         TROUPE_ACTOR: request.id,
         TROUPE_LOG_LEVEL: request.logLevel,
         // Read once and removed by the child (host.ts); /proc/<pid>/environ is the owner's only.
         ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
       })
-      // From the bundle's V8 startup snapshot when the child has no Node flags (entry.ts).
-      const nodeArgs = cmd.snapshotArgs !== undefined && flags.length === 0 && (env["NODE_OPTIONS"] ?? "").trim() === ""
-        ? cmd.snapshotArgs
-        : [...flags, ...cmd.args]
+      // From the bundle's V8 startup snapshot for these flags (entry.ts, snapshot.ts), unless
+      // NODE_OPTIONS adds flags of its own or the child is inspected.
+      const snapshotFlags = (env["NODE_OPTIONS"] ?? "").trim() === "" && request.options?.inspect !== true ? flags : null
+      const cmd = yield* childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy(), snapshotFlags).pipe(
+        Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
+      )
+      const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name, limits: limits(request.bounds) })
+      const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
+      const nodeArgs = cmd.snapshotArgs ?? [...flags, ...cmd.args]
       const handle = yield* Process.spawn({
         command: process.execPath,
         args: [...nodeArgs, "--troupe-child", childArgs],
@@ -122,16 +122,22 @@ export interface PreparedEntry {
  * it (bundling takes seconds on a cold cache; see `entry.ts`), and build its startup snapshot if
  * its code cache is complete. Succeeds with what its children start from; to have them start
  * from the snapshot, start one actor and end it cleanly while `snapshotPending`, then `prepare`
- * again. Fails with why the entry cannot be built.
+ * again. `options.entry`: the entry strategy (default `TROUPE_CHILD_ENTRY`'s); `options.execArgv`:
+ * the Node flags the children will be started with (each set has its own snapshot; default none). Fails with why the entry cannot be built.
  */
-export const prepare = (implementation: { readonly moduleUrl: string }, entry: EntryStrategy = defaultStrategy()): Effect.Effect<PreparedEntry, string> =>
-  Effect.map(childCommand(implementation.moduleUrl, entry), (cmd): PreparedEntry => {
+export const prepare = (
+  implementation: { readonly moduleUrl: string },
+  options: { readonly entry?: EntryStrategy; readonly execArgv?: ReadonlyArray<string> } = {}
+): Effect.Effect<PreparedEntry, string> => {
+  const execArgv = options.execArgv ?? []
+  return Effect.map(childCommand(implementation.moduleUrl, options.entry ?? defaultStrategy(), execArgv), (cmd): PreparedEntry => {
     if (cmd.snapshotArgs !== undefined) return { startsFrom: "snapshot", snapshotPending: false }
     // A `.cjs` bundle runs through load-bundle.cjs; a `.mjs` one (top-level await) as it is, never from a snapshot.
-    if (cmd.args[0] === bundleLoaderPath && cmd.args[1] !== undefined) return { startsFrom: "bundle", snapshotPending: snapshotPending(cmd.args[1]) }
+    if (cmd.args[0] === bundleLoaderPath && cmd.args[1] !== undefined) return { startsFrom: "bundle", snapshotPending: snapshotPending(cmd.args[1], execArgv) }
     if (cmd.args.length === 1 && cmd.args[0]!.endsWith(".mjs")) return { startsFrom: "bundle", snapshotPending: false }
     return { startsFrom: "module", snapshotPending: false }
   })
+}
 
 /** The default process backend (entry strategy from `TROUPE_CHILD_ENTRY`, default `bundle`). */
 export const backend: SpawnBackend = make()

@@ -41,9 +41,9 @@ export interface ChildCommand {
   /** Arguments to `node` before the child's own arguments. */
   readonly args: ReadonlyArray<string>
   /**
-   * The same child started from its bundle's V8 startup snapshot (`snapshot.ts`), when there is
-   * one. Only for a child with no Node flags (in its arguments or NODE_OPTIONS): V8 refuses a
-   * snapshot made under other flags.
+   * The same child started from its bundle's V8 startup snapshot for the `snapshotFlags` it was
+   * asked with (`snapshot.ts`), those flags included, when there is one. V8 refuses a snapshot
+   * made under other flags: only for a child with exactly these flags and no NODE_OPTIONS.
    */
   readonly snapshotArgs?: ReadonlyArray<string>
 }
@@ -195,9 +195,14 @@ export const importsDirectly = (moduleUrl: string): boolean =>
 /**
  * The node arguments that start a child running the actor module at `moduleUrl`. Strategy
  * `bundle` without esbuild installed, for a JavaScript module and the built runtime: `node
- * child-entry.js --troupe-module <URL>` (no bundle, no loader).
+ * child-entry.js --troupe-module <URL>` (no bundle, no loader). `snapshotFlags`: the Node flags
+ * of the child, for its `snapshotArgs` (default none; `null`: no snapshot, e.g. `--inspect`).
  */
-export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect.Effect<ChildCommand, string> =>
+export const childCommand = (
+  moduleUrl: string,
+  strategy: EntryStrategy,
+  snapshotFlags: ReadonlyArray<string> | null = []
+): Effect.Effect<ChildCommand, string> =>
   oneFileBundle
     ? (moduleUrl.startsWith("file:")
       ? Effect.succeed({ args: [fileURLToPath(moduleUrl), selfChildFlag] })
@@ -209,9 +214,9 @@ export const childCommand = (moduleUrl: string, strategy: EntryStrategy): Effect
     ? Effect.succeed({ args: [loaderEntryPath, "--troupe-module", moduleUrl] })
     : Effect.flatMap(bundleFor(moduleUrl), (path) =>
       path.endsWith(".cjs")
-        ? Effect.map(snapshotFor(path), (snapshot) => ({
+        ? Effect.map(snapshotFlags === null ? Effect.succeed(undefined) : snapshotFor(path, snapshotFlags), (snapshot) => ({
           args: [bundleLoaderPath, path],
-          ...(snapshot !== undefined ? { snapshotArgs: ["--snapshot-blob", snapshot, "--"] } : {})
+          ...(snapshot !== undefined ? { snapshotArgs: [...snapshotFlags!, "--snapshot-blob", snapshot, "--"] } : {})
         }))
         : Effect.succeed({ args: [path] }))
 

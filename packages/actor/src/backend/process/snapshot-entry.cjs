@@ -1,10 +1,11 @@
 // Builds a V8 startup snapshot of a child bundle (snapshotter.mjs runs it, see snapshot.ts):
 //
-//   node --snapshot-blob <blob> --build-snapshot snapshot-entry.cjs <bundle.cjs>
+//   node [flag...] --snapshot-blob <blob> --build-snapshot snapshot-entry.cjs <bundle.cjs> <code cache>
 //
-// and is what a process actor then starts from: `node --snapshot-blob <blob> -- --troupe-child …`.
-// The build compiles the bundle with its code cache (`<bundle.cjs>.v8cache`, load-bundle.cjs's
-// format, when it belongs to this source: V8 then holds the bytecode of everything a child compiled
+// and is what a process actor then starts from: `node [flag...] --snapshot-blob <blob> -- --troupe-child …`
+// (the same Node flags: V8 refuses a snapshot made under others). The build compiles the bundle
+// with its code cache (`<bundle.cjs>.v8cache`, or the one of children with these flags,
+// load-bundle.cjs's format, when it belongs to this source: V8 then holds the bytecode of everything a child compiled
 // from boot to exit, and the snapshot keeps it) and evaluates it up to its `start`: the child
 // runtime, effect and msgpackr are loaded and kept in the snapshot; the actor's own module is
 // imported only by `start` (the bundle imports it lazily), in the process that runs it — with its
@@ -35,9 +36,9 @@ const BOOT = Symbol.for("troupe.childBundle")
 // what the build had when the snapshot was taken: no stack traces at all.
 Error.stackTraceLimit = 10
 
-const [bundle] = process.argv.slice(2)
-if (bundle === undefined) {
-  process.stderr.write("troupe snapshot: usage: node --snapshot-blob <blob> --build-snapshot snapshot-entry.cjs <bundle.cjs>\n")
+const [bundle, cacheFile] = process.argv.slice(2)
+if (bundle === undefined || cacheFile === undefined) {
+  process.stderr.write("troupe snapshot: usage: node [flag...] --snapshot-blob <blob> --build-snapshot snapshot-entry.cjs <bundle.cjs> <code cache>\n")
   process.exit(2)
 }
 const builtinRequire = require
@@ -90,7 +91,7 @@ const source = readFileSync(bundle, "utf8")
 /** The bundle's code cache without its header (20 bytes of the source's SHA-1, one stage byte), if it is this source's. */
 const cachedData = (() => {
   try {
-    const buf = readFileSync(`${bundle}.v8cache`)
+    const buf = readFileSync(cacheFile)
     const digest = createHash("sha1").update(source).digest()
     return buf.length > 21 && buf.subarray(0, 20).equals(digest) ? buf.subarray(21) : undefined
   } catch {
@@ -105,7 +106,7 @@ if (typeof hooks.start !== "function") throw new Error(`troupe snapshot: ${bundl
 startupSnapshot.setDeserializeMainFunction(() => {
   // Node puts `--snapshot-blob <blob>` in execArgv, and `child_process.fork` passes execArgv on by
   // default: a fork of any script by the actor's code would start this snapshot again, not the
-  // script. The actor sees the flags it was started with (none).
+  // script. The actor sees the flags it was started with (its `execArgv`, if any).
   const i = process.execArgv.indexOf("--snapshot-blob")
   if (i >= 0) process.execArgv.splice(i, 2)
   building = false

@@ -1,10 +1,12 @@
 // Builds the V8 startup snapshot of one child bundle, then checks it: run by snapshot.ts as its own
-// supervised process. Usage: node snapshotter.mjs <bundle.cjs>
+// supervised process. Usage: node snapshotter.mjs <bundle.cjs> <blob> <code cache> [node flag...]
+// (the snapshot is built and checked under the flags its children will have: V8 refuses one made
+// under other V8 flags; the code cache is the one those children wrote).
 //
 // The snapshot is built by snapshot-entry.cjs into a temporary file, loaded once with
 // `--troupe-snapshot-check` (this Node runs it, Effect's scheduler works after it), and renamed to
-// `<bundle.cjs>.snapshot` (atomic: a reader never sees a partial file). Built without NODE_OPTIONS:
-// V8 refuses a snapshot made under other V8 flags, and children start from it only without flags.
+// `<blob>` (atomic: a reader never sees a partial file). Built without NODE_OPTIONS: children start
+// from a snapshot only without it.
 // Exit 0 when the snapshot is in place; otherwise 1, with why on stderr, and nothing left behind.
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -12,13 +14,13 @@ import { readFileSync, renameSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-const bundle = process.argv[2]
-if (bundle === undefined) {
-  process.stderr.write("usage: node snapshotter.mjs <bundle.cjs>\n")
+const [bundle, blob, cache, ...flags] = process.argv.slice(2)
+if (bundle === undefined || blob === undefined || cache === undefined) {
+  process.stderr.write("usage: node snapshotter.mjs <bundle.cjs> <blob> <code cache> [node flag...]\n")
   process.exit(2)
 }
 const entry = join(dirname(fileURLToPath(import.meta.url)), "snapshot-entry.cjs")
-const tmp = `${bundle}.snapshot.${process.pid}.tmp`
+const tmp = `${blob}.${process.pid}.tmp`
 const env = { ...process.env }
 delete env.NODE_OPTIONS
 const digest = () => createHash("sha1").update(readFileSync(bundle)).digest("hex")
@@ -26,13 +28,13 @@ const built = digest()
 const run = (args, timeout) =>
   execFileSync(process.execPath, args, { cwd: dirname(bundle), env, stdio: ["ignore", "pipe", "pipe"], timeout, encoding: "utf8" })
 try {
-  run(["--snapshot-blob", tmp, "--build-snapshot", entry, bundle], 120_000)
-  const check = run(["--snapshot-blob", tmp, "--", "--troupe-snapshot-check"], 30_000)
+  run([...flags, "--snapshot-blob", tmp, "--build-snapshot", entry, bundle, cache], 120_000)
+  const check = run([...flags, "--snapshot-blob", tmp, "--", "--troupe-snapshot-check"], 30_000)
   if (!check.includes("troupe snapshot ok")) throw new Error(`the snapshot check printed ${JSON.stringify(check.slice(-500))}`)
-  renameSync(tmp, `${bundle}.snapshot`)
+  renameSync(tmp, blob)
   // The bundle was replaced meanwhile (bundler.mjs removes its snapshot first): this one is stale.
   if (digest() !== built) {
-    rmSync(`${bundle}.snapshot`, { force: true })
+    rmSync(blob, { force: true })
     throw new Error(`${bundle} changed while its snapshot was built`)
   }
 } catch (e) {
