@@ -128,9 +128,9 @@ export const transport = literal("TROUPE_TRANSPORT", ["uds", "tcp"]).pipe(Config
 export const childEntry = literal("TROUPE_CHILD_ENTRY", ["bundle", "loader"]).pipe(Config.withDefault("bundle" as const))
 
 /**
- * `TROUPE_CHILD_SNAPSHOT`: a process child with no Node flags starts from its bundle's V8 startup
- * snapshot once there is one (`backend/process/snapshot.ts`), read at each spawn. Default true;
- * false: always from the bundle and its code cache.
+ * `TROUPE_CHILD_SNAPSHOT`: a process child starts from its bundle's V8 startup snapshot for its
+ * Node flags once there is one (`backend/process/snapshot.ts`; not with NODE_OPTIONS or
+ * `inspect`), read at each spawn. Default true; false: always from the bundle and its code cache.
  */
 export const childSnapshot = Config.boolean("TROUPE_CHILD_SNAPSHOT").pipe(Config.withDefault(true))
 
