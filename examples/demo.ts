@@ -8,7 +8,8 @@
  * The root opens an `ActorPool` of N `Hasher` actors (examples/hashtree/Hasher.ts) and hands
  * them directories, a batch per task, each task to the first actor with a free slot; each walks
  * down from what it is given, hashing, until it has hashed its budget of files, and answers
- * with one digest per directory it walked and the directories it did not get to (handed out in
+ * with one digest per subtree it walked whole (per directory, where it walked a directory only in
+ * part) and the directories it did not get to (handed out in
  * turn as new tasks). The root folds the results into one Merkle-style digest, then checks it
  * against a single-process pass over the same tree, run in a new process (as a program without
  * actors would run it) and again in the root. After them (process backend), the actors' V8 startup

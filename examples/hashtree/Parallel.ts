@@ -4,13 +4,13 @@
  *   a batch of directories ──pool.run──▶ the first free Hasher: walks down from them, depth-first,
  *        ▲                                 hashing, until it has hashed `budget` files
  *        │                                                     │
- *        └──── its frontier (what it did not walk), split ◀────┘  per directory walked: one digest
- *              into new batches                                   of its files (folded here)
+ *        └──── its frontier (what it did not walk), split ◀────┘  per subtree walked whole: one
+ *              into new batches                                   digest (folded here)
  *
  * A task (`hashDirs`, one typed call) starts from up to `batch` directories and walks until its
- * budget of files is spent; it answers with one record per directory (its files' digest and
- * counts, examples/hashtree/Hasher.ts), never one per file, and the directories it was given or
- * found and did not walk. So every task costs about the same (~512 files), the walk goes down a
+ * budget of files is spent; it answers with one record per subtree it walked whole (its Merkle
+ * digest and counts) and one per directory it walked only part of (examples/hashtree/Hasher.ts),
+ * never one per file, and the directories it was given or found and did not walk. So every task costs about the same (~512 files), the walk goes down a
  * deep tree without a round trip through the root per level, and the root does little but
  * fold (~45 tasks for the default tree, against ~100 of 64 whole directories before, each
  * anything from one empty directory to a whole package). A frontier becomes as few batches as

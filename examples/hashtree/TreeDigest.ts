@@ -12,9 +12,11 @@
  * sha256 collisions). Only directories that hold a readable file, and their ancestors, take part
  * (an empty directory changes nothing). Unreadable files are left out and counted.
  *
- * Two ways in, with the same result: file by file (`add`, the single-process pass), or one
- * directory's files already digested where they were hashed (`addDir`: an actor sends a
- * directory's `filesDigest` and counts, not every file's record).
+ * Three ways in, with the same result: file by file (`add`), one directory's files already
+ * digested where they were hashed (`addDir`: its `filesDigest` and counts), or a whole subtree
+ * digested where it was walked (`addTree`: its digest, `dirDigest` of its files' digest and its
+ * subdirectories' digests). A hashing actor sends one record per subtree it walked whole and one
+ * per directory it walked only part of, never one per file.
  */
 import { createHash } from "node:crypto"
 import type { FileHash } from "./HashFile.js"
@@ -29,9 +31,12 @@ interface DirNode {
   readonly dirs: Map<string, DirNode>
   /** Its files' digest, when they were added as one directory (`addDir`). */
   summary: string | undefined
+  /** Its whole digest, when it was added as one subtree (`addTree`). */
+  tree: string | undefined
 }
 
-const emptyDir = (): DirNode => ({ files: new Map(), dirs: new Map(), summary: undefined })
+const emptyDir = (): DirNode => ({ files: new Map(), dirs: new Map(), summary: undefined, tree: undefined })
+const isEmpty = (d: DirNode): boolean => d.files.size === 0 && d.dirs.size === 0 && d.summary === undefined && d.tree === undefined
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
@@ -43,6 +48,20 @@ export const filesDigest = (files: Iterable<readonly [name: string, bytes: numbe
   const sorted = [...files].sort((a, b) => byName(a[0], b[0]))
   const h = createHash("sha256")
   for (const [name, bytes, sha256] of sorted) h.update(`F ${name}\0${bytes}\0${sha256}\n`)
+  return h.digest("hex")
+}
+
+/** The files' digest of a directory with no readable file. */
+const emptyFilesDigest = filesDigest([])
+
+/**
+ * The digest of a directory from its files' digest (`null`: it has no readable file) and its
+ * subdirectories' digests (`[name, digest]`, any order; only those holding a readable file).
+ */
+export const dirDigest = (files: string | null, subdirs: Iterable<readonly [name: string, digest: string]>): string => {
+  const h = createHash("sha256")
+  h.update(`files ${files ?? emptyFilesDigest}\n`)
+  for (const [name, digest] of [...subdirs].sort((a, b) => byName(a[0], b[0]))) h.update(`D ${name}\0${digest}\n`)
   return h.digest("hex")
 }
 
@@ -64,7 +83,7 @@ export class TreeDigest {
     const name = parts.pop()
     if (name === undefined) throw new Error(`TreeDigest.add: empty path`)
     const dir = this.node(parts)
-    if (dir.files.has(name) || dir.dirs.has(name) || dir.summary !== undefined) {
+    if (dir.files.has(name) || dir.dirs.has(name) || dir.summary !== undefined || dir.tree !== undefined) {
       throw new Error(`TreeDigest.add: ${relativePath} added twice`)
     }
     dir.files.set(name, { bytes, sha256 })
@@ -80,8 +99,22 @@ export class TreeDigest {
   addDir(relativeDir: string, summary: { readonly filesDigest: string; readonly files: number; readonly bytes: number }): void {
     if (summary.files === 0) return
     const dir = this.node(relativeDir.split("/").filter((p) => p.length > 0))
-    if (dir.summary !== undefined || dir.files.size > 0) throw new Error(`TreeDigest.addDir: ${relativeDir || "(root)"} added twice`)
+    if (dir.summary !== undefined || dir.files.size > 0 || dir.tree !== undefined) throw new Error(`TreeDigest.addDir: ${relativeDir || "(root)"} added twice`)
     dir.summary = summary.filesDigest
+    this.files += summary.files
+    this.bytes += summary.bytes
+  }
+
+  /**
+   * Add a whole subtree (`relativeDir`, `""` for the root) at once: its digest (`dirDigest`, over
+   * everything under it), count of readable files and their total size. One with no readable file
+   * adds nothing. Adding anything in it or under it, before or after, is a bug of the caller and throws.
+   */
+  addTree(relativeDir: string, summary: { readonly digest: string; readonly files: number; readonly bytes: number }): void {
+    if (summary.files === 0) return
+    const dir = this.node(relativeDir.split("/").filter((p) => p.length > 0))
+    if (!isEmpty(dir)) throw new Error(`TreeDigest.addTree: ${relativeDir || "(root)"} added twice`)
+    dir.tree = summary.digest
     this.files += summary.files
     this.bytes += summary.bytes
   }
@@ -95,6 +128,7 @@ export class TreeDigest {
   private node(parts: ReadonlyArray<string>): DirNode {
     let dir = this.root
     for (const p of parts) {
+      if (dir.tree !== undefined) throw new Error(`TreeDigest: ${parts.join("/")} is in a subtree added twice`)
       let next = dir.dirs.get(p)
       if (next === undefined) {
         if (dir.files.has(p)) throw new Error(`TreeDigest: ${parts.join("/")} is under a file`)
@@ -118,13 +152,11 @@ export class TreeDigest {
   }
 }
 
-const digestDir = (dir: DirNode): string => {
-  const files = dir.summary ?? filesDigest(Array.from(dir.files, ([name, l]) => [name, l.bytes, l.sha256] as const))
-  const h = createHash("sha256")
-  h.update(`files ${files}\n`)
-  for (const name of [...dir.dirs.keys()].sort(byName)) h.update(`D ${name}\0${digestDir(dir.dirs.get(name)!)}\n`)
-  return h.digest("hex")
-}
+const digestDir = (dir: DirNode): string =>
+  dir.tree ?? dirDigest(
+    dir.summary ?? filesDigest(Array.from(dir.files, ([name, l]) => [name, l.bytes, l.sha256] as const)),
+    Array.from(dir.dirs, ([name, d]) => [name, digestDir(d)] as const)
+  )
 
 /** The digest of a list of entries, in any order (convenience for tests). */
 export const digestOf = (entries: Iterable<{ readonly path: string; readonly bytes: number; readonly sha256: string }>): string => {

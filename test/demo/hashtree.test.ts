@@ -13,9 +13,9 @@ import { isAlive, liveDescendants } from "../../examples/hashtree/ProcTree.js"
 import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/Progress.js"
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
-import { HasherLive, walkFrom } from "../../examples/hashtree/Hasher.js"
+import { collapse, HasherLive, walkDirs, walkFrom } from "../../examples/hashtree/Hasher.js"
 import { splitFrontier } from "../../examples/hashtree/Parallel.js"
-import { digestOf, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
+import { digestOf, dirDigest, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
 import { listDir } from "../../examples/hashtree/Walker.js"
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex")
@@ -82,14 +82,52 @@ describe("walker", () => {
   it.effect("a budgeted walk stops taking directories once the budget is spent and hands back the rest in order", () =>
     Effect.gen(function*() {
       // Root first ("" holds top.txt and empty), then its subdirectories in listing order.
-      const all = yield* walkFrom(dir, [""], Infinity)
+      const all = yield* walkDirs(dir, [""], Infinity)
       expect(all.frontier).toEqual([])
-      const some = yield* walkFrom(dir, [""], 1)
+      const some = yield* walkDirs(dir, [""], 1)
       expect(some.results.map((r) => r.dir)).toEqual([""])
       expect(some.frontier).toEqual(listDir(dir, "").dirs)
       // Walking the frontier in order gives the rest of the unbudgeted walk, in the same order.
-      const rest = yield* walkFrom(dir, some.frontier, Infinity)
+      const rest = yield* walkDirs(dir, some.frontier, Infinity)
       expect([...some.results, ...rest.results].map((r) => r.dir)).toEqual(all.results.map((r) => r.dir))
+      // The budget: no directory is taken once it is spent, and one always is.
+      for (const maxFiles of [0, 1, 7, 301]) {
+        const { results } = yield* walkDirs(dir, [""], maxFiles)
+        const files = results.reduce((n, r) => n + r.files, 0)
+        expect(results.length).toBeGreaterThan(0)
+        expect(files - results[results.length - 1]!.files).toBeLessThan(Math.max(1, maxFiles))
+      }
+    }))
+
+  it.effect("a walk's records collapse into one per subtree walked whole and one per directory with part of its subtree left", () =>
+    Effect.gen(function*() {
+      // A whole walk: one record, the root's subtree.
+      const all = yield* walkFrom(dir, [""], Infinity)
+      expect(all.results.map((r) => [r.dir, r.kind])).toEqual([["", "tree"]])
+      // A budget of 7 files: the root and "a" keep their own records ("a/b" and so on are in the
+      // frontier, or "many" is); every subtree the walk finished is one record, none inside another.
+      for (const maxFiles of [1, 7, 301]) {
+        const raw = yield* walkDirs(dir, [""], maxFiles)
+        const { frontier, results } = yield* walkFrom(dir, [""], maxFiles)
+        expect(frontier).toEqual(raw.frontier)
+        expect(results).toEqual(collapse(raw.results, raw.frontier))
+        const under = (d: string, parent: string) => parent === "" ? d !== "" : d.startsWith(`${parent}/`)
+        for (const r of results) {
+          const open = frontier.some((f) => under(f, r.dir))
+          expect(r.kind, `${r.dir} with ${maxFiles}`).toBe(open ? "dir" : "tree")
+          if (r.kind === "tree") for (const o of results) expect(under(o.dir, r.dir), `${o.dir} under ${r.dir}`).toBe(false)
+        }
+        const sum = (k: "files" | "bytes" | "dirs" | "unreadableDirs" | "skippedEntries") => (rs: ReadonlyArray<Record<typeof k, number>>) => rs.reduce((n, r) => n + r[k], 0)
+        for (const k of ["files", "bytes", "dirs", "unreadableDirs", "skippedEntries"] as const) expect(sum(k)(results)).toBe(sum(k)(raw.results))
+        expect(results.length).toBeLessThanOrEqual(raw.results.length)
+      }
+      // A subtree's digest is the one its files give, added one by one.
+      const many = [...files].filter(([p]) => p.startsWith("many/")).map(([p, c]) => ({ path: p, bytes: c.length, sha256: sha(c) }))
+      const sub = (yield* walkFrom(dir, ["many"], Infinity)).results
+      expect(sub.map((r) => [r.dir, r.kind, r.files])).toEqual([["many", "tree", 300]])
+      const t = new TreeDigest()
+      t.addTree("many", { digest: sub[0]!.digest!, files: 300, bytes: sub[0]!.bytes })
+      expect(t.digest()).toBe(digestOf(many))
     }))
 
   it.effect("a root that is missing or not a directory yields nothing", () =>
@@ -243,12 +281,38 @@ describe("tree digest", () => {
     expect(filesDigest(fs0.map((f, i) => (i === 0 ? [f[0], f[1] + 1, f[2]] as const : f)))).not.toBe(filesDigest(fs0))
   })
 
+  it("a subtree added at once (addTree) gives the digest of adding its files one by one; nothing more goes in it", () => {
+    // "d1" as one subtree: its digest from its files' digest and its subdirectories' (dirDigest).
+    const inD1 = entries.filter((e) => e.path.startsWith("d1/"))
+    const digestOfDir = (prefix: string): string | null => {
+      const own = inD1.filter((e) => e.path.slice(0, e.path.lastIndexOf("/")) === prefix)
+      const subs = [...new Set(inD1.filter((e) => e.path.startsWith(`${prefix}/`)).map((e) => e.path.slice(prefix.length + 1).split("/")).filter((p) => p.length > 1).map((p) => p[0]!))]
+      if (own.length === 0 && subs.length === 0) return null
+      return dirDigest(
+        own.length > 0 ? filesDigest(own.map((e) => [e.path.slice(prefix.length + 1), e.bytes, e.sha256] as const)) : null,
+        subs.map((s) => [s, digestOfDir(`${prefix}/${s}`)!] as const)
+      )
+    }
+    expect(inD1.length).toBeGreaterThan(0)
+    const t = new TreeDigest()
+    for (const e of entries) if (!e.path.startsWith("d1/")) t.add(e.path, e.bytes, e.sha256)
+    t.addTree("d1", { digest: digestOfDir("d1")!, files: inD1.length, bytes: inD1.reduce((n, e) => n + e.bytes, 0) })
+    expect([t.digest(), t.files, t.bytes]).toEqual([digestOf(entries), entries.length, entries.reduce((n, e) => n + e.bytes, 0)])
+    expect(() => t.addTree("d1", { digest: "x", files: 1, bytes: 0 })).toThrow(/twice/)
+    expect(() => t.add("d1/new", 1, sha("x"))).toThrow(/twice/)
+    expect(() => t.addDir("d1/deeper/still", { filesDigest: "x", files: 1, bytes: 0 })).toThrow(/twice/)
+    // A subtree with no readable file adds nothing.
+    t.addTree("nothing/here", { digest: "x", files: 0, bytes: 0 })
+    expect(t.digest()).toBe(digestOf(entries))
+  })
+
   it.effect("the hasher's directory records, folded as the demo's root does, equal the single-process pass, whatever the budget", () =>
     Effect.gen(function*() {
       const one = yield* singleProcess(dir)
       for (const maxFiles of [0, 1, 7, 1_000_000]) {
         const t = new TreeDigest()
         const walked = new Set<string>()
+        let dirs = 0
         let todo: ReadonlyArray<string> = [""]
         let tasks = 0
         while (todo.length > 0) {
@@ -256,20 +320,21 @@ describe("tree digest", () => {
           const [first, ...rest] = splitFrontier(todo, 3, 2)
           const { frontier, results } = yield* HasherLive.handlers.hashDirs({ root: dir, dirs: first!, maxFiles, failAfter: null, throttleMs: 0 })
           tasks++
-          let files = 0
+          expect(results.length).toBeGreaterThan(0)
           for (const r of results) {
+            // A record twice, or one inside a subtree already added, throws in the TreeDigest.
             expect(walked.has(r.dir), `${r.dir} walked twice`).toBe(false)
             walked.add(r.dir)
-            files += r.files
-            if (r.filesDigest !== null) t.addDir(r.dir, { filesDigest: r.filesDigest, files: r.files, bytes: r.bytes })
+            dirs += r.dirs
+            if (r.digest !== null) {
+              if (r.kind === "dir") t.addDir(r.dir, { filesDigest: r.digest, files: r.files, bytes: r.bytes })
+              else t.addTree(r.dir, { digest: r.digest, files: r.files, bytes: r.bytes })
+            }
             for (const u of r.unreadableFiles) t.skip(u.path, u.error)
           }
-          // The budget: no directory is taken once it is spent, and one always is.
-          expect(results.length).toBeGreaterThan(0)
-          expect(files - results[results.length - 1]!.files).toBeLessThan(Math.max(1, maxFiles))
           todo = [...frontier, ...rest.flat()]
         }
-        expect(walked.size, `maxFiles ${maxFiles}`).toBe(one.walk.dirs)
+        expect(dirs, `maxFiles ${maxFiles}`).toBe(one.walk.dirs)
         expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
         if (maxFiles === 0) expect(tasks).toBe(one.walk.dirs)
       }
