@@ -123,6 +123,18 @@ describe("process actors from a V8 startup snapshot", () => {
         const infoB = yield* b.info()
         expect(infoB.fromSnapshot).toBe(false)
         expect(infoB.atLoad).toBe("o")
+        // An inspector flag: never a snapshot (one is built under the child's flags, and
+        // `--inspect-brk` would hold that build), however many clean lives.
+        const inspectArgv = ["--inspect=127.0.0.1:0"]
+        for (const name of ["inspect-1", "inspect-2"]) {
+          const info = yield* Effect.scoped(Effect.gen(function*() {
+            const c = yield* (yield* Nursery.make()).start(SnapshotProbeLive, { name, execArgv: inspectArgv })
+            guard.track(c.actor.pid)
+            return yield* c.info()
+          }))
+          expect(info.fromSnapshot).toBe(false)
+        }
+        expect(existsSync(`${bundle}${flagsKey(inspectArgv)}.snapshot`)).toBe(false)
       })
     ), 90_000)
 })

@@ -65,8 +65,10 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
       })
       // From the bundle's V8 startup snapshot for these flags (entry.ts, snapshot.ts), unless
-      // NODE_OPTIONS adds flags of its own or the child is inspected.
-      const snapshotFlags = (env["NODE_OPTIONS"] ?? "").trim() === "" && request.options?.inspect !== true ? flags : null
+      // NODE_OPTIONS adds flags of its own or the child is inspected: a snapshot is built under the
+      // child's flags, and `--inspect-brk` would hold that build until its timeout.
+      const inspected = request.options?.inspect === true || flags.some((f) => /^--(inspect|debug)/.test(f))
+      const snapshotFlags = (env["NODE_OPTIONS"] ?? "").trim() === "" && !inspected ? flags : null
       const cmd = yield* childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy(), snapshotFlags).pipe(
         Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
       )
@@ -123,7 +125,8 @@ export interface PreparedEntry {
  * its code cache is complete. Succeeds with what its children start from; to have them start
  * from the snapshot, start one actor and end it cleanly while `snapshotPending`, then `prepare`
  * again. `options.entry`: the entry strategy (default `TROUPE_CHILD_ENTRY`'s); `options.execArgv`:
- * the Node flags the children will be started with (each set has its own snapshot; default none). Fails with why the entry cannot be built.
+ * the Node flags the children will be started with (each set has its own snapshot; default
+ * none). Fails with why the entry cannot be built.
  */
 export const prepare = (
   implementation: { readonly moduleUrl: string },
