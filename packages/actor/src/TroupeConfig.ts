@@ -129,8 +129,8 @@ export const childEntry = literal("TROUPE_CHILD_ENTRY", ["bundle", "loader"]).pi
 
 /**
  * `TROUPE_CHILD_SNAPSHOT`: a process child starts from its bundle's V8 startup snapshot for its
- * Node flags once there is one (`backend/process/snapshot.ts`; not with NODE_OPTIONS or
- * `inspect`), read at each spawn. Default true; false: always from the bundle and its code cache.
+ * Node flags once there is one (`backend/process/snapshot.ts`; not with NODE_OPTIONS, `inspect`
+ * or an `--inspect…`/`--debug…` flag), read at each spawn. Default true; false: always from the bundle and its code cache.
  */
 export const childSnapshot = Config.boolean("TROUPE_CHILD_SNAPSHOT").pipe(Config.withDefault(true))
 
