@@ -12,6 +12,24 @@
  */
 export const treeCheckIntervalMs = 200
 
+/**
+ * A `keepAlive` entity left without a tree (its tree closed by the runner's fence, `Fence.ts`, or a
+ * rebuild that failed) gets one again unasked once the runner has not been fenced for this long
+ * (ms): one lock renewal of `Settings.fastFailover`, so that a cluster that lost the entity's shard
+ * meanwhile closes the entity first. Default 1,000 ms.
+ */
+export const keepAliveRebuildAfterMs = 1000
+
+/**
+ * A failed unasked rebuild of a `keepAlive` entity's tree is tried again after this long (ms),
+ * doubling after each failure up to `keepAliveRetryMaxMs` (as the cluster's `defectRetryPolicy`
+ * does for a failed activation). Default 500 ms.
+ */
+export const keepAliveRetryMinMs = 500
+
+/** The longest wait (ms) between two failed unasked rebuilds of a `keepAlive` entity's tree. Default 10,000 ms. */
+export const keepAliveRetryMaxMs = 10_000
+
 /** How often (ms) a runner's fence (`Fence.ts`) checks its last successful lock operation. Default 250 ms. */
 export const fenceCheckIntervalMs = 250
 

@@ -21,7 +21,9 @@
  * call dies with them: `disableFatalDefects` defaults to `true` here, where the cluster's default
  * would restart the entity and replay the request forever). An actor of the tree that dies
  * unasked (a daemon's `ActorFailure` in the nursery's `failures`) gets the tree closed and built
- * again (checked every `Bounds.treeCheckIntervalMs`). A `build` that fails is a defect: the
+ * again (checked every `Bounds.treeCheckIntervalMs`). A tree the runner's fence closed is built
+ * again on the entity's next request, or, for a `keepAlive` entity, unasked once the fence has
+ * been lifted for `Bounds.keepAliveRebuildAfterMs`. A `build` that fails is a defect: the
  * cluster retries it with `defectRetryPolicy` (exponential from 500 ms, at most every 10 s).
  *
  * Streaming RPCs are not supported by this layer (calls only).
@@ -69,7 +71,9 @@ export interface Options {
   /**
    * Never passivate once activated (`Entity.keepAlive(true)`): with SQL message storage the
    * cluster records it as a persisted message, so after a runner crash a survivor re-activates the
-   * entity (and builds its tree) without any client call. Default `false`.
+   * entity (and builds its tree) without any client call. Its tree is also kept up on this runner:
+   * one closed by the runner's fence, or whose rebuild failed, is built again unasked
+   * (`Bounds.keepAliveRebuildAfterMs`, retried with a backoff). Default `false`.
    */
   readonly keepAlive?: boolean
 }
@@ -115,7 +119,9 @@ export const toLayer = <const Type extends string, Rpcs extends Rpc.Any, E, R>(
       // The actors start with the entity, not with its first request.
       yield* cell.get
       if (options.keepAlive === true) yield* Entity.keepAlive(true)
-      yield* watch(cell).pipe(Effect.forkIn(scope))
+      yield* watch(cell, options.keepAlive === true, Option.isSome(fence) ? fence.value.fenced : Effect.succeed(undefined)).pipe(
+        Effect.forkIn(scope)
+      )
       const handlers: Record<string, (request: any) => Effect.Effect<unknown, unknown, any>> = {}
       for (const tag of entity.protocol.requests.keys()) {
         handlers[tag] = (request) =>
@@ -137,11 +143,48 @@ export const toLayer = <const Type extends string, Rpcs extends Rpc.Any, E, R>(
 
 const clusterOptions = ({ keepAlive: _, ...rest }: Options) => rest
 
-/** Close and rebuild a tree whose actor died unasked, every `treeCheckIntervalMs`. */
-const watch = <H>(cell: Tree.TreeCell<H>) =>
-  Effect.gen(function*() {
-    const tree = yield* cell.current
-    if (tree === undefined) return
-    const broken = yield* cell.checkBroken(tree.generation)
-    if (broken) yield* cell.get.pipe(Effect.catchAllCause((cause) => Effect.logError("troupe entity: rebuilding the tree failed", cause)))
-  }).pipe(Effect.repeat(S.spaced(Duration.millis(Bounds.treeCheckIntervalMs))), Effect.asVoid)
+/**
+ * Every `treeCheckIntervalMs`: close and rebuild a tree whose actor died unasked. A `keepAlive`
+ * entity without a tree (closed by the runner's fence, or a rebuild that failed) gets one unasked
+ * once the runner has not been fenced for `keepAliveRebuildAfterMs`, a failed attempt retried with
+ * a backoff (`keepAliveRetryMinMs` doubling to `keepAliveRetryMaxMs`); any other entity gets one on
+ * its next request.
+ */
+const watch = <H>(cell: Tree.TreeCell<H>, keepAlive: boolean, fenced: Effect.Effect<string | undefined>) =>
+  Effect.suspend(() => {
+    // since when (performance.now) the entity has had no tree with the runner not fenced
+    let clearSince: number | undefined
+    let failures = 0
+    let retryAt = 0
+    const rebuild = cell.get.pipe(
+      Effect.matchCauseEffect({
+        onSuccess: () => Effect.sync(() => void (failures = 0)),
+        onFailure: (cause) =>
+          Effect.suspend(() => {
+            if (!keepAlive) return Effect.logError("troupe entity: rebuilding the tree failed; the next request builds it", cause)
+            const waitMs = Math.min(Bounds.keepAliveRetryMaxMs, Bounds.keepAliveRetryMinMs * 2 ** failures++)
+            retryAt = performance.now() + waitMs
+            return Effect.logError(`troupe entity: rebuilding the tree failed; next attempt in ${waitMs} ms`, cause)
+          })
+      })
+    )
+    const round = Effect.gen(function*() {
+      const tree = yield* cell.current
+      if (tree !== undefined) {
+        clearSince = undefined
+        if (yield* cell.checkBroken(tree.generation)) yield* rebuild
+        return
+      }
+      if (!keepAlive) return
+      if ((yield* fenced) !== undefined) {
+        clearSince = undefined
+        return
+      }
+      const now = performance.now()
+      clearSince ??= now
+      if (now - clearSince < Bounds.keepAliveRebuildAfterMs || now < retryAt) return
+      yield* Effect.logInfo("troupe entity: a keepAlive entity without a tree; building one unasked")
+      yield* rebuild
+    })
+    return round.pipe(Effect.repeat(S.spaced(Duration.millis(Bounds.treeCheckIntervalMs))), Effect.asVoid)
+  })
