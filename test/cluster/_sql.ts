@@ -30,15 +30,22 @@ export const runner = (url: string, port: number, fast = false) =>
   )
 
 /**
- * For a failure's report: the unprocessed requests, the runners and the shard locks (advisory
- * locks by holder address) as the database holds them; each query on its own.
+ * For a failure's report: the unprocessed requests (and, given `entityId`, every message of that
+ * entity), the runners and the shard locks (advisory locks by holder address) as the database
+ * holds them; each query on its own.
  */
-export const storageState = (url: string) =>
+export const storageState = (url: string, entityId?: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const query = (statement: string) =>
       sql.unsafe(statement).pipe(Effect.catchAllCause((c) => Effect.succeed(`(${statement.slice(0, 40)}…: ${Cause.squash(c)})`)))
     const state = {
+      // every message of one entity, processed or not (a keepAlive request answered by mistake is processed)
+      ...(entityId === undefined ? {} : {
+        entity: yield* query(
+          `SELECT id, shard_id, tag, kind, processed, last_read, now() - last_read AS read_ago, last_reply_id FROM cluster_messages WHERE entity_id = '${entityId.replace(/'/g, "''")}' ORDER BY id`
+        )
+      }),
       unprocessed: yield* query(
         "SELECT id, shard_id, entity_id, tag, kind, processed, last_read, now() - last_read AS read_ago, last_reply_id FROM cluster_messages WHERE processed = false ORDER BY id"
       ),

@@ -141,11 +141,14 @@ describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAliv
         const again = yield* tally(id!).Work({ key: "job-1", ms: 4000 })
         expect(again.nonce).toBe(done.nonce)
         // the keepAlive entity is re-activated on B without any call: its new actor appears under B
+        // (Seen under load in clean-clone CIs, 2026-12-04 and 12-05.) On failure, the error itself
+        // carries what the survivor and the storage held: CI keeps only the tail of the output.
         yield* eventually("the keepAlive entity's tree is rebuilt on the survivor", 60_000, () => under(b.pid, `keeper-${kid}`).length > 0).pipe(
-          // Seen once under load (a clean-clone CI, 2026-12-04): what the survivor and the storage held.
-          Effect.tapErrorCause(() =>
-            Effect.flatMap(storageState(url), (state) =>
-              Effect.sync(() => console.log(`keepAlive entity ${kid} not rebuilt; the survivor's output (tail):\n${b.output().slice(-6000)}\n--- cluster storage:\n${state}`)))
+          Effect.catchAllCause((cause) =>
+            Effect.flatMap(storageState(url, kid), (state) =>
+              Effect.dieMessage(
+                `${Cause.squash(cause)}\nkeepAlive entity ${kid} (killed runner ${a.pid}, survivor ${b.pid}); cluster storage:\n${state}\n--- the survivor's output (tail):\n${b.output().slice(-4000)}`
+              ))
           )
         )
         const keeperMs = Date.now() - t0

@@ -3,7 +3,7 @@
  * anything is torn down, ask every live actor of the test's tree (the registrar's list) for its
  * `Dump` (the built-in `$dump.dump` call), each within `boundMs`; an actor that does not answer
  * (a busy loop, a dead one) is listed as not answering, with why. The dumps and the test
- * process's `process.report.writeReport` go to files in `dir`, and the path is printed on stderr.
+ * process's `process.report.getReport()` go to files in `dir`, and the path is printed on stderr.
  *
  * Files: `<dir>/<test>-<pid>-<time>.txt` (the actors' dumps, rendered by `Dump.render`) and
  * beside it `….report.json` (Node's diagnostic report of the test process: JS and native
@@ -85,9 +85,11 @@ export const write = (options: {
     const reportPath = `${base}.report.json`
     let reportNote = reportPath
     try {
-      process.report.writeReport(reportPath)
+      // getReport, not writeReport: writeReport puts even an absolute path under a
+      // `--report-directory` the process was started with.
+      writeFileSync(reportPath, JSON.stringify(process.report.getReport(), null, 2))
     } catch (e) {
-      reportNote = `(process.report.writeReport failed: ${String(e)})`
+      reportNote = `(process.report.getReport failed: ${String(e)})`
     }
     const text = [
       `troupe hang dump: ${options.name}`,
