@@ -11,6 +11,11 @@ export default defineConfig({
     pool: "forks",
     // Spawning tests are CPU- and process-heavy; two cores here.
     maxWorkers: 2,
-    minWorkers: 1
+    minWorkers: 1,
+    // Under scripts/test.mjs: a worker writes Node's diagnostic report on SIGUSR2 (its watchdog
+    // asks for one when the run hangs).
+    ...(process.env.TROUPE_TEST_REPORT_DIR
+      ? { poolOptions: { forks: { execArgv: ["--report-on-signal", `--report-directory=${process.env.TROUPE_TEST_REPORT_DIR}`] } } }
+      : {})
   }
 })
