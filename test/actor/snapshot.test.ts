@@ -3,7 +3,7 @@
 // is the process's own.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, type Layer, type Scope } from "effect"
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { bundleFor } from "../../packages/actor/src/backend/process/entry.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { flagsKey } from "../../packages/actor/src/backend/process/snapshot.js"
@@ -70,6 +70,11 @@ describe("process actors from a V8 startup snapshot", () => {
         expect(yield* a.forkEcho("forked")).toBe("forked")
         // worker_threads was not loaded into the snapshot: a worker's process.cwd() works.
         expect(yield* a.workerCwd()).toBe(process.cwd())
+        // fast-check is not in the bundle (nor so in the snapshot): loaded at its first use.
+        expect(Object.keys(JSON.parse(readFileSync(bundle.replace(/\.cjs$/, ".json"), "utf8")).inputs).filter((f) => f.includes("/fast-check/"))).toEqual([])
+        const samples = yield* a.arbitrary()
+        expect(samples).toHaveLength(3)
+        expect(samples.every((n) => Number.isInteger(n))).toBe(true)
       })
     ), 60_000)
 
@@ -123,6 +128,7 @@ describe("process actors from a V8 startup snapshot", () => {
         const infoB = yield* b.info()
         expect(infoB.fromSnapshot).toBe(false)
         expect(infoB.atLoad).toBe("o")
+        expect(yield* b.arbitrary()).toHaveLength(3)
         // An inspector flag: never a snapshot (one is built under the child's flags, and
         // `--inspect-brk` would hold that build), however many clean lives.
         const inspectArgv = ["--inspect=127.0.0.1:0"]

@@ -101,7 +101,7 @@ const options = (format) => {
         }
         : { banner: { js: "import { createRequire as __troupeCr } from 'node:module'; const require = __troupeCr(import.meta.url);" } }),
       logLevel: "silent",
-      plugins: [preResolvedAddon, {
+      plugins: [preResolvedAddon, lazyFastCheck, {
         // Inside the bundle, `import.meta.url` stays each source file's own URL (addons, relative
         // files, nested actor definitions). Dependencies in node_modules are left alone.
         name: "troupe-import-meta-url",
@@ -128,6 +128,40 @@ const preResolvedAddon = {
       if (msgpackrAddon === undefined || args.path !== msgpackrAddon.extractIndex) return undefined
       return { contents: `module.exports = require(${JSON.stringify(msgpackrAddon.addon)})`, loader: "js" }
     })
+  }
+}
+
+/**
+ * fast-check, loaded on first use. effect's Schema and Arbitrary import it (through
+ * `effect/FastCheck`) for functions that run only when an Arbitrary is made, so every actor would
+ * otherwise evaluate it at boot and carry it in its startup snapshot (~1.9 MB of heap, ~20 ms to
+ * load without a snapshot) for nothing. In the bundle, `fast-check` becomes a module with one
+ * getter per export of the real one (names listed here), each requiring the real module, by its
+ * resolved path, when first read: an actor that makes an Arbitrary gets the real fast-check then.
+ */
+const lazyFastCheck = {
+  name: "troupe-lazy-fast-check",
+  setup(b) {
+    const real = new Map()
+    b.onResolve({ filter: /^fast-check$/ }, (args) => {
+      try {
+        const path = createRequire(join(args.resolveDir, "_")).resolve("fast-check")
+        if (!real.has(path)) real.set(path, Object.keys(createRequire(path)(path)))
+        return { path, namespace: "troupe-lazy-fast-check" }
+      } catch {
+        return undefined
+      }
+    })
+    // the real module, required at run time (not bundled)
+    b.onResolve({ filter: /.*/, namespace: "troupe-lazy-fast-check" }, (args) => ({ path: args.path, external: true }))
+    b.onLoad({ filter: /.*/, namespace: "troupe-lazy-fast-check" }, (args) => ({
+      contents: [
+        "let real",
+        `const load = () => (real ??= require(${JSON.stringify(args.path)}))`,
+        `for (const k of ${JSON.stringify(real.get(args.path))}) Object.defineProperty(exports, k, { enumerable: true, get: () => load()[k] })`
+      ].join("\n"),
+      loader: "js"
+    }))
   }
 }
 
