@@ -12,15 +12,20 @@ import * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
+import * as Active from "../../packages/cluster/src/internal/active.js"
 import * as Resets from "../../packages/cluster/src/internal/resets.js"
 import { SqlRunner } from "../../packages/cluster/src/index.js"
 import { eventually } from "./_cluster.js"
 import { baseUrl, freshDatabase } from "./_sql.js"
 
-/** A storage whose `resetShards` takes `ms` and fails its first `failures` attempts (and a database that holds nothing). */
-const standIn = (ms: number, failures: number) => {
-  const state = { attempts: 0, completed: [] as Array<string> }
+/**
+ * A storage whose `resetShards` takes `ms` and fails its first `failures` attempts, whose
+ * `unprocessedMessages` returns `state.unread` (and a database that holds nothing).
+ */
+const standIn = (ms: number, failures: number, registry = Active.make()) => {
+  const state = { attempts: 0, completed: [] as Array<string>, unread: [] as Array<unknown> }
   const storage = {
+    unprocessedMessages: () => Effect.sync(() => state.unread),
     resetShards: (shardIds: Iterable<ShardId.ShardId>) =>
       Effect.gen(function*() {
         state.attempts++
@@ -32,11 +37,55 @@ const standIn = (ms: number, failures: number) => {
   const sql = { unsafe: () => Effect.succeed([]) } as unknown as SqlClient.SqlClient
   return {
     state,
-    layer: Resets.layer.pipe(Layer.provide(Layer.mergeAll(Layer.succeed(MessageStorage.MessageStorage, storage), Layer.succeed(SqlClient.SqlClient, sql))))
+    registry,
+    layer: Resets.layer.pipe(
+      Layer.provide(
+        Layer.mergeAll(
+          Layer.succeed(MessageStorage.MessageStorage, storage),
+          Layer.succeed(SqlClient.SqlClient, sql),
+          Layer.succeed(Active.ActiveEntities, registry)
+        )
+      )
+    )
   }
 }
 
 const shards = [ShardId.make("default", 3), ShardId.make("default", 7)]
+
+/** A request as `unprocessedMessages` returns it (the fields the read filter looks at). */
+const request = (tag: string, entityId: string, requestId: bigint) => ({
+  _tag: "IncomingRequest",
+  envelope: { tag, requestId, address: { entityType: "Keeper", entityId, shardId: shards[0] } }
+})
+
+describe("keepAlive requests read again", () => {
+  it.live("one read before is dropped while its entity is active here; delivered when first read, when the entity is not active, and for any other request", () => {
+    const { layer, registry, state } = standIn(0, 0)
+    return Effect.gen(function*() {
+      const storage = yield* MessageStorage.MessageStorage
+      const read = () => Effect.map(storage.unprocessedMessages(shards), (ms) => ms.map((m) => `${(m.envelope as { readonly tag?: string }).tag}#${m.envelope.requestId}`))
+      const kept = request(KeepAliveRpc._tag, "k", 1n)
+      const work = request("Work", "k", 2n)
+      state.unread = [kept, work]
+      // First read, entity not active yet: delivered (it activates the entity).
+      expect(yield* read()).toEqual([`${KeepAliveRpc._tag}#1`, "Work#2"])
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* registry.register("Keeper", "k")
+        // Read again (a reset cleared its mark) while the entity holds it: dropped. Work is not.
+        expect(yield* read()).toEqual(["Work#2"])
+        expect(yield* read()).toEqual(["Work#2"])
+        // Another entity's keepAlive request, first read: delivered.
+        state.unread = [kept, request(KeepAliveRpc._tag, "other", 3n)]
+        expect(yield* read()).toEqual([`${KeepAliveRpc._tag}#3`])
+        // Its second read: that entity is not active here (its delivery failed): delivered again.
+        expect(yield* read()).toEqual([`${KeepAliveRpc._tag}#3`])
+      }))
+      // The entity ended here: its request is delivered again (it brings the entity back).
+      state.unread = [kept]
+      expect(yield* read()).toEqual([`${KeepAliveRpc._tag}#1`])
+    }).pipe(Effect.provide(layer))
+  })
+})
 
 describe("shard resets", () => {
   it.live("a reset the caller stops waiting for (as Sharding does after its lock interval) still completes", () => {

@@ -51,6 +51,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { type ConfigError, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import { Troupe, type TransportError } from "@troupe/actor"
 import * as Fence from "./Fence.js"
+import * as Active from "./internal/active.js"
 import * as Resets from "./internal/resets.js"
 import * as Watch from "./internal/watch.js"
 import * as Settings from "./Settings.js"
@@ -116,6 +117,7 @@ export const layer = (
   | MessageStorage.MessageStorage
   | RunnerStorage.RunnerStorage
   | Fence.Fence
+  | Active.ActiveEntities
   | Troupe.Troupe
   | SqlClient.SqlClient,
   SqlError | SocketServer.SocketServerError | ConfigError.ConfigError | TransportError
@@ -129,6 +131,8 @@ export const layer = (
     Layer.provideMerge(socketRunner(options.health)),
     // Read marks kept from stranding a persisted request for 10 min (internal/resets.ts).
     Layer.provideMerge(Resets.layer.pipe(Layer.provide(Layer.orDie(SqlMessageStorage.layer)))),
+    // The entities active here (TroupeEntity registers them), for the storage above (internal/active.ts).
+    Layer.provideMerge(Active.layer),
     // The runner's own fence (Fence.ts) watches its lock operations and closes its trees if they stop.
     Layer.provideMerge(Fence.layer(options.fence).pipe(Layer.provide(Layer.orDie(SqlRunnerStorage.layer)))),
     Layer.provide(ShardingConfig.layerFromEnv(settings)),

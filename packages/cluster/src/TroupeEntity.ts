@@ -38,6 +38,7 @@ import { Cause, Duration, Effect, Exit, type Layer, Option, type Schedule, Sched
 import type { ActorError, Nursery, Troupe } from "@troupe/actor"
 import * as Bounds from "./Bounds.js"
 import * as Fence from "./Fence.js"
+import * as Active from "./internal/active.js"
 import * as Tree from "./internal/tree.js"
 
 /** What `build` gets: the nursery of this activation, and who the entity is. */
@@ -105,6 +106,9 @@ export const toLayer = <const Type extends string, Rpcs extends Rpc.Any, E, R>(
     Effect.gen(function*() {
       const address = yield* Entity.CurrentAddress
       const scope = yield* Effect.scope
+      // Active here from now on, for the runner's storage (internal/active.ts); a LocalRunner has no registry.
+      const active = yield* Effect.serviceOption(Active.ActiveEntities)
+      if (Option.isSome(active)) yield* active.value.register(address.entityType, address.entityId).pipe(Scope.extend(scope))
       const context = yield* Effect.context<any>()
       // The runner's fence, if it has one (a `LocalRunner` has none).
       const fence = yield* Effect.serviceOption(Fence.Fence)

@@ -26,7 +26,9 @@
  * the live entity is answered at once (`EntityManager`: `keepAliveEnabled`) — which marks it
  * processed, and the entity is no longer brought back after its runner dies. (Re-arming it did
  * exactly that: a keepAlive entity was not re-activated after a `kill -9` in 2 of 3 CI runs under
- * load, where its request had been read more than `rearmAfterMs` before the kill.)
+ * load, where its request had been read more than `rearmAfterMs` before the kill.) For the same
+ * reason, a keepAlive request this runner read before is dropped from what the storage reads while
+ * its entity is active here (`internal/active.ts`): a completed late reset clears its mark too.
  *
  * @internal
  */
@@ -35,6 +37,7 @@ import * as MessageStorage from "@effect/cluster/MessageStorage"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Fiber, Layer, Schedule } from "effect"
 import { rearmAfterMs, rearmIntervalMs, resetShardsMs, resetShardsRetryMs } from "../Bounds.js"
+import { ActiveEntities } from "./active.js"
 
 /** `SqlMessageStorage.layer`'s table of messages (its default prefix, `cluster`). */
 const messagesTable = "cluster_messages"
@@ -54,11 +57,19 @@ export const rearm = (olderThanMs: number): Effect.Effect<number, unknown, SqlCl
       [olderThanMs / 1000, KeepAliveRpc._tag]
     )).pipe(Effect.map((rows) => rows.length))
 
-/** Wraps the `MessageStorage` below it (`Layer.provide` the storage to it), and runs the re-arm loop. */
-export const layer: Layer.Layer<MessageStorage.MessageStorage, never, MessageStorage.MessageStorage | SqlClient.SqlClient> = Layer.scoped(
+/**
+ * Wraps the `MessageStorage` below it (`Layer.provide` the storage to it), and runs the re-arm
+ * loop. Needs the runner's `ActiveEntities` (`internal/active.ts`).
+ */
+export const layer: Layer.Layer<
+  MessageStorage.MessageStorage,
+  never,
+  MessageStorage.MessageStorage | SqlClient.SqlClient | ActiveEntities
+> = Layer.scoped(
   MessageStorage.MessageStorage,
   Effect.gen(function*() {
     const storage = yield* MessageStorage.MessageStorage
+    const active = yield* ActiveEntities
     const scope = yield* Effect.scope
     const complete = (shardIds: Parameters<typeof storage.resetShards>[0]) => {
       const t0 = Date.now()
@@ -86,6 +97,22 @@ export const layer: Layer.Layer<MessageStorage.MessageStorage, never, MessageSto
     )
     return MessageStorage.MessageStorage.of({
       ...storage,
+      // A keepAlive request read again while its entity is active here: that entity holds it (or
+      // its own newer one); a second delivery would answer it (internal/active.ts).
+      unprocessedMessages: (shardIds) =>
+        Effect.flatMap(storage.unprocessedMessages(shardIds), (messages) => {
+          const held = messages.filter((m) =>
+            m._tag === "IncomingRequest" && m.envelope.tag === KeepAliveRpc._tag &&
+            active.seenWhileActive(m.envelope.address.entityType, m.envelope.address.entityId, String(m.envelope.requestId))
+          )
+          if (held.length === 0) return Effect.succeed(messages)
+          return Effect.as(
+            Effect.logInfo(`read again ${held.length} keepAlive request(s) whose entity holds them here; not delivered again: ${
+              held.map((m) => `${m.envelope.address.entityType}/${m.envelope.address.entityId}`).join(", ")
+            }`),
+            messages.filter((m) => !held.includes(m))
+          )
+        }),
       // Forked into the layer's scope: a caller that stops waiting does not stop the reset. (Awaited,
       // not joined: a reset interrupted by the layer's release does not interrupt the caller.)
       resetShards: (shardIds) => Effect.flatMap(Effect.forkIn(complete(shardIds), scope), (f) => Effect.asVoid(Fiber.await(f)))
