@@ -6,9 +6,9 @@
 // stretch ~2 min), this prints what each process of the run is doing (state, kernel wait, open
 // descriptors, command line), has each vitest worker write Node's diagnostic report (its JS stack
 // and libuv handles; the workers run with --report-on-signal, vitest.config.ts) and prints the
-// report's gist, names the test files still running (started in the JSON results but not
-// finished is not known to vitest's reporters, so: the files not yet reported), then kills the
-// run's process group and exits 1.
+// report's gist, and lists the test files not reported yet (the one still running is among them:
+// vitest's reporters say when a file ends, not when it starts), then kills the run's process
+// group and exits 1.
 import { spawn } from "node:child_process"
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs"
 import { join } from "node:path"

@@ -1,16 +1,28 @@
 // Shared helpers of the cluster suites: process liveness by /proc, bounded polling.
 import { Duration, Effect } from "effect"
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { dirname, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Liveness from "../../packages/process/src/Liveness.js"
+import { descendants } from "../../packages/testing/src/ProcessGuard.js"
 
 /** The repository root. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
 
 /** Alive by `/proc/<pid>/stat` (a zombie counts as dead). */
 export const alive = (pid: number): boolean => Liveness.isAlive(pid)
+
+/** Pids under `root` (by /proc) whose command line contains `needle`. */
+export const under = (root: number, needle: string): Array<number> =>
+  [...descendants(root)].filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)
+    } catch {
+      return false
+    }
+  })
 
 /** Poll `check` every 100 ms until it holds; fail with `what` after `withinMs`. */
 export const eventually = (what: string, withinMs: number, check: () => boolean) =>

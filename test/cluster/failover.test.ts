@@ -6,12 +6,10 @@
 // create the schema at once on an empty database.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber, Layer } from "effect"
-import { readFileSync } from "node:fs"
 import { rearmAfterMs, rearmIntervalMs } from "../../packages/cluster/src/Bounds.js"
 import { Settings, SqlRunner } from "../../packages/cluster/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
-import { descendants } from "../../packages/testing/src/ProcessGuard.js"
-import { alive, eventually, freePort, retryWithin } from "./_cluster.js"
+import { alive, eventually, freePort, retryWithin, under } from "./_cluster.js"
 import { baseUrl, freshDatabase, runner, skipReason, storageState } from "./_sql.js"
 import { Keeper, Tally } from "./fixtures/entity.js"
 
@@ -67,16 +65,6 @@ describe.skipIf(baseUrl === undefined)("SQL runners: failover", () => {
   it.live("the same with Settings.fastestFailover + Settings.fastHealth", () => killNine(true), 180_000)
 
 })
-
-/** Pids under `root` whose command line contains `needle`. */
-const under = (root: number, needle: string): Array<number> =>
-  [...descendants(root)].filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)
-    } catch {
-      return false
-    }
-  })
 
 describe.skipIf(baseUrl === undefined)("SQL runners: persisted work and keepAlive across kill -9", () => {
   it.live("work accepted before the crash completes once from the caller's view; a keepAlive entity comes back on the survivor unasked", () =>

@@ -15,20 +15,11 @@ import { Cause, Deferred, Duration, Effect, Exit, Layer } from "effect"
 import { Troupe } from "../../packages/actor/src/index.js"
 import { Bounds, Fence, LocalRunner } from "../../packages/cluster/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
-import { descendants } from "../../packages/testing/src/ProcessGuard.js"
-import { readFileSync } from "node:fs"
-import { alive, eventually, retryWithin } from "./_cluster.js"
+import { alive, eventually, retryWithin, under } from "./_cluster.js"
 import { Keeper, KeeperLive, Tally, TallyLive } from "./fixtures/entity.js"
 
 /** Pids under this process whose command line contains `needle`. */
-const mine = (needle: string): Array<number> =>
-  [...descendants(process.pid)].filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle)
-    } catch {
-      return false
-    }
-  })
+const mine = (needle: string): Array<number> => under(process.pid, needle)
 
 /**
  * Renewal every 500 ms, locks expire after 4 s: the fence comes after 3.5 s without one (far
