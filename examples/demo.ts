@@ -52,7 +52,7 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|wor
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
   --window N       tasks in flight per actor (the pool's concurrency; default 4)
   --batch N        directories a task starts from (default 64)
-  --budget N       files a task hashes before it hands the rest of its walk back (default 512)
+  --budget N       files a task hashes before it hands the rest of its walk back (default 1024)
   --throttle-ms MS each actor pauses MS after each file (to watch, or Ctrl-C, a small tree)
   --json           after the report, one line \`DEMO_JSON {...}\` with its figures (bench/demo.ts reads it)
 `
@@ -124,7 +124,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     failAfter: values["fail-after"] === undefined ? null : int("fail-after", 0, 0),
     window: int("window", 4, 1),
     batch: int("batch", 64, 1),
-    budget: int("budget", 512, 0),
+    budget: int("budget", 1024, 0),
     throttleMs: int("throttle-ms", 0, 0),
     json: values["json"] === "true"
   }

@@ -4,8 +4,9 @@
  * the answer holds, per subtree walked whole, its Merkle digest (`dirDigest` of
  * examples/hashtree/TreeDigest.ts) and, per directory walked only in part, its files' digest
  * (`filesDigest`): the actor digests what it hashed, so the answer carries a few records, not one
- * per file or directory (the default tree's ~3,000 directories come back as ~800 records,
- * which took the root's CPU during the pass from ~80 to ~45 ms). Each record has its counts
+ * per file or directory (the default tree's ~3,000 directories come back as ~700 records
+ * with the demo's default budget; records took the root's CPU during the pass from ~80 to
+ * ~45 ms at a budget of 512 files). Each record has its counts
  * and bytes and the files that could not be read. And the **frontier**: every directory it was given or found and did not walk, which the
  * caller hands out again as new tasks. So a task costs about its budget whatever the shape of
  * the tree (a task of whole directories cost anything from one empty directory to a whole

@@ -158,7 +158,7 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
     // machine: CI once sent it before the first directory was done).
     // `--batch 1 --budget 0 --window 1`: a task is one directory (~27 files here) and each actor
     // runs one at a time, so results (and progress lines) come back every ~1 s and the run lasts
-    // ~8 s; with the default batch and budget (64 directories, 512 files) the 15 leaf directories
+    // ~8 s; with the default batch and budget (64 directories, 1,024 files) the 15 leaf directories
     // are 1 or 2 tasks whose first result is also their last (CI once saw no progress before the
     // run ended), and with the default window of 4 the throttled tasks overlap and the run is
     // over in ~2 s.
