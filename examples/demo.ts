@@ -52,7 +52,8 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|wor
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
   --window N       tasks in flight per actor (the pool's concurrency; default 4)
   --batch N        directories a task starts from (default 64)
-  --budget N       files a task hashes before it hands the rest of its walk back (default 1024)
+  --budget N       files a task hashes before it hands the rest of its walk back, a file counting
+                   as 1 + its bytes / 22,000 (default 1024)
   --throttle-ms MS each actor pauses MS after each file (to watch, or Ctrl-C, a small tree)
   --json           after the report, one line \`DEMO_JSON {...}\` with its figures (bench/demo.ts reads it)
 `

@@ -11,15 +11,17 @@
  * budget of files is spent; it answers with one record per subtree it walked whole (its Merkle
  * digest and counts) and one per directory it walked only part of (examples/hashtree/Hasher.ts),
  * never one per file, and the directories it was given or found and did not walk. So every
- * task costs about the same (~1,024 files, the demo's default budget), the walk goes down a deep
- * tree without a round trip through the root per level, and the root does little but fold (~29
- * tasks and ~700 records for the default tree; ~100 tasks of 64 whole directories before, each
- * anything from one empty directory to a whole package). The budget trades the root's work per
- * task against the tail: on the default tree, 2 actors, 12 interleaved runs each, 512 files per
- * task (52 tasks) hashed in 248 ms with 53 ms of the root's CPU, 1,024 in 232 ms with 42 ms
- * (files shared 90 % and 92 % evenly, min/max), 2,048 in 237 ms with 36 ms but shared only 68 %
- * (too few tasks left to even out the end). On 2 cores the actors and the root use every cycle
- * while they hash: CPU the root spends folding is taken from the actors. A frontier becomes as few batches as
+ * task costs about the same (a budget of 1,024 files by default, a file counting as
+ * `1 + bytes / budgetBytesPerFile`, examples/hashtree/Hasher.ts: ~14 ms of hashing here), the walk
+ * goes down a deep tree without a round trip through the root per level, and the root does little
+ * but fold (~40 tasks and ~770 records for the default tree; ~100 tasks of 64 whole directories
+ * before, each anything from one empty directory to a whole package). The budget trades the
+ * root's work per task against the end of the walk, where one actor waits for the other's last
+ * task: on 2 cores the actors and the root use every cycle while they hash, and CPU the root
+ * spends folding is taken from the actors. Default tree, 2 actors, 8 interleaved runs each: a
+ * budget of 512 hashed in 272 ms with 64 ms of the root's CPU, 1,024 in 254 ms with 50 ms, 1,536
+ * in 253 ms but with the files shared less evenly (77 % against 89 %, min/max); /usr/lib: 1,024
+ * 1.81× one process, 1,536 1.76×. A frontier becomes as few batches as
  * `batch` allows, or one per idle slot when the walk is narrow (its start: the first task lists
  * the root only; its end), so no actor waits while one task holds the rest of the tree.
  *
@@ -48,7 +50,10 @@ export interface ParallelOptions {
   readonly window: number
   /** Directories a task starts from (at most). */
   readonly batch: number
-  /** Files a task hashes before it hands the rest of its walk back (the actor's `maxFiles`). */
+  /**
+   * Files a task hashes before it hands the rest of its walk back, a file counting as
+   * `1 + bytes / budgetBytesPerFile` (the actor's `maxFiles`).
+   */
   readonly budget: number
   /** Each actor pauses this long after each file (0: never). */
   readonly throttleMs: number

@@ -13,7 +13,7 @@ import { isAlive, liveDescendants } from "../../examples/hashtree/ProcTree.js"
 import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/Progress.js"
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
-import { collapse, HasherLive, walkDirs, walkFrom } from "../../examples/hashtree/Hasher.js"
+import { budgetBytesPerFile, collapse, HasherLive, walkDirs, walkFrom } from "../../examples/hashtree/Hasher.js"
 import { splitFrontier } from "../../examples/hashtree/Parallel.js"
 import { digestOf, dirDigest, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
 import { listDir } from "../../examples/hashtree/Walker.js"
@@ -96,6 +96,27 @@ describe("walker", () => {
         const files = results.reduce((n, r) => n + r.files, 0)
         expect(results.length).toBeGreaterThan(0)
         expect(files - results[results.length - 1]!.files).toBeLessThan(Math.max(1, maxFiles))
+      }
+    }))
+
+  it.effect("a task's budget counts a file's bytes too: large files spend it sooner than their number", () =>
+    Effect.gen(function*() {
+      const t = mkdtempSync(join(tmpdir(), "troupe-budget-"))
+      try {
+        mkdirSync(join(t, "big"))
+        mkdirSync(join(t, "small"))
+        // 4 files of 10 × budgetBytesPerFile bytes: 44 files' worth; 10 empty files: 10.
+        for (let i = 0; i < 4; i++) writeFileSync(join(t, "big", `b${i}`), Buffer.alloc(10 * budgetBytesPerFile, i))
+        for (let i = 0; i < 10; i++) writeFileSync(join(t, "small", `s${i}`), "")
+        const big = yield* walkDirs(t, ["big", "small"], 20)
+        expect(big.results.map((r) => r.dir)).toEqual(["big"])
+        expect(big.frontier).toEqual(["small"])
+        // The same number of files, without the bytes, fits the budget whole.
+        const small = yield* walkDirs(t, ["small", "big"], 20)
+        expect(small.results.map((r) => r.dir)).toEqual(["small", "big"])
+        expect(small.frontier).toEqual([])
+      } finally {
+        rmSync(t, { recursive: true, force: true })
       }
     }))
 
