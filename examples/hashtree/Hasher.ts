@@ -69,7 +69,7 @@ export const Hasher = Actor.define("Hasher", {
        * takes no further directory once it has spent it (it always walks one, so every task
        * makes progress).
        */
-      maxFiles: Schema.Number,
+      budget: Schema.Number,
       /** Throw after this many files (`--fail-after`); `null`: never. */
       failAfter: Schema.NullOr(Schema.Number),
       /** Pause this long after each file (`--throttle-ms`: makes a small tree last long enough to watch or interrupt). */
@@ -199,14 +199,14 @@ export const budgetBytesPerFile = 22_000
 /**
  * Walk from `dirs` (first one first), depth-first, hashing each directory's files with `hashOne`
  * (a `FileHash` at once, or an Effect for one that needs it), until the files hashed have cost
- * `maxFiles` (each `1 + bytes / budgetBytesPerFile`; at least one directory is walked): one `dir`
+ * `budget` (each `1 + bytes / budgetBytesPerFile`; at least one directory is walked): one `dir`
  * record per directory walked, in order, and the frontier. `walkFrom` is this walk, its records
  * collapsed.
  */
 export const walkDirs = (
   root: string,
   dirs: ReadonlyArray<string>,
-  maxFiles: number,
+  budget: number,
   hashOne: (path: string) => FileHash | Effect.Effect<FileHash> = (path) => hashFileNow(path, root)
 ): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string> }> =>
   Effect.suspend(() => {
@@ -226,7 +226,7 @@ export const walkDirs = (
         return Effect.succeed(out)
       })
     const step: Effect.Effect<void> = Effect.suspend(() => {
-      if (stack.length === 0 || (results.length > 0 && spent >= maxFiles)) return Effect.void
+      if (stack.length === 0 || (results.length > 0 && spent >= budget)) return Effect.void
       const dir = stack.pop()!
       const listing = listDir(root, dir)
       for (let i = listing.dirs.length - 1; i >= 0; i--) stack.push(listing.dirs[i]!)
@@ -247,10 +247,10 @@ export const walkDirs = (
 export const walkFrom = (
   root: string,
   dirs: ReadonlyArray<string>,
-  maxFiles: number,
+  budget: number,
   hashOne?: (path: string) => FileHash | Effect.Effect<FileHash>
 ): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string> }> =>
-  Effect.map(walkDirs(root, dirs, maxFiles, hashOne), ({ frontier, results }) => ({ results: collapse(results, frontier), frontier }))
+  Effect.map(walkDirs(root, dirs, budget, hashOne), ({ frontier, results }) => ({ results: collapse(results, frontier), frontier }))
 
 /** Fold one record into a tree digest and walk counts (the root's side of a task). */
 export const foldDir = (tree: TreeDigest, stats: WalkStats, result: DirResult): void => {
@@ -267,7 +267,7 @@ export const foldDir = (tree: TreeDigest, stats: WalkStats, result: DirResult): 
 }
 
 export const HasherLive = Hasher.implement(import.meta.url, {
-  hashDirs: ({ dirs, failAfter, maxFiles, root, throttleMs }) =>
+  hashDirs: ({ dirs, failAfter, budget, root, throttleMs }) =>
     Effect.suspend(() => {
       const hashOne = (path: string): FileHash | Effect.Effect<FileHash> => {
         if (failAfter !== null && hashed >= failAfter) failInjected(failAfter, path)
@@ -275,7 +275,7 @@ export const HasherLive = Hasher.implement(import.meta.url, {
         return throttleMs > 0 ? Effect.zipLeft(hashFile(path, root), Effect.sleep(throttleMs)) : hashFileNow(path, root)
       }
       taskStarted()
-      return walkFrom(root, dirs, maxFiles, hashOne).pipe(
+      return walkFrom(root, dirs, budget, hashOne).pipe(
         Effect.ensuring(Effect.sync(taskEnded)),
         Effect.map(({ frontier, results }) => ({ results, frontier, busyMs: busySoFar() }))
       )

@@ -52,7 +52,7 @@ export interface ParallelOptions {
   readonly batch: number
   /**
    * Files a task hashes before it hands the rest of its walk back, a file counting as
-   * `1 + bytes / budgetBytesPerFile` (the actor's `maxFiles`).
+   * `1 + bytes / budgetBytesPerFile` (the `budget` of each `hashDirs` call).
    */
   readonly budget: number
   /** Each actor pauses this long after each file (0: never). */
@@ -99,7 +99,7 @@ export interface ParallelResult {
 /** A task: directories to start from, and the budget (files). */
 interface Batch {
   readonly dirs: ReadonlyArray<string>
-  readonly maxFiles: number
+  readonly budget: number
 }
 
 /**
@@ -169,14 +169,14 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       const queue = yield* Queue.unbounded<Batch | null>()
       let outstanding = 1
       // The first task only lists the root (budget 0): its frontier is split over every slot at once.
-      queue.unsafeOffer({ dirs: [""], maxFiles: 0 })
-      const task = ({ dirs, maxFiles }: Batch) =>
+      queue.unsafeOffer({ dirs: [""], budget: 0 })
+      const task = ({ dirs, budget }: Batch) =>
         pool.run((hasher) =>
           Effect.map(
             hasher.hashDirs({
               root: options.root,
               dirs,
-              maxFiles,
+              budget,
               failAfter: hasher.name === first ? options.failAfter : null,
               throttleMs: options.throttleMs
             }),
@@ -191,7 +191,7 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
           // Slots with nothing to do once this one is free: the other batches take the rest.
           const batches = splitFrontier(frontier, options.batch, slots - (outstanding - 1))
           outstanding += batches.length - 1
-          for (const dirs of batches) queue.unsafeOffer({ dirs, maxFiles: options.budget })
+          for (const dirs of batches) queue.unsafeOffer({ dirs, budget: options.budget })
           if (outstanding === 0) for (let i = 0; i < slots; i++) queue.unsafeOffer(null)
           return loop
         }))

@@ -91,11 +91,11 @@ describe("walker", () => {
       const rest = yield* walkDirs(dir, some.frontier, Infinity)
       expect([...some.results, ...rest.results].map((r) => r.dir)).toEqual(all.results.map((r) => r.dir))
       // The budget: no directory is taken once it is spent, and one always is.
-      for (const maxFiles of [0, 1, 7, 301]) {
-        const { results } = yield* walkDirs(dir, [""], maxFiles)
+      for (const budget of [0, 1, 7, 301]) {
+        const { results } = yield* walkDirs(dir, [""], budget)
         const files = results.reduce((n, r) => n + r.files, 0)
         expect(results.length).toBeGreaterThan(0)
-        expect(files - results[results.length - 1]!.files).toBeLessThan(Math.max(1, maxFiles))
+        expect(files - results[results.length - 1]!.files).toBeLessThan(Math.max(1, budget))
       }
     }))
 
@@ -127,15 +127,15 @@ describe("walker", () => {
       expect(all.results.map((r) => [r.dir, r.kind])).toEqual([["", "tree"]])
       // A budget of 7 files: the root and "a" keep their own records ("a/b" and so on are in the
       // frontier, or "many" is); every subtree the walk finished is one record, none inside another.
-      for (const maxFiles of [1, 7, 301]) {
-        const raw = yield* walkDirs(dir, [""], maxFiles)
-        const { frontier, results } = yield* walkFrom(dir, [""], maxFiles)
+      for (const budget of [1, 7, 301]) {
+        const raw = yield* walkDirs(dir, [""], budget)
+        const { frontier, results } = yield* walkFrom(dir, [""], budget)
         expect(frontier).toEqual(raw.frontier)
         expect(results).toEqual(collapse(raw.results, raw.frontier))
         const under = (d: string, parent: string) => parent === "" ? d !== "" : d.startsWith(`${parent}/`)
         for (const r of results) {
           const open = frontier.some((f) => under(f, r.dir))
-          expect(r.kind, `${r.dir} with ${maxFiles}`).toBe(open ? "dir" : "tree")
+          expect(r.kind, `${r.dir} with ${budget}`).toBe(open ? "dir" : "tree")
           if (r.kind === "tree") for (const o of results) expect(under(o.dir, r.dir), `${o.dir} under ${r.dir}`).toBe(false)
         }
         const sum = (k: "files" | "bytes" | "dirs" | "unreadableDirs" | "skippedEntries") => (rs: ReadonlyArray<Record<typeof k, number>>) => rs.reduce((n, r) => n + r[k], 0)
@@ -330,7 +330,7 @@ describe("tree digest", () => {
   it.effect("the hasher's directory records, folded as the demo's root does, equal the single-process pass, whatever the budget", () =>
     Effect.gen(function*() {
       const one = yield* singleProcess(dir)
-      for (const maxFiles of [0, 1, 7, 1_000_000]) {
+      for (const budget of [0, 1, 7, 1_000_000]) {
         const t = new TreeDigest()
         const walked = new Set<string>()
         let dirs = 0
@@ -339,7 +339,7 @@ describe("tree digest", () => {
         while (todo.length > 0) {
           // Hand the frontier out as the demo's root does (here all to one actor, one task at a time).
           const [first, ...rest] = splitFrontier(todo, 3, 2)
-          const { frontier, results } = yield* HasherLive.handlers.hashDirs({ root: dir, dirs: first!, maxFiles, failAfter: null, throttleMs: 0 })
+          const { frontier, results } = yield* HasherLive.handlers.hashDirs({ root: dir, dirs: first!, budget, failAfter: null, throttleMs: 0 })
           tasks++
           expect(results.length).toBeGreaterThan(0)
           for (const r of results) {
@@ -355,9 +355,9 @@ describe("tree digest", () => {
           }
           todo = [...frontier, ...rest.flat()]
         }
-        expect(dirs, `maxFiles ${maxFiles}`).toBe(one.walk.dirs)
+        expect(dirs, `budget ${budget}`).toBe(one.walk.dirs)
         expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
-        if (maxFiles === 0) expect(tasks).toBe(one.walk.dirs)
+        if (budget === 0) expect(tasks).toBe(one.walk.dirs)
       }
     }))
 
