@@ -63,8 +63,8 @@ const mainModule = fileURLToPath(new URL("./single-main.ts", import.meta.url))
  * terminal's, so the child is ended from here). Its times are measured in it, from after its
  * imports to the end of the pass. Fails with an `Error` when it does not exit 0 with a result.
  */
-export const freshProcess = (root: string): Effect.Effect<PassSummary, Error> =>
-  Process.run({ command: process.execPath, args: [...process.execArgv, mainModule, root] }).pipe(
+export const freshProcess = (root: string, execArgv: ReadonlyArray<string> = process.execArgv): Effect.Effect<PassSummary, Error> =>
+  Process.run({ command: process.execPath, args: [...execArgv, mainModule, root] }).pipe(
     Effect.flatMap(({ status, stderr, stdout }) =>
       Effect.try({
         try: () => {
