@@ -74,12 +74,22 @@ const cacheDir = join(packageDir, "node_modules", ".cache", "troupe-child")
 
 const memo = new Map<string, Effect.Effect<string, string>>()
 
-/** The cache is pruned once per process, when it first needs a bundle. */
+/**
+ * The cache is pruned once per process, after it first needs a bundle: in the event loop's next
+ * check phase (`setImmediate`), not on the first spawn's path before its `fork` (one `stat` per
+ * cached file: ~1.6 ms for a cache of ~100 files here).
+ */
 let pruned = false
 const pruneOnce = (): void => {
   if (pruned) return
   pruned = true
-  BundleCache.prune(cacheDir, defaultBundleCacheBounds)
+  setImmediate(() => {
+    try {
+      BundleCache.prune(cacheDir, defaultBundleCacheBounds)
+    } catch {
+      // the cache directory unreadable: nothing to prune
+    }
+  })
 }
 
 interface Meta {
