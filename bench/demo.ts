@@ -3,7 +3,8 @@
  * the demo's default tree (this repository's node_modules/.pnpm) and, where they exist, two
  * larger trees of this machine (/usr/share, /usr/lib).
  *
- * Each run is `node --no-opt --import tsx examples/demo.ts --json [--dir <tree>]` (as `pnpm demo`) in its own process group
+ * Each run is `node --no-opt --max-semi-space-size=1 --import tsx examples/demo.ts --json [--dir <tree>]` (as
+ * `pnpm demo`) in its own process group
  * (a run past RUN_TIMEOUT_MS is SIGKILLed with its group and reported), and reads the demo's own
  * `DEMO_JSON` line: the actors' hashing wall time, spawn → pool closed (spawn and teardown
  * included), and the single-process reference, which the demo runs in a new process after the
@@ -83,7 +84,7 @@ const runChild = <A>(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, marker
 
 /** One demo run; its figures, or why there are none. */
 const run = (dir: string | undefined): Promise<Figures | string> =>
-  runChild<Figures>(["--no-opt", "--import", "tsx", "examples/demo.ts", "--json", ...(dir === undefined ? [] : ["--dir", dir])], process.env, "DEMO_JSON ", "the demo")
+  runChild<Figures>(["--no-opt", "--max-semi-space-size=1", "--import", "tsx", "examples/demo.ts", "--json", ...(dir === undefined ? [] : ["--dir", dir])], process.env, "DEMO_JSON ", "the demo")
 
 const defaultTree = `${repo}node_modules/.pnpm`
 const hashPart = fileURLToPath(new URL("./fixtures/hash-part.mjs", import.meta.url))
