@@ -276,9 +276,11 @@ static napi_value Getppid(napi_env env, napi_callback_info info) {
  * does not need JS: it waits on a pidfd of the parent (poll(2) reports POLLIN when it exits),
  * then gives the process `grace_ms` to end by itself (its graceful teardown), and past that
  * SIGKILLs every descendant (one /proc snapshot, taken before any signal) and then itself.
- * A process that exits in time takes the thread with it. Falls back to polling getppid(2)
- * every 100 ms when pidfd_open(2) is unavailable. */
-typedef struct { pid_t parent; int grace_ms; } watchdog_t;
+ * A process that exits in time takes the thread with it. The pidfd is opened by the caller,
+ * before the thread starts: once armed, the process holds it (a descriptor listing taken after
+ * arming sees it, not only once the new thread has run). Falls back to polling getppid(2) every
+ * 100 ms when pidfd_open(2) is unavailable. */
+typedef struct { pid_t parent; int grace_ms; int pidfd; } watchdog_t;
 
 #define WD_MAX 4096
 static void kill_descendants_and_self(void) {
@@ -324,11 +326,10 @@ static void kill_descendants_and_self(void) {
 static void *watchdog_main(void *arg) {
   watchdog_t w = *(watchdog_t *)arg;
   free(arg);
-  int fd = (int)syscall(SYS_pidfd_open, w.parent, 0);
-  if (fd >= 0) {
-    struct pollfd p = {fd, POLLIN, 0};
+  if (w.pidfd >= 0) {
+    struct pollfd p = {w.pidfd, POLLIN, 0};
     while (poll(&p, 1, -1) < 0 && errno == EINTR) {}
-    close(fd);
+    close(w.pidfd);
   } else {
     while (getppid() == w.parent) usleep(100 * 1000);
   }
@@ -353,6 +354,8 @@ static napi_value ArmParentWatchdog(napi_env env, napi_callback_info info) {
   if (w == NULL) return throw_errno(env, ENOMEM, "malloc");
   w->parent = (pid_t)parent;
   w->grace_ms = grace;
+  /* Close-on-exec (pidfd_open(2) always sets it); -1: the thread polls getppid(2) instead. */
+  w->pidfd = (int)syscall(SYS_pidfd_open, w->parent, 0);
   pthread_attr_t attr;
   pthread_t tid;
   pthread_attr_init(&attr);
@@ -361,6 +364,7 @@ static napi_value ArmParentWatchdog(napi_env env, napi_callback_info info) {
   int rc = pthread_create(&tid, &attr, watchdog_main, w);
   pthread_attr_destroy(&attr);
   if (rc != 0) {
+    if (w->pidfd >= 0) close(w->pidfd);
     free(w);
     return throw_errno(env, rc, "pthread_create");
   }
