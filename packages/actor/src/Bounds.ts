@@ -126,9 +126,10 @@ export const supervisorDefaults = {
 /**
  * The process backend's cache of child bundles (`backend/process/bundleCache.ts`): one entry per
  * actor module (bundle, source map, V8 code cache, meta; ~3–4 MB), pruned once per process, just
- * after it first needs a bundle (not on that spawn's path). Entries used least recently go first, until at most `maxEntries` and
- * `maxBytes` remain; an entry used within `inUseGraceMs` (by any process: each use touches it)
- * is never removed, so the bounds can be exceeded only by bundles in use.
+ * after it first needs a bundle (not on that spawn's path). Entries used least recently go
+ * first, until at most `maxEntries` and `maxBytes` remain; an entry used within `inUseGraceMs`
+ * (by any process: each use touches it) is never removed, so the bounds can be exceeded only by
+ * bundles in use.
  */
 export interface BundleCacheBounds {
   /** Entries kept. Default 32. */

@@ -480,6 +480,25 @@ describe.skipIf(skip)(`native addon${skip ? ` (SKIPPED: ${nativeLoadError})` : "
     expect(res.ms).toBeLessThan(5000)
   }), 20_000)
 
+  it("armParentWatchdog: once it returns, the process holds a pidfd of its parent (not only once the watchdog thread has run)", scenario(async (t) => {
+    need() // the helper loads the addon file directly
+    // The helper arms the watchdog for its parent (this process, which outlives it: the watchdog
+    // never fires) and lists its descriptors in the same tick. It runs on one CPU (taskset), so
+    // the watchdog thread does not run before the listing (a new thread does not preempt its
+    // creator): a pidfd opened by that thread, not by the arming call, is not there yet.
+    const h = t.spawn("taskset", ["-c", "0", process.execPath, "-e", `${helperPrelude}
+      n.armParentWatchdog(process.ppid, 60000);
+      const pidfds = fs.readdirSync("/proc/self/fd").filter((fd) => {
+        try { return fs.readlinkSync("/proc/self/fd/" + fd) === "anon_inode:[pidfd]"; } catch { return false; }
+      }).map((fd) => Number((/^Pid:\\s*(-?\\d+)/m.exec(fs.readFileSync("/proc/self/fdinfo/" + fd, "utf8")) || [])[1]));
+      console.log(JSON.stringify({ ppid: process.ppid, pidfds }));`])
+    const text = readAll(h.child.stdout!)
+    expect(await deadline(h.exited, 10_000, "watchdog helper")).toEqual({ code: 0, signal: null })
+    const res = JSON.parse(await text)
+    expect(res.ppid).toBe(process.pid)
+    expect(res.pidfds, "a pidfd of the parent among the helper's descriptors").toContain(process.pid)
+  }), 15_000)
+
   it("pipe(): a real pipe as a child's stdout, readable through net.Socket", scenario(async (t) => {
     const n = need()
     const [rfd, wfd] = n.pipe()
