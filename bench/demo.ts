@@ -3,8 +3,8 @@
  * the demo's default tree (this repository's node_modules/.pnpm) and, where they exist, two
  * larger trees of this machine (/usr/share, /usr/lib).
  *
- * Each run is `node --no-opt --max-semi-space-size=1 --import tsx examples/demo.ts --json [--dir <tree>]` (as
- * `pnpm demo`) in its own process group
+ * Each run is `pnpm demo`'s command (package.json: `node <its flags> examples/demo.ts`) with
+ * `--json [--dir <tree>]`, run by `node` directly, in its own process group
  * (a run past RUN_TIMEOUT_MS is SIGKILLed with its group and reported), and reads the demo's own
  * `DEMO_JSON` line: the actors' hashing wall time, spawn → pool closed (spawn and teardown
  * included), and the single-process reference, which the demo runs in a new process after the
@@ -20,11 +20,20 @@
  * Prints `BENCH_JSON {...}` (see lib.ts).
  */
 import { spawn } from "node:child_process"
-import { existsSync, lstatSync, readdirSync, statSync } from "node:fs"
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { emit, now, quick, reapLeftovers, round, summarize } from "./lib.js"
 
 const repo = fileURLToPath(new URL("..", import.meta.url))
+/** `pnpm demo`'s Node flags, from its script in package.json (`node <flags> examples/demo.ts`). */
+const demoFlags = (() => {
+  const script: string = JSON.parse(readFileSync(`${repo}package.json`, "utf8")).scripts.demo
+  const words = script.trim().split(/\s+/)
+  if (words[0] !== "node" || words[words.length - 1] !== "examples/demo.ts") {
+    throw new Error(`package.json's demo script is not \`node <flags> examples/demo.ts\`: ${script}`)
+  }
+  return words.slice(1, -1)
+})()
 const ROUNDS = quick ? 1 : 3
 /** Start no further round past this (ms since the module started); n is reported. */
 const BUDGET_MS = quick ? 40_000 : 150_000
@@ -84,7 +93,7 @@ const runChild = <A>(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, marker
 
 /** One demo run; its figures, or why there are none. */
 const run = (dir: string | undefined): Promise<Figures | string> =>
-  runChild<Figures>(["--no-opt", "--max-semi-space-size=1", "--import", "tsx", "examples/demo.ts", "--json", ...(dir === undefined ? [] : ["--dir", dir])], process.env, "DEMO_JSON ", "the demo")
+  runChild<Figures>([...demoFlags, "examples/demo.ts", "--json", ...(dir === undefined ? [] : ["--dir", dir])], process.env, "DEMO_JSON ", "the demo")
 
 const defaultTree = `${repo}node_modules/.pnpm`
 const hashPart = fileURLToPath(new URL("./fixtures/hash-part.mjs", import.meta.url))

@@ -158,8 +158,10 @@ const pidLabel = args.backend === "worker" ? "tid" : "pid"
  */
 const hasherFlags: ReadonlyArray<string> = args.backend === "process" ? ["--no-opt"] : []
 /**
- * The root's own Node flags, which the single-process pass in a new process does not inherit:
- * `pnpm demo` starts the root with `--no-opt --max-semi-space-size=1` (package.json).
+ * The Node flags this root was started with, split: the module loader's (`--import tsx`), which
+ * the single-process pass in a new process takes too (it runs the same TypeScript), and the
+ * root's own, which it does not: it keeps V8's defaults, its best (336 ms against 390 ms under
+ * `--no-opt`). `pnpm demo` starts the root with `--no-opt --max-semi-space-size=1` (package.json):
  * - `--no-opt`: the root's JavaScript is glue as well (spawning, handing out tasks, folding
  *   answers), and TurboFan compiled it on V8's background threads while the actors booted and
  *   hashed, on the same 2 cores (default tree, 8 interleaved runs, spawn to teardown: 400 → 377 ms).
@@ -168,12 +170,20 @@ const hasherFlags: ReadonlyArray<string> = args.backend === "process" ? ["--no-o
  *   (default: one or two pauses of 10–25 ms there; capped: ~13 pauses, ~17 ms in all), and the
  *   root takes less CPU from the actors (spawn to teardown −2 to −16 ms in three interleaved runs
  *   of 8–10).
- * The reference pass keeps V8's defaults, its best (336 ms against 390 ms under `--no-opt`; the
- * young generation's size changes it by less than the noise); the pass in this root runs under
- * the root's flags.
+ * The pass in this root runs under all of them.
  */
-const isRootOnlyFlag = (flag: string): boolean => flag === "--no-opt" || flag.startsWith("--max-semi-space-size")
-const rootFlags = process.execArgv.filter(isRootOnlyFlag)
+const { loaderFlags, rootFlags } = (() => {
+  const loader: Array<string> = []
+  const own: Array<string> = []
+  const argv = process.execArgv
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i]!
+    if (/^--(import|require|loader|experimental-loader)=/.test(f)) loader.push(f)
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(f) && i + 1 < argv.length) loader.push(f, argv[++i]!)
+    else own.push(f)
+  }
+  return { loaderFlags: loader as ReadonlyArray<string>, rootFlags: own as ReadonlyArray<string> }
+})()
 const out = process.stdout
 const tty = out.isTTY === true
 const progress = new ProgressState()
@@ -229,7 +239,7 @@ const main = Effect.gen(function*() {
     )
   }))
   out.write(`single-process pass over the same tree, in a new process...\n`)
-  singleResult = yield* freshProcess(args.dir, process.execArgv.filter((f) => !isRootOnlyFlag(f)))
+  singleResult = yield* freshProcess(args.dir, loaderFlags)
   out.write(`...and again in this process, whose runtime code the JIT has compiled by now...\n`)
   warmResult = summary(yield* singleProcess(args.dir))
   // After everything is timed: the actors' startup snapshot, if it is pending. A new bundle's first
