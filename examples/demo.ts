@@ -7,10 +7,11 @@
  *
  * The root opens an `ActorPool` of N `Hasher` actors (examples/hashtree/Hasher.ts) and hands
  * them directories, a batch per task, each task to the first actor with a free slot; each walks
- * down from what it is given, hashing, until it has hashed its budget of files, and answers
- * with one digest per subtree it walked whole (per directory, where it walked a directory only in
- * part) and the directories it did not get to (handed out in
- * turn as new tasks). The root folds the results into one Merkle-style digest, then checks it
+ * down from what it is given, hashing, until it is done or has hashed its budget of files, and
+ * answers with one digest per subtree it walked whole (per directory, where it walked a directory
+ * only in part) and the directories it did not get to (handed out in turn as new tasks). An actor
+ * with nothing to do takes work from a busy one (work stealing: examples/hashtree/Parallel.ts).
+ * The root folds the results into one Merkle-style digest, then checks it
  * against a single-process pass over the same tree, run in a new process (as a program without
  * actors would run it) and again in the root. After them (process backend), the actors' V8 startup
  * snapshot is built if it is still pending (see the end of `main`). Ctrl-C at any point tears
@@ -50,10 +51,11 @@ const usage = `usage: pnpm demo [--dir PATH] [--actors N] [--backend process|wor
                    (a worker_threads Worker each, in this process) or forkserver (a Node
                    process each, started by this root's spawner process)
   --fail-after K   the first actor throws after K files (one-cancels-all demo)
-  --window N       tasks in flight per actor (the pool's concurrency; default 4)
+  --window N       tasks in flight per actor (the pool's concurrency; default 2)
   --batch N        directories a task starts from (default 64)
-  --budget N       files a task hashes before it hands the rest of its walk back, a file counting
-                   as 1 + its bytes / 22,000 (default 1024)
+  --budget N       files a task hashes before it answers and hands the rest of its walk back, a
+                   file counting as 1 + its bytes / 22,000 (default 32768; 64 with --throttle-ms,
+                   so a throttled walk shows its progress)
   --throttle-ms MS each actor pauses MS after each file (to watch, or Ctrl-C, a small tree)
   --json           after the report, one line \`DEMO_JSON {...}\` with its figures (bench/demo.ts reads it)
 `
@@ -123,9 +125,9 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     actors: int("actors", availableParallelism(), 1),
     backend,
     failAfter: values["fail-after"] === undefined ? null : int("fail-after", 0, 0),
-    window: int("window", 4, 1),
+    window: int("window", 2, 1),
     batch: int("batch", 64, 1),
-    budget: int("budget", 1024, 0),
+    budget: int("budget", int("throttle-ms", 0, 0) > 0 ? 64 : 32_768, 0),
     throttleMs: int("throttle-ms", 0, 0),
     json: values["json"] === "true"
   }

@@ -83,6 +83,17 @@ export const Hasher = Actor.define("Hasher", {
      * running; its tasks overlap when the pool's window is above 1).
      */
     success: Schema.Struct({ results: Schema.Array(DirResultSchema), frontier: Schema.Array(Schema.String), busyMs: Schema.Number })
+  }),
+  /**
+   * Work stealing: take part of the walks this actor is running (`handBack`) and answer with
+   * those directories, for the caller to hand out as new tasks (to an actor with nothing to do).
+   * Each running task answers later without them: its frontier leaves them out, and its records
+   * keep the directories above them open. `dirs` is empty when no running walk has a directory
+   * left to give.
+   */
+  handBack: Endpoint.call({
+    payload: Schema.Struct({}),
+    success: Schema.Struct({ dirs: Schema.Array(Schema.String) })
   })
 })
 
@@ -174,6 +185,9 @@ export const collapse = (walked: ReadonlyArray<DirResult>, frontier: ReadonlyArr
 /** Files this actor has hashed (each actor is its own process or thread: its own count). */
 let hashed = 0
 
+/** The walks this actor's tasks are running (`handBack` takes from them). */
+const running = new Set<Walk>()
+
 /** This actor's busy time: tasks running now, since when, and the busy time before that (ms). */
 const busy = { running: 0, since: 0, before: 0 }
 const taskStarted = () => {
@@ -197,22 +211,72 @@ const busySoFar = () => busy.before + (busy.running > 0 ? performance.now() - bu
 export const budgetBytesPerFile = 22_000
 
 /**
+ * How long walks run before they let the event loop in (ms), between directories: Effect's
+ * scheduler runs ready fibers on microtasks (a timer turn only every 2,048), so without it an actor
+ * busy hashing would read its socket (a new task, a `handBack`, a cancel) only once its running
+ * tasks had ended.
+ */
+const turnMs = 2
+/** When the event loop last had a turn (performance.now(), ms; one clock for every walk in this process). */
+let lastTurn = 0
+/** Let the event loop in: resume from `setImmediate`, after the loop's poll phase (I/O). */
+const letIn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  lastTurn = performance.now()
+  const h = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(h))
+})
+
+/**
+ * A running walk, as `handBack` sees it: the directories it has still to walk (`stack`, the next
+ * one last) and those it handed back.
+ */
+export interface Walk {
+  readonly stack: Array<string>
+  readonly handedBack: Array<string>
+  /** Whether it has taken its first directory (`handBack` takes nothing from a walk that has not). */
+  started: boolean
+}
+
+/**
+ * Take work from running walks: from each that has started, the bottom half of its stack (rounded
+ * up: what it would walk last, and most likely leave in its frontier anyway), recorded in its
+ * `handedBack`. Answers the directories taken, in the order the walks would have walked them. A
+ * walk keeps the directory it is in; one whose stack is empty gives nothing.
+ */
+export const handBack = (walks: Iterable<Walk>): Array<string> => {
+  const taken: Array<string> = []
+  for (const w of walks) {
+    const n = w.started ? Math.ceil(w.stack.length / 2) : 0
+    if (n === 0) continue
+    const part = w.stack.splice(0, n).reverse()
+    for (const d of part) {
+      w.handedBack.push(d)
+      taken.push(d)
+    }
+  }
+  return taken
+}
+
+/**
  * Walk from `dirs` (first one first), depth-first, hashing each directory's files with `hashOne`
  * (a `FileHash` at once, or an Effect for one that needs it), until the files hashed have cost
  * `budget` (each `1 + bytes / budgetBytesPerFile`; at least one directory is walked): one `dir`
- * record per directory walked, in order, and the frontier. `walkFrom` is this walk, its records
+ * record per directory walked, in order, the frontier, and the directories `handBack` took from
+ * it (the walk is in `running` while it runs, when given). `walkFrom` is this walk, its records
  * collapsed.
  */
 export const walkDirs = (
   root: string,
   dirs: ReadonlyArray<string>,
   budget: number,
-  hashOne: (path: string) => FileHash | Effect.Effect<FileHash> = (path) => hashFileNow(path, root)
-): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string> }> =>
+  hashOne: (path: string) => FileHash | Effect.Effect<FileHash> = (path) => hashFileNow(path, root),
+  running?: Set<Walk>
+): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string>; readonly handedBack: Array<string> }> =>
   Effect.suspend(() => {
     // Depth-first: the next directory is the stack's last; a directory's subdirectories go on
     // top of it, first one last, so they are walked in listing order.
     const stack = [...dirs].reverse()
+    const walk: Walk = { stack, handedBack: [], started: false }
     const results: Array<DirResult> = []
     /** The budget spent so far (files, each `1 + bytes / budgetBytesPerFile`). */
     let spent = 0
@@ -227,7 +291,9 @@ export const walkDirs = (
       })
     const step: Effect.Effect<void> = Effect.suspend(() => {
       if (stack.length === 0 || (results.length > 0 && spent >= budget)) return Effect.void
+      if (running !== undefined && performance.now() - lastTurn >= turnMs) return Effect.zipRight(letIn, step)
       const dir = stack.pop()!
+      walk.started = true
       const listing = listDir(root, dir)
       for (let i = listing.dirs.length - 1; i >= 0; i--) stack.push(listing.dirs[i]!)
       return Effect.flatMap(hashAll(listing.files, [], 0), (hashes) => {
@@ -237,20 +303,33 @@ export const walkDirs = (
         return step
       })
     })
-    return Effect.map(step, () => ({ results, frontier: stack.reverse() }))
+    if (running === undefined) return Effect.map(step, () => ({ results, frontier: stack.reverse(), handedBack: walk.handedBack }))
+    running.add(walk)
+    // Its first turn comes after `turnMs` of walking: what a `handBack` then takes is its stack
+    // after it has listed where it starts.
+    lastTurn = performance.now()
+    return step.pipe(
+      Effect.ensuring(Effect.sync(() => running.delete(walk))),
+      Effect.map(() => ({ results, frontier: stack.reverse(), handedBack: walk.handedBack }))
+    )
   })
 
 /**
- * Walk from `dirs` as `walkDirs` does, and answer with its records collapsed (`collapse`): the
- * actor's task, and with no budget the single-process pass (one `tree` record).
+ * Walk from `dirs` as `walkDirs` does, and answer with its records collapsed (`collapse`; the
+ * directories handed back count as frontier there): the actor's task, and with no budget the
+ * single-process pass (one `tree` record).
  */
 export const walkFrom = (
   root: string,
   dirs: ReadonlyArray<string>,
   budget: number,
-  hashOne?: (path: string) => FileHash | Effect.Effect<FileHash>
+  hashOne?: (path: string) => FileHash | Effect.Effect<FileHash>,
+  running?: Set<Walk>
 ): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string> }> =>
-  Effect.map(walkDirs(root, dirs, budget, hashOne), ({ frontier, results }) => ({ results: collapse(results, frontier), frontier }))
+  Effect.map(walkDirs(root, dirs, budget, hashOne, running), ({ frontier, handedBack, results }) => ({
+    results: collapse(results, handedBack.length === 0 ? frontier : [...frontier, ...handedBack]),
+    frontier
+  }))
 
 /** Fold one record into a tree digest and walk counts (the root's side of a task). */
 export const foldDir = (tree: TreeDigest, stats: WalkStats, result: DirResult): void => {
@@ -275,9 +354,10 @@ export const HasherLive = Hasher.implement(import.meta.url, {
         return throttleMs > 0 ? Effect.zipLeft(hashFile(path, root), Effect.sleep(throttleMs)) : hashFileNow(path, root)
       }
       taskStarted()
-      return walkFrom(root, dirs, budget, hashOne).pipe(
+      return walkFrom(root, dirs, budget, hashOne, running).pipe(
         Effect.ensuring(Effect.sync(taskEnded)),
         Effect.map(({ frontier, results }) => ({ results, frontier, busyMs: busySoFar() }))
       )
-    })
+    }),
+  handBack: () => Effect.sync(() => ({ dirs: handBack(running) }))
 })

@@ -2,37 +2,45 @@
  * The parallel pass: an `ActorPool` of N `Hasher` actors that walk and hash the tree between them.
  *
  *   a batch of directories ──pool.run──▶ the first free Hasher: walks down from them, depth-first,
- *        ▲                                 hashing, until it has hashed `budget` files
+ *        ▲                                 hashing, until they are done or its budget is spent
  *        │                                                     │
- *        └──── its frontier (what it did not walk), split ◀────┘  per subtree walked whole: one
- *              into new batches                                   digest (folded here)
+ *        ├──── its frontier (what it did not walk), split ◀────┘  per subtree walked whole: one
+ *        │     into new batches                                   digest (folded here)
+ *        └──── what a busy actor hands back (`handBack`) when another has nothing to do
  *
- * A task (`hashDirs`, one typed call) starts from up to `batch` directories and walks until its
- * budget of files is spent; it answers with one record per subtree it walked whole (its Merkle
- * digest and counts) and one per directory it walked only part of (examples/hashtree/Hasher.ts),
- * never one per file, and the directories it was given or found and did not walk. So every
- * task costs about the same (a budget of 1,024 files by default, a file counting as
- * `1 + bytes / budgetBytesPerFile`, examples/hashtree/Hasher.ts: ~14 ms of hashing here), the walk
- * goes down a deep tree without a round trip through the root per level, and the root does little
- * but fold (~40 tasks and ~770 records for the default tree; ~100 tasks of 64 whole directories
- * before, each anything from one empty directory to a whole package). The budget trades the
- * root's work per task against the end of the walk, where one actor waits for the other's last
- * task: on 2 cores the actors and the root use every cycle while they hash, and CPU the root
- * spends folding is taken from the actors. Default tree, 2 actors, 8 interleaved runs each: a
- * budget of 512 hashed in 272 ms with 64 ms of the root's CPU, 1,024 in 254 ms with 50 ms, 1,536
- * in 253 ms but with the files shared less evenly (77 % against 89 %, min/max); /usr/lib: 1,024
- * 1.81× one process, 1,536 1.76×. A frontier becomes as few batches as
- * `batch` allows, or one per idle slot when the walk is narrow (its start: the first task lists
- * the root only; its end), so no actor waits while one task holds the rest of the tree.
+ * A task (`hashDirs`, one typed call) starts from up to `batch` directories and walks them; it
+ * answers with one record per subtree it walked whole (its Merkle digest and counts) and one per
+ * directory it walked only part of (examples/hashtree/Hasher.ts), never one per file, and the
+ * directories it was given or found and did not walk. So the walk goes down a deep tree without a
+ * round trip through the root per level, and the root does little but fold.
  *
- * `actors × window` loops take batches from one queue and run each on the pool (pull-based
- * dispatch: the first actor with a free slot, so a faster actor takes more); the walk ends when
- * no batch is queued or running.
+ * **Work stealing** keeps every actor busy: whenever an actor has no task and none is queued, the
+ * actor running the most tasks is asked (`handBack`) for the bottom half of each of its walks'
+ * stacks (the directories it would walk last), which become new tasks for the idle one. The first
+ * task starts at the root on one actor; the others take their share from it at once. A task's
+ * budget (files, each `1 + bytes / budgetBytesPerFile`) only makes it answer now and then, so a
+ * long walk shows progress: on 2 cores the actors and the root use every cycle while they hash,
+ * and every task the root hands out, folds and splits takes CPU from the actors. Default tree
+ * (15,403 files), 2 actors, 8 interleaved runs each, hashing wall time and the root's CPU:
+ * - before stealing, a budget of 1,024 and 4 tasks in flight per actor: 233–262 ms, 34–40 ms
+ *   (~40 tasks; when no batch was queued, the rest of the tree sat in tasks still running on
+ *   one actor, and the other waited for their frontiers);
+ * - stealing, no budget: 4 in flight 219–230 ms, 32 ms; 2 in flight 195–196 ms, 16 ms; 1 in
+ *   flight 196–197 ms, 16 ms;
+ * - stealing, 2 in flight, a budget of 4,096: 212 ms, 23 ms; 8,192: 199–209 ms, 18–23 ms.
+ * Hence the defaults: 2 tasks in flight per actor, and a budget of 32,768 (more than an actor's
+ * share of the default tree: ~0.4 s of hashing per answer on a large one).
  *
- * Supervision: any task failing fails the walk, which interrupts every other task (each cancelled
- * in its actor) and closes the pool, ending every actor (bounded, as a nursery) before `parallel`
- * returns: one-cancels-all. The pool's own supervisor would restart an actor that died; a task it
- * was running fails, and so does the walk.
+ * A frontier, or what was handed back, becomes as few batches as `batch` allows, or one per idle
+ * slot when that is more (at most one per directory). `actors × window` loops take batches from
+ * one queue and run each on the pool (pull-based dispatch: the first actor with a free slot, so
+ * the idle one: its slots are first in the pool's queue); the walk ends when no batch is queued
+ * or running and no steal is on its way.
+ *
+ * Supervision: any task or steal failing fails the walk, which interrupts every other task (each
+ * cancelled in its actor) and closes the pool, ending every actor (bounded, as a nursery) before
+ * `parallel` returns: one-cancels-all. The pool's own supervisor would restart an actor that died;
+ * a task it was running fails, and so does the walk.
  */
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
@@ -162,40 +170,94 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       }
       // The walk: `slots` (actors × window) loops, each taking the next batch of directories from
       // one queue and running it as a task on the pool (the first free actor: with no more loops
-      // than slots, none waits there), folding the answer and queueing its frontier. `outstanding`
-      // counts batches queued or running; when it reaches 0 the walk is done and each loop is
-      // told so (null). A failed task fails its loop, which interrupts the others: the walk fails.
+      // than slots, none waits there), folding the answer and queueing its frontier; and a
+      // stealer, which keeps every actor busy (below). `outstanding` counts batches queued or
+      // running and steals on their way; when it reaches 0 the walk is done and each loop is
+      // told so (null). A failed task or steal fails the walk, which interrupts the rest.
       const slots = actors.length * options.window
       const queue = yield* Queue.unbounded<Batch | null>()
+      /** Tasks running on each actor (by name). */
+      const running = new Map(actors.map((a) => [a.name, 0]))
       let outstanding = 1
-      // The first task only lists the root (budget 0): its frontier is split over every slot at once.
-      queue.unsafeOffer({ dirs: [""], budget: 0 })
-      const task = ({ dirs, budget }: Batch) =>
+      let queued = 1
+      // The first task starts at the root, on the first actor; the others take from it at once.
+      queue.unsafeOffer({ dirs: [""], budget: options.budget })
+      /** Queue what a task or a `handBack` gave back, as batches for the slots with nothing to do. */
+      const requeue = (frontier: ReadonlyArray<string>) => {
+        const batches = splitFrontier(frontier, options.batch, slots - (outstanding - 1))
+        outstanding += batches.length - 1
+        queued += batches.length
+        for (const dirs of batches) queue.unsafeOffer({ dirs, budget: options.budget })
+        if (outstanding === 0) for (let i = 0; i < slots; i++) queue.unsafeOffer(null)
+      }
+      // Work stealing: whenever an actor has no task and none is queued, the actor running the
+      // most tasks hands back part of its walks (`handBack`), queued as new tasks (which the idle
+      // actor takes: its free slots are first in the pool's queue). One steal at a time, looked
+      // at again whenever a task starts or ends, and after a steal that got nothing (the victim
+      // had not started its walk yet, or was on the last directory of each) 1, 2, 4 … 32 ms later.
+      const wake = yield* Queue.sliding<void>(1)
+      let emptySteals = 0
+      const victim = (): number => {
+        if (queued > 0 || !actors.some((a) => running.get(a.name) === 0)) return -1
+        let most = 0
+        let i = -1
+        actors.forEach((a, j) => {
+          const n = running.get(a.name)!
+          if (n > most) (most = n), (i = j)
+        })
+        return i
+      }
+      const stealer: Effect.Effect<never, unknown> = Queue.take(wake).pipe(
+        Effect.zipRight(Effect.suspend(() => {
+          const i = victim()
+          if (i < 0) return Effect.void
+          outstanding++
+          return Effect.flatMap(pool.actors[i]!.handBack({}), ({ dirs }): Effect.Effect<void> => {
+            requeue(dirs)
+            if (dirs.length > 0) {
+              emptySteals = 0
+              return Effect.void
+            }
+            return Effect.zipRight(Effect.sleep(Math.min(32, 2 ** emptySteals++)), Effect.asVoid(wake.offer(undefined)))
+          })
+        })),
+        Effect.forever
+      )
+      const task = ({ budget, dirs }: Batch) =>
         pool.run((hasher) =>
-          Effect.map(
-            hasher.hashDirs({
+          Effect.suspend(() => {
+            running.set(hasher.name, running.get(hasher.name)! + 1)
+            wake.unsafeOffer(undefined)
+            return hasher.hashDirs({
               root: options.root,
               dirs,
               budget,
               failAfter: hasher.name === first ? options.failAfter : null,
               throttleMs: options.throttleMs
-            }),
-            (answer) => ({ name: hasher.name, ...answer })
+            })
+          }).pipe(
+            Effect.map((answer) => ({ name: hasher.name, ...answer })),
+            Effect.ensuring(Effect.sync(() => {
+              running.set(hasher.name, running.get(hasher.name)! - 1)
+              wake.unsafeOffer(undefined)
+            }))
           )
         )
-      const loop: Effect.Effect<void, unknown> = Effect.flatMap(Queue.take(queue), (batch) =>
-        batch === null ? Effect.void : Effect.flatMap(task(batch), ({ busyMs, frontier, name, results }) => {
+      const loop: Effect.Effect<void, unknown> = Effect.flatMap(Queue.take(queue), (batch) => {
+        if (batch === null) return Effect.void
+        queued--
+        return Effect.flatMap(task(batch), ({ busyMs, frontier, name, results }) => {
           const t = totals.get(name)!
           t.busyMs = Math.max(t.busyMs, busyMs)
           for (const r of results) fold(name, r)
-          // Slots with nothing to do once this one is free: the other batches take the rest.
-          const batches = splitFrontier(frontier, options.batch, slots - (outstanding - 1))
-          outstanding += batches.length - 1
-          for (const dirs of batches) queue.unsafeOffer({ dirs, budget: options.budget })
-          if (outstanding === 0) for (let i = 0; i < slots; i++) queue.unsafeOffer(null)
+          requeue(frontier)
           return loop
-        }))
-      yield* Effect.forEach(Array.from({ length: slots }), () => loop, { concurrency: "unbounded", discard: true }).pipe(
+        })
+      })
+      yield* Effect.raceFirst(
+        Effect.forEach(Array.from({ length: slots }), () => loop, { concurrency: "unbounded", discard: true }),
+        stealer
+      ).pipe(
         Effect.ensuring(Effect.sync(() => (timings.bodyEndedAt = performance.now())))
       )
       options.progress.walkDone = true

@@ -13,7 +13,7 @@ import { isAlive, liveDescendants } from "../../examples/hashtree/ProcTree.js"
 import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/Progress.js"
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
-import { budgetBytesPerFile, collapse, HasherLive, walkDirs, walkFrom } from "../../examples/hashtree/Hasher.js"
+import { budgetBytesPerFile, collapse, handBack, HasherLive, type Walk, walkDirs, walkFrom } from "../../examples/hashtree/Hasher.js"
 import { splitFrontier } from "../../examples/hashtree/Parallel.js"
 import { digestOf, dirDigest, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
 import { listDir } from "../../examples/hashtree/Walker.js"
@@ -358,6 +358,61 @@ describe("tree digest", () => {
         expect(dirs, `budget ${budget}`).toBe(one.walk.dirs)
         expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
         if (budget === 0) expect(tasks).toBe(one.walk.dirs)
+      }
+    }))
+
+  it("handBack takes the bottom half of each started walk's stack (rounded up), in walk order, and records it", () => {
+    const fresh: Walk = { stack: ["c", "b", "a"], handedBack: [], started: false }
+    const busy: Walk = { stack: ["z", "y", "x", "w", "v"], handedBack: [], started: true }
+    const last: Walk = { stack: ["only"], handedBack: [], started: true }
+    const done: Walk = { stack: [], handedBack: [], started: true }
+    expect(handBack([fresh, busy, last, done])).toEqual(["x", "y", "z", "only"])
+    expect(fresh.stack).toEqual(["c", "b", "a"])
+    expect([busy.stack, busy.handedBack]).toEqual([["w", "v"], ["x", "y", "z"]])
+    expect([last.stack, last.handedBack]).toEqual([[], ["only"]])
+    expect(handBack([fresh, done])).toEqual([])
+  })
+
+  it.effect("work stealing: directories handed back at any point of a walk, walked as tasks of their own, fold to the single-process pass", () =>
+    Effect.gen(function*() {
+      const one = yield* singleProcess(dir)
+      // A steal after the k-th file of every task (what a handBack does between two directories
+      // or two files of a walk), until no task has anything left to give.
+      for (const k of [1, 2, 5, 50, 299, 10_000]) {
+        const t = new TreeDigest()
+        const walked = new Set<string>()
+        let dirs = 0
+        let stolen = 0
+        const todo: Array<ReadonlyArray<string>> = [[""]]
+        while (todo.length > 0) {
+          const running = new Set<Walk>()
+          let n = 0
+          const hashOne = (path: string) => {
+            if (++n === k) {
+              const taken = handBack(running)
+              stolen += taken.length
+              if (taken.length > 0) todo.push(taken)
+            }
+            return hashFileNow(path, dir)
+          }
+          const { frontier, results } = yield* walkFrom(dir, todo.shift()!, Infinity, hashOne, running)
+          expect(frontier).toEqual([])
+          expect(running.size).toBe(0)
+          for (const r of results) {
+            // A record twice, or one inside a subtree already added, throws in the TreeDigest.
+            expect(walked.has(r.dir), `${r.dir} walked twice (steal after ${k})`).toBe(false)
+            walked.add(r.dir)
+            dirs += r.dirs
+            if (r.digest !== null) {
+              if (r.kind === "dir") t.addDir(r.dir, { filesDigest: r.digest, files: r.files, bytes: r.bytes })
+              else t.addTree(r.dir, { digest: r.digest, files: r.files, bytes: r.bytes })
+            }
+          }
+        }
+        expect(dirs, `steal after ${k}`).toBe(one.walk.dirs)
+        expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
+        if (k <= 2) expect(stolen, `steal after ${k}`).toBeGreaterThan(0)
+        if (k === 10_000) expect(stolen).toBe(0)
       }
     }))
 
