@@ -262,7 +262,8 @@ export const handBack = (walks: Iterable<Walk>): Array<string> => {
  * (a `FileHash` at once, or an Effect for one that needs it), until the files hashed have cost
  * `budget` (each `1 + bytes / budgetBytesPerFile`; at least one directory is walked): one `dir`
  * record per directory walked, in order, the frontier, and the directories `handBack` took from
- * it (the walk is in `running` while it runs, when given). `walkFrom` is this walk, its records
+ * it. Given `running` (an actor's walk), the walk is in it while it runs and lets the event loop
+ * in every `turnMs`; the single-process pass gives none. `walkFrom` is this walk, its records
  * collapsed.
  */
 export const walkDirs = (

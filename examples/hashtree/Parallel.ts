@@ -21,7 +21,8 @@
  * budget (files, each `1 + bytes / budgetBytesPerFile`) only makes it answer now and then, so a
  * long walk shows progress: on 2 cores the actors and the root use every cycle while they hash,
  * and every task the root hands out, folds and splits takes CPU from the actors. Default tree
- * (15,403 files), 2 actors, 8 interleaved runs each, hashing wall time and the root's CPU:
+ * (15,403 files), 2 actors, medians of 6–10 interleaved runs each (ranges: over several such
+ * runs), hashing wall time and the root's CPU:
  * - before stealing, a budget of 1,024 and 4 tasks in flight per actor: 233–262 ms, 34–40 ms
  *   (~40 tasks; when no batch was queued, the rest of the tree sat in tasks still running on
  *   one actor, and the other waited for their frontiers);
