@@ -44,6 +44,7 @@
  * a task it was running fails, and so does the walk.
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { ActorPool, type Troupe } from "@troupe/actor"
 import { type DirResult, foldDir, HasherLive } from "./Hasher.js"
@@ -180,14 +181,12 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       /** Tasks running on each actor (by name). */
       const running = new Map(actors.map((a) => [a.name, 0]))
       let outstanding = 1
-      let queued = 1
       // The first task starts at the root, on the first actor; the others take from it at once.
       queue.unsafeOffer({ dirs: [""], budget: options.budget })
       /** Queue what a task or a `handBack` gave back, as batches for the slots with nothing to do. */
       const requeue = (frontier: ReadonlyArray<string>) => {
         const batches = splitFrontier(frontier, options.batch, slots - (outstanding - 1))
         outstanding += batches.length - 1
-        queued += batches.length
         for (const dirs of batches) queue.unsafeOffer({ dirs, budget: options.budget })
         if (outstanding === 0) for (let i = 0; i < slots; i++) queue.unsafeOffer(null)
       }
@@ -199,6 +198,8 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       const wake = yield* Queue.sliding<void>(1)
       let emptySteals = 0
       const victim = (): number => {
+        // Batches waiting in the queue (its size counts the loops waiting on it negatively).
+        const queued = Option.getOrElse(queue.unsafeSize(), () => 0)
         if (queued > 0 || !actors.some((a) => running.get(a.name) === 0)) return -1
         let most = 0
         let i = -1
@@ -246,7 +247,6 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
         )
       const loop: Effect.Effect<void, unknown> = Effect.flatMap(Queue.take(queue), (batch) => {
         if (batch === null) return Effect.void
-        queued--
         return Effect.flatMap(task(batch), ({ busyMs, frontier, name, results }) => {
           const t = totals.get(name)!
           t.busyMs = Math.max(t.busyMs, busyMs)

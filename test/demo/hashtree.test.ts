@@ -13,12 +13,30 @@ import { isAlive, liveDescendants } from "../../examples/hashtree/ProcTree.js"
 import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/Progress.js"
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
-import { budgetBytesPerFile, collapse, handBack, HasherLive, type Walk, walkDirs, walkFrom } from "../../examples/hashtree/Hasher.js"
+import { budgetBytesPerFile, collapse, type DirResult, foldDir, handBack, HasherLive, type Walk, walkDirs, walkFrom } from "../../examples/hashtree/Hasher.js"
 import { splitFrontier } from "../../examples/hashtree/Parallel.js"
 import { digestOf, dirDigest, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
-import { listDir } from "../../examples/hashtree/Walker.js"
+import { listDir, makeStats } from "../../examples/hashtree/Walker.js"
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex")
+
+/**
+ * Tasks' records folded as the demo's root does (`foldDir`), each directory's record checked to
+ * come once (a record inside a subtree already added throws in the TreeDigest).
+ */
+const folder = () => {
+  const tree = new TreeDigest()
+  const stats = makeStats()
+  const walked = new Set<string>()
+  const fold = (results: ReadonlyArray<DirResult>, context: string) => {
+    for (const r of results) {
+      expect(walked.has(r.dir), `${r.dir} walked twice (${context})`).toBe(false)
+      walked.add(r.dir)
+      foldDir(tree, stats, r)
+    }
+  }
+  return Object.assign(fold, { tree, stats })
+}
 
 let dir: string
 const files = new Map<string, Buffer>()
@@ -331,9 +349,7 @@ describe("tree digest", () => {
     Effect.gen(function*() {
       const one = yield* singleProcess(dir)
       for (const budget of [0, 1, 7, 1_000_000]) {
-        const t = new TreeDigest()
-        const walked = new Set<string>()
-        let dirs = 0
+        const fold = folder()
         let todo: ReadonlyArray<string> = [""]
         let tasks = 0
         while (todo.length > 0) {
@@ -342,21 +358,11 @@ describe("tree digest", () => {
           const { frontier, results } = yield* HasherLive.handlers.hashDirs({ root: dir, dirs: first!, budget, failAfter: null, throttleMs: 0 })
           tasks++
           expect(results.length).toBeGreaterThan(0)
-          for (const r of results) {
-            // A record twice, or one inside a subtree already added, throws in the TreeDigest.
-            expect(walked.has(r.dir), `${r.dir} walked twice`).toBe(false)
-            walked.add(r.dir)
-            dirs += r.dirs
-            if (r.digest !== null) {
-              if (r.kind === "dir") t.addDir(r.dir, { filesDigest: r.digest, files: r.files, bytes: r.bytes })
-              else t.addTree(r.dir, { digest: r.digest, files: r.files, bytes: r.bytes })
-            }
-            for (const u of r.unreadableFiles) t.skip(u.path, u.error)
-          }
+          fold(results, `budget ${budget}`)
           todo = [...frontier, ...rest.flat()]
         }
-        expect(dirs, `budget ${budget}`).toBe(one.walk.dirs)
-        expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
+        expect(fold.stats.dirs, `budget ${budget}`).toBe(one.walk.dirs)
+        expect([fold.tree.digest(), fold.tree.files, fold.tree.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
         if (budget === 0) expect(tasks).toBe(one.walk.dirs)
       }
     }))
@@ -379,9 +385,7 @@ describe("tree digest", () => {
       // A steal after the k-th file of every task (what a handBack does between two directories
       // or two files of a walk), until no task has anything left to give.
       for (const k of [1, 2, 5, 50, 299, 10_000]) {
-        const t = new TreeDigest()
-        const walked = new Set<string>()
-        let dirs = 0
+        const fold = folder()
         let stolen = 0
         const todo: Array<ReadonlyArray<string>> = [[""]]
         while (todo.length > 0) {
@@ -398,19 +402,10 @@ describe("tree digest", () => {
           const { frontier, results } = yield* walkFrom(dir, todo.shift()!, Infinity, hashOne, running)
           expect(frontier).toEqual([])
           expect(running.size).toBe(0)
-          for (const r of results) {
-            // A record twice, or one inside a subtree already added, throws in the TreeDigest.
-            expect(walked.has(r.dir), `${r.dir} walked twice (steal after ${k})`).toBe(false)
-            walked.add(r.dir)
-            dirs += r.dirs
-            if (r.digest !== null) {
-              if (r.kind === "dir") t.addDir(r.dir, { filesDigest: r.digest, files: r.files, bytes: r.bytes })
-              else t.addTree(r.dir, { digest: r.digest, files: r.files, bytes: r.bytes })
-            }
-          }
+          fold(results, `steal after ${k}`)
         }
-        expect(dirs, `steal after ${k}`).toBe(one.walk.dirs)
-        expect([t.digest(), t.files, t.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
+        expect(fold.stats.dirs, `steal after ${k}`).toBe(one.walk.dirs)
+        expect([fold.tree.digest(), fold.tree.files, fold.tree.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
         if (k <= 2) expect(stolen, `steal after ${k}`).toBeGreaterThan(0)
         if (k === 10_000) expect(stolen).toBe(0)
       }
