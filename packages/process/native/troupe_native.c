@@ -18,6 +18,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,6 +387,121 @@ static napi_value Pipe(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* ---------------------------------------------------------- posix_spawn(3) */
+
+/* argv[i] as a malloc'd UTF-8 C string (NULL after throwing TypeError). */
+static char *get_string(napi_env env, napi_value v, const char *what) {
+  size_t len = 0;
+  char *s;
+  char msg[128];
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s must be a string", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  s = malloc(len + 1);
+  if (s == NULL) { throw_errno(env, ENOMEM, "spawn"); return NULL; }
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  if (strlen(s) != len) { /* an embedded NUL: execve would see a different string */
+    free(s);
+    snprintf(msg, sizeof msg, "%s must not contain NUL", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+    return NULL;
+  }
+  return s;
+}
+
+static void free_strv(char **v) {
+  if (v == NULL) return;
+  for (char **p = v; *p != NULL; p++) free(*p);
+  free(v);
+}
+
+/* A JS array of strings as a NULL-terminated malloc'd vector (NULL after throwing). */
+static char **get_strv(napi_env env, napi_value arr, const char *what) {
+  bool is_array = false;
+  uint32_t n = 0;
+  char **v;
+  char msg[128];
+  if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array) {
+    snprintf(msg, sizeof msg, "%s must be an array of strings", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  napi_get_array_length(env, arr, &n);
+  v = calloc((size_t)n + 1, sizeof *v);
+  if (v == NULL) { throw_errno(env, ENOMEM, "spawn"); return NULL; }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, arr, i, &e) != napi_ok || (v[i] = get_string(env, e, what)) == NULL) {
+      free_strv(v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
+/* spawn(path, argv, envp, cwd | null, stdinFd, stdoutFd, stderrFd) -> pid.
+ * posix_spawn(3): glibc starts the child with clone(CLONE_VM | CLONE_VFORK), so the caller's
+ * memory is neither copied nor write-protected (fork(2), as libuv 1.46 spawns, copies the page
+ * tables of the whole parent and leaves it to copy-on-write faults until the child execs), and
+ * returns once the child has exec'd, or with exec's errno (ENOENT, EACCES, ENOEXEC, ...).
+ * The child: its own session and process group (POSIX_SPAWN_SETSID, setsid(2)), every signal's
+ * disposition at its default and none blocked (as libuv leaves a child: Node ignores SIGPIPE;
+ * glibc keeps its two internal signals, 32 and 33, ignored, which a glibc program re-installs),
+ * `cwd` (posix_spawn_file_actions_addchdir_np, glibc 2.29), and fds 0, 1, 2 dup2'd from the fds
+ * given, or /dev/null for -1. A fd given as itself (1 for stdout: inherited) has its close-on-exec
+ * flag cleared (glibc; Node opens its own stdio close-on-exec). `path` is exec'd as it is (no PATH
+ * search). Every other descriptor is the caller's to mark close-on-exec (Node's and ours are). */
+static napi_value Spawn(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  char *path = NULL, *cwd = NULL;
+  char **args = NULL, **envp = NULL;
+  int in, out, err, rc = 0;
+  pid_t pid = -1;
+  napi_valuetype t;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t all, none;
+  napi_value r;
+
+  if (!get_int(env, argv[4], "stdinFd", &in) || !get_int(env, argv[5], "stdoutFd", &out) ||
+      !get_int(env, argv[6], "stderrFd", &err)) return NULL;
+  if ((path = get_string(env, argv[0], "path")) == NULL) goto done;
+  if ((args = get_strv(env, argv[1], "argv")) == NULL) goto done;
+  if ((envp = get_strv(env, argv[2], "envp")) == NULL) goto done;
+  CHECK(napi_typeof(env, argv[3], &t));
+  if (t != napi_null && t != napi_undefined && (cwd = get_string(env, argv[3], "cwd")) == NULL) goto done;
+
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&at);
+  sigfillset(&all);
+  sigemptyset(&none);
+  if (cwd != NULL) rc = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  if (rc == 0) rc = in >= 0 ? posix_spawn_file_actions_adddup2(&fa, in, 0)
+                            : posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (rc == 0) rc = out >= 0 ? posix_spawn_file_actions_adddup2(&fa, out, 1)
+                             : posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  if (rc == 0) rc = err >= 0 ? posix_spawn_file_actions_adddup2(&fa, err, 2)
+                             : posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&at, &all);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&at, &none);
+  if (rc == 0) rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  if (rc == 0) rc = posix_spawn(&pid, path, &fa, &at, args, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (rc != 0) {
+    throw_errno(env, rc, "posix_spawn");
+    goto done;
+  }
+  if (napi_create_int32(env, pid, &r) != napi_ok) r = NULL;
+  free(path); free(cwd); free_strv(args); free_strv(envp);
+  return r;
+done:
+  free(path); free(cwd); free_strv(args); free_strv(envp);
+  return NULL;
+}
+
 /* ------------------------------------------------------------ pidfdWatch */
 /*
  * A pidfd polls readable (POLLIN) once the process terminates, zombie included
@@ -560,7 +676,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     {"waitPidNoHang", WaitPidNoHang},   {"setChildSubreaper", SetChildSubreaper},
     {"isChildSubreaper", IsChildSubreaper}, {"setPdeathsig", SetPdeathsig},
     {"getppid", Getppid},               {"pipe", Pipe},
-    {"armParentWatchdog", ArmParentWatchdog}};
+    {"armParentWatchdog", ArmParentWatchdog}, {"spawn", Spawn}};
   napi_value fn;
   fdset_t *open_pidfds = calloc(1, sizeof *open_pidfds);
   if (open_pidfds != NULL) {

@@ -15,12 +15,12 @@
  * @since 0.1.0
  */
 import { Effect, Exit, Option, Scope, Sink, Stream } from "effect"
-import { spawn as nodeSpawn } from "node:child_process"
 import * as Bounds from "./Bounds.js"
-import { type ExitStatus, fromNode } from "./ExitStatus.js"
+import type { ExitStatus } from "./ExitStatus.js"
 import { completes } from "./internal/bounded.js"
 import * as output from "./internal/output.js"
 import * as procfs from "./internal/procfs.js"
+import * as Start from "./internal/start.js"
 import { Signal, waitFor } from "./internal/signal.js"
 import * as Ladder from "./Ladder.js"
 import * as Liveness from "./Liveness.js"
@@ -60,9 +60,9 @@ export interface ProcessHandle {
   readonly stderr: Stream.Stream<Uint8Array>
   /** Writes to the child's stdin with `stdin: "pipe"`; ends it when the sink completes. */
   readonly stdin: Sink.Sink<void, Uint8Array>
-  /** Completes when the leader exits (Node's `'exit'`, event-driven). */
+  /** Completes when the leader exits and is reaped (its pidfd polls readable, or Node's `'exit'`: event-driven). */
   readonly exit: Effect.Effect<ExitStatus>
-  /** The leader's exit status once Node reported it (its `'exit'`), else `undefined`. */
+  /** The leader's exit status once it has been reaped, else `undefined`. */
   readonly exitStatus: () => ExitStatus | undefined
   /**
    * `Some(status)` when the leader exits within `ms` milliseconds, else `None`. A real bound in
@@ -146,19 +146,19 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     const requested = new Signal<Request>()
     const report = new Signal<Ladder.TeardownReport>()
 
-    const child = yield* Effect.async<import("node:child_process").ChildProcess, SpawnError>((resume) => {
-      let c: import("node:child_process").ChildProcess
+    // Started through posix_spawn where it can be, else Node (internal/start.ts).
+    const started = yield* Effect.async<Start.Started, SpawnError>((resume) => {
+      let s: Start.Started
       try {
-        c = nodeSpawn(options.command, options.args ?? [], {
-          cwd: options.cwd,
-          env: options.env ?? process.env,
-          shell: options.shell ?? false,
-          detached: true, // setsid(2): own session and process group, pgid == pid
-          stdio: [options.stdin ?? "ignore", out.stdio, err.stdio]
-        })
+        s = Start.start(options, out, err, (status) => exit.complete(status))
       } catch (e) {
         channels.forEach((c) => c.abort())
         return resume(Effect.fail(SpawnError.fromNode(command, e)))
+      }
+      const c = s.child
+      if (c === undefined) {
+        channels.forEach((ch) => ch.attach(undefined))
+        return resume(Effect.succeed(s))
       }
       c.once("error", (e) => {
         if (c.pid === undefined) {
@@ -166,16 +166,14 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
           resume(Effect.fail(SpawnError.fromNode(command, e)))
         }
       })
-      c.once("exit", (code, signal) => {
-        exit.complete(fromNode(code, signal))
-      })
       c.once("spawn", () => {
         channels.forEach((ch) => ch.attach(c))
-        resume(Effect.succeed(c))
+        resume(Effect.succeed(s))
       })
     }).pipe(Effect.uninterruptible)
 
-    const pid = child.pid!
+    const pid = started.pid
+    const child = started.child
     const leader: Liveness.ProcessRef = Liveness.ref(pid) ?? { pid, startTime: -1 }
     const target: Ladder.LadderTarget = {
       pgid: pid,
@@ -232,14 +230,14 @@ export const spawn = (options: SpawnOptions): Effect.Effect<ProcessHandle, Spawn
     // supervisor fiber above, with its own annotations; `terminate` needs no service).
     yield* Scope.addFinalizerExit(yield* Effect.scope, (e) => terminate(Exit.isInterrupted(e) ? "interrupted" : "scope closed"))
 
-    const stdin: Sink.Sink<void, Uint8Array> = child.stdin === null
+    const stdin: Sink.Sink<void, Uint8Array> = child?.stdin == null
       ? Sink.drain
       : Sink.forEach((chunk: Uint8Array) =>
         Effect.async<void>((resume) => {
           child.stdin!.write(chunk, () => resume(Effect.void)) // EPIPE after exit: dropped
         })
       ).pipe(Sink.ensuring(Effect.sync(() => child.stdin!.end())))
-    child.stdin?.on("error", () => {})
+    child?.stdin?.on("error", () => {})
 
     return {
       pid,

@@ -57,6 +57,14 @@ export interface NativeBinding {
    * this process and the process itself: the parent-death bound holds when JS cannot run.
    */
   armParentWatchdog(parentPid: number, graceMs: number): void
+  /**
+   * posix_spawn(3) of `path` (no PATH search) with `argv` and `envp` (`NAME=value`), in `cwd`
+   * (null: ours), in its own session and process group, every signal at its default and none
+   * blocked; fds 0, 1, 2 dup2'd from the fds given (-1: /dev/null). Returns once the child has
+   * exec'd: its pid. Throws with exec's errno (`ENOENT`, `EACCES`, …). Absent from an addon
+   * built before it (the caller then spawns through Node).
+   */
+  spawn?(path: string, argv: ReadonlyArray<string>, envp: ReadonlyArray<string>, cwd: string | null, stdinFd: number, stdoutFd: number, stderrFd: number): number
 }
 
 const methods = [

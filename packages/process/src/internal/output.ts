@@ -32,8 +32,11 @@ export type Output =
 export interface OutputChannel {
   /** What to put in `child_process.spawn`'s `stdio` array. */
   readonly stdio: "pipe" | "inherit" | number
-  /** Wire the reader once the child exists (closes our copy of the child's end). */
-  readonly attach: (child: ChildProcess) => void
+  /**
+   * Wire the reader once the child exists (closes our copy of the child's end). `child`: Node's,
+   * when Node started it (a `"pipe"` channel reads its stdout/stderr; posix_spawn never gets one).
+   */
+  readonly attach: (child: ChildProcess | undefined) => void
   /** Close what we opened when the spawn failed. */
   readonly abort: () => void
   /** The inode of the child's end, when the child writes to a pipe/socket we read. */
@@ -168,6 +171,7 @@ export const make = (output: Output, fd: 1 | 2, maxBuffered: number): Effect.Eff
       ...base,
       stdio: "pipe",
       attach: (child) => {
+        if (child === undefined) return
         if (child.pid !== undefined) inode = procfs.fdInode(child.pid, fd)
         read(fd === 1 ? child.stdout! : child.stderr!)
       },
