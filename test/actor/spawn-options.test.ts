@@ -3,7 +3,7 @@
 // backend cannot honour. Each test leaves no process and no worker behind.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Exit, HashMap, Layer, Logger, type Scope } from "effect"
-import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ActorPool, Nursery, Supervisor, Troupe } from "../../packages/actor/src/index.js"
@@ -147,6 +147,44 @@ describe("spawn options", () => {
         expect(refused).toMatchObject({ _tag: "SpawnOptionUnsupported", backend: "process", option: "resourceLimits.stackSizeMb" })
         expect(yield* nursery.children).toHaveLength(2) // nothing was launched for it
       })), 120_000)
+
+  it.live("process: glibc malloc's huge pages at exec (GLIBC_TUNABLES), restored as given in the actor; off with TROUPE_CHILD_HUGEPAGES=false", () =>
+    Effect.gen(function*() {
+      // What the child was exec'd with, from its initial environment. GLIBC_TUNABLES itself is no
+      // witness there: glibc's loader rewrites it in place as it parses it (2.36 keeps the first
+      // tunable only); the marker the spawn sets beside it is left alone.
+      const atExec = (pid: number, name: string): string | null =>
+        readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null
+      const cases: ReadonlyArray<readonly [string | undefined, boolean]> = [
+        [undefined, true],
+        ["glibc.malloc.arena_max=2", true],
+        ["glibc.malloc.hugetlb=0", false] // the caller's own choice stands
+      ]
+      yield* rootWith({ backend: "process" }, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          for (const [given, added] of cases) {
+            const a = yield* nursery.start(ProbeLive, { name: "tunables", env: { GLIBC_TUNABLES: given } })
+            guard.track(a.actor.pid)
+            expect(atExec(a.actor.pid, "TROUPE_GLIBC_TUNABLES_WAS")).toBe(added ? JSON.stringify(given ?? null) : null)
+            if (given === undefined) expect(atExec(a.actor.pid, "GLIBC_TUNABLES")).toBe("glibc.malloc.hugetlb=1")
+            expect(yield* a.env("GLIBC_TUNABLES")).toBe(given ?? null)
+            expect(yield* a.env("TROUPE_GLIBC_TUNABLES_WAS")).toBeNull()
+          }
+        }))
+      yield* rootWith(
+        { backend: "process" },
+        (guard) =>
+          Effect.gen(function*() {
+            const a = yield* (yield* Nursery.make()).start(ProbeLive, { name: "off", env: { GLIBC_TUNABLES: undefined } })
+            guard.track(a.actor.pid)
+            expect(atExec(a.actor.pid, "GLIBC_TUNABLES")).toBeNull()
+            expect(atExec(a.actor.pid, "TROUPE_GLIBC_TUNABLES_WAS")).toBeNull()
+            expect(yield* a.env("GLIBC_TUNABLES")).toBeNull()
+          }),
+        (l) => l.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_CHILD_HUGEPAGES", "false"]])))))
+      )
+    }), 120_000)
 
   it.live("worker: env merged or cleared, execArgv, heap limits; cwd refused with a typed error", () =>
     rootWith({ backend: "worker" }, () =>

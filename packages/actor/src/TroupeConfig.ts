@@ -134,6 +134,14 @@ export const childEntry = literal("TROUPE_CHILD_ENTRY", ["bundle", "loader"]).pi
  */
 export const childSnapshot = Config.boolean("TROUPE_CHILD_SNAPSHOT").pipe(Config.withDefault(true))
 
+/**
+ * `TROUPE_CHILD_HUGEPAGES`: a process child's glibc malloc backs its large allocations with
+ * transparent huge pages (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1` at exec, restored in the child;
+ * `backend/process/malloc.ts`): fewer page faults while the child reads its startup snapshot.
+ * Read at each spawn. Default true.
+ */
+export const childHugepages = Config.boolean("TROUPE_CHILD_HUGEPAGES").pipe(Config.withDefault(true))
+
 /** `TROUPE_REGISTRAR`: the registrar to use (`Troupe.layerConfig`) or list (`troupe ps`); unset: embedded / none. */
 export const registrar = Config.option(address("TROUPE_REGISTRAR"))
 
@@ -193,6 +201,7 @@ export const keys: ReadonlyArray<KeyInfo> = [
   { name: "TROUPE_TRANSPORT", type: "uds | tcp", default: "uds", unit: "-" },
   { name: "TROUPE_CHILD_ENTRY", type: "bundle | loader", default: "bundle", unit: "-" },
   { name: "TROUPE_CHILD_SNAPSHOT", type: "boolean", default: "true", unit: "-" },
+  { name: "TROUPE_CHILD_HUGEPAGES", type: "boolean", default: "true", unit: "-" },
   { name: "TROUPE_REGISTRAR", type: "address", default: "-", unit: "-" },
   { name: "TROUPE_SECRET", type: "string (secret)", default: "-", unit: "-" },
   ...boundKeys(defaultActorBounds as unknown as Record<string, number>),

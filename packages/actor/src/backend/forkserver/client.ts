@@ -23,6 +23,7 @@ import type { LadderBounds } from "@troupe/process/Bounds"
 import * as Process from "@troupe/process/Process"
 import type { ForkserverBounds } from "../../Bounds.js"
 import type { SpawnSpec } from "../../Protocol.js"
+import { childHugepages } from "../../TroupeConfig.js"
 import { lineSplitter } from "../lines.js"
 
 const serverPath = join(dirname(fileURLToPath(import.meta.url)), "server.cjs")
@@ -64,9 +65,15 @@ export interface Server {
  * ~35 ms here; the server makes no TLS connection) travels under another name, and the server
  * gives it back to the children it starts (`server.cjs`).
  */
-const serverEnv = (): Record<string, string | undefined> => {
+const serverEnv = (hugepages: boolean): Record<string, string | undefined> => {
   const { NODE_EXTRA_CA_CERTS: ca, ...env } = process.env
-  return ca === undefined ? env : { ...env, TROUPE_FORKSERVER_EXTRA_CA_CERTS: ca }
+  return {
+    ...env,
+    ...(ca === undefined ? {} : { TROUPE_FORKSERVER_EXTRA_CA_CERTS: ca }),
+    // The server's children start with malloc's huge pages (`TroupeConfig.childHugepages`, as the
+    // process backend's: backend/process/malloc.ts); each takes its actor's environment from its spec.
+    ...(hugepages ? { TROUPE_FORKSERVER_HUGEPAGES: "1" } : {})
+  }
 }
 
 /** Start a server in the current scope; `onDead` runs once when it exits. */
@@ -112,10 +119,11 @@ const start = (bounds: ForkserverBounds, ladder: LadderBounds, onDead: () => voi
     const errLines = lineSplitter((line) =>
       Runtime.runFork(rt)(Effect.logWarning(`forkserver: ${line}`).pipe(Effect.annotateLogs({ stream: "stderr" })))
     )
+    const hugepages = yield* Effect.mapError(childHugepages, (e) => `cannot start the forkserver: ${e}`)
     const handle = yield* Process.spawn({
       command: process.execPath,
       args: [serverPath, JSON.stringify({ ...bounds, terminateGraceMs: ladder.terminateGraceMs, killGraceMs: ladder.killGraceMs })],
-      env: serverEnv(),
+      env: serverEnv(hugepages),
       stdin: "pipe",
       stdout: { onChunk: lines, onEnd: () => lines.flush() },
       stderr: { onChunk: errLines, onEnd: () => errLines.flush() },

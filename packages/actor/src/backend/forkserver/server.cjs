@@ -42,6 +42,12 @@ let stopping = false
 const childEnv = { ...process.env, TROUPE_ACTOR: "(warm)" }
 delete childEnv.TROUPE_FORKSERVER_EXTRA_CA_CERTS
 if (process.env.TROUPE_FORKSERVER_EXTRA_CA_CERTS !== undefined) childEnv.NODE_EXTRA_CA_CERTS = process.env.TROUPE_FORKSERVER_EXTRA_CA_CERTS
+// glibc malloc's huge pages for the children (client.ts; backend/process/malloc.ts says why): added
+// to GLIBC_TUNABLES unless it sets that tunable; a child's spec then replaces its environment whole.
+delete childEnv.TROUPE_FORKSERVER_HUGEPAGES
+if (process.env.TROUPE_FORKSERVER_HUGEPAGES === "1" && !(childEnv.GLIBC_TUNABLES ?? "").includes("glibc.malloc.hugetlb")) {
+  childEnv.GLIBC_TUNABLES = childEnv.GLIBC_TUNABLES ? `${childEnv.GLIBC_TUNABLES}:glibc.malloc.hugetlb=1` : "glibc.malloc.hugetlb=1"
+}
 
 const start = (flags, cmd) => {
   const child = spawn(process.execPath, [...flags, warmEntry, ...cmd], {

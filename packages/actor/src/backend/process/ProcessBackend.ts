@@ -12,10 +12,12 @@ import * as Option from "effect/Option"
 import * as LadderBounds from "@troupe/process/Bounds"
 import * as Process from "@troupe/process/Process"
 import { limits } from "../../Bounds.js"
+import { childHugepages } from "../../TroupeConfig.js"
 import { ActorFailure, SpawnOptionUnsupported } from "../../Errors.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend, type SpawnOptions } from "../../SpawnBackend.js"
 import { actorOutput } from "../lines.js"
 import { bundleLoaderPath, childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
+import { withHugepages } from "./malloc.js"
 import { snapshotPending } from "./snapshot.js"
 
 export type { EntryStrategy } from "./entry.js"
@@ -64,6 +66,8 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         // Read once and removed by the child (host.ts); /proc/<pid>/environ is the owner's only.
         ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
       })
+      const hugepages = yield* childHugepages.pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `${e}` })))
+      if (hugepages) withHugepages(env)
       // From the bundle's V8 startup snapshot for these flags (entry.ts, snapshot.ts), unless
       // NODE_OPTIONS adds flags of its own or the child is inspected: a snapshot is built under the
       // child's flags, and `--inspect-brk` would hold that build until its timeout.

@@ -22,6 +22,7 @@ import { bundleBoot, ChildArgs, type Host } from "../../internal/child.js"
 import { processChildPids } from "../../internal/runtime.js"
 import { formatAddress, SpawnSpec } from "../../Protocol.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
+import { restore as restoreTunables } from "./malloc.js"
 import { backend as processBackend } from "./ProcessBackend.js"
 
 /**
@@ -87,6 +88,8 @@ export const processHost = (): Host => {
   // nothing this actor starts inherits it.
   const bootKey = process.env["TROUPE_BOOT_KEY"]
   delete process.env["TROUPE_BOOT_KEY"]
+  // GLIBC_TUNABLES as the actor was given it (the spawn added malloc's huge pages: malloc.ts).
+  restoreTunables()
   const loaded = bundleBoot()
   return {
     args,
