@@ -12,7 +12,8 @@
  * The native path needs the addon with `spawn` and pidfds (its exit wait: `pidfdWatch`, then
  * `waitPidNoHang` on that one pid, never a wildcard wait), a command given as a path (Node
  * searches PATH in the child's environment; posix_spawn would search ours), no shell, and no
- * stdin or output that Node must pipe (`stdin: "pipe"`, outputs without the addon's pipes).
+ * stdin or output that Node must pipe (`stdin: "pipe"`, outputs without the addon's pipes), and a
+ * thread that has not asked for Node (a worker actor's: its spawns are reported through Node's).
  * Every other spawn goes through Node, as before; `TROUPE_DISABLE_NATIVE_SPAWN=1` sends them all there.
  *
  * @internal
@@ -45,6 +46,13 @@ export interface Started {
 /** `TROUPE_DISABLE_NATIVE_SPAWN=1` (read once): every child through Node (as `TROUPE_DISABLE_NATIVE=1` does, with the rest of the addon kept). */
 const spawnEnabled = process.env["TROUPE_DISABLE_NATIVE_SPAWN"] !== "1"
 
+/**
+ * A thread whose spawns must pass `ChildProcess.prototype.spawn` (a worker actor's thread: its
+ * wrapper reports each spawn to the parent thread, which kills and reaps them if the worker is
+ * terminated; backend/worker/worker-entry.mjs sets the flag).
+ */
+const throughNode = (): boolean => (globalThis as Record<symbol, unknown>)[Symbol.for("troupe.spawnThroughNode")] === true
+
 const signalName = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]))
 
 /** The fd a channel gives the child as `fd` (1 or 2), or undefined when only Node can wire it. */
@@ -53,7 +61,8 @@ const channelFd = (c: OutputChannel, fd: 1 | 2): number | undefined =>
 
 /** Whether `options` with these outputs can be started by posix_spawn (see above). */
 export const nativeStart = (options: StartOptions, out: OutputChannel, err: OutputChannel): boolean =>
-  spawnEnabled && native?.spawn !== undefined && capabilities.pidfd && (options.shell === undefined || options.shell === false) &&
+  spawnEnabled && native?.spawn !== undefined && capabilities.pidfd && !throughNode() &&
+  (options.shell === undefined || options.shell === false) &&
   options.command.includes("/") && options.stdin !== "pipe" &&
   channelFd(out, 1) !== undefined && channelFd(err, 2) !== undefined
 

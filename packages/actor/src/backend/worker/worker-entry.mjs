@@ -46,6 +46,9 @@ const startTimeOf = (pid) => {
   }
 }
 const spawn = ChildProcess.prototype.spawn
+// Every spawn of this thread must pass the wrapper below: @troupe/process starts its children
+// through Node here, not through the addon's posix_spawn (its internal/start.ts reads this flag).
+globalThis[Symbol.for("troupe.spawnThroughNode")] = true
 // Fault injection for test/actor/worker-lost-spawn.test.ts: behave as a worker terminated between
 // a spawn and its report (the report is never posted).
 const loseReports = process.env.TROUPE_TEST_LOSE_SPAWN_REPORT === "1"
