@@ -37,10 +37,8 @@ export interface StartOptions {
 
 export interface Started {
   readonly pid: number
-  /** Node's child when Node started it (its `stdin` with `stdin: "pipe"`), else undefined. */
+  /** Node's child when Node started it (its `stdin` with `stdin: "pipe"`); undefined when posix_spawn did. */
   readonly child: ChildProcess | undefined
-  /** How it was started. */
-  readonly via: "posix_spawn" | "node"
 }
 
 /** `TROUPE_DISABLE_NATIVE_SPAWN=1` (read once): every child through Node (as `TROUPE_DISABLE_NATIVE=1` does, with the rest of the addon kept). */
@@ -85,7 +83,7 @@ export const start = (
     const pid = n.spawn!(options.command, [options.command, ...(options.args ?? [])], envp, options.cwd ?? null, stdin, channelFd(out, 1)!, channelFd(err, 2)!)
     ChildRegistry.add(pid)
     watchExit(pid, onExit)
-    return { pid, child: undefined, via: "posix_spawn" }
+    return { pid, child: undefined }
   }
   const child = nodeSpawn(options.command, options.args ?? [], {
     cwd: options.cwd,
@@ -95,7 +93,7 @@ export const start = (
     stdio: [options.stdin ?? "ignore", out.stdio, err.stdio]
   })
   child.once("exit", (code, signal) => onExit(fromNode(code, signal)))
-  return { pid: child.pid ?? -1, child, via: "node" }
+  return { pid: child.pid ?? -1, child }
 }
 
 /**
