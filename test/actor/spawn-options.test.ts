@@ -184,6 +184,20 @@ describe("spawn options", () => {
           }),
         (l) => l.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_CHILD_HUGEPAGES", "false"]])))))
       )
+      // The forkserver's children (started directly while no server is up, then by the server,
+      // from its warm pool) are exec'd with it too; the spec gives each its actor's environment.
+      if (process.env["GLIBC_TUNABLES"] === undefined) {
+        yield* rootWith({ backend: "forkserver" }, (guard) =>
+          Effect.gen(function*() {
+            const nursery = yield* Nursery.make()
+            for (let i = 0; i < 3; i++) {
+              const a = yield* nursery.start(ProbeLive, { name: `forked-${i}` })
+              guard.track(a.actor.pid)
+              expect(atExec(a.actor.pid, "GLIBC_TUNABLES")).toBe("glibc.malloc.hugetlb=1")
+              expect(yield* a.env("GLIBC_TUNABLES")).toBeNull()
+            }
+          }))
+      }
     }), 120_000)
 
   it.live("worker: env merged or cleared, execArgv, heap limits; cwd refused with a typed error", () =>

@@ -25,6 +25,7 @@ import type { ForkserverBounds } from "../../Bounds.js"
 import type { SpawnSpec } from "../../Protocol.js"
 import { childHugepages } from "../../TroupeConfig.js"
 import { lineSplitter } from "../lines.js"
+import { withHugepages } from "../process/malloc.js"
 
 const serverPath = join(dirname(fileURLToPath(import.meta.url)), "server.cjs")
 
@@ -65,14 +66,19 @@ export interface Server {
  * ~35 ms here; the server makes no TLS connection) travels under another name, and the server
  * gives it back to the children it starts (`server.cjs`).
  */
+/** GLIBC_TUNABLES with malloc's huge pages added, as the process backend adds them (`withHugepages`). */
+const childTunables = (given: string | undefined): string | undefined =>
+  withHugepages(given === undefined ? {} : { GLIBC_TUNABLES: given })["GLIBC_TUNABLES"]
+
 const serverEnv = (hugepages: boolean): Record<string, string | undefined> => {
   const { NODE_EXTRA_CA_CERTS: ca, ...env } = process.env
   return {
     ...env,
     ...(ca === undefined ? {} : { TROUPE_FORKSERVER_EXTRA_CA_CERTS: ca }),
     // The server's children start with malloc's huge pages (`TroupeConfig.childHugepages`, as the
-    // process backend's: backend/process/malloc.ts); each takes its actor's environment from its spec.
-    ...(hugepages ? { TROUPE_FORKSERVER_HUGEPAGES: "1" } : {})
+    // process backend's: backend/process/malloc.ts): the GLIBC_TUNABLES they are exec'd with.
+    // Each then takes its actor's environment, GLIBC_TUNABLES included, from its spec.
+    ...(hugepages ? { TROUPE_FORKSERVER_GLIBC_TUNABLES: childTunables(env["GLIBC_TUNABLES"]) } : {})
   }
 }
 

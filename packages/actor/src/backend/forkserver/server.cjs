@@ -42,12 +42,10 @@ let stopping = false
 const childEnv = { ...process.env, TROUPE_ACTOR: "(warm)" }
 delete childEnv.TROUPE_FORKSERVER_EXTRA_CA_CERTS
 if (process.env.TROUPE_FORKSERVER_EXTRA_CA_CERTS !== undefined) childEnv.NODE_EXTRA_CA_CERTS = process.env.TROUPE_FORKSERVER_EXTRA_CA_CERTS
-// glibc malloc's huge pages for the children (client.ts; backend/process/malloc.ts says why): added
-// to GLIBC_TUNABLES unless it sets that tunable; a child's spec then replaces its environment whole.
-delete childEnv.TROUPE_FORKSERVER_HUGEPAGES
-if (process.env.TROUPE_FORKSERVER_HUGEPAGES === "1" && !(childEnv.GLIBC_TUNABLES ?? "").includes("glibc.malloc.hugetlb")) {
-  childEnv.GLIBC_TUNABLES = childEnv.GLIBC_TUNABLES ? `${childEnv.GLIBC_TUNABLES}:glibc.malloc.hugetlb=1` : "glibc.malloc.hugetlb=1"
-}
+// The GLIBC_TUNABLES children start with (malloc's huge pages: client.ts, backend/process/malloc.ts);
+// a child's spec then replaces its environment whole.
+delete childEnv.TROUPE_FORKSERVER_GLIBC_TUNABLES
+if (process.env.TROUPE_FORKSERVER_GLIBC_TUNABLES !== undefined) childEnv.GLIBC_TUNABLES = process.env.TROUPE_FORKSERVER_GLIBC_TUNABLES
 
 const start = (flags, cmd) => {
   const child = spawn(process.execPath, [...flags, warmEntry, ...cmd], {
