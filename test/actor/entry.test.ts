@@ -10,6 +10,7 @@ import { ProcessGuard } from "../../packages/testing/src/index.js"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
 import { BootInfoLive } from "./fixtures/boot-info.js"
+import { ByPathLive } from "./fixtures/by-path.js"
 import { GreeterLive } from "./fixtures/greeter.js"
 import { TlaLive } from "./fixtures/top-level-await.js"
 // @ts-expect-error a plain JavaScript module without declarations
@@ -131,4 +132,26 @@ describe("child bundle: V8 code cache", () => {
       const tla = yield* nursery.start(TlaLive, { name: "tla" })
       expect(yield* tla.hello()).toBe("awaited at load")
     }))), 90_000)
+})
+
+describe("child bundle: contents", () => {
+  // A named import from the `effect` barrel (`import { Effect } from "effect"`) makes esbuild build
+  // that module's whole namespace object, so every export of it and all they use are kept: with
+  // @troupe/process importing that way, the hasher's bundle was 1.30 MB and its startup snapshot
+  // 9.1 MB; importing by path (`effect/Effect`), 0.78 MB and 7.4 MB (a snapshot costs ~17 ms of
+  // boot per MB here: `pnpm bench:snapshot`).
+  it.live("takes effect's modules by path, never its barrel", () =>
+    Effect.gen(function*() {
+      const bundle = yield* bundleOf(ByPathLive)
+      const inputs = Object.keys((JSON.parse(readFileSync(bundle.replace(/\.[cm]js$/, ".json"), "utf8")) as { inputs: Record<string, number> }).inputs)
+      expect(inputs.some((f) => /\/effect\/dist\/(esm|cjs)\/Effect\.js$/.test(f))).toBe(true)
+      expect(inputs.filter((f) => /\/effect\/dist\/(esm|cjs)\/index\.js$/.test(f))).toEqual([])
+    }), 90_000)
+
+  it.live("an actor whose module takes effect by path runs", () =>
+    withBackend("bundle")(Effect.scoped(Effect.gen(function*() {
+      const nursery = yield* Nursery.make()
+      const actor = yield* nursery.start(ByPathLive, { name: "by-path" })
+      expect(yield* actor.double(21)).toBe(42)
+    }))), 60_000)
 })

@@ -10,7 +10,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 
 export interface LadderBounds {
   /** Send SIGINT first and wait this long before SIGTERM. `0` skips the SIGINT step. Default 0 ms. */

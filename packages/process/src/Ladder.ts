@@ -14,7 +14,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { LadderBounds } from "./Bounds.js"
 import type { ExitStatus } from "./ExitStatus.js"
 import { within } from "./internal/bounded.js"

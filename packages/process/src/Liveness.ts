@@ -9,7 +9,8 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { constants } from "node:os"
 import { completes } from "./internal/bounded.js"
 import * as procfs from "./internal/procfs.js"

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { startupSnapshot } from "node:v8"
 import { buildingSnapshot, native, nativeLoadError, type NativeBinding } from "./internal/native.js"
 

@@ -14,7 +14,12 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, Option, Scope, Sink, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
 import * as Bounds from "./Bounds.js"
 import type { ExitStatus } from "./ExitStatus.js"
 import { completes } from "./internal/bounded.js"

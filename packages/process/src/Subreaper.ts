@@ -15,7 +15,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Schema, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Bounds from "./Bounds.js"
 import * as ChildRegistry from "./ChildRegistry.js"
 import * as procfs from "./internal/procfs.js"

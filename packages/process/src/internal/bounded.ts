@@ -10,7 +10,12 @@
  *
  * @internal
  */
-import { Deferred, Duration, Effect, Exit, Fiber, Option } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 
 /**
  * `Some(a)` if `self` finished within `ms` milliseconds, else `None` (and `self` is interrupted).

@@ -9,7 +9,10 @@
  *
  * @internal
  */
-import { Effect, Exit, Mailbox, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Mailbox from "effect/Mailbox"
+import * as Stream from "effect/Stream"
 import type { ChildProcess } from "node:child_process"
 import { closeSync, fstatSync, openSync } from "node:fs"
 import { Socket } from "node:net"

@@ -9,7 +9,7 @@
  * (boot, calls, teardown): without it, every actor would compile its teardown lazily. The spawn that
  * finds that cache and no snapshot builds it (`snapshotter.mjs` as a supervised process, ~0.5 s,
  * once per bundle and process whatever the outcome, unless that spawn is interrupted); until then,
- * and when the build fails, children run from the bundle and its code cache. A snapshot is ~9 MB on
+ * and when the build fails, children run from the bundle and its code cache. A snapshot is ~7.5 MB on
  * disk, kept and pruned with its bundle (`bundleCache.ts`). `TROUPE_CHILD_SNAPSHOT=false` turns
  * snapshots off.
  *
