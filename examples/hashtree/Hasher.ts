@@ -26,7 +26,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { Actor, Endpoint } from "@troupe/actor"
+import * as Actor from "@troupe/actor/Actor"
+import * as Endpoint from "@troupe/actor/Endpoint"
 import { type FileHash, hashFile, hashFileNow } from "./HashFile.js"
 import { dirDigest, filesDigest, type TreeDigest } from "./TreeDigest.js"
 import { listDir, type WalkStats } from "./Walker.js"
