@@ -3,11 +3,14 @@
 // and the ES module fallback for top-level await.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, type Layer, type Schema } from "effect"
-import { bundleFor } from "../../packages/actor/src/backend/process/entry.js"
+import { bundleFor, unchanged } from "../../packages/actor/src/backend/process/entry.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { type Actor, type Endpoint, Nursery, Troupe } from "../../packages/actor/src/index.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { native } from "../../packages/process/src/Native.js"
 import * as WorkerBackend from "../../packages/actor/src/backend/worker/WorkerBackend.js"
 import { BootInfoLive } from "./fixtures/boot-info.js"
 import { ByPathLive } from "./fixtures/by-path.js"
@@ -154,4 +157,31 @@ describe("child bundle: contents", () => {
       const actor = yield* nursery.start(ByPathLive, { name: "by-path" })
       expect(yield* actor.double(21)).toBe(42)
     }))), 60_000)
+})
+
+describe("child bundle: freshness", () => {
+  // A bundle is reused while every input keeps the mtime it had when bundled (its meta's
+  // `inputs`); checked through the addon's `mtimes` (one call) or, without it, `fs.statSync`.
+  it.each([["the addon's mtimes", "native"], ["fs.statSync", "js"]] as const)("%s: an edit, even within the same second, or a removal is a change", (_, how) => {
+    if (how === "native") expect(native?.mtimes).toBeTypeOf("function")
+    const check = (inputs: Record<string, number>) => (how === "native" ? unchanged(inputs) : unchanged(inputs, null))
+    const dir = mkdtempSync(join(tmpdir(), "troupe-fresh-"))
+    try {
+      const files = ["a.ts", "b.ts", "c.ts"].map((f) => join(dir, f))
+      for (const f of files) writeFileSync(f, f)
+      utimesSync(files[1]!, 1_700_000_000.25, 1_700_000_000.25)
+      const inputs = () => Object.fromEntries(files.map((f) => [f, statSync(f).mtimeMs]))
+      const before = inputs()
+      expect(check(before)).toBe(true)
+      expect(check({})).toBe(true)
+      utimesSync(files[1]!, 1_700_000_000.5, 1_700_000_000.5)
+      expect(check(before)).toBe(false)
+      expect(check(inputs())).toBe(true)
+      rmSync(files[2]!)
+      expect(check(Object.fromEntries(files.slice(0, 2).map((f) => [f, statSync(f).mtimeMs])))).toBe(true)
+      expect(check(before)).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

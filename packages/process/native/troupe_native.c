@@ -17,12 +17,14 @@
 #include <pthread.h>
 #include <time.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -667,6 +669,42 @@ static napi_value PidfdWatch(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* mtimes(paths) -> Float64Array of 2 * paths.length: for each path, stat(2)'s st_mtim as
+ * [tv_sec, tv_nsec] (symlinks followed, as fs.statSync), or [NaN, NaN] when stat fails (the
+ * caller treats that as changed). One call for a bundle's few hundred inputs: ~3.5 us a stat
+ * here against ~25 us through fs.statSync, which builds a Stats object per call. The caller
+ * computes mtimeMs as Node does (sec * 1e3 + nsec / 1e6) from these two exact integers. */
+static napi_value Mtimes(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  bool is_array = false;
+  uint32_t n = 0;
+  napi_value ab, out;
+  double *data = NULL;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "paths must be an array of strings");
+    return NULL;
+  }
+  napi_get_array_length(env, argv[0], &n);
+  if (napi_create_arraybuffer(env, (size_t)n * 2 * sizeof(double), (void **)&data, &ab) != napi_ok) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    char *path;
+    struct stat st;
+    if (napi_get_element(env, argv[0], i, &e) != napi_ok) return NULL;
+    if ((path = get_string(env, e, "each path")) == NULL) return NULL;
+    if (stat(path, &st) == 0) {
+      data[2 * i] = (double)st.st_mtim.tv_sec;
+      data[2 * i + 1] = (double)st.st_mtim.tv_nsec;
+    } else {
+      data[2 * i] = NAN;
+      data[2 * i + 1] = NAN;
+    }
+    free(path);
+  }
+  if (napi_create_typedarray(env, napi_float64_array, (size_t)n * 2, ab, 0, &out) != napi_ok) return NULL;
+  return out;
+}
+
 /* ------------------------------------------------------------------ init */
 
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
@@ -676,7 +714,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     {"waitPidNoHang", WaitPidNoHang},   {"setChildSubreaper", SetChildSubreaper},
     {"isChildSubreaper", IsChildSubreaper}, {"setPdeathsig", SetPdeathsig},
     {"getppid", Getppid},               {"pipe", Pipe},
-    {"armParentWatchdog", ArmParentWatchdog}, {"spawn", Spawn}};
+    {"armParentWatchdog", ArmParentWatchdog}, {"spawn", Spawn},
+    {"mtimes", Mtimes}};
   napi_value fn;
   fdset_t *open_pidfds = calloc(1, sizeof *open_pidfds);
   if (open_pidfds != NULL) {

@@ -12,9 +12,10 @@
  * exiting by itself run in `node -e` helpers that load the addon directly.
  */
 import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process"
-import { fstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
+import { fstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
-import { constants } from "node:os"
+import { constants, tmpdir } from "node:os"
+import { join } from "node:path"
 import type { Readable } from "node:stream"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
@@ -523,6 +524,36 @@ describe.skipIf(skip)(`native addon${skip ? ` (SKIPPED: ${nativeLoadError})` : "
     expect(await deadline(p.exited, 5000, "sh")).toEqual({ code: 0, signal: null })
     await deadline(closed, 2000, "socket close")
   }), 10_000)
+
+  it("mtimes: stat(2)'s mtime of each path, giving fs.statSync's mtimeMs bit for bit; NaN for a path that fails", () => {
+    const n = need()
+    expect(typeof n.mtimes).toBe("function")
+    const dir = mkdtempSync(join(tmpdir(), "troupe-mtimes-"))
+    try {
+      const a = join(dir, "a"), b = join(dir, "b"), link = join(dir, "link")
+      writeFileSync(a, "a")
+      writeFileSync(b, "b")
+      // Fractional seconds: the nanoseconds matter (an edit within the same second must count).
+      utimesSync(a, 1_700_000_000.123456, 1_700_000_000.123456)
+      utimesSync(b, 1_234_567_890.987654, 1_234_567_890.987654)
+      symlinkSync(b, link)
+      const paths = [a, b, link, join(dir, "missing"), "/proc/self/status", dir]
+      const t = n.mtimes!(paths)
+      expect(t).toBeInstanceOf(Float64Array)
+      expect(t.length).toBe(2 * paths.length)
+      const ms = paths.map((_, i) => t[2 * i]! * 1e3 + t[2 * i + 1]! / 1e6)
+      for (const [i, p] of paths.entries()) {
+        if (p.endsWith("missing")) expect(Number.isNaN(ms[i])).toBe(true)
+        else expect(ms[i]).toBe(statSync(p).mtimeMs) // a symlink: its target's, as statSync
+      }
+      expect(ms[2]).toBe(ms[1])
+      expect(n.mtimes!([])).toEqual(new Float64Array(0))
+      expect(() => n.mtimes!("x" as never)).toThrow(TypeError)
+      expect(() => n.mtimes!([1 as never])).toThrow(TypeError)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 10_000)
 })
 
 // Found by the chaos suite (test/chaos, seed 101): a worker actor terminated while it held exit

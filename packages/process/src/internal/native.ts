@@ -65,6 +65,13 @@ export interface NativeBinding {
    * built before it (the caller then spawns through Node).
    */
   spawn?(path: string, argv: ReadonlyArray<string>, envp: ReadonlyArray<string>, cwd: string | null, stdinFd: number, stdoutFd: number, stderrFd: number): number
+  /**
+   * stat(2) of each path (symlinks followed): its `st_mtim` as `[tv_sec, tv_nsec]` at `2i`,
+   * `2i + 1`, or `[NaN, NaN]` when the stat failed. `mtimeMs` as `fs.statSync` gives it is
+   * `sec * 1e3 + nsec / 1e6`. One call for many files (~3.5 µs a file here, ~25 µs through
+   * `fs.statSync`). Absent from an addon built before it.
+   */
+  mtimes?(paths: ReadonlyArray<string>): Float64Array
 }
 
 const methods = [
