@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "nod
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ActorPool, Nursery, Supervisor, Troupe } from "../../packages/actor/src/index.js"
+import { prefaultPath } from "../../packages/process/src/Native.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 import { ProbeLive } from "./fixtures/probe.js"
 
@@ -198,6 +199,42 @@ describe("spawn options", () => {
             }
           }))
       }
+    }), 120_000)
+
+  it.live("process: the prefault object preloaded at exec (LD_PRELOAD), loaded in the actor, the variable restored as given; off with TROUPE_CHILD_PREFAULT=false", () =>
+    Effect.gen(function*() {
+      const path = prefaultPath()
+      expect(path).toBeTypeOf("string") // the addon is built here (CI requires it)
+      const atExec = (pid: number, name: string): string | null =>
+        readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null
+      const loaded = (pid: number) => readFileSync(`/proc/${pid}/maps`, "utf8").includes(path!)
+      // libm is in every Node process already: a harmless preload of the caller's own, kept after ours.
+      const cases: ReadonlyArray<string | undefined> = [undefined, "libm.so.6"]
+      yield* rootWith({ backend: "process" }, (guard) =>
+        Effect.gen(function*() {
+          const nursery = yield* Nursery.make()
+          for (const given of cases) {
+            const a = yield* nursery.start(ProbeLive, { name: "preload", env: { LD_PRELOAD: given } })
+            guard.track(a.actor.pid)
+            expect(atExec(a.actor.pid, "LD_PRELOAD")).toBe(given === undefined ? path : `${path}:${given}`)
+            expect(atExec(a.actor.pid, "TROUPE_LD_PRELOAD_WAS")).toBe(JSON.stringify(given ?? null))
+            expect(loaded(a.actor.pid)).toBe(true)
+            expect(yield* a.env("LD_PRELOAD")).toBe(given ?? null)
+            expect(yield* a.env("TROUPE_LD_PRELOAD_WAS")).toBeNull()
+          }
+        }))
+      yield* rootWith(
+        { backend: "process" },
+        (guard) =>
+          Effect.gen(function*() {
+            const a = yield* (yield* Nursery.make()).start(ProbeLive, { name: "off", env: { LD_PRELOAD: undefined } })
+            guard.track(a.actor.pid)
+            expect(atExec(a.actor.pid, "LD_PRELOAD")).toBeNull()
+            expect(loaded(a.actor.pid)).toBe(false)
+            expect(yield* a.env("LD_PRELOAD")).toBeNull()
+          }),
+        (l) => l.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_CHILD_PREFAULT", "false"]])))))
+      )
     }), 120_000)
 
   it.live("worker: env merged or cleared, execArgv, heap limits; cwd refused with a typed error", () =>

@@ -142,6 +142,14 @@ export const childSnapshot = Config.boolean("TROUPE_CHILD_SNAPSHOT").pipe(Config
  */
 export const childHugepages = Config.boolean("TROUPE_CHILD_HUGEPAGES").pipe(Config.withDefault(true))
 
+/**
+ * `TROUPE_CHILD_PREFAULT`: a process child starts with `@troupe/process`'s `troupe_prefault.node`
+ * in `LD_PRELOAD` (restored in the child; `backend/process/prefault.ts`): the kernel faults in
+ * each anonymous mapping of 64 KiB to 4 MiB at once, not page by page, as the child deserializes
+ * its startup snapshot and runs. Only where the addon was built. Read at each spawn. Default true.
+ */
+export const childPrefault = Config.boolean("TROUPE_CHILD_PREFAULT").pipe(Config.withDefault(true))
+
 /** `TROUPE_REGISTRAR`: the registrar to use (`Troupe.layerConfig`) or list (`troupe ps`); unset: embedded / none. */
 export const registrar = Config.option(address("TROUPE_REGISTRAR"))
 
@@ -202,6 +210,7 @@ export const keys: ReadonlyArray<KeyInfo> = [
   { name: "TROUPE_CHILD_ENTRY", type: "bundle | loader", default: "bundle", unit: "-" },
   { name: "TROUPE_CHILD_SNAPSHOT", type: "boolean", default: "true", unit: "-" },
   { name: "TROUPE_CHILD_HUGEPAGES", type: "boolean", default: "true", unit: "-" },
+  { name: "TROUPE_CHILD_PREFAULT", type: "boolean", default: "true", unit: "-" },
   { name: "TROUPE_REGISTRAR", type: "address", default: "-", unit: "-" },
   { name: "TROUPE_SECRET", type: "string (secret)", default: "-", unit: "-" },
   ...boundKeys(defaultActorBounds as unknown as Record<string, number>),

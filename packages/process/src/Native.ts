@@ -9,10 +9,10 @@
  */
 import * as Effect from "effect/Effect"
 import { startupSnapshot } from "node:v8"
-import { buildingSnapshot, native, nativeLoadError, type NativeBinding } from "./internal/native.js"
+import { buildingSnapshot, native, nativeLoadError, type NativeBinding, prefaultPath } from "./internal/native.js"
 
 export type { NativeBinding }
-export { native }
+export { native, prefaultPath }
 
 export interface Capabilities {
   /** `"pidfd"`: event-driven exit waits and race-free signals; `"proc-poll"`: the fallback. */

@@ -11,7 +11,7 @@
  * Scenarios that change process-wide state (subreaper, pdeathsig) or must observe a process
  * exiting by itself run in `node -e` helpers that load the addon directly.
  */
-import { type ChildProcess, spawn, type SpawnOptions } from "node:child_process"
+import { type ChildProcess, spawn, type SpawnOptions, spawnSync } from "node:child_process"
 import { fstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import { constants, tmpdir } from "node:os"
@@ -19,7 +19,7 @@ import { join } from "node:path"
 import type { Readable } from "node:stream"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { describe, expect, it } from "vitest"
-import { native, nativeAddonPath, nativeLoadError, type NativeBinding } from "../src/internal/native.js"
+import { native, nativeAddonPath, nativeLoadError, type NativeBinding, prefaultPath } from "../src/internal/native.js"
 
 const { SIGKILL, SIGTERM } = constants.signals
 const O_CLOEXEC = 0o2000000
@@ -524,6 +524,24 @@ describe.skipIf(skip)(`native addon${skip ? ` (SKIPPED: ${nativeLoadError})` : "
     expect(await deadline(p.exited, 5000, "sh")).toEqual({ code: 0, signal: null })
     await deadline(closed, 2000, "socket close")
   }), 10_000)
+
+  it("troupe_prefault.node (LD_PRELOAD): populates anonymous private mappings of 64 KiB-4 MiB as they are mapped or made writable; nothing else", () => {
+    const path = prefaultPath()
+    expect(path).toBeTypeOf("string")
+    const probe = fileURLToPath(new URL("./fixtures/prefault-probe.py", import.meta.url))
+    const run = (preload: string | undefined) => {
+      const env = { ...process.env }
+      if (preload === undefined) delete env["LD_PRELOAD"]
+      else env["LD_PRELOAD"] = preload
+      const r = spawnSync("python3", [probe], { env, encoding: "utf8", timeout: 10_000 })
+      expect(r.status, r.stderr).toBe(0)
+      expect(r.stderr).toBe("") // the loader took the object without complaint
+      return JSON.parse(r.stdout) as Record<string, number>
+    }
+    // Resident KiB of each mapping right after the call (untouched).
+    expect(run(undefined)).toEqual({ private1m: 0, shared1m: 0, stack1m: 0, private8m: 0, private32k: 0, reserved1m: 0, mprotect: 0, committed1m: 0 })
+    expect(run(path)).toEqual({ private1m: 1024, shared1m: 0, stack1m: 0, private8m: 0, private32k: 0, reserved1m: 0, mprotect: 0, committed1m: 1024 })
+  }, 30_000)
 
   it("mtimes: stat(2)'s mtime of each path, giving fs.statSync's mtimeMs bit for bit; NaN for a path that fails", () => {
     const n = need()

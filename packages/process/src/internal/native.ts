@@ -125,6 +125,24 @@ const load = (): { native?: NativeBinding; error?: string } => {
 }
 
 /**
+ * The addon's preload object for Node children, `troupe_prefault.node` (native/troupe_prefault.c:
+ * it has the kernel populate each anonymous mapping of 64 KiB to 4 MiB at once instead of page by
+ * page; `LD_PRELOAD` it), beside the addon: its path when it was built, undefined otherwise (not
+ * Linux, `TROUPE_DISABLE_NATIVE=1`, not built). Looked up once per addon path.
+ */
+export const prefaultPath = (): string | undefined => {
+  if (process.platform !== "linux" || process.env["TROUPE_DISABLE_NATIVE"] === "1") return undefined
+  if (prefaultFor !== nativeAddonPath) {
+    prefaultFor = nativeAddonPath
+    const path = join(dirname(nativeAddonPath), "troupe_prefault.node")
+    prefaultFound = existsSync(path) ? path : undefined
+  }
+  return prefaultFound
+}
+let prefaultFor: string | undefined
+let prefaultFound: string | undefined
+
+/**
  * This process is building a V8 startup snapshot (`node --build-snapshot`: the process backend's
  * child snapshots). A snapshot cannot hold an addon: it is loaded when the snapshot is
  * deserialized instead, in the process that runs it (its environment, its files). Node 20's

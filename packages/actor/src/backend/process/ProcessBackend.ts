@@ -14,10 +14,11 @@ import * as Process from "@troupe/process/Process"
 import { limits } from "../../Bounds.js"
 import { ActorFailure, SpawnOptionUnsupported } from "../../Errors.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend, type SpawnOptions } from "../../SpawnBackend.js"
-import { childHugepages } from "../../TroupeConfig.js"
+import { childHugepages, childPrefault } from "../../TroupeConfig.js"
 import { actorOutput } from "../lines.js"
 import { bundleLoaderPath, childCommand, defaultStrategy, type EntryStrategy } from "./entry.js"
 import { withHugepages } from "./malloc.js"
+import { withPrefault } from "./prefault.js"
 import { snapshotPending } from "./snapshot.js"
 
 export type { EntryStrategy } from "./entry.js"
@@ -68,6 +69,8 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       })
       const hugepages = yield* childHugepages.pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `${e}` })))
       if (hugepages) withHugepages(env)
+      const prefault = yield* childPrefault.pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `${e}` })))
+      if (prefault) withPrefault(env)
       // From the bundle's V8 startup snapshot for these flags (entry.ts, snapshot.ts), unless
       // NODE_OPTIONS adds flags of its own or the child is inspected: a snapshot is built under the
       // child's flags, and `--inspect-brk` would hold that build until its timeout.

@@ -23,6 +23,7 @@ import { processChildPids } from "../../internal/runtime.js"
 import { formatAddress, SpawnSpec } from "../../Protocol.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { restore as restoreTunables } from "./malloc.js"
+import { restore as restorePreload } from "./prefault.js"
 import { backend as processBackend } from "./ProcessBackend.js"
 
 /**
@@ -88,8 +89,10 @@ export const processHost = (): Host => {
   // nothing this actor starts inherits it.
   const bootKey = process.env["TROUPE_BOOT_KEY"]
   delete process.env["TROUPE_BOOT_KEY"]
-  // GLIBC_TUNABLES as the actor was given it (the spawn added malloc's huge pages: malloc.ts).
+  // GLIBC_TUNABLES and LD_PRELOAD as the actor was given them (the spawn added malloc's huge pages,
+  // malloc.ts, and the prefault object, prefault.ts).
   restoreTunables()
+  restorePreload()
   const loaded = bundleBoot()
   return {
     args,
