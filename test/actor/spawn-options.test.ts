@@ -235,6 +235,21 @@ describe("spawn options", () => {
           }),
         (l) => l.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_CHILD_PREFAULT", "false"]])))))
       )
+      // The forkserver's children too (the first started directly, then by the server, from its
+      // warm pool); the spec gives each its actor's environment.
+      if (process.env["LD_PRELOAD"] === undefined) {
+        yield* rootWith({ backend: "forkserver" }, (guard) =>
+          Effect.gen(function*() {
+            const nursery = yield* Nursery.make()
+            for (let i = 0; i < 3; i++) {
+              const a = yield* nursery.start(ProbeLive, { name: `forked-${i}` })
+              guard.track(a.actor.pid)
+              expect(atExec(a.actor.pid, "LD_PRELOAD")).toBe(path)
+              expect(loaded(a.actor.pid)).toBe(true)
+              expect(yield* a.env("LD_PRELOAD")).toBeNull()
+            }
+          }))
+      }
     }), 120_000)
 
   it.live("worker: env merged or cleared, execArgv, heap limits; cwd refused with a typed error", () =>

@@ -20,12 +20,14 @@ import * as Stream from "effect/Stream"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { LadderBounds } from "@troupe/process/Bounds"
+import { prefaultPath } from "@troupe/process/Native"
 import * as Process from "@troupe/process/Process"
 import type { ForkserverBounds } from "../../Bounds.js"
 import type { SpawnSpec } from "../../Protocol.js"
-import { childHugepages } from "../../TroupeConfig.js"
+import { childHugepages, childPrefault } from "../../TroupeConfig.js"
 import { lineSplitter } from "../lines.js"
 import { withHugepages } from "../process/malloc.js"
+import { withPrefault } from "../process/prefault.js"
 
 const serverPath = join(dirname(fileURLToPath(import.meta.url)), "server.cjs")
 
@@ -70,7 +72,11 @@ export interface Server {
 const childTunables = (given: string | undefined): string | undefined =>
   withHugepages(given === undefined ? {} : { GLIBC_TUNABLES: given })["GLIBC_TUNABLES"]
 
-const serverEnv = (hugepages: boolean): Record<string, string | undefined> => {
+/** LD_PRELOAD with the prefault object first, as the process backend adds it (`withPrefault`). */
+const childPreload = (given: string | undefined): string | undefined =>
+  withPrefault(given === undefined ? {} : { LD_PRELOAD: given })["LD_PRELOAD"]
+
+const serverEnv = (hugepages: boolean, prefault: boolean): Record<string, string | undefined> => {
   const { NODE_EXTRA_CA_CERTS: ca, ...env } = process.env
   return {
     ...env,
@@ -78,7 +84,10 @@ const serverEnv = (hugepages: boolean): Record<string, string | undefined> => {
     // The server's children start with malloc's huge pages (`TroupeConfig.childHugepages`, as the
     // process backend's: backend/process/malloc.ts): the GLIBC_TUNABLES they are exec'd with.
     // Each then takes its actor's environment, GLIBC_TUNABLES included, from its spec.
-    ...(hugepages ? { TROUPE_FORKSERVER_GLIBC_TUNABLES: childTunables(env["GLIBC_TUNABLES"]) } : {})
+    ...(hugepages ? { TROUPE_FORKSERVER_GLIBC_TUNABLES: childTunables(env["GLIBC_TUNABLES"]) } : {}),
+    // And with the prefault object preloaded (`TroupeConfig.childPrefault`, backend/process/prefault.ts),
+    // not the server itself: the LD_PRELOAD they are exec'd with; the spec's environment replaces it.
+    ...(prefault && prefaultPath() !== undefined ? { TROUPE_FORKSERVER_LD_PRELOAD: childPreload(env["LD_PRELOAD"]) } : {})
   }
 }
 
@@ -126,10 +135,11 @@ const start = (bounds: ForkserverBounds, ladder: LadderBounds, onDead: () => voi
       Runtime.runFork(rt)(Effect.logWarning(`forkserver: ${line}`).pipe(Effect.annotateLogs({ stream: "stderr" })))
     )
     const hugepages = yield* Effect.mapError(childHugepages, (e) => `cannot start the forkserver: ${e}`)
+    const prefault = yield* Effect.mapError(childPrefault, (e) => `cannot start the forkserver: ${e}`)
     const handle = yield* Process.spawn({
       command: process.execPath,
       args: [serverPath, JSON.stringify({ ...bounds, terminateGraceMs: ladder.terminateGraceMs, killGraceMs: ladder.killGraceMs })],
-      env: serverEnv(hugepages),
+      env: serverEnv(hugepages, prefault),
       stdin: "pipe",
       stdout: { onChunk: lines, onEnd: () => lines.flush() },
       stderr: { onChunk: errLines, onEnd: () => errLines.flush() },

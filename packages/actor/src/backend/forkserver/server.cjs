@@ -46,6 +46,9 @@ if (process.env.TROUPE_FORKSERVER_EXTRA_CA_CERTS !== undefined) childEnv.NODE_EX
 // a child's spec then replaces its environment whole.
 delete childEnv.TROUPE_FORKSERVER_GLIBC_TUNABLES
 if (process.env.TROUPE_FORKSERVER_GLIBC_TUNABLES !== undefined) childEnv.GLIBC_TUNABLES = process.env.TROUPE_FORKSERVER_GLIBC_TUNABLES
+// The LD_PRELOAD children start with (the prefault object: client.ts, backend/process/prefault.ts).
+delete childEnv.TROUPE_FORKSERVER_LD_PRELOAD
+if (process.env.TROUPE_FORKSERVER_LD_PRELOAD !== undefined) childEnv.LD_PRELOAD = process.env.TROUPE_FORKSERVER_LD_PRELOAD
 
 const start = (flags, cmd) => {
   const child = spawn(process.execPath, [...flags, warmEntry, ...cmd], {
