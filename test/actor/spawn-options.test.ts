@@ -6,10 +6,10 @@ import { Cause, ConfigProvider, Effect, Exit, HashMap, Layer, Logger, type Scope
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { ActorPool, Nursery, Supervisor, Troupe } from "../../packages/actor/src/index.js"
+import { ActorPool, Nursery, type Portal, Supervisor, Troupe } from "../../packages/actor/src/index.js"
 import { prefaultPath } from "../../packages/process/src/Native.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
-import { ProbeLive } from "./fixtures/probe.js"
+import { Probe, ProbeLive } from "./fixtures/probe.js"
 
 /** A root on `options`, under the process-leak guard and the worker-leak check. */
 export const rootWith = <A, E>(
@@ -149,13 +149,30 @@ describe("spawn options", () => {
         expect(yield* nursery.children).toHaveLength(2) // nothing was launched for it
       })), 120_000)
 
+  /** A variable of the environment the process `pid` was exec'd with (`/proc/<pid>/environ`), or null. */
+  const atExec = (pid: number, name: string): string | null =>
+    readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null
+
+  /**
+   * Three forkserver actors, each checked by `check`: the first started directly (no server is up
+   * yet), the others by the server, from its warm pool.
+   */
+  const forkserverChildren = (check: (a: Portal.Portal<typeof Probe>) => Effect.Effect<void, unknown>) =>
+    rootWith({ backend: "forkserver" }, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        for (let i = 0; i < 3; i++) {
+          const a = yield* nursery.start(ProbeLive, { name: `forked-${i}` })
+          guard.track(a.actor.pid)
+          yield* check(a)
+        }
+      }))
+
   it.live("process: glibc malloc's huge pages at exec (GLIBC_TUNABLES), restored as given in the actor; off with TROUPE_CHILD_HUGEPAGES=false", () =>
     Effect.gen(function*() {
-      // What the child was exec'd with, from its initial environment. GLIBC_TUNABLES itself is no
-      // witness there: glibc's loader rewrites it in place as it parses it (2.36 keeps the first
-      // tunable only); the marker the spawn sets beside it is left alone.
-      const atExec = (pid: number, name: string): string | null =>
-        readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null
+      // GLIBC_TUNABLES itself is no witness in the child's initial environment: glibc's loader
+      // rewrites it in place as it parses it (2.36 keeps the first tunable only); the marker the
+      // spawn sets beside it is left alone.
       const cases: ReadonlyArray<readonly [string | undefined, boolean]> = [
         [undefined, true],
         ["glibc.malloc.arena_max=2", true],
@@ -188,15 +205,10 @@ describe("spawn options", () => {
       // The forkserver's children (started directly while no server is up, then by the server,
       // from its warm pool) are exec'd with it too; the spec gives each its actor's environment.
       if (process.env["GLIBC_TUNABLES"] === undefined) {
-        yield* rootWith({ backend: "forkserver" }, (guard) =>
+        yield* forkserverChildren((a) =>
           Effect.gen(function*() {
-            const nursery = yield* Nursery.make()
-            for (let i = 0; i < 3; i++) {
-              const a = yield* nursery.start(ProbeLive, { name: `forked-${i}` })
-              guard.track(a.actor.pid)
-              expect(atExec(a.actor.pid, "GLIBC_TUNABLES")).toBe("glibc.malloc.hugetlb=1")
-              expect(yield* a.env("GLIBC_TUNABLES")).toBeNull()
-            }
+            expect(atExec(a.actor.pid, "GLIBC_TUNABLES")).toBe("glibc.malloc.hugetlb=1")
+            expect(yield* a.env("GLIBC_TUNABLES")).toBeNull()
           }))
       }
     }), 120_000)
@@ -205,8 +217,6 @@ describe("spawn options", () => {
     Effect.gen(function*() {
       const path = prefaultPath()
       expect(path).toBeTypeOf("string") // the addon is built here (CI requires it)
-      const atExec = (pid: number, name: string): string | null =>
-        readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null
       const loaded = (pid: number) => readFileSync(`/proc/${pid}/maps`, "utf8").includes(path!)
       // libm is in every Node process already: a harmless preload of the caller's own, kept after ours.
       const cases: ReadonlyArray<string | undefined> = [undefined, "libm.so.6"]
@@ -238,16 +248,11 @@ describe("spawn options", () => {
       // The forkserver's children too (the first started directly, then by the server, from its
       // warm pool); the spec gives each its actor's environment.
       if (process.env["LD_PRELOAD"] === undefined) {
-        yield* rootWith({ backend: "forkserver" }, (guard) =>
+        yield* forkserverChildren((a) =>
           Effect.gen(function*() {
-            const nursery = yield* Nursery.make()
-            for (let i = 0; i < 3; i++) {
-              const a = yield* nursery.start(ProbeLive, { name: `forked-${i}` })
-              guard.track(a.actor.pid)
-              expect(atExec(a.actor.pid, "LD_PRELOAD")).toBe(path)
-              expect(loaded(a.actor.pid)).toBe(true)
-              expect(yield* a.env("LD_PRELOAD")).toBeNull()
-            }
+            expect(atExec(a.actor.pid, "LD_PRELOAD")).toBe(path)
+            expect(loaded(a.actor.pid)).toBe(true)
+            expect(yield* a.env("LD_PRELOAD")).toBeNull()
           }))
       }
     }), 120_000)

@@ -20,6 +20,7 @@
  *
  * @internal
  */
+import { restore as restoreRecorded, setRestorable } from "./restorable.js"
 
 /** The variable glibc reads its tunables from. */
 const tunablesVar = "GLIBC_TUNABLES"
@@ -35,8 +36,7 @@ const hugetlb = "glibc.malloc.hugetlb=1"
 export const withHugepages = (env: Record<string, string>): Record<string, string> => {
   const was = env[tunablesVar]
   if (was !== undefined && was.includes("glibc.malloc.hugetlb")) return env
-  env[tunablesVar] = was === undefined || was === "" ? hugetlb : `${was}:${hugetlb}`
-  env[restoreVar] = JSON.stringify(was ?? null)
+  setRestorable(env, tunablesVar, restoreVar, was === undefined || was === "" ? hugetlb : `${was}:${hugetlb}`)
   return env
 }
 
@@ -44,17 +44,4 @@ export const withHugepages = (env: Record<string, string>): Record<string, strin
  * In the child, at boot: `GLIBC_TUNABLES` back to what `withHugepages` found (unset if it was), and
  * the marker removed. Nothing to do in a child started without it.
  */
-export const restore = (env: NodeJS.ProcessEnv = process.env): void => {
-  const marker = env[restoreVar]
-  if (marker === undefined) return
-  delete env[restoreVar]
-  let was: unknown = null
-  try {
-    was = JSON.parse(marker)
-  } catch {
-    // not ours after all: leave GLIBC_TUNABLES as it is
-    return
-  }
-  if (typeof was === "string") env[tunablesVar] = was
-  else delete env[tunablesVar]
-}
+export const restore = (env: NodeJS.ProcessEnv = process.env): void => restoreRecorded(tunablesVar, restoreVar, env)

@@ -20,6 +20,7 @@
  * @internal
  */
 import { prefaultPath } from "@troupe/process/Native"
+import { restore as restoreRecorded, setRestorable } from "./restorable.js"
 
 /** The variable the dynamic loader reads its preloads from. */
 const preloadVar = "LD_PRELOAD"
@@ -34,8 +35,7 @@ export const restoreVar = "TROUPE_LD_PRELOAD_WAS"
 export const withPrefault = (env: Record<string, string>, path: string | undefined = prefaultPath()): Record<string, string> => {
   if (path === undefined) return env
   const was = env[preloadVar]
-  env[preloadVar] = was === undefined || was.trim() === "" ? path : `${path}:${was}`
-  env[restoreVar] = JSON.stringify(was ?? null)
+  setRestorable(env, preloadVar, restoreVar, was === undefined || was.trim() === "" ? path : `${path}:${was}`)
   return env
 }
 
@@ -44,17 +44,4 @@ export const withPrefault = (env: Record<string, string>, path: string | undefin
  * marker removed. The object stays loaded in this process; nothing to do in a child started
  * without it.
  */
-export const restore = (env: NodeJS.ProcessEnv = process.env): void => {
-  const marker = env[restoreVar]
-  if (marker === undefined) return
-  delete env[restoreVar]
-  let was: unknown = null
-  try {
-    was = JSON.parse(marker)
-  } catch {
-    // not ours after all: leave LD_PRELOAD as it is
-    return
-  }
-  if (typeof was === "string") env[preloadVar] = was
-  else delete env[preloadVar]
-}
+export const restore = (env: NodeJS.ProcessEnv = process.env): void => restoreRecorded(preloadVar, restoreVar, env)
