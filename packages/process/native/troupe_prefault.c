@@ -7,9 +7,10 @@
  * Why: a Node process started from a V8 startup snapshot writes its whole deserialized heap into
  * fresh pages (V8 commits its 256 KiB pages with mprotect or mmap). Where a page fault is dear
  * (under a hypervisor: ~11 us each on the machines troupe is measured on), those faults were a
- * third of an actor's boot: 5,065 faults and 160 ms of CPU for `--troupe-snapshot-check` of the
- * demo's hasher, 1,620 and 122 ms with this object; RSS unchanged (53 MB): the pages populated
- * are the pages the heap writes anyway.
+ * third of an actor's boot. For `--troupe-snapshot-check` of the demo's hasher (exec to exit,
+ * medians of 20, interleaved): ~5,000 → ~2,700 page faults and 114 → 101 ms of CPU with this
+ * object; RSS unchanged (53 MB): the pages populated are the pages the heap writes anyway. A
+ * limit of 8 MiB did no better, 16 MiB worse.
  *
  * Nothing else changes: the wrapped calls return what the real ones return (errno kept), a
  * populate that fails (an older kernel: EINVAL; out of memory: the pages then fault as before)

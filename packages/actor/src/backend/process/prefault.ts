@@ -6,10 +6,11 @@
  *
  * Why: a child started from its startup snapshot writes its whole deserialized V8 heap into fresh
  * pages (V8 commits 256 KiB at a time). Where a page fault is dear (measured on these VMs: ~11 µs
- * each), that cost a third of a child's boot: exec to exit of the demo's hasher snapshot
- * (`--troupe-snapshot-check`) 114 → 101 ms of CPU, page faults ~5,000 → ~2,700 (medians of 20,
- * interleaved; `pnpm bench:snapshot`), RSS unchanged (53 MB): the pages populated are those the
- * heap writes anyway.
+ * each), page faults are a third of a child's boot. With the object, exec to exit of the demo's
+ * hasher snapshot (`--troupe-snapshot-check`) 114 → 101 ms of CPU, page faults ~5,000 → ~2,700
+ * (medians of 20, the two alternating), RSS unchanged (53 MB): the pages populated are those the
+ * heap writes anyway. The demo's spawn of 2 actors: 174 → 163 ms (medians of 8, interleaved with
+ * `TROUPE_CHILD_PREFAULT=false`).
  *
  * The child gets it only when the addon was built (and this is Linux); the object is put first in
  * `LD_PRELOAD`, before what the environment preloads already. The child restores the variable as
