@@ -174,7 +174,7 @@ describe("forkserver backend", () => {
         expect(yield* second.greet("warm")).toBe("hello warm")
       }), { forkserver: { coldStart: "direct" } }), 120_000)
 
-  it.live("the spawn spec: a child the server starts takes it at launch; one started directly gets it from its parent", () => {
+  it.live("the spawn spec at launch: a child the server starts gets it over the server's channel; one started directly, in its environment", () => {
     const ready: Array<{ id: unknown; message: string }> = []
     const capture = Logger.make(({ annotations, message }) => {
       const text = Array.isArray(message) ? message.join(" ") : String(message)
@@ -198,7 +198,7 @@ describe("forkserver backend", () => {
         expect(yield* second.greet("warm")).toBe("hello warm")
         yield* eventually("both actors logged their Ready", 10_000, () => readyOf(first.actor.id) !== undefined && readyOf(second.actor.id) !== undefined)
         expect(readyOf(first.actor.id)).toContain("after process start")
-        expect(readyOf(first.actor.id)).toContain("spawn spec from the parent")
+        expect(readyOf(first.actor.id)).toContain("spawn spec at launch")
         expect(readyOf(second.actor.id)).toContain("after forkserver start")
         expect(readyOf(second.actor.id)).toContain("spawn spec at launch")
       }).pipe(Effect.provide(Logger.add(capture)), Logger.withMinimumLogLevel(LogLevel.Debug)), { forkserver: { coldStart: "direct" } }).pipe(

@@ -138,12 +138,18 @@ export interface BundleCacheBounds {
   readonly maxBytes: number
   /** An entry (or a bundler's temporary directory) younger than this is left alone. Default 600000 ms (10 min). */
   readonly inUseGraceMs: number
+  /**
+   * A process that added nothing to the cache prunes it this long after it first needed a bundle
+   * (if it still runs then; one that adds a bundle or a snapshot prunes right after). Default 5000 ms.
+   */
+  readonly pruneDelayMs: number
 }
 
 export const defaultBundleCacheBounds: BundleCacheBounds = {
   maxEntries: 32,
   maxBytes: 256 * 1024 * 1024,
-  inUseGraceMs: 10 * 60 * 1000
+  inUseGraceMs: 10 * 60 * 1000,
+  pruneDelayMs: 5000
 }
 
 /**

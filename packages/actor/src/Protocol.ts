@@ -42,6 +42,21 @@ export const Address = Schema.Union(
 )
 export type Address = typeof Address.Type
 
+/** An actor's registry entry (`Registrar.ActorInfo`): who it is, where it listens, how it was started. */
+export const ActorInfo = Schema.Struct({
+  name: Schema.String,
+  id: Schema.String,
+  pid: Schema.Number,
+  address: Address,
+  /** The parent actor's id; `null` for a root. */
+  parent: Schema.NullOr(Schema.String),
+  /** How this actor was started: `"root"`, or the spawn backend's name (`"process"`). */
+  backend: Schema.String,
+  /** When the actor's runtime started, ms since the epoch. */
+  startedAt: Schema.Number
+})
+export type ActorInfo = typeof ActorInfo.Type
+
 export const formatAddress = (a: Address): string => a._tag === "UnixAddress" ? `unix:${a.path}` : `tcp:${a.hostname}:${a.port}`
 
 /**
@@ -148,8 +163,12 @@ export type SessionKind = keyof typeof Kind
 export type Hello = readonly [MsgType["Hello"], aid: Aid, role: "peer" | "child"]
 /** Parent → booting child, after the handshake: what to become. */
 export type SpawnSpecMsg = readonly [MsgType["SpawnSpec"], spec: SpawnSpec]
-/** Child → parent: listener bound, module loaded, registered. */
-export type Ready = readonly [MsgType["Ready"], address: Address]
+/**
+ * Child → parent: listener bound, module loaded, registered. `register`: the child's registry
+ * entry when its parent hosts the registrar, for the parent to record before it reports the child
+ * up (a registration without a round trip of its own); `null` when the child registered itself.
+ */
+export type Ready = readonly [MsgType["Ready"], address: Address, register: ActorInfo | null]
 /** Child → parent: boot failed (module/export missing, bind failed). */
 export type BootFailed = readonly [MsgType["BootFailed"], message: string]
 /** The caller's span (W3C trace context ids, as `Tracer.ExternalSpan`): `[traceId, spanId, sampled]`. */
@@ -239,7 +258,7 @@ export type SessionMessage = Started | Yield | Stop | Return | ErrorMsg | Cancel
 // Constructors: the runtime builds messages only through these.
 export const hello = (aid: Aid, role: "peer" | "child"): Hello => [MsgType.Hello, aid, role]
 export const spawnSpec = (spec: SpawnSpec): SpawnSpecMsg => [MsgType.SpawnSpec, spec]
-export const ready = (address: Address): Ready => [MsgType.Ready, address]
+export const ready = (address: Address, register: ActorInfo | null = null): Ready => [MsgType.Ready, address, register]
 export const bootFailed = (message: string): BootFailed => [MsgType.BootFailed, message]
 export const start = (cid: number, endpoint: string, kind: Kind, payload: unknown, window: number, trace?: TraceContext): Start =>
   trace === undefined ? [MsgType.Start, cid, endpoint, kind, payload, window] : [MsgType.Start, cid, endpoint, kind, payload, window, trace]
@@ -287,7 +306,7 @@ const tuple = <T extends number, E extends ReadonlyArray<Schema.Schema.Any | Sch
 export const Message = Schema.Union(
   tuple(MsgType.Hello, Aid, Schema.Literal("peer", "child")),
   tuple(MsgType.SpawnSpec, SpawnSpec),
-  tuple(MsgType.Ready, Address),
+  tuple(MsgType.Ready, Address, Schema.NullOr(ActorInfo)),
   tuple(MsgType.BootFailed, Schema.String),
   tuple(
     MsgType.Start,

@@ -24,24 +24,15 @@ import { type ActorError, type ProtocolError, TransportError } from "./Errors.js
 import * as Auth from "./internal/auth.js"
 import * as Channel from "./internal/channel.js"
 import * as Portal from "./Portal.js"
+import * as P from "./Protocol.js"
 import { Address } from "./Protocol.js"
 import { Troupe } from "./internal/context.js"
 import { formatAddress } from "./Protocol.js"
 import * as SocketTransport from "./transport/SocketTransport.js"
 
-export const ActorInfo = Schema.Struct({
-  name: Schema.String,
-  id: Schema.String,
-  pid: Schema.Number,
-  address: Address,
-  /** The parent actor's id; `null` for a root. */
-  parent: Schema.NullOr(Schema.String),
-  /** How this actor was started: `"root"`, or the spawn backend's name (`"process"`). */
-  backend: Schema.String,
-  /** When the actor's runtime started, ms since the epoch. */
-  startedAt: Schema.Number
-})
-export type ActorInfo = typeof ActorInfo.Type
+/** An actor's registry entry (defined with the protocol: a booting child's `Ready` carries one). */
+export const ActorInfo = P.ActorInfo
+export type ActorInfo = P.ActorInfo
 
 /** The registrar's endpoints, served under the `$registrar.` prefix by the actor hosting it. */
 export const RegistrarApi = Actor.define("Registrar", {

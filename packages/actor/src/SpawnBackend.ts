@@ -21,7 +21,7 @@ import type * as Scope from "effect/Scope"
 import type { Implementation } from "./Actor.js"
 import type { ActorBounds, Ladder } from "./Bounds.js"
 import type { ActorFailure, SpawnOptionUnsupported } from "./Errors.js"
-import type { Address, SpawnSpec } from "./Protocol.js"
+import type { Address, Aid, SpawnSpec } from "./Protocol.js"
 import type { Connection } from "./Transport.js"
 
 /**
@@ -120,6 +120,11 @@ export interface LaunchRequest {
   readonly implementation: Implementation
   /** The parent's listener the child connects back to. */
   readonly parent: Address
+  /**
+   * The parent actor (its `Hello`'s name, id and pid): a backend that passes it on (`ChildArgs`)
+   * lets the child boot on without waiting for the parent's `Hello`.
+   */
+  readonly parentAid?: Aid | undefined
   /** Minimum log level name for the child's logger (`Warning`, `Debug`, ...). */
   readonly logLevel: string
   /** The parent's actor bounds: the child's channel to it must use the same limits from its first frame. */
@@ -139,8 +144,9 @@ export interface LaunchRequest {
   /**
    * What the child is told to become. The parent sends it over the child's channel after the
    * handshake, unless the backend handed it over at launch through a private way to the child
-   * (the forkserver's spec channel) and says so (`LaunchedActor.specDelivered`): one hop less per
-   * spawn. It carries the tree's secret: never on a command line.
+   * (the forkserver's spec channel, a worker's `workerData`, a process child's environment when
+   * it carries no secret) and says so (`LaunchedActor.specDelivered`): one hop less per spawn.
+   * It carries the tree's secret: never on a command line.
    */
   readonly spec?: SpawnSpec | undefined
 }

@@ -26,36 +26,20 @@ import * as HashSet from "effect/HashSet"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Queue from "effect/Queue"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type Implementation, isImplementation } from "../Actor.js"
 import * as Backends from "../backend/registry.js"
 import { defaultActorBounds, Ladder, parentWatchdogSlackMs } from "../Bounds.js"
 import type { TransportError } from "../Errors.js"
-import { Address, bootFailed, type Message, MsgType, ready, type SpawnSpec } from "../Protocol.js"
+import { type Aid, bootFailed, hello, type Message, MsgType, ready, type SpawnSpec } from "../Protocol.js"
 import type { SpawnBackend } from "../SpawnBackend.js"
 import type { Connection } from "../Transport.js"
 import * as Channel from "./channel.js"
 import { relayLogger } from "./logRelay.js"
 import * as Runtime from "./runtime.js"
 import { buildServices } from "./services.js"
+import type { ChildArgs } from "./childArgs.js"
 import { useBundleSourceMap } from "./stackmap.js"
-
-/** What the parent tells a child on its command line (or in `workerData`). */
-export const ChildArgs = Schema.parseJson(Schema.Struct({
-  parent: Address,
-  parentPid: Schema.Number,
-  id: Schema.String,
-  name: Schema.String,
-  /** The parent's connection limits (`Bounds.limits`), in force from the first frame. */
-  limits: Schema.Struct({
-    maxFrameBytes: Schema.Number,
-    maxQueuedBytes: Schema.Number,
-    maxUnattachedMessages: Schema.Number,
-    flushMs: Schema.Number
-  })
-}))
-export type ChildArgs = typeof ChildArgs.Type
 
 /** Where a child runs and what that allows. */
 export interface Host {
@@ -176,14 +160,27 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
   const program = Effect.gen(function*() {
     const bounds0 = defaultActorBounds
     const conn = yield* host.parent
-    const hello = yield* Channel.handshake(conn, self, "child", true, bounds0.handshakeMs)
+    // The parent named on the command line: say Hello and go on booting; its own Hello comes on
+    // the channel and is checked there. Else wait for it (the handshake).
+    const known = args.parentAid
+    let parentAid: Aid
+    if (known !== undefined) {
+      const e = conn.write(hello(self, "child"))
+      if (e !== undefined) return yield* Effect.fail(e)
+      parentAid = known
+    } else parentAid = (yield* Channel.handshake(conn, self, "child", true, bounds0.handshakeMs))[1]
     const control = yield* Queue.unbounded<Message>()
     const proxy: { -readonly [K in keyof Channel.ChannelHandlers]: Channel.ChannelHandlers[K] } = {
-      onControl: (m) => control.unsafeOffer(m),
+      onControl: (m) => {
+        if (m[0] !== MsgType.Hello) return control.unsafeOffer(m)
+        if (known === undefined || m[1].id !== known.id) {
+          Deferred.unsafeDone(stop, Exit.succeed(`unexpected Hello from ${m[1].id} on the parent channel`))
+        }
+      },
       // Whatever ends this actor completes `stop`: no race of fibers to wait on, to join and interrupt.
       onClosed: () => Deferred.unsafeDone(stop, Exit.succeed("parent gone"))
     }
-    const parent = yield* Channel.make(conn, self, hello[1], true, proxy)
+    const parent = yield* Channel.make(conn, self, parentAid, true, proxy)
     // From here on, log records go to the parent as structured records (internal/logRelay.ts).
     logTo = parent
     // The spec handed over at launch, or the parent's `SpawnSpec` message (the first control
@@ -240,7 +237,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     if (h.onStart) proxy.onStart = h.onStart
     if (h.onActorCancel) proxy.onActorCancel = h.onActorCancel
     yield* runtime.adopt(parent)
-    parent.write(ready(runtime.address))
+    parent.write(ready(runtime.address, runtime.readyRegistration))
     yield* Effect.logDebug(
       `ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms; spawn spec ${atLaunch !== undefined ? "at launch" : "from the parent"})`
     )

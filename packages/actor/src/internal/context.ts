@@ -40,6 +40,12 @@ export interface ChildRendezvous {
   readonly control: Effect.Effect<Message>
   /** With a secret configured: the one-time key the child proves on its first connection (give it in its environment). */
   readonly bootKey: string | undefined
+  /**
+   * Record the registry entry the child's `Ready` carried (its parent hosts the registrar),
+   * watched until its channel closes. Fails with why not: this runtime hosts no registrar, or the
+   * entry is not this child's.
+   */
+  readonly register: (entry: ActorInfo) => Effect.Effect<void, string>
 }
 
 export interface TroupeRuntime {

@@ -68,6 +68,11 @@ export interface RuntimeOptions {
 export interface RuntimeInternal extends TroupeRuntime {
   /** Handlers that serve this actor's endpoints on a channel. */
   readonly channelHandlers: () => Channel.ChannelHandlers
+  /**
+   * A child whose parent hosts the registrar: its registry entry, for its `Ready` (the parent
+   * records it); `null` when it registered itself.
+   */
+  readonly readyRegistration: Registrar.ActorInfo | null
   /** Count `channel` as one of this actor's (actor cancel reaches its tasks) for the current scope. */
   readonly adopt: (channel: Channel.Channel) => Effect.Effect<void, never, Scope.Scope>
 }
@@ -301,7 +306,17 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
             logRuntime: yield* Effect.runtime<never>()
           }
           pending.set(id, p)
-          const r: ChildRendezvous = { channel: Deferred.await(p.channel), control: Queue.take(p.control), bootKey: p.bootKey }
+          const r: ChildRendezvous = {
+            channel: Deferred.await(p.channel),
+            control: Queue.take(p.control),
+            bootKey: p.bootKey,
+            register: (entry) =>
+              registry === undefined
+                ? Effect.fail(`${self.id} hosts no registrar`)
+                : entry.id !== id || entry.parent !== self.id
+                ? Effect.fail(`its registry entry is ${entry.id}'s (parent ${entry.parent})`)
+                : Effect.flatMap(Deferred.await(p.channel), (ch) => registry.registerWatched(entry, ch.closed))
+          }
           return r
         }),
         () => Effect.sync(() => pending.delete(id))
@@ -320,6 +335,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     // The registrar: embedded, or a channel to the one named, kept for this runtime's life.
     let registrarClient: Registrar.RegistrarClient
     let registrarAddress: Address
+    let readyRegistration: Registrar.ActorInfo | null = null
     if (registry !== undefined) {
       registrarClient = registry.client
       registrarAddress = listener.address
@@ -335,11 +351,16 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       )
       const portal = Portal.make(ch, Registrar.RegistrarApi, Portal.peerHooks(ch, bounds), Registrar.prefix)
       registrarClient = Registrar.remoteClient(portal)
-      yield* registrarClient.register(info).pipe(
-        Effect.mapError((e) =>
-          new TransportError({ address: formatAddress(registrarAddress), reason: `registration failed: ${e.message}` })
+      // The parent hosts the registrar: the entry travels in this child's `Ready` and the parent
+      // records it before it reports the child up, so the boot waits on no round trip for it.
+      if (viaParent) readyRegistration = info
+      else {
+        yield* registrarClient.register(info).pipe(
+          Effect.mapError((e) =>
+            new TransportError({ address: formatAddress(registrarAddress), reason: `registration failed: ${e.message}` })
+          )
         )
-      )
+      }
       // No unregister on exit: the registrar drops the entry when this connection closes (at the
       // latest when the process exits), which costs no round trip in a big teardown.
     }
@@ -368,6 +389,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       requestShutdown: (reason) => Deferred.done(shutdown, Exit.succeed(reason)).pipe(Effect.asVoid),
       childPids: processChildPids,
       channelHandlers: () => handlers(),
+      readyRegistration,
       adopt: (ch) => Effect.asVoid(track(ch))
     }
     yield* Deferred.succeed(ready, undefined)

@@ -127,6 +127,7 @@ export const boot = <D extends Actor.Definition<any, any>>(
         id,
         implementation,
         parent: rt.address,
+        parentAid: rt.self,
         logLevel: rt.config.logLevel,
         bounds: b,
         ladder: rt.config.ladder,
@@ -182,6 +183,13 @@ export const boot = <D extends Actor.Definition<any, any>>(
       }
       if (reply[0] !== MsgType.Ready) {
         return yield* Effect.fail(new ActorFailure({ actor: options.name, reason: `unexpected message type ${reply[0]} during boot` }))
+      }
+      // Its registry entry, when this runtime hosts the registrar (it did not register itself).
+      const entry = reply[2]
+      if (entry !== null) {
+        yield* rendezvous.register(entry).pipe(
+          Effect.mapError((why) => new ActorFailure({ actor: options.name, reason: `not registered: ${why}` }))
+        )
       }
       return { launched, channel }
     })).pipe(

@@ -38,13 +38,14 @@ import * as LadderBounds from "@troupe/process/Bounds"
 import type { ExitStatus } from "@troupe/process/ExitStatus"
 import * as Ladder from "@troupe/process/Ladder"
 import * as Liveness from "@troupe/process/Liveness"
-import { Forkserver, type ForkserverBounds, limits } from "../../Bounds.js"
+import { Forkserver, type ForkserverBounds } from "../../Bounds.js"
 import { ActorFailure } from "../../Errors.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend } from "../../SpawnBackend.js"
 import { actorOutput } from "../lines.js"
 import { childCommand, defaultStrategy, type EntryStrategy, oneFileBundle, oneFileOnlyProcess } from "../process/entry.js"
 import * as ProcessBackend from "../process/ProcessBackend.js"
 import * as Client from "./client.js"
+import * as ChildArgs from "../../internal/childArgs.js"
 
 /** Node flags at the head of a child command (`--import tsx` of the loader strategy), then the script and its arguments. */
 const splitCommand = (args: ReadonlyArray<string>): { flags: Array<string>; cmd: Array<string> } => {
@@ -127,7 +128,7 @@ const launch = (servers: ReturnType<typeof Client.make>, scope: Scope.Scope, bou
           if (spawned) Runtime.runFork(rt)(terminate("the forkserver died", "SIGTERM", true))
         }
       }
-      const childArgs = JSON.stringify({ parent: request.parent, parentPid: server.pid, id: request.id, name: request.name, limits: limits(request.bounds) })
+      const childArgs = ChildArgs.encode(request, server.pid)
       const env = actorEnv(request.options, {
         TROUPE_ACTOR: request.id,
         TROUPE_LOG_LEVEL: request.logLevel,

@@ -11,7 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as LadderBounds from "@troupe/process/Bounds"
 import * as Process from "@troupe/process/Process"
-import { limits } from "../../Bounds.js"
 import { ActorFailure, SpawnOptionUnsupported } from "../../Errors.js"
 import { actorEnv, type LaunchedActor, type LaunchRequest, type SpawnBackend, type SpawnOptions } from "../../SpawnBackend.js"
 import { childHugepages, childPrefault } from "../../TroupeConfig.js"
@@ -20,6 +19,7 @@ import { bundleLoaderPath, childCommand, defaultStrategy, type EntryStrategy } f
 import { withHugepages } from "./malloc.js"
 import { withPrefault } from "./prefault.js"
 import { snapshotPending } from "./snapshot.js"
+import * as ChildArgs from "../../internal/childArgs.js"
 
 export type { EntryStrategy } from "./entry.js"
 
@@ -61,11 +61,15 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         id: request.id,
         inspect: request.options?.inspect === true
       })
+      const specAtLaunch = request.spec !== undefined && request.spec.secret === null
       const env = actorEnv(request.options, {
         TROUPE_ACTOR: request.id,
         TROUPE_LOG_LEVEL: request.logLevel,
         // Read once and removed by the child (host.ts); /proc/<pid>/environ is the owner's only.
-        ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {})
+        ...(request.bootKey !== undefined ? { TROUPE_BOOT_KEY: request.bootKey } : {}),
+        // The spawn spec at launch, when it carries no secret (the tree's secret would stay readable
+        // in /proc/<pid>/environ for the child's life): no `SpawnSpec` message to wait for.
+        ...(specAtLaunch ? { [ChildArgs.spawnSpecVar]: JSON.stringify(request.spec) } : {})
       })
       const hugepages = yield* childHugepages.pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `${e}` })))
       if (hugepages) withHugepages(env)
@@ -79,7 +83,7 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
       const cmd = yield* childCommand(request.implementation.moduleUrl, options.entry ?? defaultStrategy(), snapshotFlags).pipe(
         Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `cannot build the child entry: ${e}` }))
       )
-      const childArgs = JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name, limits: limits(request.bounds) })
+      const childArgs = ChildArgs.encode(request, process.pid)
       const ladder = request.ladder ?? (yield* LadderBounds.Bounds)
       const nodeArgs = cmd.snapshotArgs ?? [...flags, ...cmd.args]
       const handle = yield* Process.spawn({
@@ -108,7 +112,8 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
           }),
         hasExited: () => handle.exitStatus() !== undefined,
         terminate: (reason, options) => Effect.asVoid(handle.terminate(reason, options?.force === true ? "SIGKILL" : undefined)),
-        stderrTail: tail.text
+        stderrTail: tail.text,
+        specDelivered: specAtLaunch
       }
       return launched
     })

@@ -47,7 +47,7 @@ interface Entry {
  * Prune `dir` to `bounds`, least recently used entries first, sparing anything used within
  * `bounds.inUseGraceMs` of `now` (ms since the epoch). A missing directory is an empty cache.
  */
-export const prune = (dir: string, bounds: BundleCacheBounds, now: number = Date.now()): PruneResult => {
+export const prune = (dir: string, bounds: Omit<BundleCacheBounds, "pruneDelayMs">, now: number = Date.now()): PruneResult => {
   let names: Array<string>
   try {
     names = readdirSync(dir)
@@ -98,4 +98,13 @@ export const prune = (dir: string, bounds: BundleCacheBounds, now: number = Date
     removed.push(e.key)
   }
   return { removed, kept, keptBytes }
+}
+
+/** `prune` as upkeep: an unreadable directory or a removal that fails is left for the next one. */
+export const pruneQuietly = (dir: string, bounds: BundleCacheBounds): void => {
+  try {
+    prune(dir, bounds)
+  } catch {
+    // nothing more to do now
+  }
 }

@@ -76,21 +76,18 @@ const cacheDir = join(packageDir, "node_modules", ".cache", "troupe-child")
 const memo = new Map<string, Effect.Effect<string, string>>()
 
 /**
- * The cache is pruned once per process, after it first needs a bundle: in the event loop's next
- * check phase (`setImmediate`), not on the first spawn's path before its `fork` (one `stat` per
- * cached file: ~1.6 ms for a cache of ~100 files here).
+ * The cache is kept to its bounds (`bundleCache.ts`) off every spawn's path: pruned right after
+ * this process adds to it (a bundle here; a startup snapshot, `snapshot.ts`), and otherwise once
+ * per process, `BundleCacheBounds.pruneDelayMs` after it first needed a bundle, on a timer that
+ * keeps no process alive. (Run at once, its `stat` of every cached file, ~2–5 ms for ~100 files,
+ * fell between a root's first spawns and took a core from the children booting.)
  */
-let pruned = false
-const pruneOnce = (): void => {
-  if (pruned) return
-  pruned = true
-  setImmediate(() => {
-    try {
-      BundleCache.prune(cacheDir, defaultBundleCacheBounds)
-    } catch {
-      // the cache directory unreadable: nothing to prune
-    }
-  })
+const pruneNow = (): void => BundleCache.pruneQuietly(cacheDir, defaultBundleCacheBounds)
+let pruneScheduled = false
+const pruneLater = (): void => {
+  if (pruneScheduled) return
+  pruneScheduled = true
+  setTimeout(pruneNow, defaultBundleCacheBounds.pruneDelayMs).unref()
 }
 
 interface Meta {
@@ -168,6 +165,7 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
     }
     // Its children map a remote stack from this index instead of scanning the map (stackmap.ts).
     writeMapIndex(built)
+    pruneNow()
     return built
   })
 
@@ -186,7 +184,7 @@ export const bundleFor = (moduleUrl: string): Effect.Effect<string, string> =>
           "or tsx with TROUPE_CHILD_ENTRY=loader; a JavaScript module is imported as it is by the process backend)"
       )
     }
-    pruneOnce()
+    pruneLater()
     const modulePath = fileURLToPath(moduleUrl)
     let cached = memo.get(modulePath)
     if (cached === undefined) {

@@ -9,8 +9,6 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import * as LadderBounds from "@troupe/process/Bounds"
 import { native } from "@troupe/process/Native"
 import * as ProcessTable from "@troupe/process/ProcessTable"
@@ -18,9 +16,10 @@ import * as Subreaper from "@troupe/process/Subreaper"
 import { defaultActorBounds } from "../../Bounds.js"
 import { TransportError } from "../../Errors.js"
 import * as Auth from "../../internal/auth.js"
-import { bundleBoot, ChildArgs, type Host } from "../../internal/child.js"
+import { bundleBoot, type Host } from "../../internal/child.js"
+import * as ChildArgs from "../../internal/childArgs.js"
 import { processChildPids } from "../../internal/runtime.js"
-import { formatAddress, SpawnSpec } from "../../Protocol.js"
+import { formatAddress } from "../../Protocol.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { restore as restoreTunables } from "./malloc.js"
 import { restore as restorePreload } from "./prefault.js"
@@ -73,22 +72,14 @@ const killOutputHolders = () => {
   }
 }
 
-const decodeSpec = Schema.decodeUnknownEither(SpawnSpec)
-
-/** The spawn spec handed over at launch: absent, decoded, or why it is malformed. */
-const launchSpec = (u: unknown): SpawnSpec | string | undefined => {
-  if (u === undefined) return undefined
-  const r = decodeSpec(u)
-  return r._tag === "Right" ? r.right : ParseResult.TreeFormatter.formatErrorSync(r.left)
-}
-
 export const processHost = (): Host => {
   const i = process.argv.indexOf("--troupe-child")
-  const args = Schema.decodeUnknownSync(ChildArgs)(i >= 0 ? process.argv[i + 1] : undefined)
+  const args = ChildArgs.decode(i >= 0 ? process.argv[i + 1] : undefined)
   // The one-time boot key (a secret is configured): taken out of the environment at once, so
   // nothing this actor starts inherits it.
   const bootKey = process.env["TROUPE_BOOT_KEY"]
   delete process.env["TROUPE_BOOT_KEY"]
+  const atLaunch = ChildArgs.takeSpawnSpec()
   // GLIBC_TUNABLES and LD_PRELOAD as the actor was given them (the spawn added malloc's huge pages,
   // malloc.ts, and the prefault object, prefault.ts).
   restoreTunables()
@@ -103,9 +94,10 @@ export const processHost = (): Host => {
     backend: processBackend,
     // The forkserver's warm children run this host too (backend/forkserver/warm-entry.cjs marks them).
     spawnedBy: process.argv.includes("--troupe-forkserver-child") ? "forkserver" : "process",
-    // A forkserver child's spawn spec, handed over with its spec (warm-entry.cjs); a malformed one
-    // fails the boot (the parent does not send it again).
-    spec: launchSpec((globalThis as Record<symbol, unknown>)[Symbol.for("troupe.forkserver.spawnSpec")]),
+    // The spawn spec at launch: a forkserver child's, handed over on the server's spec channel
+    // (warm-entry.cjs), or a process child's, in its environment; a malformed one fails the boot
+    // (the parent does not send it again).
+    spec: ChildArgs.decodeSpec((globalThis as Record<symbol, unknown>)[Symbol.for("troupe.forkserver.spawnSpec")] ?? atLaunch),
     parent: SocketTransport.connect(args.parent, args.limits, defaultActorBounds.handshakeMs).pipe(
       Effect.tap((conn) => (bootKey === undefined ? Effect.void : Auth.connectWith(conn, { id: args.id, secret: bootKey }, defaultActorBounds.handshakeMs))),
       Effect.mapError((e) => (e._tag === "TransportError" ? e : new TransportError({ address: formatAddress(args.parent), reason: e.message })))

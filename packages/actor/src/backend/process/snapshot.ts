@@ -27,7 +27,9 @@ import { createHash } from "node:crypto"
 import { closeSync, existsSync, openSync, readSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { defaultBundleCacheBounds } from "../../Bounds.js"
 import { childSnapshot } from "../../TroupeConfig.js"
+import * as BundleCache from "./bundleCache.js"
 
 const snapshotterPath = join(dirname(fileURLToPath(import.meta.url)), "snapshotter.mjs")
 
@@ -91,7 +93,8 @@ export const snapshotFor = (bundle: string, flags: ReadonlyArray<string> = []): 
     return Process.run({ command: process.execPath, args: [snapshotterPath, bundle, blob, cache, ...flags], cwd: dirname(bundle) }).pipe(
       Effect.flatMap((r) =>
         r.status._tag === "Exited" && r.status.code === 0 && existsSync(blob)
-          ? Effect.succeed(blob)
+          // The cache grew: kept to its bounds now (its directory is the bundle's).
+          ? Effect.as(Effect.sync(() => BundleCache.pruneQuietly(dirname(bundle), defaultBundleCacheBounds)), blob)
           : Effect.as(Effect.logDebug(`no startup snapshot for ${bundle} (${JSON.stringify(r.status)}): ${r.stderr.slice(-1000)}`), undefined)
       ),
       Effect.catchAll((e) => Effect.as(Effect.logDebug(`no startup snapshot for ${bundle}: ${e.message}`), undefined)),

@@ -52,6 +52,7 @@ import { lineSplitter, tailKeeper } from "../lines.js"
 import { bundleFor, defaultStrategy, type EntryStrategy, loaderEntryPath, oneFileBundle, oneFileOnlyProcess } from "../process/entry.js"
 import { bootOf, isFromWorker, type WorkerBoot, type WorkerEntry } from "./boot.js"
 import * as LostSpawns from "./lostSpawns.js"
+import * as ChildArgs from "../../internal/childArgs.js"
 
 export type { EntryStrategy } from "../process/entry.js"
 
@@ -145,13 +146,14 @@ export const make = (options: Options = {}): SpawnBackend => ({
       const { port1, port2 } = new MessageChannel()
       const connection = yield* PortTransport.fromPort(port1, `worker ${request.name}`, limits(request.bounds))
       const boot: WorkerBoot = {
-        args: JSON.stringify({ parent: request.parent, parentPid: process.pid, id: request.id, name: request.name, limits: limits(request.bounds) }),
+        args: ChildArgs.encode(request, process.pid),
         entry,
         // 15 bytes: `[name]`, or the name cut to fit.
         title: request.name.length <= 13 ? `[${request.name}]` : request.name.slice(0, 15),
         children,
         port: port2,
-        ...(spawnOptions?.inspect === true ? { inspect: true } : {})
+        ...(spawnOptions?.inspect === true ? { inspect: true } : {}),
+        ...(request.spec !== undefined ? { spec: request.spec } : {})
       }
       const worker = yield* Effect.try({
         try: () =>
@@ -362,6 +364,7 @@ export const make = (options: Options = {}): SpawnBackend => ({
         hasExited: () => exited !== undefined,
         terminate,
         stderrTail: () => tail.text(),
+        specDelivered: request.spec !== undefined,
         connection
       }
       return launched

@@ -12,6 +12,7 @@
 import * as Effect from "effect/Effect"
 import { readlinkSync } from "node:fs"
 import type { MessagePort } from "node:worker_threads"
+import type { SpawnSpec } from "../../Protocol.js"
 import type { SpawnBackend } from "../../SpawnBackend.js"
 
 /** How the worker loads the child runtime with the actor's module. */
@@ -23,7 +24,7 @@ export type WorkerEntry =
 
 /** `workerData.troupe`: structured-cloned, so plain data (the child args as JSON, like a process child's command line). */
 export interface WorkerBoot {
-  /** `ChildArgs` as JSON (see `child.ts`). */
+  /** `ChildArgs` as JSON (see `internal/childArgs.ts`). */
   readonly args: string
   readonly entry: WorkerEntry
   /** The thread's name (`/proc/thread-self/comm`, 15 bytes: `[name]`). */
@@ -34,6 +35,11 @@ export interface WorkerBoot {
   readonly port?: MessagePort
   /** Open the inspector in the worker (`inspector.open(0, "127.0.0.1")`) before the module loads, and post its URL. */
   readonly inspect?: boolean
+  /**
+   * The spawn spec, handed over at launch (it never leaves this process): the parent sends no
+   * `SpawnSpec` message (`LaunchedActor.specDelivered`).
+   */
+  readonly spec?: SpawnSpec
 }
 
 export const bootOf = (workerData: unknown): WorkerBoot | undefined => {

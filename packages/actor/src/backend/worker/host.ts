@@ -7,10 +7,10 @@
  *
  * @internal
  */
-import * as Schema from "effect/Schema"
 import { parentPort } from "node:worker_threads"
 import { defaultActorBounds } from "../../Bounds.js"
-import { bundleBoot, ChildArgs, type Host } from "../../internal/child.js"
+import { bundleBoot, type Host } from "../../internal/child.js"
+import * as ChildArgs from "../../internal/childArgs.js"
 import * as PortTransport from "../../transport/PortTransport.js"
 import * as SocketTransport from "../../transport/SocketTransport.js"
 import { backend as processBackend } from "../process/ProcessBackend.js"
@@ -18,7 +18,7 @@ import { currentThreadId, markingActors, type WorkerBoot } from "./boot.js"
 import * as WorkerBackend from "./WorkerBackend.js"
 
 export const workerHost = (boot: WorkerBoot): Host => {
-  const args = Schema.decodeUnknownSync(ChildArgs)(boot.args)
+  const args = ChildArgs.decode(boot.args)
   const entry = boot.entry._tag === "bundle" ? "bundle" : "loader"
   const connLimits = args.limits
   const loaded = bundleBoot()
@@ -33,6 +33,7 @@ export const workerHost = (boot: WorkerBoot): Host => {
     // Either named backend, whichever is the default: processes started here are always reported.
     backends: { process: processChildren, worker: workerChildren },
     spawnedBy: "worker",
+    spec: ChildArgs.decodeSpec(boot.spec),
     parent: boot.port !== undefined
       ? PortTransport.fromPort(boot.port, "parent port", connLimits)
       : SocketTransport.connect(args.parent, connLimits, defaultActorBounds.handshakeMs)
