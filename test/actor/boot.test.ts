@@ -71,10 +71,10 @@ describe("a child's boot", () => {
         expect(readyOf(a.actor.id)).toContain("spawn spec at launch")
       })), 120_000)
 
-  it.live("process, with a secret: the spec comes from the parent, never in the environment; still registered from its Ready", () =>
+  it.live("process, with a secret: the spec comes from the parent, never in the environment (one given in `env` is dropped); still registered from its Ready", () =>
     rootLogging({ backend: "process", secret: "boot-test-secret" }, (guard, readyOf) =>
       Effect.gen(function*() {
-        const a = yield* (yield* Nursery.make()).start(GreeterLive, { name: "guarded" })
+        const a = yield* (yield* Nursery.make()).start(GreeterLive, { name: "guarded", env: { TROUPE_SPAWN_SPEC: "{not a spec" } })
         guard.track(a.actor.pid)
         expect(atExec(a.actor.pid, "TROUPE_SPAWN_SPEC")).toBeNull()
         expect(readFileSync(`/proc/${a.actor.pid}/environ`, "utf8")).not.toContain("boot-test-secret")

@@ -71,6 +71,9 @@ export const make = (options: { readonly entry?: EntryStrategy } = {}): SpawnBac
         // in /proc/<pid>/environ for the child's life): no `SpawnSpec` message to wait for.
         ...(specAtLaunch ? { [ChildArgs.spawnSpecVar]: JSON.stringify(request.spec) } : {})
       })
+      // The private spawn variables come from here only: one inherited or given in `env` is dropped.
+      if (request.bootKey === undefined) delete env["TROUPE_BOOT_KEY"]
+      if (!specAtLaunch) delete env[ChildArgs.spawnSpecVar]
       const hugepages = yield* childHugepages.pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `${e}` })))
       if (hugepages) withHugepages(env)
       const prefault = yield* childPrefault.pipe(Effect.mapError((e) => new ActorFailure({ actor: request.name, reason: `${e}` })))
