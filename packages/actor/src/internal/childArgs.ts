@@ -1,7 +1,9 @@
 /**
  * What a parent tells a child it launches, on its command line (a process) or in `workerData`
  * (a worker): where to connect back, who its parent is, its own name and id, and the limits of
- * that first connection. Written by every backend (`encode`), read by the child's host.
+ * that first connection. Written by every backend (`encode`), read by the child's host. Also the
+ * spawn spec a backend hands over at launch (`decodeSpec`), and for a process child the variable
+ * it comes in (`spawnSpecVar`, `takeSpawnSpec`). See docs/protocol.md, "Boot".
  *
  * @internal
  */
