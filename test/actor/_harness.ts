@@ -1,6 +1,7 @@
 // Shared wiring of the end-to-end suites: run a program as a root actor for one backend ×
 // transport, with its own directory and registrar, under the kit's leak assertion.
-import { Effect, type Scope } from "effect"
+import { Duration, Effect, type Scope } from "effect"
+import { readFileSync } from "node:fs"
 import { connect as netConnect } from "node:net"
 import type { Protocol, Troupe } from "../../packages/actor/src/index.js"
 import type { ActorBounds, ForkserverBounds } from "../../packages/actor/src/Bounds.js"
@@ -78,3 +79,17 @@ export const sendAndHangUp = (address: Protocol.Address, bytes: Uint8Array) =>
     sock.on("close", () => resume(Effect.succeed("closed")))
     return Effect.sync(() => sock.destroy())
   })
+
+/** Wait up to `ms` for `check` to hold (polled every 20 ms); dies naming `what` past it. */
+export const eventually = (what: string, ms: number, check: () => boolean) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + ms
+    while (!check()) {
+      if (Date.now() > deadline) return yield* Effect.dieMessage(`not within ${ms} ms: ${what}`)
+      yield* Effect.sleep(Duration.millis(20))
+    }
+  })
+
+/** A variable of the environment the process `pid` was exec'd with (`/proc/<pid>/environ`), or null. */
+export const atExec = (pid: number, name: string): string | null =>
+  readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null

@@ -10,6 +10,7 @@ import { MessageChannel } from "node:worker_threads"
 import { Nursery, Protocol, Registrar, type SpawnBackend, Troupe } from "../../packages/actor/src/index.js"
 import * as PortTransport from "../../packages/actor/src/transport/PortTransport.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
+import { atExec, eventually } from "./_harness.js"
 import { GreeterLive } from "./fixtures/greeter.js"
 import { ProbeLive } from "./fixtures/probe.js"
 
@@ -36,20 +37,6 @@ const rootLogging = <A, E>(
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_LOG_LEVEL", "debug"]])).pipe(ConfigProvider.orElse(ConfigProvider.fromEnv)))
   )
 }
-
-/** A variable of the environment the process `pid` was exec'd with (`/proc/<pid>/environ`), or null. */
-const atExec = (pid: number, name: string): string | null =>
-  readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null
-
-/** Poll `check` until it holds, up to `ms`; fails naming `what`. */
-const eventually = (what: string, ms: number, check: () => boolean) =>
-  Effect.gen(function*() {
-    const t0 = Date.now()
-    while (!check()) {
-      if (Date.now() - t0 > ms) return yield* Effect.dieMessage(`not within ${ms} ms: ${what}`)
-      yield* Effect.sleep(20)
-    }
-  })
 
 describe("a child's boot", () => {
   it.live("process, no secret: the spawn spec at launch in its environment (never its command line), gone from the actor's; its registry entry recorded from its Ready", () =>

@@ -12,7 +12,7 @@ import { Nursery, Troupe } from "../../packages/actor/src/index.js"
 import type { SpawnBackend } from "../../packages/actor/src/SpawnBackend.js"
 import * as Liveness from "../../packages/process/src/Liveness.js"
 import { ProcessGuard } from "../../packages/testing/src/index.js"
-import { root } from "./_harness.js"
+import { eventually, root } from "./_harness.js"
 import { GreeterLive } from "./fixtures/greeter.js"
 
 const config = { backend: "forkserver", transport: "uds" } as const
@@ -55,16 +55,6 @@ const processes = (test: (pid: number) => boolean) =>
  */
 const warmOf = (server: number, except: ReadonlyArray<number> = []) =>
   processes((p) => !except.includes(p) && ppidOf(p) === server && startEnv(p).includes("TROUPE_ACTOR=(warm)"))
-
-/** Wait up to `ms` for `check` to hold; dies naming `what` past it. */
-const eventually = (what: string, ms: number, check: () => boolean) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + ms
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`not within ${ms} ms: ${what}`)
-      yield* Effect.sleep(Duration.millis(20))
-    }
-  })
 
 /** Wait up to `ms` for every pid to be gone (a zombie counts as gone). */
 const allGone = (pids: ReadonlyArray<number>, ms: number) =>

@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { ActorPool, Nursery, type Portal, Supervisor, Troupe } from "../../packages/actor/src/index.js"
 import { prefaultPath } from "../../packages/process/src/Native.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
+import { atExec } from "./_harness.js"
 import { Probe, ProbeLive } from "./fixtures/probe.js"
 
 /** A root on `options`, under the process-leak guard and the worker-leak check. */
@@ -148,10 +149,6 @@ describe("spawn options", () => {
         expect(refused).toMatchObject({ _tag: "SpawnOptionUnsupported", backend: "process", option: "resourceLimits.stackSizeMb" })
         expect(yield* nursery.children).toHaveLength(2) // nothing was launched for it
       })), 120_000)
-
-  /** A variable of the environment the process `pid` was exec'd with (`/proc/<pid>/environ`), or null. */
-  const atExec = (pid: number, name: string): string | null =>
-    readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1) ?? null
 
   /**
    * Three forkserver actors, each checked by `check`: the first started directly (no server is up

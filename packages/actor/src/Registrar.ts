@@ -24,15 +24,12 @@ import { type ActorError, type ProtocolError, TransportError } from "./Errors.js
 import * as Auth from "./internal/auth.js"
 import * as Channel from "./internal/channel.js"
 import * as Portal from "./Portal.js"
-import * as P from "./Protocol.js"
-import { Address } from "./Protocol.js"
+import { ActorInfo, Address, formatAddress } from "./Protocol.js"
 import { Troupe } from "./internal/context.js"
-import { formatAddress } from "./Protocol.js"
 import * as SocketTransport from "./transport/SocketTransport.js"
 
 /** An actor's registry entry (defined with the protocol: a booting child's `Ready` carries one). */
-export const ActorInfo = P.ActorInfo
-export type ActorInfo = P.ActorInfo
+export { ActorInfo }
 
 /** The registrar's endpoints, served under the `$registrar.` prefix by the actor hosting it. */
 export const RegistrarApi = Actor.define("Registrar", {
