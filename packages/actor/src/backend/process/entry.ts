@@ -153,6 +153,14 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
       if (!hasMapIndex(ready)) writeMapIndex(ready)
       return ready
     }
+    // Only a build needs esbuild: a bundle that is up to date is used without looking for it (its
+    // resolution reads package.json files up the tree, ~1–3 ms before a root's first spawn).
+    if (!esbuildAvailable()) {
+      return yield* Effect.fail(
+        `esbuild is not installed: add it to bundle the actor module ${modulePath} (TypeScript modules need it, ` +
+          "or tsx with TROUPE_CHILD_ENTRY=loader; a JavaScript module is imported as it is by the process backend)"
+      )
+    }
     mkdirSync(cacheDir, { recursive: true })
     const r = yield* Process.run({
       command: process.execPath,
@@ -175,15 +183,10 @@ const bundle = (modulePath: string): Effect.Effect<string, string> =>
  * process's first call, see `bundleCache.ts`): `<key>.cjs`, run by `load-bundle.cjs` (process
  * and worker backends), or `<key>.mjs` (top-level await), run by `node <bundle>` or imported by a
  * worker. One build at a time per module in this thread; a failed build is retried next time.
+ * Fails when a build is needed and esbuild is not installed (an up-to-date bundle needs none).
  */
 export const bundleFor = (moduleUrl: string): Effect.Effect<string, string> =>
   Effect.suspend(() => {
-    if (!esbuildAvailable()) {
-      return Effect.fail(
-        `esbuild is not installed: add it to bundle the actor module ${moduleUrl} (TypeScript modules need it, ` +
-          "or tsx with TROUPE_CHILD_ENTRY=loader; a JavaScript module is imported as it is by the process backend)"
-      )
-    }
     pruneLater()
     const modulePath = fileURLToPath(moduleUrl)
     let cached = memo.get(modulePath)
