@@ -87,6 +87,35 @@ describe("keepAlive requests read again", () => {
   })
 })
 
+describe("keepAlive reads kept", () => {
+  it("an entity not active here is forgotten once no read came for keptMs; one active here is kept until its last activation ends", () => {
+    let t = 0
+    const registry = Active.make(1000, () => t)
+    const seen = (id: string) => registry.seenWhileActive("Keeper", id, "1")
+    Effect.runSync(Effect.scoped(Effect.gen(function*() {
+      expect(seen("gone")).toBe(false)
+      expect(seen("hosted")).toBe(false)
+      yield* registry.register("Keeper", "hosted")
+      expect(registry.tracked()).toBe(2)
+      t = 999
+      expect(registry.tracked()).toBe(2)
+      t = 1000
+      // "gone" (never active here) is forgotten; "hosted" is kept, read or not, while active.
+      expect(registry.tracked()).toBe(1)
+      t = 5000
+      expect(registry.tracked()).toBe(1)
+      expect(seen("hosted")).toBe(true)
+      // A read after that is a first read again (delivered), and kept for keptMs from then.
+      expect(seen("gone")).toBe(false)
+      expect(registry.tracked()).toBe(2)
+    })))
+    // The last activation ended: its reads are forgotten at once.
+    expect(registry.tracked()).toBe(1)
+    t = 6000
+    expect(registry.tracked()).toBe(0)
+  })
+})
+
 describe("shard resets", () => {
   it.live("a reset the caller stops waiting for (as Sharding does after its lock interval) still completes", () => {
     const { layer, state } = standIn(300, 0)

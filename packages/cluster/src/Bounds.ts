@@ -65,3 +65,10 @@ export const rearmAfterMs = 10_000
 
 /** How often (ms) a runner clears such marks. Default 5,000 ms. */
 export const rearmIntervalMs = 5000
+
+/**
+ * How long (ms) a runner keeps the keepAlive requests it read of an entity that is not active on
+ * it, after the last such read (`internal/active.ts`); the reads of an entity active here are kept
+ * until its last activation ends. Default 600,000 ms (10 min).
+ */
+export const keepAliveReadsKeptMs = 600_000

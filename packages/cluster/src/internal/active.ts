@@ -17,9 +17,17 @@
  * holds it, or holds its own newer one. A request first read, or read again once its entity is no
  * longer active here (its delivery failed, or the entity ended), is delivered as before.
  *
+ * The reads of an entity are forgotten when its last activation here ends, and those of an entity
+ * not active here once none came for `Bounds.keepAliveReadsKeptMs` (looked at as reads come, at
+ * most every half of it; its delivery here failed and its shard went elsewhere, say): for such an
+ * entity the record changes nothing (a read is
+ * delivered whenever the entity is not active), so the map holds only entities this runner hosts
+ * or read lately, however long it runs. A read after that is a first read again.
+ *
  * @internal
  */
 import { Context, Effect, Layer, type Scope } from "effect"
+import { keepAliveReadsKeptMs } from "../Bounds.js"
 
 export interface Registry {
   /** The entity `type`/`id` is active here for the current scope's lifetime. */
@@ -29,17 +37,30 @@ export interface Registry {
    * read it before and the entity is active here now (the read must not be delivered).
    */
   readonly seenWhileActive: (entityType: string, entityId: string, requestId: string) => boolean
+  /** Entities whose keepAlive reads are kept now (active here, or read within `keptMs`): those others are forgotten first. */
+  readonly tracked: () => number
 }
 
 export class ActiveEntities extends Context.Tag("@troupe/cluster/ActiveEntities")<ActiveEntities, Registry>() {}
 
 const keyOf = (entityType: string, entityId: string) => `${entityType}\0${entityId}`
 
-export const make = (): Registry => {
+/**
+ * A registry. `keptMs`: how long the reads of an entity not active here are kept after its last
+ * read (default `Bounds.keepAliveReadsKeptMs`); `now`: the clock (ms).
+ */
+export const make = (keptMs: number = keepAliveReadsKeptMs, now: () => number = Date.now): Registry => {
   /** Activations per entity (an old one may still be closing when a new one starts). */
   const active = new Map<string, number>()
-  /** KeepAlive request ids read here, per entity: forgotten when its last activation here ends. */
-  const seen = new Map<string, Set<string>>()
+  /** KeepAlive request ids read here, per entity, and when it was last read (ms). */
+  const seen = new Map<string, { readonly ids: Set<string>; readAt: number }>()
+  let prunedAt = now()
+  /** Forget the reads of entities not active here and not read for `keptMs` (on a read: at most every `keptMs / 2`). */
+  const prune = (t: number, always: boolean) => {
+    if (!always && t - prunedAt < keptMs / 2) return
+    prunedAt = t
+    for (const [key, entry] of seen) if (!active.has(key) && t - entry.readAt >= keptMs) seen.delete(key)
+  }
   return {
     register: (entityType, entityId) => {
       const key = keyOf(entityType, entityId)
@@ -55,12 +76,19 @@ export const make = (): Registry => {
       )
     },
     seenWhileActive: (entityType, entityId, requestId) => {
+      const t = now()
+      prune(t, false)
       const key = keyOf(entityType, entityId)
-      let ids = seen.get(key)
-      if (ids === undefined) seen.set(key, ids = new Set())
-      const before = ids.has(requestId)
-      ids.add(requestId)
+      let entry = seen.get(key)
+      if (entry === undefined) seen.set(key, entry = { ids: new Set(), readAt: t })
+      entry.readAt = t
+      const before = entry.ids.has(requestId)
+      entry.ids.add(requestId)
       return before && active.has(key)
+    },
+    tracked: () => {
+      prune(now(), true)
+      return seen.size
     }
   }
 }
