@@ -20,9 +20,9 @@
  * The reads of an entity are forgotten when its last activation here ends, and those of an entity
  * not active here once none came for `Bounds.keepAliveReadsKeptMs` (looked at as reads come, at
  * most every half of it; its delivery here failed and its shard went elsewhere, say): for such an
- * entity the record changes nothing (a read is
- * delivered whenever the entity is not active), so the map holds only entities this runner hosts
- * or read lately, however long it runs. A read after that is a first read again.
+ * entity the record changes nothing (a read is delivered whenever the entity is not active), so
+ * the map holds only entities this runner hosts or read lately, however long it runs. A read
+ * after that is a first read again.
  *
  * @internal
  */
