@@ -3,7 +3,7 @@
  * the demo's default tree (this repository's node_modules/.pnpm) and, where they exist, two
  * larger trees of this machine (/usr/share, /usr/lib).
  *
- * Each run is `pnpm demo`'s command (package.json: `node <its flags> examples/demo.ts`) with
+ * Each run is `pnpm demo`'s command (package.json: `node <its flags> <the program runner> examples/demo.ts`) with
  * `--json [--dir <tree>]`, run by `node` directly, in its own process group
  * (a run past RUN_TIMEOUT_MS is SIGKILLed with its group and reported), and reads the demo's own
  * `DEMO_JSON` line: the actors' hashing wall time, spawn → pool closed (spawn and teardown
@@ -25,12 +25,12 @@ import { fileURLToPath } from "node:url"
 import { emit, now, quick, reapLeftovers, round, summarize } from "./lib.js"
 
 const repo = fileURLToPath(new URL("..", import.meta.url))
-/** `pnpm demo`'s Node flags, from its script in package.json (`node <flags> examples/demo.ts`). */
+/** `pnpm demo`'s Node flags and program runner, from its script in package.json (`node <flags> <runner> examples/demo.ts`). */
 const demoFlags = (() => {
   const script: string = JSON.parse(readFileSync(`${repo}package.json`, "utf8")).scripts.demo
   const words = script.trim().split(/\s+/)
   if (words[0] !== "node" || words[words.length - 1] !== "examples/demo.ts") {
-    throw new Error(`package.json's demo script is not \`node <flags> examples/demo.ts\`: ${script}`)
+    throw new Error(`package.json's demo script is not \`node <flags> [runner] examples/demo.ts\`: ${script}`)
   }
   return words.slice(1, -1)
 })()

@@ -160,10 +160,14 @@ const pidLabel = args.backend === "worker" ? "tid" : "pid"
  */
 const hasherFlags: ReadonlyArray<string> = args.backend === "process" ? ["--no-opt"] : []
 /**
- * The Node flags this root was started with, split: the module loader's (`--import tsx`), which
- * the single-process pass in a new process takes too (it runs the same TypeScript), and the
- * root's own, which it does not: it keeps V8's defaults, its best (336 ms against 390 ms under
- * `--no-opt`). `pnpm demo` starts the root with `--no-opt --max-semi-space-size=1` (package.json):
+ * The Node flags this root was started with, but a module loader's (`--import tsx` when the test
+ * suite runs this file as it is): the root's own. The single-process pass in a new process takes
+ * none of them: it keeps V8's defaults, its best (336 ms against 390 ms under `--no-opt`).
+ * `pnpm demo` starts the root with `--no-opt --max-semi-space-size=1` (package.json), through
+ * troupe's program runner (the `troupe-node` bin of @troupe/actor): from a bundle with V8's code
+ * cache, as the actors start (the single-process pass runs through it too), so that the runtime's
+ * functions come compiled to the root's first spawn, calls and teardown (Node 20 keeps no code
+ * cache for ES modules) and the root loads in ~0.3 s instead of ~1.6 s through tsx:
  * - `--no-opt`: the root's JavaScript is glue as well (spawning, handing out tasks, folding
  *   answers), and TurboFan compiled it on V8's background threads while the actors booted and
  *   hashed, on the same 2 cores (default tree, 8 interleaved runs, spawn to teardown: 400 → 377 ms).
@@ -174,17 +178,16 @@ const hasherFlags: ReadonlyArray<string> = args.backend === "process" ? ["--no-o
  *   of 8–10).
  * The pass in this root runs under all of them.
  */
-const { loaderFlags, rootFlags } = (() => {
-  const loader: Array<string> = []
+const rootFlags: ReadonlyArray<string> = (() => {
   const own: Array<string> = []
   const argv = process.execArgv
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i]!
-    if (/^--(import|require|loader|experimental-loader)=/.test(f)) loader.push(f)
-    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(f) && i + 1 < argv.length) loader.push(f, argv[++i]!)
+    if (/^--(import|require|loader|experimental-loader)=/.test(f)) continue
+    else if (/^(--import|--require|-r|--loader|--experimental-loader)$/.test(f) && i + 1 < argv.length) i++
     else own.push(f)
   }
-  return { loaderFlags: loader as ReadonlyArray<string>, rootFlags: own as ReadonlyArray<string> }
+  return own
 })()
 const out = process.stdout
 const tty = out.isTTY === true
@@ -241,7 +244,7 @@ const main = Effect.gen(function*() {
     )
   }))
   out.write(`single-process pass over the same tree, in a new process...\n`)
-  singleResult = yield* freshProcess(args.dir, loaderFlags)
+  singleResult = yield* freshProcess(args.dir)
   out.write(`...and again in this process, whose runtime code the JIT has compiled by now...\n`)
   warmResult = summary(yield* singleProcess(args.dir))
   // After everything is timed: the actors' startup snapshot, if it is pending. A new bundle's first

@@ -4,14 +4,18 @@
  * examples/hashtree/Hasher.ts) from the root with no budget, on one thread, its directory
  * records folded as the demo's root folds the actors' answers.
  *
- * `singleProcess` runs it here; `freshProcess` runs it in a new `node` (the same Node flags and
- * TypeScript loader as this one, examples/hashtree/single-main.ts) and reads its result: that is
- * how a program without actors would run it, with code no run has warmed up, as the actors' is.
+ * `singleProcess` runs it here; `freshProcess` runs it in a new `node`
+ * (examples/hashtree/single-main.ts, run as `pnpm demo` runs the demo's root: from a bundle with
+ * V8's code cache, the `troupe-node` bin of @troupe/actor) and reads its result: that is how a program without
+ * actors would run it, with code no run has warmed up, as the actors' is.
  * Run here after the actors, the pass finds some of this runtime's code (Effect's fiber loop)
  * already compiled by the JIT while the root handed out tasks.
  */
 import * as Effect from "effect/Effect"
 import * as Process from "@troupe/process/Process"
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { foldDir, walkFrom } from "./Hasher.js"
 import { TreeDigest } from "./TreeDigest.js"
@@ -55,16 +59,22 @@ export const singleProcess = (root: string): Effect.Effect<SingleResult> =>
   })
 
 const mainModule = fileURLToPath(new URL("./single-main.ts", import.meta.url))
+/** troupe's program runner (the `troupe-node` bin of @troupe/actor): a program from a cached bundle with V8's code cache. */
+const programRunner = (() => {
+  const manifest = createRequire(import.meta.url).resolve("@troupe/actor/package.json")
+  return join(dirname(manifest), (JSON.parse(readFileSync(manifest, "utf8")) as { bin: Record<string, string> }).bin["troupe-node"]!)
+})()
 
 /**
- * The pass in a new `node` process (`process.execPath` with this process's `execArgv`, so the
- * same loader), run with `@troupe/process`'s `Process.run`: its own process group, ended by the
- * bounded teardown ladder if this is interrupted (Ctrl-C included: the group is not the
- * terminal's, so the child is ended from here). Its times are measured in it, from after its
- * imports to the end of the pass. Fails with an `Error` when it does not exit 0 with a result.
+ * The pass in a new `node` process (`process.execPath` with V8's default flags, through the program
+ * runner: no loader needed), run with `@troupe/process`'s `Process.run`: its own process group,
+ * ended by the bounded teardown ladder if this is interrupted (Ctrl-C included: the group is not
+ * the terminal's, so the child is ended from here). Its times are measured in it, from after its
+ * imports to the end of the pass (the runner's bundling, when an input changed, comes before).
+ * Fails with an `Error` when it does not exit 0 with a result.
  */
-export const freshProcess = (root: string, execArgv: ReadonlyArray<string> = process.execArgv): Effect.Effect<PassSummary, Error> =>
-  Process.run({ command: process.execPath, args: [...execArgv, mainModule, root] }).pipe(
+export const freshProcess = (root: string): Effect.Effect<PassSummary, Error> =>
+  Process.run({ command: process.execPath, args: [programRunner, mainModule, root] }).pipe(
     Effect.flatMap(({ status, stderr, stdout }) =>
       Effect.try({
         try: () => {

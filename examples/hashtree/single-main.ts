@@ -1,5 +1,5 @@
 /**
- * `node single-main.ts <root>`: the single-process pass (examples/hashtree/SingleProcess.ts) in
+ * `troupe-node single-main.ts <root>`: the single-process pass (examples/hashtree/SingleProcess.ts) in
  * a process of its own; prints its `PassSummary` as one JSON line.
  */
 import * as Effect from "effect/Effect"
@@ -10,5 +10,12 @@ if (root === undefined) {
   process.stderr.write("usage: single-main.ts <root>\n")
   process.exit(2)
 }
-const result = await Effect.runPromise(singleProcess(root))
-process.stdout.write(`${JSON.stringify(summary(result))}\n`)
+// No top-level await: the program runner (`troupe-node`) keeps a code cache for a
+// CommonJS bundle only, and a module with top-level await cannot be one.
+Effect.runPromise(singleProcess(root)).then(
+  (result) => process.stdout.write(`${JSON.stringify(summary(result))}\n`),
+  (e) => {
+    process.stderr.write(`single-main: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
+    process.exitCode = 1
+  }
+)

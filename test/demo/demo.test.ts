@@ -1,5 +1,6 @@
-// `pnpm demo` end to end: the demo runs as a child process (node + the tsx loader, as
-// `pnpm demo` does) on a small generated tree with 2 actors. Checks the outcome a newcomer sees
+// `pnpm demo` end to end: the demo runs as a child process (`pnpm demo`'s own command from
+// package.json: node, its flags, troupe's program runner; one test runs the file through the tsx
+// loader instead) on a small generated tree with 2 actors. Checks the outcome a newcomer sees
 // (digests, exit code, the error report) and, by pid via /proc, that no actor outlives it.
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -42,8 +43,17 @@ interface Run {
   readonly done: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string }>
 }
 
-const runDemo = (args: ReadonlyArray<string>, timeoutMs: number): Run => {
-  const child = spawn(process.execPath, ["--import", "tsx", "examples/demo.ts", "--dir", dir, "--actors", "2", ...args], {
+/** `pnpm demo`'s command after `node` (package.json), e.g. its flags, the program runner, `examples/demo.ts`. */
+const demoCommand: ReadonlyArray<string> = (() => {
+  const words = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).scripts.demo.trim().split(/\s+/)
+  if (words[0] !== "node" || words[words.length - 1] !== "examples/demo.ts") throw new Error(`unexpected demo script: ${words.join(" ")}`)
+  return words.slice(1)
+})()
+
+/** Run the demo as `pnpm demo` does, or (`via: "tsx"`) as a TypeScript file through the tsx loader. */
+const runDemo = (args: ReadonlyArray<string>, timeoutMs: number, via: "pnpm demo" | "tsx" = "pnpm demo"): Run => {
+  const command = via === "tsx" ? ["--import", "tsx", "examples/demo.ts"] : demoCommand
+  const child = spawn(process.execPath, [...command, "--dir", dir, "--actors", "2", ...args], {
     cwd: repoRoot,
     env: { ...process.env, FORCE_COLOR: "0" },
     stdio: ["ignore", "pipe", "pipe"]
@@ -113,8 +123,8 @@ describe("pnpm demo (examples/demo.ts) end to end", () => {
     expectNoneAlive(await run.pids)
   }, 45_000)
 
-  it("--backend forkserver: the same digests, exit 0, nothing left (the spawner process included); --json adds the figures as one line", async () => {
-    const run = runDemo(["--backend", "forkserver", "--json"], 40_000)
+  it("--backend forkserver, the file run through tsx: the same digests, exit 0, nothing left (the spawner process included); --json adds the figures as one line", async () => {
+    const run = runDemo(["--backend", "forkserver", "--json"], 40_000, "tsx")
     const r = await run.done
     const context = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`
     expect(r.code, context).toBe(0)

@@ -124,6 +124,14 @@ describe("pack and install", { timeout: 300_000 }, () => {
     expect(readdirSync(cache).some((f) => f.endsWith(".cjs"))).toBe(true)
   })
 
+  it("runs the application through `npx troupe-node` (bundled with its packages, V8's code cache): the actors start from the installed runtime", async () => {
+    expect(await runUser("npx", ["troupe-node", "main.mjs"], 90_000)).toBe("hello ada\n1\n2\n3\n")
+    // The second run from the cache the first wrote at its clean exit.
+    expect(await runUser("npx", ["troupe-node", "main.mjs"], 90_000)).toBe("hello ada\n1\n2\n3\n")
+    const cache = join(app, "node_modules", "@troupe", "actor", "node_modules", ".cache", "troupe-child")
+    expect(readdirSync(cache).some((f) => f.endsWith(".cjs.v8cache"))).toBe(true)
+  })
+
   it("runs the application bundled with esbuild (packages and the actor module external), as the README says", async () => {
     await runUser("npx", [
       "esbuild",

@@ -1,8 +1,10 @@
 // One-shot bundler, run as its own process by entry.ts (so esbuild's service process lives and
-// dies inside a supervised process tree). Usage: node bundler.mjs '<json>'
-//   { modulePath, childRuntimePath, outBase, meta, minify }
-// Bundles the child runtime with the module at `modulePath` into one file next to `outBase` and
-// writes `meta`: { inputs (each input's mtime), bundle (the file's path) }.
+// dies inside a supervised process tree) and by program.cjs. Usage: node bundler.mjs '<json>'
+//   { modulePath, childRuntimePath, outBase, meta, minify }    (a child: runtime + actor module)
+//   { programPath, outBase, meta, minify }                     (a program: program.cjs)
+// Bundles the child runtime with the module at `modulePath` (or the program at `programPath`
+// alone) into one file next to `outBase` and writes `meta`: { inputs (each input's mtime),
+// bundle (the file's path) }.
 //
 // The bundle is CommonJS wrapped in a function expression (`<outBase>.cjs`), run by
 // load-bundle.cjs through `vm.Script` so V8's code cache can be kept beside it (Node 20 has no
@@ -10,6 +12,7 @@
 // esbuild loads what only that module needs when `start` runs) and runs the child runtime's
 // `main` with it, `nativeAddons()`, which installs msgpackr's native string extractor again, and
 // `snapshotCheck` (both for a V8 startup snapshot of the bundle: snapshot.ts, snapshot-entry.cjs).
+// A program's bundle exports `start()` only, which imports the program (its top-level code runs then).
 // A module graph with top-level await cannot be CommonJS: it is bundled as ESM instead
 // (`<outBase>.mjs`, `import * as m from modulePath; main(m)`, run by plain `node`/`import()`,
 // no code cache, no snapshot).
@@ -21,7 +24,9 @@ import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 
-const { modulePath, childRuntimePath, outBase, meta, minify } = JSON.parse(process.argv[2])
+const { modulePath, childRuntimePath, programPath, outBase, meta, minify } = JSON.parse(process.argv[2])
+/** The file the bundle starts from: the program, or the actor's module. */
+const entryPath = programPath ?? modulePath
 // Build into a private directory under the final names (the sourceMappingURL comment names the
 // map file), then move both into place.
 const tmpDir = join(dirname(outBase), `.tmp-${process.pid}`)
@@ -38,7 +43,8 @@ const cjsParams = "exports, require, module, __filename, __dirname, __troupe_imp
  */
 const msgpackrAddon = (() => {
   try {
-    const msgpackrDir = dirname(dirname(createRequire(childRuntimePath).resolve("msgpackr")))
+    // troupe's own msgpackr (a program's too: the plugin below only rewrites this copy's extractor).
+    const msgpackrDir = dirname(dirname(createRequire(childRuntimePath ?? import.meta.url).resolve("msgpackr")))
     const extractIndex = createRequire(join(msgpackrDir, "node-index.js")).resolve("msgpackr-extract")
     const gyp = createRequire(extractIndex)("node-gyp-build-optional-packages")
     const addon = gyp.path(dirname(extractIndex))
@@ -50,12 +56,14 @@ const msgpackrAddon = (() => {
   }
 })()
 
-/** The entry of the `.cjs` bundle (see above). */
-const cjsEntry = [
+/** A throw while the module loads stays an uncaught exception, as when it was imported statically. */
+const rethrow = "(e) => process.nextTick(() => { throw e })"
+
+/** The entry of the `.cjs` bundle of a child (see above). */
+const childEntry = () => [
   `import { main } from ${JSON.stringify(childRuntimePath)}`,
   `export { snapshotCheck } from ${JSON.stringify(childRuntimePath)}`,
-  // A throw while the module loads stays an uncaught exception, as when it was imported statically.
-  `export const start = () => import(${JSON.stringify(modulePath)}).then(main, (e) => process.nextTick(() => { throw e }))`,
+  `export const start = () => import(${JSON.stringify(modulePath)}).then(main, ${rethrow})`,
   ...(msgpackrAddon !== undefined
     ? [
       `import { setExtractor } from ${JSON.stringify(msgpackrAddon.unpack)}`,
@@ -63,6 +71,11 @@ const cjsEntry = [
     ]
     : [`export const nativeAddons = () => {}`])
 ].join("\n")
+
+/** The entry of the `.cjs` bundle (see above). */
+const cjsEntry = programPath !== undefined
+  ? `export const start = () => import(${JSON.stringify(programPath)}).then(() => {}, ${rethrow})`
+  : childEntry()
 
 const options = (format) => {
   const tmp = join(tmpDir, `${basename(outBase)}.${format === "cjs" ? "cjs" : "mjs"}`)
@@ -72,9 +85,11 @@ const options = (format) => {
       stdin: {
         contents: format === "cjs"
           ? cjsEntry
+          : programPath !== undefined
+          ? `import ${JSON.stringify(programPath)}\n`
           : `import * as m from ${JSON.stringify(modulePath)}\nimport { main } from ${JSON.stringify(childRuntimePath)}\nmain(m)\n`,
-        resolveDir: dirname(modulePath),
-        sourcefile: "troupe-child-entry.ts",
+        resolveDir: dirname(entryPath),
+        sourcefile: programPath !== undefined ? "troupe-program-entry.ts" : "troupe-child-entry.ts",
         loader: "ts"
       },
       outfile: tmp,
@@ -103,11 +118,13 @@ const options = (format) => {
       logLevel: "silent",
       plugins: [preResolvedAddon, lazyFastCheck, {
         // Inside the bundle, `import.meta.url` stays each source file's own URL (addons, relative
-        // files, nested actor definitions). Dependencies in node_modules are left alone.
+        // files, nested actor definitions). A child's dependencies in node_modules are left alone;
+        // a program's are not: an installed @troupe/actor finds its child entry beside its own
+        // file (entry.ts), not beside the bundle (where it would take itself for a one-file bundle).
         name: "troupe-import-meta-url",
         setup(b) {
           b.onLoad({ filter: /\.(m?[jt]s|tsx)$/ }, (args) => {
-            if (args.path.includes("/node_modules/")) return undefined
+            if (programPath === undefined && args.path.includes("/node_modules/")) return undefined
             const source = readFileSync(args.path, "utf8")
             if (!source.includes("import.meta.url")) return undefined
             const url = JSON.stringify(pathToFileURL(args.path).href)
@@ -167,17 +184,21 @@ const lazyFastCheck = {
 
 const isTopLevelAwait = (e) => Array.isArray(e?.errors) && e.errors.some((m) => /top-level await/i.test(m.text))
 
+/** A build failed: its message on stderr, the private directory removed, exit 1. */
+const failed = (e) => {
+  process.stderr.write(`${String(e?.message ?? e)}\n`)
+  rmSync(tmpDir, { recursive: true, force: true })
+  process.exit(1)
+}
+
 let chosen = options("cjs")
 let result
 try {
   result = await build(chosen.build)
 } catch (e) {
-  if (!isTopLevelAwait(e)) {
-    process.stderr.write(`${String(e?.message ?? e)}\n`)
-    process.exit(1)
-  }
+  if (!isTopLevelAwait(e)) failed(e)
   chosen = options("esm")
-  result = await build({ ...chosen.build, logLevel: "error" })
+  result = await build({ ...chosen.build, logLevel: "error" }).catch(failed)
 }
 const tmp = chosen.tmp
 const out = join(dirname(outBase), basename(tmp))

@@ -2,7 +2,7 @@
 // its `start` runs the actor) with V8's code cache (Node 20 has none for ES modules, nor `module.enableCompileCache`):
 //
 //   node load-bundle.cjs <bundle.cjs> --troupe-child <json>     (a process actor)
-//   require("load-bundle.cjs").run(<bundle.cjs>)                 (a worker actor)
+//   require("load-bundle.cjs").run(<bundle.cjs>)                 (a worker actor, or a program: program.cjs)
 //
 // The source is compiled with `vm.Script` and the cache `<bundle>.v8cache` (20 bytes of the
 // source's SHA-1, one stage byte, then V8's data; `<bundle>.<flags hash>.v8cache` when Node runs with flags —
