@@ -469,10 +469,12 @@ what two processes with no runtime gain on this tree here, the work split in adv
 `
   return `${head}
 
-\`pnpm demo --json [--dir <tree>]\` (examples/demo.ts), process backend, 2 actors, default options, each run a new root; one
-warm-up run per tree (page cache, the actors' bundle and snapshot), then the trees take turns (${r.rounds} round(s)). *One
-process*: the demo's single-process reference, run in a new \`node\` after the actors, timed from after its imports: the
-actors' own task (\`walkFrom\`) from the root with no budget. *Actors, hashing*: first task sent → last answer folded;
+\`pnpm demo --json [--dir <tree>]\` (examples/demo.ts, run as \`pnpm demo\` runs it: through troupe's program runner
+\`troupe-node\`, from a bundle with V8's code cache), process backend, 2 actors, default options, each run a new root; one
+warm-up run per tree (page cache, the actors' bundle and snapshot, the root's and the reference's code caches), then the
+trees take turns (${r.rounds} round(s)). *One process*: the demo's single-process reference, run in a new \`node\` after the
+actors through the same runner, timed from after its imports: the actors' own task (\`walkFrom\`) from the root with no
+budget. *Actors, hashing*: first task sent → last answer folded;
 *incl. spawn + teardown*: pool opened → every actor reaped. Speed-ups are medians of each run's own ratio (range in
 brackets). *CPU*: the single process / root and actors together during the hashing. *Uneven*: how far the busier actor is
 above an even share of the files / of the bytes. The larger trees are this machine's own (Debian's /usr), so their
