@@ -25,10 +25,10 @@ afterAll(() => {
 })
 
 /** Run `node <runner> <args>` (bounded: SIGKILL after 60 s, a build included). */
-const run = (args: ReadonlyArray<string>) => {
+const run = (args: ReadonlyArray<string>, nodeFlags: ReadonlyArray<string> = []) => {
   // No NODE_OPTIONS: the code cache's name would carry their hash (load-bundle.cjs).
   const { NODE_OPTIONS: _, ...env } = process.env
-  const r = spawnSync(process.execPath, [runner, ...args], { encoding: "utf8", env, timeout: 60_000, killSignal: "SIGKILL" })
+  const r = spawnSync(process.execPath, [...nodeFlags, runner, ...args], { encoding: "utf8", env, timeout: 60_000, killSignal: "SIGKILL" })
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, context: `stdout:\n${r.stdout}\nstderr:\n${r.stderr}` }
 }
 
@@ -82,6 +82,21 @@ describe("program runner (troupe-node)", () => {
     const third = run([path])
     expect(third.code, third.context).toBe(0)
     expect(seen(third.stdout)).toMatchObject({ version: 2, bundle: a.bundle })
+  }, 90_000)
+
+  it("an uncaught throw: its frames name the bundle and its short line; under --enable-source-maps, the source file, line and column", () => {
+    const path = join(dir, "throws.ts")
+    writeFileSync(path, ["const f = (x: number): number => {", "  if (x > 1) throw new Error(\"boom\")", "  return x", "}", "f(2)"].join("\n"))
+    const plain = run([path])
+    expect(plain.code, plain.context).toBe(1)
+    const frame = plain.stderr.match(/at f \((\/[^:]+\.cjs):\d+:\d+\)/)
+    expect(frame, plain.context).not.toBeNull()
+    keys.add(basename(frame![1]!).split(".")[0]!)
+    // Node prints the line thrown from: one statement, not the whole bundle.
+    expect(plain.stderr.split("\n").every((l) => l.length < 300), plain.context).toBe(true)
+    const mapped = run([path], ["--enable-source-maps"])
+    expect(mapped.code, mapped.context).toBe(1)
+    expect(mapped.stderr, mapped.context).toContain(`at f (${path}:2:`)
   }, 90_000)
 
   it("usage errors exit 2; a program that does not build exits 1 with esbuild's message, and leaves no build directory", () => {

@@ -20,7 +20,8 @@
 "use strict"
 const { closeSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } = require("node:fs")
 const { createHash } = require("node:crypto")
-const { createRequire } = require("node:module")
+const Module = require("node:module")
+const { createRequire } = Module
 const { dirname } = require("node:path")
 const { pathToFileURL } = require("node:url")
 const vm = require("node:vm")
@@ -65,9 +66,27 @@ const writeCache = (script, digest, cacheFile, stage) => {
   }
 }
 
-/** Compile and run the bundle at `file` (an absolute path). */
-const run = (file) => {
+/**
+ * The bundle's function, compiled by Node's CommonJS loader instead (no code cache): Node maps
+ * stack frames through a source map (`--enable-source-maps`) only in code its module loader
+ * compiled, not in a `vm.Script`. The bundle's first line is the function's opening, so the
+ * prefix moves no mapped position.
+ */
+const compileWithSourceMap = (file, source) => {
+  const m = new Module(file, module)
+  m.filename = file
+  m.paths = Module._nodeModulePaths(dirname(file))
+  m._compile(`module.exports = ${source}`, file)
+  return m.exports
+}
+
+/**
+ * Compile and run the bundle at `file` (an absolute path). `sourceMaps`: compile it so that
+ * `--enable-source-maps` applies (program.cjs, when Node runs with it), without V8's code cache.
+ */
+const run = (file, { sourceMaps = false } = {}) => {
   const source = readFileSync(file, "utf8")
+  if (sourceMaps) return start(file, compileWithSourceMap(file, source), "off (source maps)", () => {})
   const digest = createHash("sha1").update(source).digest()
   // V8 rejects a cache made under other flags: one cache per set of Node flags (none: `.v8cache`).
   const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join("\0").replace(/\0$/, "")
@@ -96,16 +115,16 @@ const run = (file) => {
       writeCache(script, digest, cacheFile, STAGE_EXIT)
     })
   }
-  globalThis[BOOT] = {
-    bundle: file,
-    codeCache: fresh ? "written after boot" : "used",
-    booted: () => {
-      if (!pending) return
-      pending = false
-      writeCache(script, digest, cacheFile, STAGE_BOOT)
-    }
-  }
-  const fn = script.runInThisContext()
+  start(file, script.runInThisContext(), fresh ? "written after boot" : "used", () => {
+    if (!pending) return
+    pending = false
+    writeCache(script, digest, cacheFile, STAGE_BOOT)
+  })
+}
+
+/** Run the bundle's function `fn` (its `start`), telling the code it runs how it was loaded (`globalThis[BOOT]`). */
+const start = (file, fn, codeCache, booted) => {
+  globalThis[BOOT] = { bundle: file, codeCache, booted }
   const module = { exports: {} }
   const dir = dirname(file)
   const req = createRequire(file)

@@ -21,6 +21,12 @@
 // - Freshness: every input's mtime against the meta (`fs.statSync` each, before the program runs).
 // - Running: load-bundle.cjs `run` (V8's code cache, one per set of Node flags). `process.argv[1]`
 //   is the entry's path, as if Node had run it, and the program's arguments follow.
+// - Stacks: the program's own stack frames name the bundle (`<key>.cjs:line:column`; not minified,
+//   unlike a child's: an uncaught exception prints the line it was thrown from, which in a
+//   minified bundle is the whole program).
+//   Under `node --enable-source-maps` they name the sources: the bundle is then compiled by Node's
+//   module loader, which applies its source map, and without a code cache (Node maps no frame of
+//   a `vm.Script`). Actors' remote stacks name their sources either way (internal/stackmap.ts).
 // - Errors: no entry → usage on stderr, exit 2; a build that fails (or esbuild is not installed,
 //   or the build takes longer than `buildTimeoutMs`) → its message on stderr, exit 1. The build
 //   runs as a child of this process with that bound (SIGKILL past it).
@@ -35,7 +41,7 @@ const { pathToFileURL } = require("node:url")
 /** Bound on one build of a program's bundle (ms): esbuild takes ~1 s for the demo's root. */
 const buildTimeoutMs = 120_000
 /** The key's version: a change to the bundle's layout (bundler.mjs) must not reuse old entries. */
-const layout = "program-v1"
+const layout = "program-v2"
 
 const bundlerPath = join(__dirname, "bundler.mjs")
 const packageDir = join(__dirname, "..", "..", "..")
@@ -81,7 +87,7 @@ const bundleOf = (entry) => {
     fail(1, `esbuild is not installed: add it to run ${entry} from a bundle (or run the program with node, or tsx)`)
   }
   mkdirSync(cacheDir, { recursive: true })
-  const r = spawnSync(process.execPath, [bundlerPath, JSON.stringify({ programPath: entry, outBase, meta, minify: true })], {
+  const r = spawnSync(process.execPath, [bundlerPath, JSON.stringify({ programPath: entry, outBase, meta, minify: false })], {
     cwd: packageDir,
     stdio: ["ignore", "ignore", "pipe"],
     timeout: buildTimeoutMs,
@@ -94,6 +100,10 @@ const bundleOf = (entry) => {
   }
   return built
 }
+
+/** Node runs with `--enable-source-maps` (a flag, or NODE_OPTIONS). */
+const sourceMapsEnabled = () =>
+  process.sourceMapsEnabled === true || [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].includes("--enable-source-maps")
 
 const main = () => {
   const arg = process.argv[2]
@@ -110,7 +120,7 @@ const main = () => {
       throw e
     }))
   } else {
-    require("./load-bundle.cjs").run(bundle)
+    require("./load-bundle.cjs").run(bundle, { sourceMaps: sourceMapsEnabled() })
   }
 }
 
