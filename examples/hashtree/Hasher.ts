@@ -66,6 +66,12 @@ export const Hasher = Actor.define("Hasher", {
       /** Where to start: directories to walk (`""`: the root), first one first. */
       dirs: Schema.Array(Schema.String),
       /**
+       * Directories of `dirs` whose own files only this task hashes: the caller listed them and
+       * hands their subdirectories out itself (the demo's root lists the tree's root while the
+       * actors boot). Their records are `dir` records. Default: none.
+       */
+      filesOnly: Schema.optional(Schema.Array(Schema.String)),
+      /**
        * The task's budget, in files, a file counting as `1 + bytes / budgetBytesPerFile`: it
        * takes no further directory once it has spent it (it always walks one, so every task
        * makes progress).
@@ -263,16 +269,18 @@ export const handBack = (walks: Iterable<Walk>): Array<string> => {
  * (a `FileHash` at once, or an Effect for one that needs it), until the files hashed have cost
  * `budget` (each `1 + bytes / budgetBytesPerFile`; at least one directory is walked): one `dir`
  * record per directory walked, in order, the frontier, and the directories `handBack` took from
- * it. Given `running` (an actor's walk), the walk is in it while it runs and lets the event loop
- * in every `turnMs`; the single-process pass gives none. `walkFrom` is this walk, its records
- * collapsed.
+ * it (with the subdirectories of `filesOnly` directories, whose own files only it hashes: like
+ * those, they are walked elsewhere). Given `running` (an actor's walk), the walk is in it while it
+ * runs and lets the event loop in every `turnMs`; the single-process pass gives none. `walkFrom`
+ * is this walk, its records collapsed.
  */
 export const walkDirs = (
   root: string,
   dirs: ReadonlyArray<string>,
   budget: number,
   hashOne: (path: string) => FileHash | Effect.Effect<FileHash> = (path) => hashFileNow(path, root),
-  running?: Set<Walk>
+  running?: Set<Walk>,
+  filesOnly: ReadonlyArray<string> = []
 ): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string>; readonly handedBack: Array<string> }> =>
   Effect.suspend(() => {
     // Depth-first: the next directory is the stack's last; a directory's subdirectories go on
@@ -297,7 +305,8 @@ export const walkDirs = (
       const dir = stack.pop()!
       walk.started = true
       const listing = listDir(root, dir)
-      for (let i = listing.dirs.length - 1; i >= 0; i--) stack.push(listing.dirs[i]!)
+      if (filesOnly.length > 0 && filesOnly.includes(dir)) for (const d of listing.dirs) walk.handedBack.push(d)
+      else for (let i = listing.dirs.length - 1; i >= 0; i--) stack.push(listing.dirs[i]!)
       return Effect.flatMap(hashAll(listing.files, [], 0), (hashes) => {
         const record = summarize(dir, hashes, listing)
         spent += listing.files.length + record.bytes / budgetBytesPerFile
@@ -326,9 +335,10 @@ export const walkFrom = (
   dirs: ReadonlyArray<string>,
   budget: number,
   hashOne?: (path: string) => FileHash | Effect.Effect<FileHash>,
-  running?: Set<Walk>
+  running?: Set<Walk>,
+  filesOnly?: ReadonlyArray<string>
 ): Effect.Effect<{ readonly results: Array<DirResult>; readonly frontier: Array<string> }> =>
-  Effect.map(walkDirs(root, dirs, budget, hashOne, running), ({ frontier, handedBack, results }) => ({
+  Effect.map(walkDirs(root, dirs, budget, hashOne, running, filesOnly), ({ frontier, handedBack, results }) => ({
     results: collapse(results, handedBack.length === 0 ? frontier : [...frontier, ...handedBack]),
     frontier
   }))
@@ -348,7 +358,7 @@ export const foldDir = (tree: TreeDigest, stats: WalkStats, result: DirResult): 
 }
 
 export const HasherLive = Hasher.implement(import.meta.url, {
-  hashDirs: ({ dirs, failAfter, budget, root, throttleMs }) =>
+  hashDirs: ({ budget, dirs, failAfter, filesOnly, root, throttleMs }) =>
     Effect.suspend(() => {
       const hashOne = (path: string): FileHash | Effect.Effect<FileHash> => {
         if (failAfter !== null && hashed >= failAfter) failInjected(failAfter, path)
@@ -356,7 +366,7 @@ export const HasherLive = Hasher.implement(import.meta.url, {
         return throttleMs > 0 ? Effect.zipLeft(hashFile(path, root), Effect.sleep(throttleMs)) : hashFileNow(path, root)
       }
       taskStarted()
-      return walkFrom(root, dirs, budget, hashOne, running).pipe(
+      return walkFrom(root, dirs, budget, hashOne, running, filesOnly).pipe(
         Effect.ensuring(Effect.sync(taskEnded)),
         Effect.map(({ frontier, results }) => ({ results, frontier, busyMs: busySoFar() }))
       )

@@ -17,7 +17,11 @@
  * **Work stealing** keeps every actor busy: whenever an actor has no task and none is queued, the
  * actor running the most tasks is asked (`handBack`) for the bottom half of each of its walks'
  * stacks (the directories it would walk last), which become new tasks for the idle one. The first
- * task starts at the root on one actor; the others take their share from it at once. A task's
+ * tasks are the root's subdirectories, listed by the root while the actors boot and split into a
+ * batch per slot at least, so every actor starts at once (before, the first task started at the
+ * root on one actor and the other stole its share from it: default tree, 2 actors, 25 interleaved
+ * runs each, the actors' idle time during the hashing 44 → 32 ms, spawn to teardown 523 →
+ * 517 ms, medians). A task's
  * budget (files, each `1 + bytes / budgetBytesPerFile`) only makes it answer now and then, so a
  * long walk shows progress: on 2 cores the actors and the root use every cycle while they hash,
  * and every task the root hands out, folds and splits takes CPU from the actors. Default tree
@@ -44,6 +48,7 @@
  * a task it was running fails, and so does the walk.
  */
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { ActorPool, type Troupe } from "@troupe/actor"
@@ -51,7 +56,7 @@ import { type DirResult, foldDir, HasherLive } from "./Hasher.js"
 import { cpuMs, liveThreads } from "./ProcTree.js"
 import type { ProgressState } from "./Progress.js"
 import { TreeDigest } from "./TreeDigest.js"
-import { makeStats, type WalkStats } from "./Walker.js"
+import { type Listing, listDir, makeStats, type WalkStats } from "./Walker.js"
 
 export interface ParallelOptions {
   readonly root: string
@@ -107,9 +112,11 @@ export interface ParallelResult {
 }
 
 /** A task: directories to start from, and the budget (files). */
-interface Batch {
+export interface Batch {
   readonly dirs: ReadonlyArray<string>
   readonly budget: number
+  /** Directories of `dirs` whose own files only the task hashes (`hashDirs`' `filesOnly`). */
+  readonly filesOnly?: ReadonlyArray<string>
 }
 
 /**
@@ -129,6 +136,17 @@ export const splitFrontier = (frontier: ReadonlyArray<string>, batch: number, id
   return out
 }
 
+/**
+ * The first tasks, from the listing of the tree's root: its subdirectories split as a frontier is
+ * (`splitFrontier`, one batch per slot at least), the first batch also hashing the root's own
+ * files (`filesOnly`). A root with no subdirectory, or that could not be listed, is one task from
+ * the root (which finds that out again and answers for it).
+ */
+export const firstBatches = (listing: Listing, batch: number, slots: number, budget: number): Array<Batch> =>
+  listing.unreadable || listing.dirs.length === 0
+    ? [{ dirs: [""], budget }]
+    : splitFrontier(listing.dirs, batch, slots).map((dirs, i) => i === 0 ? { dirs: ["", ...dirs], budget, filesOnly: [""] } : { dirs, budget })
+
 export const makeTimings = (): Timings => ({ spawnMs: null, hashMs: null, teardownMs: null, bodyEndedAt: null, closedAt: null })
 
 /**
@@ -142,6 +160,9 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
     let rootCpuMs = 0
     const result = yield* Effect.scoped(Effect.gen(function*() {
       const t0 = performance.now()
+      // The tree's root, listed while the actors boot (the spawn keeps the root waiting; the
+      // listing starts once the spawns are under way).
+      const top = yield* Effect.fork(Effect.sync(() => listDir(options.root, "")))
       const pool = yield* ActorPool.make(HasherLive, {
         name: "hasher",
         size: options.actors,
@@ -180,9 +201,13 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
       const queue = yield* Queue.unbounded<Batch | null>()
       /** Tasks running on each actor (by name). */
       const running = new Map(actors.map((a) => [a.name, 0]))
-      let outstanding = 1
-      // The first task starts at the root, on the first actor; the others take from it at once.
-      queue.unsafeOffer({ dirs: [""], budget: options.budget })
+      // The first tasks: the root's subdirectories (listed during the spawn), split into batches
+      // for every slot, the first of which also hashes the root's own files; so every actor
+      // starts at once, with no steal first. A root that could not be listed is one task, which
+      // finds that out and answers for it.
+      const firsts = firstBatches(yield* Fiber.join(top), options.batch, slots, options.budget)
+      let outstanding = firsts.length
+      for (const b of firsts) queue.unsafeOffer(b)
       /** Queue what a task or a `handBack` gave back, as batches for the slots with nothing to do. */
       const requeue = (frontier: ReadonlyArray<string>) => {
         const batches = splitFrontier(frontier, options.batch, slots - (outstanding - 1))
@@ -225,7 +250,7 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
         })),
         Effect.forever
       )
-      const task = ({ budget, dirs }: Batch) =>
+      const task = ({ budget, dirs, filesOnly }: Batch) =>
         pool.run((hasher) =>
           Effect.suspend(() => {
             running.set(hasher.name, running.get(hasher.name)! + 1)
@@ -233,6 +258,7 @@ export const parallel = (options: ParallelOptions, timings: Timings): Effect.Eff
             return hasher.hashDirs({
               root: options.root,
               dirs,
+              ...(filesOnly !== undefined ? { filesOnly } : {}),
               budget,
               failAfter: hasher.name === first ? options.failAfter : null,
               throttleMs: options.throttleMs

@@ -14,7 +14,7 @@ import { ProgressState, renderPlain, renderTty } from "../../examples/hashtree/P
 import { singleProcess } from "../../examples/hashtree/SingleProcess.js"
 import { table } from "../../examples/hashtree/Summary.js"
 import { budgetBytesPerFile, collapse, type DirResult, foldDir, handBack, HasherLive, type Walk, walkDirs, walkFrom } from "../../examples/hashtree/Hasher.js"
-import { splitFrontier } from "../../examples/hashtree/Parallel.js"
+import { firstBatches, splitFrontier } from "../../examples/hashtree/Parallel.js"
 import { digestOf, dirDigest, filesDigest, TreeDigest } from "../../examples/hashtree/TreeDigest.js"
 import { listDir, makeStats } from "../../examples/hashtree/Walker.js"
 
@@ -409,6 +409,34 @@ describe("tree digest", () => {
         if (k <= 2) expect(stolen, `steal after ${k}`).toBeGreaterThan(0)
         if (k === 10_000) expect(stolen).toBe(0)
       }
+    }))
+
+  it.effect("the first tasks from the root's listing (its own files in the first, with filesOnly) fold to the single-process pass", () =>
+    Effect.gen(function*() {
+      const one = yield* singleProcess(dir)
+      const listing = listDir(dir, "")
+      expect(listing.dirs.length).toBeGreaterThan(1)
+      expect(listing.files.length).toBeGreaterThan(0)
+      const firsts = firstBatches(listing, 1, 4, 0)
+      expect(firsts.length).toBe(listing.dirs.length) // batches of 1
+      expect(firsts[0]!.dirs[0]).toBe("")
+      expect(firsts.map((b) => b.filesOnly ?? [])).toEqual(firsts.map((_, i) => (i === 0 ? [""] : [])))
+      expect(firsts.flatMap((b) => b.dirs).filter((d) => d !== "")).toEqual(listing.dirs)
+      const fold = folder()
+      const todo: Array<{ readonly dirs: ReadonlyArray<string>; readonly filesOnly?: ReadonlyArray<string> }> = [...firsts]
+      while (todo.length > 0) {
+        const { dirs, filesOnly } = todo.shift()!
+        const answer = yield* HasherLive.handlers.hashDirs({ root: dir, dirs, ...(filesOnly ? { filesOnly } : {}), budget: 0, failAfter: null, throttleMs: 0 })
+        // The root's other subdirectories are other tasks': never in the frontier of the one with its files.
+        if (filesOnly !== undefined) for (const d of listing.dirs) if (!dirs.includes(d)) expect(answer.frontier).not.toContain(d)
+        fold(answer.results, "first batches")
+        if (answer.frontier.length > 0) todo.push({ dirs: answer.frontier })
+      }
+      expect(fold.stats.dirs).toBe(one.walk.dirs)
+      expect([fold.tree.digest(), fold.tree.files, fold.tree.bytes]).toEqual([one.tree.digest(), files.size, one.tree.bytes])
+      // A root with no subdirectory, or unreadable: one task from the root, as before.
+      expect(firstBatches({ files: ["a"], dirs: [], skippedEntries: 0, unreadable: false }, 64, 4, 7)).toEqual([{ dirs: [""], budget: 7 }])
+      expect(firstBatches({ files: [], dirs: [], skippedEntries: 0, unreadable: true }, 64, 4, 7)).toEqual([{ dirs: [""], budget: 7 }])
     }))
 
   it("splitFrontier: near-equal batches of at most `batch`, in order; as many as the idle slots when that is more", () => {
