@@ -1,11 +1,15 @@
 // ActorPool: pull-based dispatch over N actors, a bounded queue, per-task cancellation, and an
 // actor that dies mid-task restarted while the pool goes on. Every backend × transport.
 import { describe, expect } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Deferred, Effect, Exit, Fiber, Logger, Schedule } from "effect"
 import { ActorPool, PoolQueueFull, type Supervisor } from "../../packages/actor/src/index.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
 import { type Greeter, GreeterLive } from "./fixtures/greeter.js"
 import { bootDelayMs, SlowBootLive } from "./fixtures/slow-boot.js"
+import { StaggeredBootLive } from "./fixtures/staggered-boot.js"
 
 /** Until the pool's load satisfies `pred` (polled; the test's own timeout bounds it). */
 const untilLoad = (pool: { readonly load: Effect.Effect<{ readonly running: number; readonly waiting: number }> }, pred: (l: { readonly running: number; readonly waiting: number }) => boolean) =>
@@ -76,6 +80,62 @@ for (const config of matrix) {
           expect(yield* pool.run((a) => a.interrupted())).toBe(1)
           expect(yield* pool.load).toEqual({ running: 0, waiting: 0 })
         })), 60_000)
+
+    /** A pool of 2 `StaggeredBoot` actors, `ready: "first"`: the second boots once the test opens its gate. */
+    const staggered = (fail: boolean) =>
+      Effect.gen(function*() {
+        const dir = mkdtempSync(join(tmpdir(), "troupe-stagger-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        const env = { TROUPE_TEST_STAGGER_DIR: dir, ...(fail ? { TROUPE_TEST_STAGGER_FAIL: "1" } : {}) }
+        const pool = yield* ActorPool.make(StaggeredBootLive, { name: "s", size: 2, concurrency: 2, ready: "first", start: { env } })
+        return { pool, openGate: Effect.sync(() => writeFileSync(join(dir, "gate"), "")) }
+      })
+
+    liveIf(config)("ready \"first\": make returns once one actor is up; tasks run on it while the other boots, which takes tasks once up (ready)", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const { openGate, pool } = yield* staggered(false)
+          // The second one waits for the gate, which is still closed: make did not wait for it.
+          expect((yield* Effect.forEach(pool.actors, (h) => h.state)).sort()).toEqual(["restarting", "running"])
+          const early = yield* Effect.forEach(Array.from({ length: 6 }), () => pool.run((a) => a.boot()), { concurrency: "unbounded" })
+          expect(early.every((b) => b.first)).toBe(true)
+          const readyFiber = yield* Effect.fork(pool.ready)
+          yield* openGate
+          yield* Fiber.join(readyFiber)
+          expect(yield* Effect.forEach(pool.actors, (h) => h.state)).toEqual(["running", "running"])
+          // Now tasks go to both: four held at once need both actors' two slots.
+          const held = yield* Effect.forEach(Array.from({ length: 4 }), () => pool.run((a) => Effect.zipRight(a.work(300), a.boot())), { concurrency: "unbounded" })
+          expect(held.filter((b) => b.first).length).toBe(2)
+        })), 90_000)
+
+    liveIf(config)("ready \"first\": an actor that does not boot later ends the pool: ready and failure fail with its ActorFailure, and tasks fail; nothing left", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const { openGate, pool } = yield* staggered(true)
+          expect((yield* pool.run((a) => a.boot())).first).toBe(true)
+          yield* openGate
+          const why = yield* Effect.flip(pool.ready)
+          expect(why._tag).toBe("ActorFailure")
+          expect((yield* Effect.flip(pool.failure))._tag).toBe("ActorFailure")
+          const task = yield* Effect.flip(Effect.timeout(pool.run((a) => a.boot()), "20 seconds"))
+          expect(["ActorFailure", "TransportClosed"]).toContain(task._tag)
+        })), 90_000)
+
+    liveIf(config)("ready \"first\": closing the pool while an actor still boots ends it at once (its boot interrupted, no SIGKILL); nothing left", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const logged: Array<string> = []
+          const capture = Logger.make(({ message }) => logged.push((Array.isArray(message) ? message : [message]).map(String).join(" ")))
+          yield* Effect.scoped(Effect.gen(function*() {
+            const { pool } = yield* staggered(false)
+            expect((yield* pool.run((a) => a.boot())).first).toBe(true)
+            // The pool closes with the gate closed: mid-boot.
+            expect((yield* Effect.forEach(pool.actors, (h) => h.state)).sort()).toEqual(["restarting", "running"])
+          })).pipe(Effect.provide(Logger.add(capture)))
+          // The booting one answered the SIGTERM (a process) by interrupting its boot: the
+          // teardown did not wait out the SIGTERM grace for a SIGKILL.
+          expect(logged.filter((m) => /escalat/i.test(m))).toEqual([])
+        })), 90_000)
 
     liveIf(config)("an actor that dies mid-task fails that task; the pool restarts it and goes on", () =>
       root(config, () =>

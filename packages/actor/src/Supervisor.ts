@@ -121,10 +121,17 @@ export interface Supervisor {
    * incarnations boot concurrently (`supervise` starts one child at a time, as OTP does), and
    * their restart order is the order of `specs`. Returns their handles in that order once every
    * one is up; fails with the first `ActorFailure` after stopping the ones that did start.
+   * `options.onAdded` gets the handles (in that order) before any child boots, `options.onUp`
+   * each handle as its child is up, while the others may still boot (`ActorPool`'s
+   * `ready: "first"`); both run synchronously, in the supervisor's own fiber.
    */
   readonly superviseAll: <D extends Actor.Definition<any, any>>(
     implementation: Actor.Implementation<D>,
-    specs: ReadonlyArray<ChildSpec<D>>
+    specs: ReadonlyArray<ChildSpec<D>>,
+    options?: {
+      readonly onAdded?: (handles: ReadonlyArray<Handle.Handle<D>>) => void
+      readonly onUp?: (handle: Handle.Handle<D>) => void
+    }
   ) => Effect.Effect<ReadonlyArray<Handle.Handle<D>>, ActorFailure>
   /** Every restart so far, in order. */
   readonly restarts: Effect.Effect<ReadonlyArray<Engine.RestartEvent>>
@@ -170,8 +177,25 @@ export const make = (options: Options): Effect.Effect<Supervisor, never, Troupe 
         Effect.sync(() => slot.incarnation),
         Effect.sync(() => Engine.stateOf(slot))
       )
-    const superviseAll = <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, specs: ReadonlyArray<ChildSpec<D>>) =>
-      Effect.map(engine.superviseAll(implementation, specs), (slots) => slots.map((slot) => handleOf(implementation, slot)))
+    const superviseAll = <D extends Actor.Definition<any, any>>(
+      implementation: Actor.Implementation<D>,
+      specs: ReadonlyArray<ChildSpec<D>>,
+      options?: {
+        readonly onAdded?: (handles: ReadonlyArray<Handle.Handle<D>>) => void
+        readonly onUp?: (handle: Handle.Handle<D>) => void
+      }
+    ) => {
+      // One handle per slot, made as the slots are (the same objects for the hooks and the result).
+      const handles = new Map<Engine.Slot, Handle.Handle<D>>()
+      const hooks = {
+        added: (slots: ReadonlyArray<Engine.Slot>) => {
+          for (const slot of slots) handles.set(slot, handleOf(implementation, slot))
+          options?.onAdded?.(slots.map((slot) => handles.get(slot)!))
+        },
+        ...(options?.onUp !== undefined ? { up: (slot: Engine.Slot) => options.onUp!(handles.get(slot)!) } : {})
+      }
+      return Effect.map(engine.superviseAll(implementation, specs, hooks), (slots) => slots.map((slot) => handles.get(slot)!))
+    }
     return {
       supervise: <D extends Actor.Definition<any, any>>(implementation: Actor.Implementation<D>, spec: ChildSpec<D>) =>
         Effect.map(superviseAll(implementation, [spec]), (handles) => handles[0]!),

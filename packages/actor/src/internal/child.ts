@@ -157,6 +157,10 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
   const self = { name: args.name, id: args.id, pid: host.pid }
 
   let logTo: Channel.Channel | undefined
+  /** `Ready` sent; until then a stop interrupts the boot (`stoppedBooting`). */
+  let booted = false
+  /** The hard exit bound of a teardown: the default until the spawn spec's bounds are known. */
+  let exitBoundMs = defaultActorBounds.parentDeathExitMs
   const program = Effect.gen(function*() {
     const bounds0 = defaultActorBounds
     const conn = yield* host.parent
@@ -199,6 +203,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
       Effect.flatMap((m) => m[0] === MsgType.SpawnSpec ? Effect.succeed(m[1]) : Effect.fail(`expected SpawnSpec, got message type ${m[0]}`))
     )
     const bounds = Runtime.boundsFromRecord(defaultActorBounds, s.bounds)
+    exitBoundMs = bounds.parentDeathExitMs
     host.armParentWatchdog?.(bounds.parentDeathExitMs + parentWatchdogSlackMs)
     // The parent's ladder bounds (the root's, down the tree): this actor ends its children with them.
     const ladder = Runtime.boundsFromRecord(Ladder.defaultLadderBounds, s.bounds)
@@ -238,6 +243,7 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     if (h.onActorCancel) proxy.onActorCancel = h.onActorCancel
     yield* runtime.adopt(parent)
     parent.write(ready(runtime.address, runtime.readyRegistration))
+    booted = true
     yield* Effect.logDebug(
       `ready ${Math.round(performance.now())} ms after ${host.spawnedBy} start (code loaded at ${loadedMs} ms; spawn spec ${atLaunch !== undefined ? "at launch" : "from the parent"})`
     )
@@ -250,8 +256,17 @@ export const main = (mod: Record<string, unknown>, host: Host): void => {
     yield* runtime.cancelTasks(`${self.id}`, bounds.nurseryCancelMs)
   }).pipe(Effect.scoped)
 
+  // A stop before `Ready` (a signal: the parent closing its nursery while this boots; the parent
+  // gone) interrupts the boot — a layer still building, a wait for the spawn spec — and this
+  // exits once its scope is closed (under the hard exit bound), instead of finishing the boot
+  // first: a boot that takes long (a service that connects, with retries) would otherwise keep
+  // its parent's teardown waiting for the ladder's SIGKILL (`terminateGraceMs` later). After
+  // `Ready`, the program itself answers the stop.
+  const stoppedBooting = Effect.flatMap(Deferred.await(stop), (reason) =>
+    booted ? Effect.never : Effect.zipRight(Effect.sync(() => hardExit(70, exitBoundMs, host)), Effect.logDebug(`stopped while booting: ${reason}`)))
+
   Effect.runFork(
-    withChildLogging(program, { actor: self.name, id: self.id, pid: self.pid }, () => logTo)
+    withChildLogging(Effect.raceFirst(program, stoppedBooting), { actor: self.name, id: self.id, pid: self.pid }, () => logTo)
   ).addObserver((exit) => {
     // In a worker, process.exit ends this worker only (its parent thread sees the code).
     host.beforeExit?.(false)

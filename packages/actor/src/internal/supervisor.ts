@@ -256,7 +256,8 @@ export const make = (config: Config) => {
      * Start children of `implementation` and supervise them, under one hold of the lock (no
      * restart interleaves): their first incarnations boot concurrently, and their restart order
      * is the order of `specs`. Fails with the first `ActorFailure` after stopping the ones that
-     * did start: none of them is kept.
+     * did start: none of them is kept. `hooks.added`: the new slots, before any boots; `hooks.up`:
+     * each slot as its first incarnation is running, while the others may still boot.
      */
     superviseAll: (implementation: Actor.Implementation<any>, specs: ReadonlyArray<{
       readonly name: string
@@ -264,7 +265,10 @@ export const make = (config: Config) => {
       readonly start?: Omit<Spawn.StartOptions, "name" | "exportName">
       readonly restart?: Restart
       readonly onStart?: (portal: any, incarnation: number) => Effect.Effect<void, unknown>
-    }>): Effect.Effect<ReadonlyArray<Slot>, ActorFailure> =>
+    }>, hooks?: {
+      readonly added?: (slots: ReadonlyArray<Slot>) => void
+      readonly up?: (slot: Slot) => void
+    }): Effect.Effect<ReadonlyArray<Slot>, ActorFailure> =>
       lock.withPermits(1)(Effect.gen(function*() {
         if (closing || gaveUp) {
           const reason = closing ? "the supervisor is closing" : "the supervisor gave up"
@@ -281,7 +285,13 @@ export const make = (config: Config) => {
           incarnation: 0,
           state: { _tag: "Restarting", reason: "starting" }
         }))
-        const started = yield* Effect.forEach(added, (slot) => Effect.exit(startIncarnation(slot)), { concurrency: "unbounded" })
+        hooks?.added?.(added)
+        const up = hooks?.up
+        const started = yield* Effect.forEach(
+          added,
+          (slot) => Effect.exit(up === undefined ? startIncarnation(slot) : Effect.tap(startIncarnation(slot), () => Effect.sync(() => up(slot)))),
+          { concurrency: "unbounded" }
+        )
         const failed = started.find((e): e is Exit.Failure<void, ActorFailure> => Exit.isFailure(e))
         if (failed !== undefined) {
           const reason = "a child started with it did not start"
