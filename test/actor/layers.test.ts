@@ -9,6 +9,7 @@ import { ActorFailure, Nursery } from "../../packages/actor/src/index.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
 import { Greeting, Layered, LayeredLive } from "./fixtures/layered.js"
 import { LayeredBrokenLive } from "./fixtures/layered-broken.js"
+import { ThrowsAtLoadLive } from "./fixtures/throws-at-load.js"
 
 // A handler needing a service no layer provides does not compile (never run: types only).
 export const typeOnly = () => {
@@ -63,6 +64,19 @@ for (const config of matrix) {
           expect(reason).toContain("layer failed to build")
           expect(reason).toContain("DatabaseUnreachable: no database at db.invalid:5432")
           expect(reason).toMatch(/layered-broken\.ts:\d+/)
+        })), 30_000)
+
+    liveIf(config)("a module that throws while it loads fails the start with ActorFailure: the error, its frames in the sources, no line of bundle", () =>
+      root(config, () =>
+        Effect.gen(function*() {
+          const error = yield* Nursery.open((n) => n.start(ThrowsAtLoadLive, { name: "throws" })).pipe(Effect.flip)
+          expect(error).toBeInstanceOf(ActorFailure)
+          const text = `${(error as ActorFailure).reason}\n${(error as ActorFailure).stderr ?? ""}`
+          expect(text).toContain("no database at db.invalid:5432 (thrown while the module loads)")
+          // The frame that threw names the fixture (mapped from the bundle where there is one).
+          expect(text).toMatch(/throws-at-load\.ts:\d+/)
+          // No line of minified bundle (Node's uncaught-exception report printed the line thrown from).
+          for (const line of text.split("\n")) expect(line.length).toBeLessThan(400)
         })), 30_000)
   })
 }

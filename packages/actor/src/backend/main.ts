@@ -7,7 +7,8 @@
 import { isMainThread, workerData } from "node:worker_threads"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
-import { main as runChild } from "../internal/child.js"
+import { bundleBoot, main as runChild } from "../internal/child.js"
+import { mapStack, useBundleSourceMap } from "../internal/stackmap.js"
 // Loaded for its effect in a V8 startup snapshot build (see there); `snapshotCheck` for the bundler.
 export { snapshotCheck } from "../internal/snapshot.js"
 import { prewarm } from "./forkserver/prewarm.js"
@@ -39,4 +40,32 @@ export const main = (mod: Record<string, unknown>): void => {
       runChild(mod, processHost())
     })
   } else runChild(mod, processHost())
+}
+
+/** At most this much of a load failure's report goes to stderr (bytes; its parent keeps a tail of ~4 KB). */
+const loadFailureMaxBytes = 4096
+
+/**
+ * The actor's module threw while it loaded (its top-level code): say so on stderr, in a few lines
+ * — the error's stack, its frames mapped to the sources when this runs from a bundle — and exit
+ * 1. The parent's boot then fails with an `ActorFailure` whose stderr tail is that report. (Left
+ * uncaught, Node printed the source line it was thrown from first: in a minified bundle, one line
+ * of several KB.) In a worker, the error stays uncaught (its stack mapped): the parent gets it
+ * from the Worker's 'error' event.
+ */
+export const moduleLoadFailed = (error: unknown): undefined => {
+  const bundle = bundleBoot()?.bundle
+  if (bundle !== undefined) useBundleSourceMap(bundle)
+  if (!isMainThread) {
+    // A worker: left uncaught, the error itself reaches the parent (the Worker's 'error' event).
+    if (error instanceof Error && typeof error.stack === "string") error.stack = mapStack(error.stack)
+    process.nextTick(() => {
+      throw error
+    })
+    return undefined
+  }
+  const stack = error instanceof Error && typeof error.stack === "string" ? mapStack(error.stack) : String(error)
+  const report = `troupe child: the actor's module threw while it loaded: ${stack}`
+  process.stderr.write(`${report.length > loadFailureMaxBytes ? `${report.slice(0, loadFailureMaxBytes)}…` : report}\n`)
+  return process.exit(1)
 }

@@ -56,14 +56,15 @@ const msgpackrAddon = (() => {
   }
 })()
 
-/** A throw while the module loads stays an uncaught exception, as when it was imported statically. */
+/** A throw while a program loads stays an uncaught exception, as when it was imported statically. */
 const rethrow = "(e) => process.nextTick(() => { throw e })"
 
 /** The entry of the `.cjs` bundle of a child (see above). */
 const childEntry = () => [
-  `import { main } from ${JSON.stringify(childRuntimePath)}`,
+  `import { main, moduleLoadFailed } from ${JSON.stringify(childRuntimePath)}`,
   `export { snapshotCheck } from ${JSON.stringify(childRuntimePath)}`,
-  `export const start = () => import(${JSON.stringify(modulePath)}).then(main, ${rethrow})`,
+  // A throw while the actor's module loads: a short report on stderr, its frames mapped, exit 1.
+  `export const start = () => import(${JSON.stringify(modulePath)}).then(main, moduleLoadFailed)`,
   ...(msgpackrAddon !== undefined
     ? [
       `import { setExtractor } from ${JSON.stringify(msgpackrAddon.unpack)}`,

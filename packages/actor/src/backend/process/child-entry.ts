@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { main } from "../main.js"
+import { main, moduleLoadFailed } from "../main.js"
 
 const i = process.argv.indexOf("--troupe-module")
 const url = i >= 0 ? process.argv[i + 1] : undefined
@@ -12,4 +12,6 @@ if (url === undefined) {
   process.stderr.write("troupe child: --troupe-module <url> missing\n")
   process.exit(2)
 }
-main(await import(url) as Record<string, unknown>)
+// A module that throws while it loads: `moduleLoadFailed` reports it (a worker: rethrown).
+const mod = (await import(url).catch(moduleLoadFailed)) as Record<string, unknown> | undefined
+if (mod !== undefined) main(mod)
