@@ -305,7 +305,7 @@ export const walkDirs = (
       const dir = stack.pop()!
       walk.started = true
       const listing = listDir(root, dir)
-      if (filesOnly.length > 0 && filesOnly.includes(dir)) for (const d of listing.dirs) walk.handedBack.push(d)
+      if (filesOnly.includes(dir)) for (const d of listing.dirs) walk.handedBack.push(d)
       else for (let i = listing.dirs.length - 1; i >= 0; i--) stack.push(listing.dirs[i]!)
       return Effect.flatMap(hashAll(listing.files, [], 0), (hashes) => {
         const record = summarize(dir, hashes, listing)

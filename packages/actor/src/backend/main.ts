@@ -42,7 +42,7 @@ export const main = (mod: Record<string, unknown>): void => {
   } else runChild(mod, processHost())
 }
 
-/** At most this much of a load failure's report goes to stderr (bytes; its parent keeps a tail of ~4 KB). */
+/** At most this much of a load failure's report goes to stderr (UTF-16 code units, `string.length`; its parent keeps a tail of ~4 KB). */
 const loadFailureMaxBytes = 4096
 
 /**
