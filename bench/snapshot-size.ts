@@ -3,7 +3,9 @@
  * snapshot's size (the README's "why a short job gains little"). Spawn → exit of `node` started
  * from each snapshot, with nothing to do, the cases taking turns (ROUNDS rounds, medians):
  *
- * - an empty snapshot (Node's own start with a user-land snapshot);
+ * - an empty snapshot (Node's own start with a user-land snapshot), and the same with the code cache
+ *   of Node's built-in modules that Node appends to every blob (troupe takes it out of the blobs it
+ *   builds: packages/actor/src/backend/process/snapshotBlob.mjs; the other cases are without it);
  * - esbuild bundles (minified, CommonJS) of `effect/Effect`; of it and `effect/Schema`; of those and
  *   `effect/Stream`, `effect/Mailbox`, `effect/PubSub` — each kept alive in the snapshot;
  * - the demo's hasher actors' own snapshot (`--no-opt`, as the demo starts them), started with
@@ -23,6 +25,7 @@ import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { childCommand } from "../packages/actor/src/backend/process/entry.js"
+import { stripBuiltinCodeCache } from "../packages/actor/src/backend/process/snapshotBlob.mjs"
 import { HasherLive } from "../examples/hashtree/Hasher.js"
 
 const repo = fileURLToPath(new URL("..", import.meta.url))
@@ -54,7 +57,8 @@ const dir = mkdtempSync(join(tmpdir(), "troupe-snapshot-size-"))
 try {
   const empty = join(dir, "empty.js")
   writeFileSync(empty, "")
-  const snapshotOf = async (name: string, modules: ReadonlyArray<string>): Promise<Case> => {
+  /** A snapshot of `modules` (kept alive), without Node's built-in code cache unless `builtinCache`. */
+  const snapshotOf = async (name: string, modules: ReadonlyArray<string>, builtinCache = false): Promise<Case> => {
     const entry = join(dir, `${name}.js`)
     if (modules.length > 0) {
       await build({
@@ -83,10 +87,12 @@ try {
       killSignal: "SIGKILL"
     })
     if (r.status !== 0) throw new Error(`building the ${name} snapshot ended ${r.status ?? r.signal}`)
+    if (!builtinCache && stripBuiltinCodeCache(blob) === 0) throw new Error(`the ${name} snapshot has no built-in code cache to take out`)
     return { name, blob, args: ["--snapshot-blob", blob, empty] }
   }
   const cases: Array<Case> = [
     await snapshotOf("empty", []),
+    await snapshotOf("empty, with Node's built-in code cache", [], true),
     await snapshotOf("effect/Effect", ["effect/Effect"]),
     await snapshotOf("+ effect/Schema", ["effect/Effect", "effect/Schema"]),
     await snapshotOf("+ Stream, Mailbox, PubSub", ["effect/Effect", "effect/Schema", "effect/Stream", "effect/Mailbox", "effect/PubSub"])

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { bundleFor } from "../../packages/actor/src/backend/process/entry.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { flagsKey } from "../../packages/actor/src/backend/process/snapshot.js"
+import { builtinCodeCache } from "../../packages/actor/src/backend/process/snapshotBlob.mjs"
 import { capabilities } from "../../packages/process/src/Native.js"
 import { Nursery, Troupe } from "../../packages/actor/src/index.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
@@ -48,6 +49,10 @@ describe("process actors from a V8 startup snapshot", () => {
           yield* Effect.orDie(ProcessBackend.prepare(SnapshotProbeLive))
         }
         expect(existsSync(`${bundle}.snapshot`)).toBe(true)
+        // Built without Node's built-in code cache (snapshotBlob.mjs): the blob ends in an empty list.
+        const blob = readFileSync(`${bundle}.snapshot`)
+        expect(builtinCodeCache(blob)).toBeUndefined()
+        expect(blob.readBigUInt64LE(blob.length - 8)).toBe(0n)
         expect(yield* Effect.orDie(ProcessBackend.prepare(SnapshotProbeLive))).toEqual({ startsFrom: "snapshot", snapshotPending: false })
         const nursery = yield* Nursery.make()
         const a = yield* nursery.start(SnapshotProbeLive, { name: "snap-a", env: { TROUPE_TEST_AT_LOAD: "a" } })

@@ -143,7 +143,7 @@ const upToDate = (metaPath: string): string | undefined => {
  */
 const bundle = (modulePath: string): Effect.Effect<string, string> =>
   Effect.gen(function*() {
-    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0${process.version}\0v9`).digest("hex").slice(0, 16)
+    const key = createHash("sha1").update(`${modulePath}\0${childRuntimePath}\0${process.version}\0v10`).digest("hex").slice(0, 16)
     const outBase = join(cacheDir, key)
     const meta = `${outBase}.json`
     const ready = upToDate(meta)

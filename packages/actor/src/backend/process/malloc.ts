@@ -4,7 +4,7 @@
  * malloc `madvise(MADV_HUGEPAGE)` what it maps, so the kernel can fault 2 MiB at a time where the
  * machine's THP mode is `madvise` (`/sys/kernel/mm/transparent_hugepage/enabled`).
  *
- * Why: a child started from a startup snapshot reads the blob (~7.5 MB) into a zeroed buffer and
+ * Why: a child started from a startup snapshot reads the blob (~7.5 MB then; ~4.6 MB since snapshotBlob.mjs) into a zeroed buffer and
  * copies V8's part of it into another (`node::SnapshotData::FromFile`, `FromBlob`) before V8
  * deserializes it: three passes over fresh memory, 4 KiB page faults throughout. Where a page
  * fault is dear (measured on these VMs: ~11 µs each), that was a quarter of a child's boot. With

@@ -9,9 +9,9 @@
  * (boot, calls, teardown): without it, every actor would compile its teardown lazily. The spawn that
  * finds that cache and no snapshot builds it (`snapshotter.mjs` as a supervised process, ~0.5 s,
  * once per bundle and process whatever the outcome, unless that spawn is interrupted); until then,
- * and when the build fails, children run from the bundle and its code cache. A snapshot is ~7.5 MB on
- * disk, kept and pruned with its bundle (`bundleCache.ts`). `TROUPE_CHILD_SNAPSHOT=false` turns
- * snapshots off.
+ * and when the build fails, children run from the bundle and its code cache. A snapshot is ~4.6 MB on
+ * disk (without Node's code cache of its built-in modules: `snapshotBlob.mjs`), kept and pruned
+ * with its bundle (`bundleCache.ts`). `TROUPE_CHILD_SNAPSHOT=false` turns snapshots off.
  *
  * V8 refuses a snapshot (and a code cache) made under other V8 flags, so children given Node flags
  * (`execArgv`, `resourceLimits`) have their own: `<bundle>.<flags key>.snapshot`, built under
