@@ -4,6 +4,7 @@ import { Cause, Chunk, Effect, Exit, HashMap, Logger, Schema, Stream, Tracer } f
 import { Actor, Bounds, Endpoint, Nursery, Portal, Registrar } from "../../packages/actor/src/index.js"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
+import { TroupeTest } from "../../packages/testing/src/index.js"
 import { CrasherLive } from "./fixtures/crasher.js"
 import { GreeterLive, Overloaded } from "./fixtures/greeter.js"
 import { Peer, PeerLive } from "./fixtures/peer.js"
@@ -171,7 +172,7 @@ for (const config of matrix) {
           const nursery = yield* Nursery.make()
           yield* ProcessBackend.prepare(CrasherLive) // bundling is not what we time
           const t0 = Date.now()
-          const err = yield* Effect.flip(nursery.start(CrasherLive, { name: "crasher" }))
+          const err = yield* TroupeTest.failureOf(nursery.start(CrasherLive, { name: "crasher" }))
           const took = Date.now() - t0
           if (err._tag !== "ActorFailure") throw new Error(`expected ActorFailure, got ${err._tag}`)
           expect(err.reason).toBe("died before the handshake")

@@ -11,7 +11,7 @@ import * as ForkserverBackend from "../../packages/actor/src/backend/forkserver/
 import { Nursery, Troupe } from "../../packages/actor/src/index.js"
 import type { SpawnBackend } from "../../packages/actor/src/SpawnBackend.js"
 import * as Liveness from "../../packages/process/src/Liveness.js"
-import { ProcessGuard } from "../../packages/testing/src/index.js"
+import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 import { eventually, root } from "./_harness.js"
 import { GreeterLive } from "./fixtures/greeter.js"
 
@@ -210,7 +210,7 @@ describe("forkserver backend", () => {
       }
       const failure = yield* Effect.gen(function*() {
         const nursery = yield* Nursery.make()
-        return yield* Effect.flip(nursery.start(GreeterLive, { name: "foreign" }))
+        return yield* TroupeTest.failureOf(nursery.start(GreeterLive, { name: "foreign" }))
       }).pipe(Effect.scoped, Effect.provide(Troupe.layer({ backend: foreign, transport: "uds" })))
       expect(failure._tag).toBe("ActorFailure")
       expect(failure.message).toContain("the spawn spec at launch is someone-else@0's, not foreign@")

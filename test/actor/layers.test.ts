@@ -7,6 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ActorFailure, Nursery } from "../../packages/actor/src/index.js"
 import { label, liveIf, matrix, root } from "./_harness.js"
+import { TroupeTest } from "../../packages/testing/src/index.js"
 import { Greeting, Layered, LayeredLive } from "./fixtures/layered.js"
 import { LayeredBrokenLive } from "./fixtures/layered-broken.js"
 import { ThrowsAtLoadLive } from "./fixtures/throws-at-load.js"
@@ -58,7 +59,7 @@ for (const config of matrix) {
     liveIf(config)("a layer that fails to build fails the start with ActorFailure carrying the cause and its remote stack", () =>
       root(config, () =>
         Effect.gen(function*() {
-          const error = yield* Nursery.open((n) => n.start(LayeredBrokenLive, { name: "broken" })).pipe(Effect.flip)
+          const error = yield* TroupeTest.failureOf(Nursery.open((n) => n.start(LayeredBrokenLive, { name: "broken" })))
           expect(error).toBeInstanceOf(ActorFailure)
           const reason = (error as ActorFailure).reason
           expect(reason).toContain("layer failed to build")

@@ -83,7 +83,7 @@ describe("backend choice", () => {
           Effect.flatMap(n.start(ProbeLive, { name: "opened" }), (a) => a.bounds()))
         expect(opened.spawnedBy).toBe("worker")
         // An unknown name: a typed refusal, nothing launched.
-        const err = yield* Effect.flip(processes.start(ProbeLive, { name: "nope", backend: "carrier-pigeon" }))
+        const err = yield* TroupeTest.failureOf(processes.start(ProbeLive, { name: "nope", backend: "carrier-pigeon" }))
         expect(err._tag).toBe("SpawnOptionUnsupported")
         expect(err).toMatchObject({ backend: "carrier-pigeon", option: "backend" })
         expect(err.message).toContain("known: process, worker")
@@ -145,7 +145,7 @@ describe("spawn options", () => {
         expect(yield* b.env("PATH")).toBeNull()
         expect(yield* b.env("TROUPE_ACTOR")).toBe(b.actor.id) // troupe's own variables are always set
 
-        const refused = yield* Effect.flip(nursery.start(ProbeLive, { name: "refused", resourceLimits: { stackSizeMb: 8 } }))
+        const refused = yield* TroupeTest.failureOf(nursery.start(ProbeLive, { name: "refused", resourceLimits: { stackSizeMb: 8 } }))
         expect(refused).toMatchObject({ _tag: "SpawnOptionUnsupported", backend: "process", option: "resourceLimits.stackSizeMb" })
         expect(yield* nursery.children).toHaveLength(2) // nothing was launched for it
       })), 120_000)
@@ -279,10 +279,10 @@ describe("spawn options", () => {
         expect(yield* b.env("TROUPE_TEST_INHERITED")).toBeNull()
         expect(yield* b.env("PATH")).toBeNull()
 
-        const refused = yield* Effect.flip(nursery.start(ProbeLive, { name: "refused", cwd: tmpdir() }))
+        const refused = yield* TroupeTest.failureOf(nursery.start(ProbeLive, { name: "refused", cwd: tmpdir() }))
         expect(refused).toMatchObject({ _tag: "SpawnOptionUnsupported", backend: "worker", option: "cwd" })
         // A flag Node does not allow in a worker: the start fails, nothing is left running.
-        const bad = yield* Effect.flip(nursery.start(ProbeLive, { name: "bad-flag", execArgv: ["--expose-gc"] }))
+        const bad = yield* TroupeTest.failureOf(nursery.start(ProbeLive, { name: "bad-flag", execArgv: ["--expose-gc"] }))
         expect(bad._tag).toBe("ActorFailure")
         expect(bad.message).toContain("ERR_WORKER_INVALID_EXEC_ARGV")
         expect(yield* nursery.children).toHaveLength(2)
@@ -320,7 +320,7 @@ describe("supervised and pooled actors", () => {
         const h = yield* sup.supervise(ProbeLive, { name: "supervised", start: { backend: "worker", env: { TROUPE_TEST_SET: "sup" } } })
         expect(yield* h.env("TROUPE_TEST_SET")).toBe("sup")
         expect((yield* h.bounds()).spawnedBy).toBe("worker")
-        const refused = yield* Effect.flip(sup.supervise(ProbeLive, { name: "refused", start: { backend: "worker", cwd: tmpdir() } }))
+        const refused = yield* TroupeTest.failureOf(sup.supervise(ProbeLive, { name: "refused", start: { backend: "worker", cwd: tmpdir() } }))
         expect(refused.message).toContain("cannot honour cwd")
         const pool = yield* ActorPool.make(ProbeLive, { name: "pool", size: 2, start: { backend: "worker", env: { TROUPE_TEST_SET: "pool" } } })
         const got = yield* Effect.all([pool.run((a) => a.env("TROUPE_TEST_SET")), pool.run((a) => a.bounds())], { concurrency: 2 })

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ProcessBackend from "../../packages/actor/src/backend/process/ProcessBackend.js"
 import { ActorFailure, ActorRestarting, Nursery, type Portal, Supervisor, SupervisorGaveUp } from "../../packages/actor/src/index.js"
-import type { ProcessGuard } from "../../packages/testing/src/index.js"
+import { type ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 import { label, matrix, root } from "./_harness.js"
 import { type Flaky, FlakyLive } from "./fixtures/flaky.js"
 import { GreeterLive } from "./fixtures/greeter.js"
@@ -203,7 +203,7 @@ for (const config of configs) {
           const pids: Array<number> = []
           const [error, children] = yield* Supervisor.open({ strategy: "one-for-one" }, (sup) =>
             Effect.gen(function*() {
-              const error = yield* Effect.flip(sup.superviseAll(GreeterLive, [
+              const error = yield* TroupeTest.failureOf(sup.superviseAll(GreeterLive, [
                 { name: "ok", onStart: (p) => Effect.asVoid(Effect.map(p.pid(), (pid) => pids.push(pid))) },
                 { name: "bad", onStart: () => Effect.fail("refused") }
               ]))

@@ -147,3 +147,26 @@ export const layer = (
       return yield* Troupe.make({ backend: config.backend, transport: config.transport, ...(config.bounds ? { bounds: config.bounds } : {}) })
     })
   )
+
+/**
+ * The error of an effect that must fail (a start, a call), as `Effect.flip` gives it; when it
+ * succeeds instead, a defect that names what it succeeded with (its constructor), never the value
+ * itself. `Effect.flip` would fail the test with the value as its error, and a portal or a pool is
+ * a live object graph (sockets, servers, fibers) that vitest's reporter walks to print: the test
+ * process then spins after the run instead of failing.
+ *
+ * ```ts
+ * const error = yield* TroupeTest.failureOf(nursery.start(BrokenLive, { name: "broken" }))
+ * expect(error._tag).toBe("ActorFailure")
+ * ```
+ */
+export const failureOf = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<E, never, R> =>
+  Effect.matchEffect(self, {
+    onFailure: Effect.succeed,
+    onSuccess: (a) =>
+      Effect.dieMessage(
+        `expected a failure; it succeeded with ${
+          a === null || typeof a !== "object" ? typeof a : (Object.getPrototypeOf(a)?.constructor?.name ?? "an object")
+        }`
+      )
+  })
