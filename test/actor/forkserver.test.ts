@@ -14,6 +14,7 @@ import * as Liveness from "../../packages/process/src/Liveness.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 import { eventually, root } from "./_harness.js"
 import { GreeterLive } from "./fixtures/greeter.js"
+import { SnapshotProbeLive } from "./fixtures/snapshot-probe.js"
 
 const config = { backend: "forkserver", transport: "uds" } as const
 
@@ -107,6 +108,36 @@ describe("forkserver backend", () => {
         const base = join(tmpdir(), `troupe-${process.getuid?.() ?? 0}`)
         const dirsOf = (pid: number) => (existsSync(base) ? readdirSync(base) : []).filter((d) => d.startsWith(`${pid}-`))
         expect([fs.actor.pid, warm.actor.pid].flatMap(dirsOf)).toEqual([])
+      })), 120_000)
+
+  it.live("an actor given its own env or cwd starts cold: its module loads under them, not the server's (a warm child loaded under those)", () =>
+    root(config, (guard) =>
+      Effect.gen(function*() {
+        const nursery = yield* Nursery.make()
+        const first = yield* nursery.start(SnapshotProbeLive, { name: "first" })
+        guard.track(first.actor.pid)
+        const server = ppidOf(first.actor.pid)
+        guard.track(server)
+        expect(cmdline(server)).toContain("server.cjs")
+        yield* eventually("the server warmed a child", 30_000, () => warmOf(server, [first.actor.pid]).length === 1)
+        const [ready] = warmOf(server, [first.actor.pid])
+        guard.track(ready!)
+        // Its own env: started cold, and its module saw the value at load (the warm child's
+        // module loaded without it, in the server's environment).
+        const own = yield* nursery.start(SnapshotProbeLive, { name: "own-env", env: { TROUPE_TEST_AT_LOAD: "own" } })
+        guard.track(own.actor.pid)
+        expect(own.actor.pid).not.toBe(ready)
+        expect((yield* own.info()).atLoad).toBe("own")
+        // Its own cwd: cold too.
+        const moved = yield* nursery.start(SnapshotProbeLive, { name: "own-cwd", cwd: tmpdir() })
+        guard.track(moved.actor.pid)
+        expect(moved.actor.pid).not.toBe(ready)
+        // Neither took the warm child: the next actor without either gets it.
+        expect(warmOf(server, [first.actor.pid, own.actor.pid, moved.actor.pid])).toEqual([ready])
+        const warm = yield* nursery.start(SnapshotProbeLive, { name: "warm" })
+        guard.track(warm.actor.pid)
+        expect(warm.actor.pid).toBe(ready)
+        expect((yield* warm.info()).atLoad).toBe(null)
       })), 120_000)
 
   it.live("NODE_EXTRA_CA_CERTS: the server starts without it (it makes no TLS connection), every actor it starts, cold or warm, starts with it", () =>

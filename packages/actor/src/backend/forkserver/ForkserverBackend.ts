@@ -5,7 +5,9 @@
  * and hands one out per `start`, then refills (`Bounds.ForkserverBounds`). Node cannot fork(2)
  * a running runtime: "forkserver" means the server is the actors' OS parent and they are warm
  * before they are asked for. A module's first actor (and one with Node flags of its own:
- * `execArgv`, `resourceLimits`, `inspect`) starts cold; after a cold hand-out the server waits
+ * `execArgv`, `resourceLimits`, `inspect`; and one whose `env` or `cwd` differs from what the
+ * server was started with, since a warm child loaded the module under those: `Client.wouldDiffer`)
+ * starts cold; after a cold hand-out the server waits
  * `coldRefillDelayMs` before warming the next child for that module, so the two boots do not
  * share the cores. While no server is up (a new root, or after the server died), `coldStart:
  * "direct"` (the default) starts actors as the process backend does and, `coldRefillDelayMs`
@@ -137,7 +139,11 @@ const launch = (servers: ReturnType<typeof Client.make>, scope: Scope.Scope, bou
 
       // From the request to the finalizer, uninterruptible (the wait for the answer is bounded
       // and interruptible itself): an actor started meanwhile would have no finalizer to end it.
-      const pid = yield* server.spawn(request.id, { flags: [...entryFlags, ...flags], cmd, env, cwd: request.options?.cwd, args: childArgs, spawn: request.spec }, events).pipe(
+      // This process's working directory when none is given, as a process-backend child inherits
+      // it (the server's may be older: it is this process's when the server started).
+      const cwd = request.options?.cwd ?? process.cwd()
+      const cold = Client.wouldDiffer(server, { env: request.options?.env, cwd })
+      const pid = yield* server.spawn(request.id, { flags: [...entryFlags, ...flags], cmd, env, cwd, args: childArgs, spawn: request.spec, cold }, events).pipe(
         Effect.mapError((e) => fail(`spawn failed: ${e}`))
       )
       const leader: Liveness.ProcessRef = Liveness.ref(pid) ?? { pid, startTime: -1 }

@@ -17,7 +17,7 @@ import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { LadderBounds } from "@troupe/process/Bounds"
 import { prefaultPath } from "@troupe/process/Native"
@@ -52,10 +52,20 @@ export interface SpawnRequest {
   readonly args: string
   /** The actor's spawn spec (`LaunchRequest.spec`), handed to the child with the rest over its spec channel. */
   readonly spawn?: SpawnSpec | undefined
+  /**
+   * Start a child for this request, never hand out a warm one: a warm child loaded the actor's
+   * module in the server's environment and working directory, not the ones this actor was given.
+   */
+  readonly cold?: boolean | undefined
 }
 
 export interface Server {
   readonly pid: number
+  /**
+   * What a warm child loads the actor's module under: this process's environment and working
+   * directory when the server started (`wouldDiffer`).
+   */
+  readonly loadsUnder: { readonly env: Readonly<Record<string, string | undefined>>; readonly cwd: string }
   readonly isDead: () => boolean
   /** Ask for an actor; succeeds with its pid, fails with a reason (server gone, spawn failed). */
   readonly spawn: (rid: string, request: SpawnRequest, events: ActorEvents) => Effect.Effect<number, string>
@@ -134,6 +144,7 @@ const start = (bounds: ForkserverBounds, ladder: LadderBounds, onDead: () => voi
     const errLines = lineSplitter((line) =>
       Runtime.runFork(rt)(Effect.logWarning(`forkserver: ${line}`).pipe(Effect.annotateLogs({ stream: "stderr" })))
     )
+    const loadsUnder = { env: { ...process.env }, cwd: process.cwd() }
     const hugepages = yield* Effect.mapError(childHugepages, (e) => `cannot start the forkserver: ${e}`)
     const prefault = yield* Effect.mapError(childPrefault, (e) => `cannot start the forkserver: ${e}`)
     const handle = yield* Process.spawn({
@@ -171,6 +182,7 @@ const start = (bounds: ForkserverBounds, ladder: LadderBounds, onDead: () => voi
     const encoder = new TextEncoder()
     return {
       pid: handle.pid,
+      loadsUnder,
       isDead: () => dead,
       spawn: (rid, request, events) =>
         Effect.suspend(() => {
@@ -217,4 +229,23 @@ export const make = (scope: Scope.Scope, bounds: ForkserverBounds, ladder: Ladde
     })
   }))
   return { get, current: () => current?.server }
+}
+
+/**
+ * Whether an actor asked with `options` would load its module under another environment or
+ * working directory than a warm child of `server` did (this process's, when the server started):
+ * its environment (this process's now, with `options.env` over it; `undefined` removes a variable)
+ * or its `cwd` (the backend passes this process's when the actor is given none) differ. Then it starts cold (`SpawnRequest.cold`), so its module's top-level code
+ * sees what it was given, as under the process backend.
+ */
+export const wouldDiffer = (
+  server: Pick<Server, "loadsUnder">,
+  options: { readonly env?: Readonly<Record<string, string | undefined>> | undefined; readonly cwd?: string | undefined } | undefined
+): boolean => {
+  if (options?.cwd !== undefined && resolve(options.cwd) !== server.loadsUnder.cwd) return true
+  const then = server.loadsUnder.env
+  const now: Record<string, string | undefined> = { ...process.env, ...options?.env }
+  for (const k of Object.keys(now)) if (now[k] !== then[k]) return true
+  for (const k of Object.keys(then)) if (now[k] !== then[k]) return true
+  return false
 }

@@ -3,8 +3,10 @@
 //
 //   node server.cjs <json config>      stdin: requests, stdout: events (one JSON object a line)
 //
-// Requests: `{ t: "spawn", rid, flags, cmd, env, cwd?, args, spawn? }` — start (or hand out a warm)
-// child running `node <flags> warm-entry.cjs <cmd…>` and give it its spec `{ env, cwd, args, spawn }`;
+// Requests: `{ t: "spawn", rid, flags, cmd, env, cwd?, args, spawn?, cold? }` — start (or hand out a
+// warm) child running `node <flags> warm-entry.cjs <cmd…>` and give it its spec `{ env, cwd, args,
+// spawn }`; `cold`: start one in the actor's environment and working directory, never hand out a
+// warm child (which loaded the actor's module in this process's, not the actor's own);
 // `{ t: "warm", flags, cmd }` — keep that entry warm from now on (an actor of it was started
 // without this server, before it was up).
 // Events: `{ t: "spawned", rid, pid }`, `{ t: "failed", rid, reason }`, `{ t: "out", rid, s:
@@ -49,14 +51,24 @@ if (process.env.TROUPE_FORKSERVER_GLIBC_TUNABLES !== undefined) childEnv.GLIBC_T
 // The LD_PRELOAD children start with (the prefault object: client.ts, backend/process/prefault.ts).
 delete childEnv.TROUPE_FORKSERVER_LD_PRELOAD
 if (process.env.TROUPE_FORKSERVER_LD_PRELOAD !== undefined) childEnv.LD_PRELOAD = process.env.TROUPE_FORKSERVER_LD_PRELOAD
+/** What a child started for one request (`cold`) is exec'd with on top of the actor's environment. */
+const execOnly = {
+  ...(process.env.TROUPE_FORKSERVER_GLIBC_TUNABLES !== undefined ? { GLIBC_TUNABLES: childEnv.GLIBC_TUNABLES } : {}),
+  ...(process.env.TROUPE_FORKSERVER_LD_PRELOAD !== undefined ? { LD_PRELOAD: childEnv.LD_PRELOAD } : {})
+}
 
-const start = (flags, cmd) => {
+/**
+ * A child of the entry `flags` + `cmd`. `own`: the actor's environment and working directory, for
+ * a child started for one request (`cold`): its module loads under them, not under this process's.
+ */
+const start = (flags, cmd, own) => {
   const child = spawn(process.execPath, [...flags, warmEntry, ...cmd], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe", "pipe"],
     // Set while the module loads (code that tells a child from a root by it sees a child); the
     // spec replaces the whole environment with the actor's.
-    env: childEnv
+    env: own === undefined ? childEnv : { ...own.env, ...execOnly },
+    ...(own !== undefined && typeof own.cwd === "string" ? { cwd: own.cwd } : {})
   })
   const rec = { child, rid: undefined, pending: [], key: undefined }
   children.add(rec)
@@ -115,14 +127,14 @@ const refill = (key, flags, cmd) => {
 
 const handOut = (req) => {
   const key = JSON.stringify([req.flags, req.cmd])
-  const pool = warm.get(key) ?? []
+  const pool = req.cold === true ? [] : warm.get(key) ?? []
   let rec
   while (rec === undefined && pool.length > 0) {
     const r = pool.shift()
     if (r.child.exitCode === null && r.child.signalCode === null) rec = r
   }
   const cold = rec === undefined
-  if (rec === undefined) rec = start(req.flags, req.cmd)
+  if (rec === undefined) rec = start(req.flags, req.cmd, req.cold === true ? { env: req.env, cwd: req.cwd } : undefined)
   rec.key = undefined
   rec.rid = req.rid
   if (rec.child.pid === undefined) return // 'error' reports it
@@ -131,7 +143,10 @@ const handOut = (req) => {
   for (const e of rec.pending.splice(0)) send({ ...e, rid: req.rid })
   // Refilled a little later: the child just handed out boots first (one started cold boots
   // from scratch, so it gets `coldRefillDelayMs` to itself).
-  if (req.flags.length === 0) setTimeout(() => refill(key, req.flags, req.cmd), cold ? config.coldRefillDelayMs : config.warmRefillDelayMs).unref()
+  // A `cold` request took no warm child: nothing to refill.
+  if (req.flags.length === 0 && req.cold !== true) {
+    setTimeout(() => refill(key, req.flags, req.cmd), cold ? config.coldRefillDelayMs : config.warmRefillDelayMs).unref()
+  }
 }
 
 const stop = () => {
