@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ForkserverBackend from "../../packages/actor/src/backend/forkserver/ForkserverBackend.js"
-import { Nursery, Troupe } from "../../packages/actor/src/index.js"
+import { Actor, Nursery, Troupe } from "../../packages/actor/src/index.js"
 import type { SpawnBackend } from "../../packages/actor/src/SpawnBackend.js"
 import * as Liveness from "../../packages/process/src/Liveness.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
@@ -65,6 +65,28 @@ const allGone = (pids: ReadonlyArray<number>, ms: number) =>
     return pids.filter((p) => Liveness.isAlive(p))
   })
 
+/**
+ * A first actor of `implementation` (started cold, as a module's first is), its server, and the
+ * warm child the server makes for that entry after `coldRefillDelayMs` (the next start gets it);
+ * all tracked by `guard`.
+ */
+const coldThenWarm = <D extends Actor.Definition<any, any>>(
+  nursery: Nursery.Nursery,
+  implementation: Actor.Implementation<D>,
+  guard: ProcessGuard.Guard
+) =>
+  Effect.gen(function*() {
+    const cold = yield* nursery.start(implementation, { name: "cold" })
+    guard.track(cold.actor.pid)
+    const server = ppidOf(cold.actor.pid)
+    guard.track(server)
+    expect(cmdline(server)).toContain("server.cjs")
+    yield* eventually("the server warmed a child", 30_000, () => warmOf(server, [cold.actor.pid]).length === 1)
+    const [ready] = warmOf(server, [cold.actor.pid])
+    guard.track(ready!)
+    return { cold, ready: ready!, server }
+  })
+
 describe("forkserver backend", () => {
   it.live("FD hygiene: an actor holds stdio, its channel and Node's own descriptors, nothing of the server; the same kinds as a process-backend actor", () =>
     root(config, (guard) =>
@@ -114,14 +136,7 @@ describe("forkserver backend", () => {
     root(config, (guard) =>
       Effect.gen(function*() {
         const nursery = yield* Nursery.make()
-        const first = yield* nursery.start(SnapshotProbeLive, { name: "first" })
-        guard.track(first.actor.pid)
-        const server = ppidOf(first.actor.pid)
-        guard.track(server)
-        expect(cmdline(server)).toContain("server.cjs")
-        yield* eventually("the server warmed a child", 30_000, () => warmOf(server, [first.actor.pid]).length === 1)
-        const [ready] = warmOf(server, [first.actor.pid])
-        guard.track(ready!)
+        const { cold: first, ready, server } = yield* coldThenWarm(nursery, SnapshotProbeLive, guard)
         // Its own env: started cold, and its module saw the value at load (the warm child's
         // module loaded without it, in the server's environment).
         const own = yield* nursery.start(SnapshotProbeLive, { name: "own-env", env: { TROUPE_TEST_AT_LOAD: "own" } })
@@ -149,16 +164,8 @@ describe("forkserver backend", () => {
       yield* root(config, (guard) =>
         Effect.gen(function*() {
           const nursery = yield* Nursery.make()
-          const cold = yield* nursery.start(GreeterLive, { name: "cold" })
-          guard.track(cold.actor.pid)
-          const server = ppidOf(cold.actor.pid)
-          guard.track(server)
-          expect(cmdline(server)).toContain("server.cjs")
+          const { cold, ready, server } = yield* coldThenWarm(nursery, GreeterLive, guard)
           expect(startEnv(server).filter((e) => e.startsWith("NODE_EXTRA_CA_CERTS="))).toEqual([])
-          // The refill (after `coldRefillDelayMs`): a child of the server marked warm; the next start gets it.
-          yield* eventually("the server warmed a child", 30_000, () => warmOf(server, [cold.actor.pid]).length === 1)
-          const [ready] = warmOf(server, [cold.actor.pid])
-          guard.track(ready!)
           const warm = yield* nursery.start(GreeterLive, { name: "warm" })
           guard.track(warm.actor.pid)
           expect(warm.actor.pid).toBe(ready)
