@@ -235,8 +235,10 @@ export const make = (scope: Scope.Scope, bounds: ForkserverBounds, ladder: Ladde
  * Whether an actor asked with `options` would load its module under another environment or
  * working directory than a warm child of `server` did (this process's, when the server started):
  * its environment (this process's now, with `options.env` over it; `undefined` removes a variable)
- * or its `cwd` (the backend passes this process's when the actor is given none) differ. Then it starts cold (`SpawnRequest.cold`), so its module's top-level code
- * sees what it was given, as under the process backend.
+ * or its `cwd` (the backend passes this process's when the actor is given none) differ. Then it
+ * starts cold (`SpawnRequest.cold`), so its module's top-level code sees what it was given, as
+ * under the process backend. (A root that changes its own `process.env` after the server started
+ * gets cold starts from then on, for the same reason.)
  */
 export const wouldDiffer = (
   server: Pick<Server, "loadsUnder">,

@@ -4,14 +4,14 @@
  * malloc `madvise(MADV_HUGEPAGE)` what it maps, so the kernel can fault 2 MiB at a time where the
  * machine's THP mode is `madvise` (`/sys/kernel/mm/transparent_hugepage/enabled`).
  *
- * Why: a child started from a startup snapshot reads the blob (~7.5 MB then; ~4.6 MB since snapshotBlob.mjs) into a zeroed buffer and
- * copies V8's part of it into another (`node::SnapshotData::FromFile`, `FromBlob`) before V8
- * deserializes it: three passes over fresh memory, 4 KiB page faults throughout. Where a page
- * fault is dear (measured on these VMs: ~11 µs each), that was a quarter of a child's boot. With
- * the tunable: 8,925 → ~5,600 faults and 0.19 → 0.13 s from exec to exit (the demo's hasher
- * snapshot, `--troupe-snapshot-check`), and the demo's 2-actor spawn 251 → 210 ms (medians of 5,
- * interleaved). RSS stays within 1 MB. No effect with THP `never` or `always`, or under another
- * libc (the variable is then ignored).
+ * Why: a child started from a startup snapshot reads the blob (~7.5 MB then; ~4.6 MB since
+ * snapshotBlob.mjs) into a zeroed buffer and copies V8's part of it into another
+ * (`node::SnapshotData::FromFile`, `FromBlob`) before V8 deserializes it: three passes over fresh
+ * memory, 4 KiB page faults throughout. Where a page fault is dear (measured on these VMs: ~11 µs
+ * each), that was a quarter of a child's boot. With the tunable: 8,925 → ~5,600 faults and 0.19 →
+ * 0.13 s from exec to exit (the demo's hasher snapshot, `--troupe-snapshot-check`), and the demo's
+ * 2-actor spawn 251 → 210 ms (medians of 5, interleaved). RSS stays within 1 MB. No effect with THP
+ * `never` or `always`, or under another libc (the variable is then ignored).
  *
  * The child gets the tunable only where the environment does not set a `glibc.malloc.hugetlb` of
  * its own, and restores the variable as it was at boot (`restore`), so what the actor starts
