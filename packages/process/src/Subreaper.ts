@@ -43,10 +43,13 @@ export const adopted = (): Array<procfs.ProcStat> =>
  * a worker thread is between a spawn and its report (`ChildRegistry.spawnsInFlight`): the zombie
  * may be its child, whose exit status it will collect; a later call reaps what is still left.
  */
-export const reapAdopted = (): Array<number> => {
+export const reapAdopted = (): Array<number> => reapZombies(adopted)
+
+/** `reapAdopted` over a listing (`list` is called only when reaping may go ahead). */
+const reapZombies = (list: () => ReadonlyArray<procfs.ProcStat>): Array<number> => {
   const reaped: Array<number> = []
   if (native === undefined || ChildRegistry.spawnsInFlight()) return reaped
-  for (const s of adopted()) {
+  for (const s of list()) {
     if (s.state !== "Z") continue
     try {
       if (native.waitPidNoHang(s.pid) !== null) reaped.push(s.pid)
@@ -60,15 +63,19 @@ export const reapAdopted = (): Array<number> => {
 const release = (bounds: Bounds.LadderBounds) => Effect.gen(function*() {
   // The ladder on every adopted process still alive: its own group when it leads one (a setsid
   // escapee), else it and its descendants one by one (never a group that is not its own).
-  const live = adopted().filter((s) => !procfs.isExitedState(s))
+  const found = adopted()
+  const live = found.filter((s) => !procfs.isExitedState(s))
   if (live.length > 0) {
     yield* Ladder.runAll(
       live.map((s) => Ladder.processTarget({ pid: s.pid, startTime: s.startTime }, s.pgrp === s.pid)),
       bounds,
       "subreaper released"
     )
+    reapAdopted()
+  } else {
+    // Nothing alive to end: the zombies are in this listing already (one read of /proc, not two).
+    reapZombies(() => found)
   }
-  reapAdopted()
   native!.setChildSubreaper(false)
 })
 
