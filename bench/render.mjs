@@ -472,7 +472,7 @@ what two processes with no runtime gain on this tree here, the work split in adv
 \`pnpm demo --json [--dir <tree>]\` (examples/demo.ts, run as \`pnpm demo\` runs it: through troupe's program runner
 \`troupe-node\`, from a bundle with V8's code cache), process backend, 2 actors, default options, each run a new root; one
 warm-up run per tree (page cache, the actors' bundle and snapshot, the root's and the reference's code caches), then the
-trees take turns (${r.rounds} round(s)). *One process*: the demo's single-process reference, run in a new \`node\` after the
+trees take turns (${r.rounds} round(s), ${r.defaultPerRound ?? 1} run(s) of the default tree and of the raw baseline in each). *One process*: the demo's single-process reference, run in a new \`node\` after the
 actors through the same runner, timed from after its imports: the actors' own task (\`walkFrom\`) from the root with no
 budget. *Actors, hashing*: first task sent → last answer folded;
 *incl. spawn + teardown*: pool opened → every actor reaped. Speed-ups are medians of each run's own ratio (range in
