@@ -25,7 +25,11 @@ const run = (exe, args) =>
     child.once("close", (code, signal) => {
       clearTimeout(timer)
       if (code !== 0) return reject(new Error(`page-cost ${args.join(" ")} ended ${code ?? signal}`))
-      resolve(JSON.parse(out))
+      try {
+        resolve(JSON.parse(out))
+      } catch (e) {
+        reject(new Error(`page-cost ${args.join(" ")} printed ${JSON.stringify(out)}: ${e}`))
+      }
     })
   })
 

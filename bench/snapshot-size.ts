@@ -12,6 +12,9 @@
  *   `--troupe-snapshot-check` (deserialize, load the addons, run Effect's scheduler once, exit), if
  *   it is built (a `pnpm demo` run builds it).
  *
+ * The hasher actors' case is also timed as two children started together, spawn → both exited (as
+ * the demo boots its two actors side by side), in the same rounds.
+ *
  * Children run without NODE_EXTRA_CA_CERTS (as the demo's actors do). Every child is bounded
  * (`CHILD_TIMEOUT_MS`, then SIGKILL); the temporary directory is removed on every path.
  *
@@ -19,7 +22,7 @@
  */
 import { Effect } from "effect"
 import { build } from "esbuild"
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
@@ -49,6 +52,23 @@ const run = (args: ReadonlyArray<string>): number => {
   const r = spawnSync(process.execPath, args, { env, stdio: "ignore", timeout: CHILD_TIMEOUT_MS, killSignal: "SIGKILL" })
   if (r.status !== 0) throw new Error(`node ${args.join(" ")} ended ${r.status ?? r.signal}`)
   return performance.now() - t0
+}
+
+/** Two children of `args` started together: ms until both have exited (each bounded as `run`'s). */
+const runPair = (args: ReadonlyArray<string>): Promise<number> => {
+  const t0 = performance.now()
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, args, { env, stdio: "ignore" })
+      const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MS)
+      child.once("error", (e) => (clearTimeout(timer), reject(e)))
+      child.once("close", (code, signal) => {
+        clearTimeout(timer)
+        if (code === 0) resolve()
+        else reject(new Error(`node ${args.join(" ")} ended ${code ?? signal}`))
+      })
+    })
+  return Promise.all([one(), one()]).then(() => performance.now() - t0)
 }
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -109,11 +129,14 @@ try {
   const loadBefore = loadavg()[0]!
   for (const c of cases) run(c.args) // warm-up: the page cache
   const times = new Map(cases.map((c) => [c.name, [] as Array<number>]))
+  const hasherCase = cases.find((c) => c.name === "the demo's hasher actors")
+  const pairs: Array<number> = []
   for (let r = 0; r < ROUNDS; r++) {
     for (let i = 0; i < cases.length; i++) {
       const c = cases[(i + r) % cases.length]!
       times.get(c.name)!.push(run(c.args))
     }
+    if (hasherCase !== undefined) pairs.push(await runPair(hasherCase.args))
   }
   const loadAfter = loadavg()[0]!
   const base = cases[0]!
@@ -134,7 +157,15 @@ try {
       "| snapshot | size (MB) | spawn → exit (ms) | ms per MB above the empty one |",
       "| --- | ---: | ---: | ---: |",
       ...rows,
-      ""
+      "",
+      ...(hasherCase !== undefined
+        ? [
+          `The demo's hasher actors, two started together: ${median(pairs).toFixed(1)} ms to both exited (one alone: ${
+            median(times.get(hasherCase.name)!).toFixed(1)
+          } ms).`,
+          ""
+        ]
+        : [])
     ].join("\n")
   )
 } finally {
