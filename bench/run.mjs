@@ -13,6 +13,13 @@
  * the run's total budget (TOTAL_S); a module that would start with less than MIN_START_S left is
  * reported as not run.
  *
+ * Each module starts on a quiet machine where it can: first the run waits, at most SETTLE_MAX_S,
+ * for the 1-minute load average to fall below SETTLE_LOAD. A module that keeps both cores busy
+ * leaves a load of ~2 behind it, and a 1-minute average takes ~40 s to decay from 2 to 1 (it falls
+ * by e every 60 s, proc(5)), so without the wait every module after the first measured the load
+ * the one before it left (0.3 at the start of a run, 1.8 at its end). The load at each module's
+ * start and the wait are recorded with its results and shown in the file.
+ *
  * Every module process and every fixture inherits BENCH_RUN=<uuid>; at the end, any live
  * process carrying it is counted (the table reports it; it must be 0) and SIGKILLed.
  */
@@ -56,9 +63,23 @@ const modules = [
   { name: "demo", file: "bench/demo.ts", env: {}, timeoutS: quick ? 60 : 240 }
 ].filter((m) => only === undefined || only.some((o) => m.name.startsWith(o)))
 
-/** The whole run's bound (s): `pnpm bench` ≤ ~10 min, `--quick` ≤ ~2.5 min even when every module hangs. */
-const TOTAL_S = quick ? 180 : 660
+/** A quiet machine: the 1-minute load average below this, on these 2 cores. */
+const SETTLE_LOAD = 1
+/** The longest wait for it before a module (s); none in a quick run. */
+const SETTLE_MAX_S = quick ? 0 : 60
+const SETTLE_POLL_MS = 2000
+/** The whole run's bound (s): `pnpm bench` ≤ ~11 min plus the waits for a quiet machine, `--quick` ≤ ~2.5 min, even when every module hangs. */
+const TOTAL_S = quick ? 180 : 660 + SETTLE_MAX_S * modules.length
 const MIN_START_S = 10
+
+/** Wait until the 1-minute load average is below SETTLE_LOAD, at most SETTLE_MAX_S; the seconds waited. */
+const settle = async () => {
+  const t0 = Date.now()
+  while (os.loadavg()[0] >= SETTLE_LOAD && Date.now() - t0 < SETTLE_MAX_S * 1000) {
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS))
+  }
+  return (Date.now() - t0) / 1000
+}
 
 const isDead = (pid) => {
   try {
@@ -132,9 +153,11 @@ for (const m of modules) {
     results[m.name] = { name: m.name, wallMs: 0, error: `not run: the run's total budget (${TOTAL_S} s) was spent` }
     continue
   }
-  const timeoutS = Math.min(m.timeoutS, Math.floor(leftS))
-  process.stderr.write(`bench: ${m.name} (timeout ${timeoutS} s)… `)
-  const r = await runModule({ ...m, timeoutS })
+  const settledS = await settle()
+  const loadAtStart = os.loadavg()[0]
+  const timeoutS = Math.min(m.timeoutS, Math.floor(TOTAL_S - (Date.now() - started) / 1000))
+  process.stderr.write(`bench: ${m.name} (load ${loadAtStart.toFixed(2)} after ${settledS.toFixed(0)} s; timeout ${timeoutS} s)… `)
+  const r = { ...(await runModule({ ...m, timeoutS })), loadAtStart, settledS }
   process.stderr.write(`${r.error ? `FAILED: ${r.error}` : "done"} in ${(r.wallMs / 1000).toFixed(1)} s\n`)
   if (r.error && r.stderr) process.stderr.write(`${r.stderr}\n`)
   results[m.name] = r
@@ -163,6 +186,9 @@ const machine = {
   fallbackMode: results["exitwait-fallback"]?.mode ?? "?",
   loadBefore,
   loadAfter: os.loadavg(),
+  settleLoad: SETTLE_LOAD,
+  settleMaxS: SETTLE_MAX_S,
+  starts: modules.filter((m) => results[m.name]?.loadAtStart !== undefined).map((m) => ({ name: m.name, loadAtStart: results[m.name].loadAtStart, settledS: results[m.name].settledS })),
   quick,
   wallMs: Date.now() - started,
   leftByBench: left
