@@ -26,7 +26,7 @@ ${leftTable(["", ""], [
   ["troupe revision measured", m.revision ?? "?"],
   ["addon mode", `\`${m.addonMode}\` (fallback measured in a child with \`TROUPE_DISABLE_NATIVE=1\`: \`${m.fallbackMode}\`)`],
   ["load average (1/5/15 min) before → after", `${load(m.loadBefore)} → ${load(m.loadAfter)}`],
-  [`load average (1 min) at each module's start (seconds waited for it to fall below ${m.settleLoad ?? "?"}, at most ${m.settleMaxS ?? "?"})`, startLoads(m)],
+  [`load average (1 min) at each module's start (seconds waited for it to fall below ${m.settleLoad}, at most ${m.settleMaxS})`, startLoads(m)],
   ["run", `${m.quick ? "quick (`--quick`)" : "full"}, ${secs(m.wallMs)} wall`],
   ["processes left by the bench", `${m.leftByBench.length}${m.leftByBench.length > 0 ? ` (${m.leftByBench.join(", ")}; SIGKILLed)` : ""} (live processes carrying the run's \`BENCH_RUN\` marker after the last module)`]
 ])}
@@ -34,22 +34,17 @@ ${loadNote(m)}`
 }
 
 /** Each module's 1-minute load average at its start and the seconds waited for it (run.mjs `settle`). */
-const startLoads = (m) =>
-  (m.starts ?? []).map((s) => `${s.name} ${s.loadAtStart.toFixed(2)} (${s.settledS.toFixed(0)} s)`).join(", ") || "–"
+const startLoads = (m) => m.starts.map((s) => `${s.name} ${s.loadAtStart.toFixed(2)} (${s.settledS.toFixed(0)} s)`).join(", ") || "–"
 
 /**
- * Said in the file whenever the 1-minute load average was above 1 before the run or at a module's
- * start (its wait for a quiet machine ran out); a run that records no per-module load (older
- * JSON) is judged by its load before and after.
+ * Said in the file whenever the 1-minute load average was 1 or more before the run or at a
+ * module's start (its wait for a quiet machine ran out). Not after the run: the last module's
+ * own load is still in the average then.
  */
 const loadNote = (m) => {
-  const loud = (m.starts ?? []).filter((s) => s.loadAtStart >= 1)
-  const above = m.starts === undefined ? m.loadBefore[0] > 1 || m.loadAfter[0] > 1 : m.loadBefore[0] > 1 || loud.length > 0
-  const which = m.starts === undefined
-    ? `${m.loadBefore[0].toFixed(2)} before, ${m.loadAfter[0].toFixed(2)} after`
-    : loud.length > 0 ? `at the start of ${loud.map((s) => s.name).join(", ")}` : `${m.loadBefore[0].toFixed(2)} before the run`
-  return above
-    ? `\n**The 1-minute load average was above 1 (${which}): the machine was not quiet for the whole run, and figures that depend on it (round trips, teardown times) are less reliable than on a quiet machine.**\n`
+  const loud = [{ name: "the run", loadAtStart: m.loadBefore[0] }, ...m.starts].filter((s) => s.loadAtStart >= 1)
+  return loud.length > 0
+    ? `\n**The 1-minute load average was 1 or more at the start of ${loud.map((s) => `${s.name} (${s.loadAtStart.toFixed(2)})`).join(", ")}: the machine was not quiet for the whole run, and figures that depend on it (round trips, teardown times) are less reliable than on a quiet machine.**\n`
     : ""
 }
 

@@ -56,9 +56,11 @@ const modules = [
   { name: "actor-spawn", file: "bench/actor-spawn.ts", env: {}, timeoutS: quick ? 40 : 100 },
   { name: "actor-call", file: "bench/actor-call.ts", env: {}, timeoutS: quick ? 20 : 45 },
   { name: "actor-stream", file: "bench/actor-stream.ts", env: {}, timeoutS: quick ? 20 : 50 },
-  { name: "actor-teardown", file: "bench/actor-teardown.ts", env: {}, timeoutS: quick ? 25 : 90 },
   { name: "peers", file: "bench/peers.ts", env: {}, timeoutS: quick ? 90 : 300 },
-  { name: "demo", file: "bench/demo.ts", env: {}, timeoutS: quick ? 60 : 240 }
+  { name: "demo", file: "bench/demo.ts", env: {}, timeoutS: quick ? 60 : 240 },
+  // Last: its 25-actor nurseries leave a load of ~4–7, more than the wait for a quiet machine
+  // (SETTLE_MAX_S) brings below 1 before the next module.
+  { name: "actor-teardown", file: "bench/actor-teardown.ts", env: {}, timeoutS: quick ? 25 : 90 }
 ].filter((m) => only === undefined || only.some((o) => m.name.startsWith(o)))
 
 /** A quiet machine: the 1-minute load average below this, on these 2 cores. */
@@ -70,10 +72,10 @@ const SETTLE_POLL_MS = 2000
 const TOTAL_S = quick ? 180 : 660 + SETTLE_MAX_S * modules.length
 const MIN_START_S = 10
 
-/** Wait until the 1-minute load average is below SETTLE_LOAD, at most SETTLE_MAX_S; the seconds waited. */
-const settle = async () => {
+/** Wait until the 1-minute load average is below SETTLE_LOAD, at most `maxS`; the seconds waited. */
+const settle = async (maxS) => {
   const t0 = Date.now()
-  while (os.loadavg()[0] >= SETTLE_LOAD && Date.now() - t0 < SETTLE_MAX_S * 1000) {
+  while (os.loadavg()[0] >= SETTLE_LOAD && Date.now() - t0 < maxS * 1000) {
     await new Promise((r) => setTimeout(r, SETTLE_POLL_MS))
   }
   return (Date.now() - t0) / 1000
@@ -145,15 +147,16 @@ const started = Date.now()
 const loadBefore = os.loadavg()
 const results = {}
 for (const m of modules) {
+  // Never past what the run has left for the module to start.
+  const settledS = await settle(Math.min(SETTLE_MAX_S, TOTAL_S - (Date.now() - started) / 1000 - MIN_START_S))
+  const loadAtStart = os.loadavg()[0]
   const leftS = TOTAL_S - (Date.now() - started) / 1000
   if (leftS < MIN_START_S) {
     process.stderr.write(`bench: ${m.name}: not run (${leftS.toFixed(0)} s left of the run's ${TOTAL_S} s budget)\n`)
     results[m.name] = { name: m.name, wallMs: 0, error: `not run: the run's total budget (${TOTAL_S} s) was spent` }
     continue
   }
-  const settledS = await settle()
-  const loadAtStart = os.loadavg()[0]
-  const timeoutS = Math.min(m.timeoutS, Math.floor(TOTAL_S - (Date.now() - started) / 1000))
+  const timeoutS = Math.min(m.timeoutS, Math.floor(leftS))
   process.stderr.write(`bench: ${m.name} (load ${loadAtStart.toFixed(2)} after ${settledS.toFixed(0)} s; timeout ${timeoutS} s)… `)
   const r = { ...(await runModule({ ...m, timeoutS })), loadAtStart, settledS }
   process.stderr.write(`${r.error ? `FAILED: ${r.error}` : "done"} in ${(r.wallMs / 1000).toFixed(1)} s\n`)
