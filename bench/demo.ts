@@ -18,6 +18,9 @@
  * reference is) and once split over two processes started together, timed from their spawn to
  * both exited; the split (the top-level directories, balanced by an estimate of their cost) is
  * computed before anything is timed: what two processes with no runtime gain on this tree here.
+ * And the same halves in two `worker_threads` of one new plain `node` (bench/fixtures/hash-threads.mjs),
+ * timed inside it from before the first `new Worker` to both exited: what two threads gain (a thread
+ * starts without a process's exec and Node bootstrap).
  * Prints `BENCH_JSON {...}` (see lib.ts).
  */
 import { spawn } from "node:child_process"
@@ -103,6 +106,7 @@ const run = (dir: string | undefined): Promise<Figures | string> =>
 
 const defaultTree = `${repo}node_modules/.pnpm`
 const hashPart = fileURLToPath(new URL("./fixtures/hash-part.mjs", import.meta.url))
+const hashThreads = fileURLToPath(new URL("./fixtures/hash-threads.mjs", import.meta.url))
 const rawEnv = { ...process.env }
 delete rawEnv["NODE_EXTRA_CA_CERTS"]
 
@@ -116,6 +120,10 @@ interface Part {
 /** One raw process over `parts` (none: the whole tree): its figures, or why there are none. */
 const rawPart = (parts: ReadonlyArray<string>): Promise<Part | string> =>
   runChild<Part>([hashPart, defaultTree, ...parts], rawEnv, "", "hash-part.mjs")
+
+/** The halves in two raw threads of one new process: its figures (`ms`: both threads' span), or why there are none. */
+const rawThreads = (halves: ReadonlyArray<ReadonlyArray<string>>): Promise<Part | string> =>
+  runChild<Part>([hashThreads, defaultTree, JSON.stringify(halves)], rawEnv, "", "hash-threads.mjs")
 
 /** The default tree's top-level entries (directories and files) in two halves of about equal cost (~10 µs a file + ~0.6 ms a MB, as measured here). */
 const split = (): [Array<string>, Array<string>] => {
@@ -169,7 +177,7 @@ const main = async () => {
     if (typeof r === "string") errors.push(`${t.label} (warm-up): ${r}`)
   }
   const halves = isDir(defaultTree) ? split() : undefined
-  const raw = { one: [] as Array<number>, oneCpu: [] as Array<number>, pair: [] as Array<number>, pairCpu: [] as Array<number>, ratio: [] as Array<number> }
+  const raw = { one: [] as Array<number>, oneCpu: [] as Array<number>, pair: [] as Array<number>, pairCpu: [] as Array<number>, ratio: [] as Array<number>, threads: [] as Array<number>, threadsCpu: [] as Array<number>, threadsRatio: [] as Array<number> }
   let rounds = 0
   while (rounds < ROUNDS && (rounds === 0 || now() - started < BUDGET_MS)) {
     for (const t of trees) {
@@ -184,7 +192,8 @@ const main = async () => {
       const t0 = now()
       const pair = await Promise.all(halves.map(rawPart))
       const pairMs = now() - t0
-      const bad = [one, ...pair].find((x) => typeof x === "string")
+      const threads = await rawThreads(halves)
+      const bad = [one, ...pair, threads].find((x) => typeof x === "string")
       if (typeof bad === "string") errors.push(`raw: ${bad}`)
       else if (typeof one !== "string") {
         const parts = pair as Array<Part>
@@ -193,6 +202,11 @@ const main = async () => {
         raw.pair.push(pairMs)
         raw.pairCpu.push(parts.reduce((n, p) => n + p.cpuMs, 0))
         raw.ratio.push(one.ms / pairMs)
+        const th = threads as Part
+        raw.threads.push(th.ms)
+        raw.threadsCpu.push(th.cpuMs)
+        raw.threadsRatio.push(one.ms / th.ms)
+        if (th.files !== one.files) errors.push("raw: the threads' halves did not cover the tree")
         if (parts.reduce((n, p) => n + p.files, 0) !== one.files) errors.push("raw: the halves did not cover the tree")
       }
     }
@@ -229,6 +243,9 @@ const main = async () => {
     pairMs: round(summarize(raw.pair).median, 1),
     pairCpuMs: round(summarize(raw.pairCpu).median, 1),
     speedUp: summarize(raw.ratio),
+    threadsMs: round(summarize(raw.threads).median, 1),
+    threadsCpuMs: round(summarize(raw.threadsCpu).median, 1),
+    threadsSpeedUp: summarize(raw.threadsRatio),
     n: raw.one.length
   }
   return emit({ rounds, defaultPerRound: DEFAULT_RUNS_PER_ROUND, rows, raw: rawRow, errors, leftovers, ...(errors.length > 0 && rows.every((r) => r.n === 0) ? { error: errors[0] } : {}) })

@@ -475,7 +475,9 @@ Raw baseline, default tree (bench/fixtures/hash-part.mjs: the same per-file work
 no Effect): one process ${fmt(r.raw.oneMs, 0)} ms (CPU ${fmt(r.raw.oneCpuMs, 0)} ms, timed inside it); two processes started together,
 each on a fixed half of the top-level entries (balanced by estimated cost, computed before the timing), ${fmt(r.raw.pairMs, 0)} ms
 from their spawn to both exited (CPU ${fmt(r.raw.pairCpuMs, 0)} ms): **${ratio(r.raw.speedUp.median)}** (${range(r.raw.speedUp, 2)}; n = ${r.raw.n}),
-what two processes with no runtime gain on this tree here, the work split in advance.
+what two processes with no runtime gain on this tree here, the work split in advance. The same halves in two
+\`worker_threads\` of one new \`node\` (bench/fixtures/hash-threads.mjs), timed inside it from before the first \`new Worker\`
+to both exited: ${fmt(r.raw.threadsMs, 0)} ms (CPU ${fmt(r.raw.threadsCpuMs, 0)} ms): **${ratio(r.raw.threadsSpeedUp.median)}** (${range(r.raw.threadsSpeedUp, 2)}).
 `
   return `${head}
 
