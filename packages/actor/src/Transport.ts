@@ -13,7 +13,9 @@
  * work, which Effect runs as a chain of microtasks that can hold off `process.nextTick` (and
  * every I/O callback) for its whole length. Incoming messages are validated and
  * handed to the attached `Receiver` synchronously, in order, from the carrier's own callback:
- * no fiber, queue or mailbox between the socket and the session.
+ * no fiber, queue or mailbox between the socket and the session. One callback takes what has
+ * arrived: a socket's read holds every frame the kernel had; a port's event also takes the
+ * batches queued behind it (at most 32), so the answers to them coalesce as above.
  *
  * @since 0.1.0
  */
