@@ -83,6 +83,43 @@ describe("a child's boot", () => {
         expect(readyOf(w.actor.id)).toContain("spawn spec at launch")
       })), 120_000)
 
+  it.live("a child that fails its boot and exits before its Hello is read: the start fails with its reason, not \"died before the handshake\"", () =>
+    rootLogging({ backend: "process" }, () =>
+      Effect.gen(function*() {
+        // The race a loaded machine can lose: the child connected, said Hello and BootFailed, and
+        // exited, and the parent sees the exit first. Here the exit is known at launch and the
+        // child's words arrive 30 ms later, on a port the backend hands over.
+        const early: SpawnBackend.SpawnBackend = {
+          name: "exits-first",
+          honours: [],
+          launch: (request) =>
+            Effect.gen(function*() {
+              const { port1, port2 } = new MessageChannel()
+              const limits = { maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 24, maxUnattachedMessages: 64, flushMs: 0 }
+              const parentSide = yield* PortTransport.fromPort(port1, "exits-first (parent side)", limits)
+              const childSide = yield* PortTransport.fromPort(port2, "exits-first (child side)", limits)
+              const self = { name: request.name, id: request.id, pid: process.pid }
+              const timer = setTimeout(() => {
+                childSide.write(Protocol.hello(self, "child"))
+                childSide.write(Protocol.bootFailed("layer failed to build: DatabaseUnreachable"))
+              }, 30)
+              yield* Effect.addFinalizer(() => Effect.sync(() => clearTimeout(timer)))
+              return {
+                pid: 0,
+                kind: "thread" as const,
+                exited: Effect.succeed("exited 1"),
+                hasExited: () => true,
+                terminate: () => Effect.sync(() => childSide.close("terminated")),
+                stderrTail: () => "",
+                specDelivered: true,
+                connection: parentSide
+              }
+            })
+        }
+        const exit = yield* Effect.exit((yield* Nursery.make()).start(GreeterLive, { name: "exits-first", backend: early }))
+        expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/boot failed: layer failed to build: DatabaseUnreachable/)
+      })), 60_000)
+
   it.live("a Ready carrying another actor's registry entry fails the boot with the reason; nothing is registered", () =>
     rootLogging({ backend: "process" }, () =>
       Effect.gen(function*() {

@@ -69,6 +69,11 @@ export interface TroupeRuntime {
    * accepted it — without authentication: nobody else can reach such a connection.
    */
   readonly accept: (conn: Connection) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Connections accepted (or handed over by a backend) whose `Hello` has not been read yet: a
+   * child that failed at once and exited may still be among them (`internal/spawn.ts`).
+   */
+  readonly handshaking: () => number
   /** Expect child `id` to connect back (boot rendezvous), for the current scope. */
   readonly expectChild: (id: string) => Effect.Effect<ChildRendezvous, never, Scope.Scope>
   /** Interrupt every task this actor serves, recording `canceller`; waits at most `waitMs`. */

@@ -241,12 +241,16 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     /** Keys a connecting peer may prove: the shared secret, or a booting child's boot key. */
     const keyOf = (keyId: string | null) => (keyId === null ? secret : pending.get(keyId)?.bootKey)
     /** `private`: a connection a backend established itself (a worker's port): nobody else can reach it. */
+    let handshaking = 0
     const accept = (conn: Transport.Connection, isPrivate: boolean) =>
       Effect.gen(function*() {
-        if (secret !== undefined && !isPrivate) yield* Auth.acceptWith(conn, keyOf, bounds.handshakeMs)
-        // A private connection (a worker's port) exists before its child runs: its Hello comes
-        // once the child has booted, so the wait is part of the boot and bounded as one (bootMs).
-        const hello = yield* Channel.handshake(conn, self, "peer", false, isPrivate ? bounds.bootMs : bounds.handshakeMs)
+        handshaking++
+        const hello = yield* Effect.gen(function*() {
+          if (secret !== undefined && !isPrivate) yield* Auth.acceptWith(conn, keyOf, bounds.handshakeMs)
+          // A private connection (a worker's port) exists before its child runs: its Hello comes
+          // once the child has booted, so the wait is part of the boot and bounded as one (bootMs).
+          return yield* Channel.handshake(conn, self, "peer", false, isPrivate ? bounds.bootMs : bounds.handshakeMs)
+        }).pipe(Effect.ensuring(Effect.sync(() => handshaking--)))
         const aid = hello[1]
         yield* Deferred.await(ready)
         if (hello[2] === "child") {
@@ -383,6 +387,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       registrar: registrarClient,
       info,
       connect,
+      handshaking: () => handshaking,
       expectChild,
       cancelTasks,
       shutdownRequested: Deferred.await(shutdown),

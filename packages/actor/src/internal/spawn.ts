@@ -28,6 +28,22 @@ import { givenOptions, type LaunchedActor, type SpawnBackend, type SpawnOptions 
 import type { Channel } from "./channel.js"
 import type { TroupeRuntime } from "./context.js"
 
+/** One turn of the event loop (`setImmediate`: after the poll phase's I/O callbacks). */
+const loopTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const t = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(t))
+})
+
+/** Wait while `cond()` holds, checking every 10 ms, at most `maxMs`. */
+const pollWhile = (cond: () => boolean, maxMs: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const until = Date.now() + maxMs
+    const step: Effect.Effect<void> = Effect.suspend(() =>
+      cond() && Date.now() < until ? Effect.zipRight(Effect.sleep(Math.min(10, Math.max(0, until - Date.now()))), step) : Effect.void
+    )
+    return step
+  })
+
 export interface StartOptions extends SpawnOptions {
   /** The actor's name (its id is `name@uuid`). */
   readonly name: string
@@ -143,13 +159,19 @@ export const boot = <D extends Actor.Definition<any, any>>(
       // A backend that hands over an established connection (a worker's MessagePort) is served
       // as if the listener had accepted it.
       if (launched.connection !== undefined) yield* rt.accept(launched.connection).pipe(Scope.extend(childScope))
-      const died = (phase: string) =>
-        launched.exited.pipe(
-          Effect.flatMap((exit) =>
-            Effect.fail(new ActorFailure({ actor: options.name, reason: `died ${phase}`, exit, stderr: launched.stderrTail() }))
-          )
+      // A child that fails at once can exit before this runtime accepted its connection or read
+      // its Hello (its pidfd, or a worker's 'exit', seen first), and then what it said (Hello,
+      // BootFailed) is still on the way. So after its exit, two turns of the event loop let a
+      // connection already queued be accepted; while any connection is in its handshake, the
+      // rendezvous gets up to `drainGraceMs` more. A child that never connected fails at once.
+      const diedBeforeHandshake = launched.exited.pipe(
+        Effect.zipLeft(Effect.zipRight(loopTurn, loopTurn)),
+        Effect.tap(() => pollWhile(() => rt.handshaking() > 0, rt.config.ladder.drainGraceMs)),
+        Effect.flatMap((exit) =>
+          Effect.fail(new ActorFailure({ actor: options.name, reason: "died before the handshake", exit, stderr: launched.stderrTail() }))
         )
-      const channel = yield* Effect.raceFirst(rendezvous.channel, died("before the handshake")).pipe(
+      )
+      const channel = yield* Effect.raceFirst(rendezvous.channel, diedBeforeHandshake).pipe(
         Effect.timeoutFail({
           duration: b.bootMs,
           onTimeout: () => new ActorFailure({ actor: options.name, reason: `no handshake within ${b.bootMs} ms` })
