@@ -8,6 +8,7 @@ import { ConfigProvider, Effect, Exit, HashMap, Layer, Logger, LogLevel, Option,
 import { readFileSync } from "node:fs"
 import { MessageChannel } from "node:worker_threads"
 import { Nursery, Protocol, Registrar, type SpawnBackend, Troupe } from "../../packages/actor/src/index.js"
+import type { Connection } from "../../packages/actor/src/Transport.js"
 import * as PortTransport from "../../packages/actor/src/transport/PortTransport.js"
 import { ProcessGuard, TroupeTest } from "../../packages/testing/src/index.js"
 import { atExec, eventually } from "./_harness.js"
@@ -37,6 +38,38 @@ const rootLogging = <A, E>(
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TROUPE_LOG_LEVEL", "debug"]])).pipe(ConfigProvider.orElse(ConfigProvider.fromEnv)))
   )
 }
+
+/**
+ * A backend whose child never runs: it hands the parent one end of a port, and `child` answers on
+ * the other as the child would (`self`: the child's aid). `exitedAs`: the child has exited
+ * already, so (`"exited 1"`); absent: it never exits.
+ */
+const portChild = (
+  name: string,
+  child: (side: Connection, self: { name: string; id: string; pid: number }) => Effect.Effect<void, never, Scope.Scope>,
+  exitedAs?: string
+): SpawnBackend.SpawnBackend => ({
+  name,
+  honours: [],
+  launch: (request) =>
+    Effect.gen(function*() {
+      const { port1, port2 } = new MessageChannel()
+      const limits = { maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 24, maxUnattachedMessages: 64, flushMs: 0 }
+      const parentSide = yield* PortTransport.fromPort(port1, `${name} (parent side)`, limits)
+      const childSide = yield* PortTransport.fromPort(port2, `${name} (child side)`, limits)
+      yield* child(childSide, { name: request.name, id: request.id, pid: process.pid })
+      return {
+        pid: 0,
+        kind: "thread" as const,
+        exited: exitedAs === undefined ? Effect.never : Effect.succeed(exitedAs),
+        hasExited: () => exitedAs !== undefined,
+        terminate: () => Effect.sync(() => childSide.close("terminated")),
+        stderrTail: () => "",
+        specDelivered: true,
+        connection: parentSide
+      }
+    })
+})
 
 describe("a child's boot", () => {
   it.live("process, no secret: the spawn spec at launch in its environment (never its command line), gone from the actor's; its registry entry recorded from its Ready", () =>
@@ -89,33 +122,14 @@ describe("a child's boot", () => {
         // The race a loaded machine can lose: the child connected, said Hello and BootFailed, and
         // exited, and the parent sees the exit first. Here the exit is known at launch and the
         // child's words arrive 30 ms later, on a port the backend hands over.
-        const early: SpawnBackend.SpawnBackend = {
-          name: "exits-first",
-          honours: [],
-          launch: (request) =>
-            Effect.gen(function*() {
-              const { port1, port2 } = new MessageChannel()
-              const limits = { maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 24, maxUnattachedMessages: 64, flushMs: 0 }
-              const parentSide = yield* PortTransport.fromPort(port1, "exits-first (parent side)", limits)
-              const childSide = yield* PortTransport.fromPort(port2, "exits-first (child side)", limits)
-              const self = { name: request.name, id: request.id, pid: process.pid }
-              const timer = setTimeout(() => {
-                childSide.write(Protocol.hello(self, "child"))
-                childSide.write(Protocol.bootFailed("layer failed to build: DatabaseUnreachable"))
-              }, 30)
-              yield* Effect.addFinalizer(() => Effect.sync(() => clearTimeout(timer)))
-              return {
-                pid: 0,
-                kind: "thread" as const,
-                exited: Effect.succeed("exited 1"),
-                hasExited: () => true,
-                terminate: () => Effect.sync(() => childSide.close("terminated")),
-                stderrTail: () => "",
-                specDelivered: true,
-                connection: parentSide
-              }
-            })
-        }
+        const early = portChild("exits-first", (side, self) =>
+          Effect.gen(function*() {
+            const timer = setTimeout(() => {
+              side.write(Protocol.hello(self, "child"))
+              side.write(Protocol.bootFailed("layer failed to build: DatabaseUnreachable"))
+            }, 30)
+            yield* Effect.addFinalizer(() => Effect.sync(() => clearTimeout(timer)))
+          }), "exited 1")
         const exit = yield* Effect.exit((yield* Nursery.make()).start(GreeterLive, { name: "exits-first", backend: early }))
         expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/boot failed: layer failed to build: DatabaseUnreachable/)
       })), 60_000)
@@ -126,37 +140,18 @@ describe("a child's boot", () => {
         const rt = yield* Troupe.Troupe
         // A child that never runs: the backend hands the parent one end of a port, and this test
         // answers on the other as the child would, its Ready naming someone else.
-        const impostor: SpawnBackend.SpawnBackend = {
-          name: "impostor",
-          honours: [],
-          launch: (request) =>
-            Effect.gen(function*() {
-              const { port1, port2 } = new MessageChannel()
-              const limits = { maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 24, maxUnattachedMessages: 64, flushMs: 0 }
-              const parentSide = yield* PortTransport.fromPort(port1, "impostor (parent side)", limits)
-              const childSide = yield* PortTransport.fromPort(port2, "impostor (child side)", limits)
-              const self = { name: request.name, id: request.id, pid: process.pid }
-              childSide.write(Protocol.hello(self, "child"))
-              childSide.write(Protocol.ready({ _tag: "UnixAddress", path: "/nonexistent" }, {
-                ...self,
-                id: "someone-else@1",
-                address: { _tag: "UnixAddress", path: "/nonexistent" },
-                parent: rt.self.id,
-                backend: "impostor",
-                startedAt: Date.now()
-              }))
-              return {
-                pid: 0,
-                kind: "thread" as const,
-                exited: Effect.never,
-                hasExited: () => false,
-                terminate: () => Effect.sync(() => childSide.close("terminated")),
-                stderrTail: () => "",
-                specDelivered: true,
-                connection: parentSide
-              }
-            })
-        }
+        const impostor = portChild("impostor", (side, self) =>
+          Effect.sync(() => {
+            side.write(Protocol.hello(self, "child"))
+            side.write(Protocol.ready({ _tag: "UnixAddress", path: "/nonexistent" }, {
+              ...self,
+              id: "someone-else@1",
+              address: { _tag: "UnixAddress", path: "/nonexistent" },
+              parent: rt.self.id,
+              backend: "impostor",
+              startedAt: Date.now()
+            }))
+          }))
         const exit = yield* Effect.exit((yield* Nursery.make()).start(GreeterLive, { name: "impostor", backend: impostor }))
         expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toMatch(/not registered: its registry entry is someone-else@1's/)
         const ids = (yield* Registrar.listActors).map((i) => i.id)
