@@ -8,6 +8,7 @@ import { Bounds, Protocol } from "../../packages/actor/src/index.js"
 import { limits } from "../../packages/actor/src/Bounds.js"
 import type { Connection, Receiver } from "../../packages/actor/src/Transport.js"
 import * as PortTransport from "../../packages/actor/src/transport/PortTransport.js"
+import { eventually } from "./_harness.js"
 
 /** One end as a `Connection` (for the test's scope), the other raw, with what reaches each. */
 const rawPeer = Effect.gen(function*() {
@@ -35,12 +36,6 @@ const record = (conn: Connection, answer: (m: Protocol.Message) => void = () => 
   return { got, closed }
 }
 
-const until = (done: () => boolean, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 500 && !done(); i++) yield* Effect.sleep("10 millis")
-    if (!done()) return yield* Effect.die(`timed out waiting for ${what}`)
-  })
-
 describe("PortTransport", () => {
   it.scopedLive("batches queued on the port are taken together, in order; the answers they cause leave in few postMessages", () =>
     Effect.gen(function*() {
@@ -48,10 +43,10 @@ describe("PortTransport", () => {
       const { got } = record(conn, (m) => conn.write(Protocol.stop((m as Protocol.Stop)[1])))
       // 100 batches of one message each, all queued before this thread takes the first.
       for (let i = 0; i < 100; i++) raw.postMessage([Protocol.stop(i)])
-      yield* until(() => got.length === 100, "100 messages")
+      yield* eventually("100 messages", 5_000, () => got.length === 100)
       expect(got.map((m) => (m as Protocol.Stop)[1])).toEqual(Array.from({ length: 100 }, (_, i) => i))
       const answers = () => posts.flatMap((p) => p as Array<Protocol.Stop>)
-      yield* until(() => answers().length === 100, "100 answers")
+      yield* eventually("100 answers", 5_000, () => answers().length === 100)
       expect(answers().map((m) => m[1])).toEqual(Array.from({ length: 100 }, (_, i) => i))
       // At most 32 batches per `message` event (the rest at the next): 4 postMessages, not 100.
       expect(posts.length).toBeLessThanOrEqual(4)
@@ -72,7 +67,7 @@ describe("PortTransport", () => {
         const { conn, raw } = yield* rawPeer
         const { closed, got } = record(conn)
         for (const p of m.posts) raw.postMessage(p)
-        yield* until(() => closed.length > 0, "the connection to end")
+        yield* eventually("the connection to end", 5_000, () => closed.length > 0)
         expect(closed[0]).toMatch(m.reason)
         yield* Effect.sleep("50 millis")
         expect(got).toEqual(m.delivered)

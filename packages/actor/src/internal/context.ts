@@ -70,10 +70,11 @@ export interface TroupeRuntime {
    */
   readonly accept: (conn: Connection) => Effect.Effect<void, never, Scope.Scope>
   /**
-   * Connections accepted (or handed over by a backend) whose `Hello` has not been read yet: a
-   * child that failed at once and exited may still be among them (`internal/spawn.ts`).
+   * Completes once no connection accepted (or handed over by a backend) is waiting for its
+   * `Hello` any more (at once when none is): a child that failed at once and exited may still
+   * be among them (`internal/spawn.ts`). Unbounded: bound it where it is awaited.
    */
-  readonly handshaking: () => number
+  readonly handshakesSettled: Effect.Effect<void>
   /** Expect child `id` to connect back (boot rendezvous), for the current scope. */
   readonly expectChild: (id: string) => Effect.Effect<ChildRendezvous, never, Scope.Scope>
   /** Interrupt every task this actor serves, recording `canceller`; waits at most `waitMs`. */

@@ -240,17 +240,23 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
     const secret = options.secret
     /** Keys a connecting peer may prove: the shared secret, or a booting child's boot key. */
     const keyOf = (keyId: string | null) => (keyId === null ? secret : pending.get(keyId)?.bootKey)
-    /** `private`: a connection a backend established itself (a worker's port): nobody else can reach it. */
+    /** Connections in their handshake; the latch is open while there are none (`handshakesSettled`). */
     let handshaking = 0
+    const noHandshake = Effect.unsafeMakeLatch(true)
+    /** `private`: a connection a backend established itself (a worker's port): nobody else can reach it. */
     const accept = (conn: Transport.Connection, isPrivate: boolean) =>
       Effect.gen(function*() {
-        handshaking++
-        const hello = yield* Effect.gen(function*() {
-          if (secret !== undefined && !isPrivate) yield* Auth.acceptWith(conn, keyOf, bounds.handshakeMs)
-          // A private connection (a worker's port) exists before its child runs: its Hello comes
-          // once the child has booted, so the wait is part of the boot and bounded as one (bootMs).
-          return yield* Channel.handshake(conn, self, "peer", false, isPrivate ? bounds.bootMs : bounds.handshakeMs)
-        }).pipe(Effect.ensuring(Effect.sync(() => handshaking--)))
+        const hello = yield* Effect.acquireUseRelease(
+          Effect.sync(() => handshaking++ === 0 && noHandshake.unsafeClose()),
+          () =>
+            Effect.gen(function*() {
+              if (secret !== undefined && !isPrivate) yield* Auth.acceptWith(conn, keyOf, bounds.handshakeMs)
+              // A private connection (a worker's port) exists before its child runs: its Hello comes
+              // once the child has booted, so the wait is part of the boot and bounded as one (bootMs).
+              return yield* Channel.handshake(conn, self, "peer", false, isPrivate ? bounds.bootMs : bounds.handshakeMs)
+            }),
+          () => Effect.sync(() => --handshaking === 0 && noHandshake.unsafeOpen())
+        )
         const aid = hello[1]
         yield* Deferred.await(ready)
         if (hello[2] === "child") {
@@ -387,7 +393,7 @@ export const make = (options: RuntimeOptions): Effect.Effect<RuntimeInternal, Tr
       registrar: registrarClient,
       info,
       connect,
-      handshaking: () => handshaking,
+      handshakesSettled: noHandshake.await,
       expectChild,
       cancelTasks,
       shutdownRequested: Deferred.await(shutdown),

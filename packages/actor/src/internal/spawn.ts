@@ -34,16 +34,6 @@ const loopTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
   return Effect.sync(() => clearImmediate(t))
 })
 
-/** Wait while `cond()` holds, checking every 10 ms, at most `maxMs`. */
-const pollWhile = (cond: () => boolean, maxMs: number): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const until = Date.now() + maxMs
-    const step: Effect.Effect<void> = Effect.suspend(() =>
-      cond() && Date.now() < until ? Effect.zipRight(Effect.sleep(Math.min(10, Math.max(0, until - Date.now()))), step) : Effect.void
-    )
-    return step
-  })
-
 export interface StartOptions extends SpawnOptions {
   /** The actor's name (its id is `name@uuid`). */
   readonly name: string
@@ -166,7 +156,7 @@ export const boot = <D extends Actor.Definition<any, any>>(
       // rendezvous gets up to `drainGraceMs` more. A child that never connected fails at once.
       const diedBeforeHandshake = launched.exited.pipe(
         Effect.zipLeft(Effect.zipRight(loopTurn, loopTurn)),
-        Effect.tap(() => pollWhile(() => rt.handshaking() > 0, rt.config.ladder.drainGraceMs)),
+        Effect.tap(() => Effect.timeoutOption(rt.handshakesSettled, rt.config.ladder.drainGraceMs)),
         Effect.flatMap((exit) =>
           Effect.fail(new ActorFailure({ actor: options.name, reason: "died before the handshake", exit, stderr: launched.stderrTail() }))
         )

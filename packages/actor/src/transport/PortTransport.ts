@@ -35,8 +35,8 @@ class PortConnection extends ConnectionCore {
   constructor(private readonly port: MessagePort, label: string, limits: Limits) {
     super(label, limits)
     port.on("message", (batch: unknown) => {
-      // Then the batches queued behind this one, at most DRAIN_BATCHES: delivered in one go, the
-      // answers they cause leave in one postMessage (one wake-up of the peer), not one each.
+      // This batch and those queued behind it, at most DRAIN_BATCHES in all, delivered in one
+      // go: the answers they cause leave in one postMessage (one wake-up of the peer), not one each.
       for (let taken = 1; this.take(batch) && taken < DRAIN_BATCHES; taken++) {
         const next = receiveMessageOnPort(port)
         if (next === undefined) return
